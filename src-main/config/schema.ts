@@ -1,0 +1,194 @@
+/**
+ * Schemas of the plant configuration and of device profiles. Everything from a file passes
+ * through here; defaults make the secure choice (unclassified points are `local`).
+ */
+import { z } from 'zod';
+import {
+  ByteOrderSchema,
+  PointFunctionSchema,
+  PointRoleSchema,
+  PointTypeSchema,
+  SensitivitySchema,
+} from '../../src-preload/contract';
+
+const slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1–64 characters of a–z, 0–9, "-" or "_", starting with a letter or digit');
+
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+
+export const StateMapSchema = z.record(z.string().regex(/^-?\d+$/, 'keys are integer raw values'), z.enum(['running', 'idle', 'fault']));
+
+export const PointSchema = z
+  .object({
+    id: slug,
+    name: z.string().min(1).max(80),
+    function: PointFunctionSchema,
+    address: z.number().int().min(0).max(65535),
+    type: PointTypeSchema,
+    /** Registers a string occupies (two characters each); required for `string`. */
+    length: z.number().int().min(1).max(125).optional(),
+    wordOrder: ByteOrderSchema.default('big'),
+    byteOrder: ByteOrderSchema.default('big'),
+    scale: finite.default(1),
+    offset: finite.default(0),
+    unit: z.string().max(16).default(''),
+    decimals: z.number().int().min(0).max(6).default(1),
+    sensitivity: SensitivitySchema.default('local'),
+    role: PointRoleSchema.default('info'),
+    /** Shown on the overview tile. */
+    key: z.boolean().default(false),
+    normal: z.object({ low: finite, high: finite }).strict().optional(),
+    writable: z.object({ min: finite, max: finite, maxStep: finite.refine((n) => n > 0, 'must be > 0') }).strict().optional(),
+    /** For the `state` role: raw value → machine state. */
+    states: StateMapSchema.optional(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const bitFn = p.function === 'coil' || p.function === 'discrete';
+    if (bitFn && p.type !== 'bool') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: `a ${p.function} holds one bit: type must be "bool"` });
+    }
+    if (!bitFn && p.type === 'bool') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: 'bool is only for coils and discrete inputs' });
+    }
+    if (p.type === 'string' && p.length === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['length'], message: 'a string point needs "length" (registers)' });
+    }
+    if (p.writable && p.function !== 'holding' && p.function !== 'coil') {
+      ctx.addIssue({ code: 'custom', path: ['writable'], message: 'only holding registers and coils can be written' });
+    }
+    if (p.writable && p.writable.min > p.writable.max) {
+      ctx.addIssue({ code: 'custom', path: ['writable', 'min'], message: 'min must not exceed max' });
+    }
+    if (p.normal && p.normal.low > p.normal.high) {
+      ctx.addIssue({ code: 'custom', path: ['normal', 'low'], message: 'low must not exceed high' });
+    }
+    if (p.role === 'state' && !p.states) {
+      ctx.addIssue({ code: 'custom', path: ['states'], message: 'a state point needs "states" (raw value → running/idle/fault)' });
+    }
+    if (p.scale === 0) ctx.addIssue({ code: 'custom', path: ['scale'], message: 'must not be 0' });
+  });
+export type PointDef = z.infer<typeof PointSchema>;
+
+export const ProfileSchema = z
+  .object({
+    model: slug,
+    title: z.string().min(1).max(80),
+    vendor: z.string().max(80).optional(),
+    /** Ideal cycle time for ISO 22400 performance. */
+    idealCycleTimeS: finite.refine((n) => n > 0, 'must be > 0'),
+    limits: z
+      .object({
+        maxRegistersPerRead: z.number().int().min(1).max(125).default(125),
+        maxBitsPerRead: z.number().int().min(1).max(2000).default(2000),
+        /** Largest gap (registers or bits) read through to merge neighbouring points. */
+        maxGap: z.number().int().min(0).max(124).default(8),
+      })
+      .strict()
+      .default({ maxRegistersPerRead: 125, maxBitsPerRead: 2000, maxGap: 8 }),
+    points: z.array(PointSchema).min(1),
+  })
+  .strict()
+  .superRefine((prof, ctx) => {
+    const seen = new Set<string>();
+    prof.points.forEach((p, i) => {
+      if (seen.has(p.id)) ctx.addIssue({ code: 'custom', path: ['points', i, 'id'], message: `duplicate point id "${p.id}"` });
+      seen.add(p.id);
+    });
+    for (const role of ['state', 'goodCount', 'scrapCount', 'cycleTime'] as const) {
+      const n = prof.points.filter((p) => p.role === role).length;
+      if (n > 1) ctx.addIssue({ code: 'custom', path: ['points'], message: `at most one point may have role "${role}" (found ${n})` });
+    }
+  });
+export type Profile = z.infer<typeof ProfileSchema>;
+
+export const BackoffSchema = z
+  .object({
+    initialDelayMs: z.number().int().min(10).max(600_000).default(500),
+    maxDelayMs: z.number().int().min(10).max(3_600_000).default(30_000),
+    randomisationFactor: z.number().min(0).max(1).default(0.2),
+  })
+  .strict();
+export type Backoff = z.infer<typeof BackoffSchema>;
+
+export const TcpTransportSchema = z
+  .object({
+    type: z.literal('tcp'),
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535).default(502),
+  })
+  .strict();
+
+export const DeviceSchema = z
+  .object({
+    id: slug,
+    name: z.string().min(1).max(80),
+    /** Path of the profile JSON, relative to the config file, or `builtin:MODEL`. */
+    profile: z.string().min(1),
+    transport: TcpTransportSchema,
+    unitId: z.number().int().min(0).max(255).default(1),
+    pollIntervalMs: z.number().int().min(50).max(3_600_000).default(500),
+    timeoutMs: z.number().int().min(50).max(60_000).default(1000),
+    retries: z.number().int().min(0).max(5).default(1),
+    backoff: BackoffSchema.default({ initialDelayMs: 500, maxDelayMs: 30_000, randomisationFactor: 0.2 }),
+  })
+  .strict();
+export type DeviceConfig = z.infer<typeof DeviceSchema>;
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
+
+export const ConfigSchema = z
+  .object({
+    plant: z
+      .object({
+        name: z.string().min(1).max(80),
+        timezone: z.string().default('UTC'),
+      })
+      .strict(),
+    /** Shift start times, in the plant's time zone; each shift ends where the next begins. */
+    shifts: z
+      .array(z.object({ name: z.string().min(1).max(40), start: hhmm }).strict())
+      .min(1)
+      .default([
+        { name: 'Early', start: '06:00' },
+        { name: 'Late', start: '14:00' },
+        { name: 'Night', start: '22:00' },
+      ]),
+    kpi: z
+      .object({ rollingWindowMin: z.number().int().min(1).max(24 * 60).default(60) })
+      .strict()
+      .default({ rollingWindowMin: 60 }),
+    history: z
+      .object({ retentionMin: z.number().int().min(15).max(7 * 24 * 60).default(12 * 60) })
+      .strict()
+      .default({ retentionMin: 12 * 60 }),
+    devices: z.array(DeviceSchema).min(1),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.devices.forEach((d, i) => {
+      if (seen.has(d.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${d.id}"` });
+      seen.add(d.id);
+    });
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: cfg.plant.timezone });
+    } catch {
+      ctx.addIssue({ code: 'custom', path: ['plant', 'timezone'], message: `unknown time zone "${cfg.plant.timezone}"` });
+    }
+  });
+export type PlantConfigFile = z.infer<typeof ConfigSchema>;
+
+/** A device with its profile resolved: what the core runs on. */
+export interface ResolvedDevice extends DeviceConfig {
+  profileDef: Profile;
+}
+
+/** The validated configuration, profiles resolved, ready for the core. */
+export interface PlantConfig extends Omit<PlantConfigFile, 'devices'> {
+  devices: ResolvedDevice[];
+  /** True for the embedded demo plant: the UI shows SIMULATED. */
+  simulated: boolean;
+  source: string;
+}

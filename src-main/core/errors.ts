@@ -1,0 +1,41 @@
+/** Every error the core raises on purpose has one of these codes. */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONFIG_UNREADABLE'
+  | 'PROFILE_INVALID'
+  | 'MODBUS_TIMEOUT'
+  | 'MODBUS_EXCEPTION'
+  | 'MODBUS_CONNECT'
+  | 'MODBUS_CLOSED'
+  | 'MODBUS_MALFORMED'
+  | 'DECODE_FAILED'
+  | 'ENCODE_FAILED'
+  | 'NOT_FOUND'
+  | 'BAD_REQUEST'
+  | 'FORBIDDEN'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
+
+/** The one error base: a string-literal code, a message a person can act on, the cause kept. */
+export class ConsoleError extends Error {
+  override readonly name = 'ConsoleError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Turns anything thrown into `{code, message}` without leaking stack traces to callers. */
+export function toErrorInfo(err: unknown): { code: string; message: string } {
+  if (err instanceof ConsoleError) return { code: err.code, message: err.message };
+  if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
+  return { code: 'INTERNAL', message: String(err) };
+}
+
+/** For exhaustive switches: the compiler proves this is unreachable. */
+export function assertNever(value: never, what = 'value'): never {
+  throw new ConsoleError('INTERNAL', `Unexpected ${what}: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,28 @@
+/**
+ * The names that cross the process boundary, free of any runtime dependency so that the
+ * sandboxed preload can import them without pulling in the schema library.
+ */
+
+/** Every command of the console API; the preload exposes exactly these. */
+export const COMMAND_NAMES = [
+  'plant.info',
+  'machines.list',
+  'machines.get',
+  'history.query',
+  'kpi.history',
+  'system.health',
+] as const;
+
+/** Every event stream of the console API. */
+export const EVENT_NAMES = ['machines.update', 'core.status'] as const;
+
+export type CommandName = (typeof COMMAND_NAMES)[number];
+export type EventName = (typeof EVENT_NAMES)[number];
+
+/** IPC channel carrying one command (main answers with `ipcMain.handle`). */
+export const commandChannel = (name: CommandName): string => `pc:cmd:${name}`;
+/** IPC channel carrying one event stream from main to the renderer. */
+export const eventChannel = (name: EventName): string => `pc:evt:${name}`;
+
+/** The preload's global: `window.plantConsole`. */
+export const BRIDGE_KEY = 'plantConsole';

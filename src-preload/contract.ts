@@ -1,0 +1,305 @@
+/**
+ * The console API contract: every command (request and response schema, allowed roles) and
+ * every event stream, defined once. The core implements it, the IPC and WebSocket adapters
+ * carry it, the renderer consumes it without knowing which transport it has.
+ */
+import { z } from 'zod';
+import type { CommandName, EventName } from './channels';
+
+export { COMMAND_NAMES, EVENT_NAMES, BRIDGE_KEY, commandChannel, eventChannel } from './channels';
+export type { CommandName, EventName } from './channels';
+
+// ---------------------------------------------------------------------------------------------
+// Shared value types
+
+export const RoleSchema = z.enum(['operator', 'maintenance', 'admin', 'supplier-support']);
+export type Role = z.infer<typeof RoleSchema>;
+export const ALL_ROLES: readonly Role[] = RoleSchema.options;
+
+/** Who is calling: carried with every command from the start; enforced by the core. */
+export const CallerSchema = z.object({
+  user: z.string(),
+  role: RoleSchema,
+  origin: z.enum(['local', 'remote']),
+});
+export type Caller = z.infer<typeof CallerSchema>;
+
+export const SensitivitySchema = z.enum(['local', 'sealed', 'plain']);
+export type Sensitivity = z.infer<typeof SensitivitySchema>;
+
+export const QualitySchema = z.enum(['good', 'bad', 'stale']);
+export type Quality = z.infer<typeof QualitySchema>;
+
+export const MachineStateSchema = z.enum(['running', 'idle', 'fault', 'offline']);
+export type MachineState = z.infer<typeof MachineStateSchema>;
+
+export const PointFunctionSchema = z.enum(['coil', 'discrete', 'input', 'holding']);
+export type PointFunction = z.infer<typeof PointFunctionSchema>;
+
+export const PointTypeSchema = z.enum([
+  'bool',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'float32',
+  'float64',
+  'string',
+]);
+export type PointType = z.infer<typeof PointTypeSchema>;
+
+export const ByteOrderSchema = z.enum(['big', 'little']);
+export type ByteOrder = z.infer<typeof ByteOrderSchema>;
+
+export const PointRoleSchema = z.enum([
+  'state',
+  'goodCount',
+  'scrapCount',
+  'cycleTime',
+  'process',
+  'setpoint',
+  'identity',
+  'info',
+]);
+export type PointRole = z.infer<typeof PointRoleSchema>;
+
+export const ErrorInfoSchema = z.object({ code: z.string(), message: z.string() });
+export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
+
+/** What the UI needs to know about a point (from the device profile). */
+export const PointMetaSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  function: PointFunctionSchema,
+  address: z.number().int(),
+  type: PointTypeSchema,
+  registers: z.number().int(),
+  wordOrder: ByteOrderSchema,
+  byteOrder: ByteOrderSchema,
+  scale: z.number(),
+  offset: z.number(),
+  unit: z.string(),
+  decimals: z.number().int(),
+  sensitivity: SensitivitySchema,
+  role: PointRoleSchema,
+  key: z.boolean(),
+  normal: z.object({ low: z.number(), high: z.number() }).nullable(),
+  writable: z.object({ min: z.number(), max: z.number(), maxStep: z.number() }).nullable(),
+});
+export type PointMeta = z.infer<typeof PointMetaSchema>;
+
+export const PointValueSchema = z.object({
+  value: z.union([z.number(), z.boolean(), z.string(), z.null()]),
+  /** Raw registers (or bits as 0/1) as read from the device. */
+  raw: z.array(z.number()),
+  quality: QualitySchema,
+  /** When the value was read (ms since epoch); for stale/bad, when it was last good or 0. */
+  ts: z.number(),
+  /** Why the quality is not good. */
+  reason: z.string().nullable(),
+});
+export type PointValue = z.infer<typeof PointValueSchema>;
+
+export const LinkSchema = z.object({
+  state: z.enum(['connecting', 'online', 'offline']),
+  since: z.number(),
+  lastOkAt: z.number().nullable(),
+  lastError: ErrorInfoSchema.nullable(),
+  consecutiveFailures: z.number().int(),
+  pollsOk: z.number().int(),
+  pollsFailed: z.number().int(),
+  lastPollMs: z.number().nullable(),
+});
+export type Link = z.infer<typeof LinkSchema>;
+
+/** KPIs after ISO 22400-2; ratios 0..1, null when there is nothing to compute from. */
+export const KpisSchema = z.object({
+  from: z.number(),
+  to: z.number(),
+  plannedTimeS: z.number(),
+  runTimeS: z.number(),
+  downTimeS: z.number(),
+  offlineTimeS: z.number(),
+  goodCount: z.number(),
+  scrapCount: z.number(),
+  availability: z.number().nullable(),
+  performance: z.number().nullable(),
+  quality: z.number().nullable(),
+  oee: z.number().nullable(),
+  idealCycleTimeS: z.number(),
+  avgCycleTimeS: z.number().nullable(),
+  throughputPerHour: z.number().nullable(),
+  scrapRate: z.number().nullable(),
+});
+export type Kpis = z.infer<typeof KpisSchema>;
+
+export const MachineSnapshotSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  model: z.string(),
+  modelTitle: z.string(),
+  simulated: z.boolean(),
+  state: MachineStateSchema,
+  stateSince: z.number(),
+  link: LinkSchema,
+  shift: KpisSchema,
+  rolling: KpisSchema,
+  lastCycleTimeS: z.number().nullable(),
+  values: z.record(z.string(), PointValueSchema),
+  ts: z.number(),
+});
+export type MachineSnapshot = z.infer<typeof MachineSnapshotSchema>;
+
+export const ShiftSchema = z.object({ name: z.string(), start: z.number(), end: z.number() });
+export type Shift = z.infer<typeof ShiftSchema>;
+
+export const PlantInfoSchema = z.object({
+  name: z.string(),
+  timezone: z.string(),
+  simulated: z.boolean(),
+  shift: ShiftSchema,
+  machines: z.array(z.object({ id: z.string(), name: z.string(), model: z.string() })),
+  caller: CallerSchema,
+  version: z.string(),
+  serverTime: z.number(),
+});
+export type PlantInfo = z.infer<typeof PlantInfoSchema>;
+
+export const MachineDetailSchema = z.object({
+  snapshot: MachineSnapshotSchema,
+  points: z.array(PointMetaSchema),
+  device: z.object({
+    transport: z.string(),
+    address: z.string(),
+    unitId: z.number().int(),
+    pollIntervalMs: z.number().int(),
+  }),
+});
+export type MachineDetail = z.infer<typeof MachineDetailSchema>;
+
+export const SeriesSchema = z.object({
+  pointId: z.string(),
+  t: z.array(z.number()),
+  v: z.array(z.number().nullable()),
+});
+export type Series = z.infer<typeof SeriesSchema>;
+
+export const KpiSampleSchema = z.object({
+  t: z.number(),
+  availability: z.number().nullable(),
+  performance: z.number().nullable(),
+  quality: z.number().nullable(),
+  oee: z.number().nullable(),
+  goodCount: z.number(),
+  scrapCount: z.number(),
+});
+export type KpiSample = z.infer<typeof KpiSampleSchema>;
+
+export const HealthSchema = z.object({
+  core: z.enum(['starting', 'running', 'stopping']),
+  startedAt: z.number(),
+  simulated: z.boolean(),
+  machines: z.array(z.object({ id: z.string(), name: z.string(), state: MachineStateSchema, link: LinkSchema })),
+});
+export type Health = z.infer<typeof HealthSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+const machineId = z.string().min(1).max(64);
+const epochMs = z.number().int().nonnegative();
+
+const Empty = z.object({}).strict();
+
+/** Every command: request schema, response schema, roles that may call it. */
+export const COMMANDS = {
+  'plant.info': { request: Empty, response: PlantInfoSchema, roles: [...ALL_ROLES] },
+  'machines.list': { request: Empty, response: z.array(MachineSnapshotSchema), roles: [...ALL_ROLES] },
+  'machines.get': {
+    request: z.object({ machineId }).strict(),
+    response: MachineDetailSchema,
+    roles: [...ALL_ROLES],
+  },
+  'history.query': {
+    request: z
+      .object({
+        machineId,
+        pointIds: z.array(z.string().min(1).max(64)).min(1).max(32),
+        fromMs: epochMs,
+        toMs: epochMs,
+        maxPoints: z.number().int().min(2).max(4000),
+      })
+      .strict()
+      .refine((r) => r.toMs >= r.fromMs, { message: 'toMs must not be before fromMs', path: ['toMs'] }),
+    response: z.object({ series: z.array(SeriesSchema) }),
+    roles: [...ALL_ROLES],
+  },
+  'kpi.history': {
+    request: z.object({ machineId, fromMs: epochMs.optional() }).strict(),
+    response: z.object({ samples: z.array(KpiSampleSchema) }),
+    roles: [...ALL_ROLES],
+  },
+  'system.health': { request: Empty, response: HealthSchema, roles: [...ALL_ROLES] },
+} as const satisfies Record<
+  CommandName,
+  { request: z.ZodType; response: z.ZodType; roles: readonly Role[] }
+>;
+
+export type CommandRequest<K extends CommandName> = z.input<(typeof COMMANDS)[K]['request']>;
+export type CommandResponse<K extends CommandName> = z.infer<(typeof COMMANDS)[K]['response']>;
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+export const EVENTS = {
+  'machines.update': MachineSnapshotSchema,
+  'core.status': z.object({ state: z.enum(['starting', 'running', 'stopping']), ts: z.number() }),
+} as const satisfies Record<EventName, z.ZodType>;
+
+export type EventPayload<E extends EventName> = z.infer<(typeof EVENTS)[E]>;
+
+// ---------------------------------------------------------------------------------------------
+// Result envelope and transport
+
+/** Error codes an API call can answer with. */
+export type ApiErrorCode =
+  | 'BAD_REQUEST'
+  | 'UNKNOWN_COMMAND'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: { code: ApiErrorCode | string; message: string } };
+
+export type TransportStatus = 'connecting' | 'connected' | 'disconnected';
+
+/** What the renderer is given: IPC (Electron) or WebSocket (web mode) behind one interface. */
+export interface Transport {
+  readonly kind: 'ipc' | 'websocket';
+  call<K extends CommandName>(name: K, request: CommandRequest<K>): Promise<Result<CommandResponse<K>>>;
+  subscribe<E extends EventName>(name: E, handler: (payload: EventPayload<E>) => void): () => void;
+  onStatus(handler: (status: TransportStatus) => void): () => void;
+}
+
+/** The object the preload puts on `window.plantConsole`: task-level methods only. */
+export type Bridge = {
+  [K in CommandName]: (request: CommandRequest<K>) => Promise<Result<CommandResponse<K>>>;
+} & {
+  on<E extends EventName>(name: E, handler: (payload: EventPayload<E>) => void): () => void;
+};
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket wire messages (web mode)
+
+export const ClientMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('call'), id: z.number().int().nonnegative(), name: z.string(), request: z.unknown() }),
+  z.object({ type: z.literal('subscribe'), name: z.string() }),
+  z.object({ type: z.literal('unsubscribe'), name: z.string() }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessageSchema>;
+
+export type ServerMessage =
+  | { type: 'result'; id: number; result: Result<unknown> }
+  | { type: 'event'; name: EventName; payload: unknown }
+  | { type: 'error'; error: { code: string; message: string } };
