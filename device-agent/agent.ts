@@ -1,0 +1,142 @@
+/**
+ * A device agent serving one simulated machine over Modbus TCP: the simulator runs on a timer,
+ * its values are encoded into the register bank, and modbus-serial's ServerTCP answers from
+ * the bank. Cheap enough to run several in the console's own process, and it never throws out
+ * of a socket or timer callback.
+ *
+ * Unit ids: the agent answers only its configured unit id; a request for any other unit gets
+ * exception 11 (gateway target device failed to respond), as a Modbus TCP gateway answers for
+ * an address with no device behind it, so a misconfigured master fails fast instead of waiting
+ * for its timeout.
+ */
+import { randomInt } from 'node:crypto';
+import type { AddressInfo, Server } from 'node:net';
+import { ServerTCP } from 'modbus-serial';
+import { loadProfile, packageRoot } from '../src-main/config/load';
+import type { Profile } from '../src-main/config/schema';
+import { ConsoleError } from '../src-main/core/errors';
+import { silentLogger, type Logger } from '../src-main/core/log';
+import { createRegisterBank, serviceVector, type RegisterBank } from './register-bank';
+import { createSimulator, type Simulator } from './simulator';
+
+export interface AgentOptions {
+  /** Interface to listen on; 127.0.0.1 unless given. */
+  host?: string;
+  /** TCP port; 0 picks a free one (see `Agent.port`). */
+  port: number;
+  /** Built-in profile to simulate (profiles/NAME.json); im250 unless given. */
+  model?: string;
+  /** A profile to simulate instead of a built-in one. */
+  profile?: Profile;
+  /** The Modbus unit id answered (1–247); 1 unless given. */
+  unitId?: number;
+  /** Simulation seed; random unless given. */
+  seed?: number;
+  /** Simulation tick; 100 ms unless given. */
+  tickMs?: number;
+  /** Time source in ms; Date.now unless given (a constant clock freezes the machine). */
+  clock?: () => number;
+  logger?: Logger;
+}
+
+export interface Agent {
+  port: number;
+  host: string;
+  model: string;
+  unitId: number;
+  seed: number;
+  simulator: Simulator;
+  /** The served registers, as a master reads them. */
+  bank: RegisterBank;
+  /** Closes the listener and every client connection and stops the simulation timer. */
+  stop(): Promise<void>;
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new ConsoleError('BAD_REQUEST', message);
+}
+
+/** Starts simulating a machine and serving it over Modbus TCP; resolves once listening. */
+export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  const host = opts.host ?? '127.0.0.1';
+  const unitId = opts.unitId ?? 1;
+  const tickMs = opts.tickMs ?? 100;
+  const clock = opts.clock ?? Date.now;
+  const log = opts.logger ?? silentLogger;
+  check(Number.isInteger(opts.port) && opts.port >= 0 && opts.port <= 65535, `port must be 0–65535, not ${opts.port}`);
+  check(Number.isInteger(unitId) && unitId >= 1 && unitId <= 247, `unit id must be 1–247, not ${unitId}`);
+  check(Number.isFinite(tickMs) && tickMs >= 10, `tick must be at least 10 ms, not ${tickMs}`);
+  if (opts.profile && opts.model !== undefined) {
+    check(opts.profile.model === opts.model, `model "${opts.model}" does not match the profile's model "${opts.profile.model}"`);
+  }
+  const profile = opts.profile ?? loadProfile(`builtin:${opts.model ?? 'im250'}`, packageRoot());
+  const seed = opts.seed ?? randomInt(0x7fffffff);
+
+  const simulator = createSimulator(profile, { seed, startMs: clock() });
+  const bank = createRegisterBank(profile, (pointId, value) => {
+    simulator.setPoint(pointId, value);
+    log.log('info', 'device-agent: point written', { model: profile.model, point: pointId, value });
+  });
+  bank.update(simulator.values());
+
+  // modbus-serial replaces a falsy port with 502, so an ephemeral port is asked for as the
+  // string "0", which net.Server.listen accepts.
+  const listenPort = (opts.port === 0 ? '0' : opts.port) as number;
+  // Unit filtering is done in the vector (exception 11), so the server itself accepts all units.
+  const server = new ServerTCP(serviceVector(bank, { unitId }), { host, port: listenPort, unitID: 255 });
+  const net = (server as unknown as { _server?: Server })._server;
+  server.on('socketError', (err: Error | null) => log.log('debug', 'device-agent: client socket error', { error: err?.message }));
+  server.on('error', (err: Error | null) => log.log('warn', 'device-agent: server error', { error: err?.message }));
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('initialized', () => resolve());
+      server.once('serverError', (err: Error | null) => reject(err ?? new Error('listen failed')));
+    });
+  } catch (err) {
+    net?.close(() => undefined);
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConsoleError('UNAVAILABLE', `device-agent: cannot listen on ${host}:${opts.port} (${code})`, { cause: err });
+  }
+  server.on('serverError', (err: Error | null) => log.log('warn', 'device-agent: server error', { error: err?.message }));
+  const address = net?.address();
+  if (!address || typeof address === 'string') {
+    server.close(() => undefined);
+    throw new ConsoleError('INTERNAL', 'device-agent: cannot tell which port the Modbus server listens on');
+  }
+  const port = (address as AddressInfo).port;
+
+  let lastFailed = '';
+  const timer = setInterval(() => {
+    try {
+      simulator.step(clock());
+      bank.update(simulator.values());
+      const failed = bank.encodeErrors().join(',');
+      if (failed !== lastFailed && failed) log.log('warn', 'device-agent: values not encodable', { points: failed });
+      lastFailed = failed;
+    } catch (err) {
+      log.log('error', 'device-agent: simulation step failed', { error: (err as Error).message });
+    }
+  }, tickMs);
+  // The agent must not keep a host process alive on its own; the listener does while serving.
+  timer.unref();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    host,
+    model: profile.model,
+    unitId,
+    seed,
+    simulator,
+    bank,
+    stop() {
+      stopping ??= new Promise<void>((resolve) => {
+        clearInterval(timer);
+        // Closes the listener and destroys every client socket; the callback runs once all are gone.
+        server.close(() => resolve());
+      });
+      return stopping;
+    },
+  };
+}

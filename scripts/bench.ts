@@ -1,0 +1,154 @@
+/**
+ * `npm run bench`: the console's poller (decoding, machine model, KPIs, history on) against a
+ * raw modbus-serial read loop over the same device agents and the same read blocks.
+ * Agents run in child processes so that only the console side's CPU is measured here.
+ * Prints figures; asserts nothing (targets live here, not in timed tests).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import ModbusRTU from 'modbus-serial';
+import { loadProfile, packageRoot } from '../src-main/config/load';
+import type { PlantConfig, ResolvedDevice } from '../src-main/config/schema';
+import { silentLogger } from '../src-main/core/log';
+import { PlantCore } from '../src-main/core/plant';
+import { planReads } from '../src-main/modbus/planner';
+
+const MODELS = ['im250', 'hp200', 'pk60', 'im250'] as const;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startAgentProcess(model: string, port: number, seed: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin/device-agent.js'), '--modbus-port', String(port), '--model', model, '--seed', String(seed)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent ${model} did not start in 10 s`)), 10_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('serving')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`agent exited with ${code}`)));
+  });
+  return child;
+}
+
+function device(i: number, model: string, port: number): ResolvedDevice {
+  return {
+    id: `bench-${i}`,
+    name: `Bench ${i}`,
+    profile: `builtin:${model}`,
+    transport: { type: 'tcp', host: '127.0.0.1', port },
+    unitId: 1,
+    // As fast as the device answers: the bench measures throughput, not a poll schedule.
+    pollIntervalMs: 0,
+    timeoutMs: 2000,
+    retries: 0,
+    backoff: { initialDelayMs: 100, maxDelayMs: 1000, randomisationFactor: 0 },
+    profileDef: loadProfile(`builtin:${model}`, packageRoot()),
+  };
+}
+
+/** Raw loop: the same blocks the planner makes, read back to back, nothing decoded. */
+async function rawLoop(devices: ResolvedDevice[], seconds: number): Promise<{ points: number; cpuS: number }> {
+  const cpu0 = process.cpuUsage();
+  const until = Date.now() + seconds * 1000;
+  const counts = await Promise.all(
+    devices.map(async (d) => {
+      const client = new ModbusRTU();
+      await client.connectTCP(d.transport.host, { port: d.transport.port });
+      client.setID(d.unitId);
+      client.setTimeout(d.timeoutMs);
+      const blocks = planReads(d.profileDef.points, d.profileDef.limits);
+      let points = 0;
+      while (Date.now() < until) {
+        for (const b of blocks) {
+          if (b.function === 'holding') await client.readHoldingRegisters(b.start, b.count);
+          else if (b.function === 'input') await client.readInputRegisters(b.start, b.count);
+          else if (b.function === 'coil') await client.readCoils(b.start, b.count);
+          else await client.readDiscreteInputs(b.start, b.count);
+        }
+        points += d.profileDef.points.length;
+      }
+      await new Promise<void>((r) => client.close(() => r()));
+      return points;
+    }),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  return { points: counts.reduce((a, b) => a + b, 0), cpuS: (cpu.user + cpu.system) / 1e6 };
+}
+
+/** The console: PlantCore with its pollers, machine models, KPI trackers and history. */
+async function consoleLoop(devices: ResolvedDevice[], seconds: number): Promise<{ points: number; cpuS: number; heapMB: number }> {
+  const config: PlantConfig = {
+    plant: { name: 'Bench', timezone: 'UTC' },
+    shifts: [{ name: 'Day', start: '06:00' }],
+    kpi: { rollingWindowMin: 60 },
+    history: { retentionMin: 60 },
+    devices,
+    simulated: true,
+    source: '(bench)',
+  };
+  const core = new PlantCore({ config, log: silentLogger });
+  let points = 0;
+  let counting = false;
+  core.onMachine((s) => {
+    if (counting && s.link.state === 'online') points += Object.keys(s.values).length;
+  });
+  core.start();
+  // Let connections come up before measuring.
+  await new Promise((r) => setTimeout(r, 500));
+  const cpu0 = process.cpuUsage();
+  counting = true;
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  counting = false;
+  const cpu = process.cpuUsage(cpu0);
+  const heapMB = process.memoryUsage().heapUsed / 1024 / 1024;
+  await core.stop();
+  return { points, cpuS: (cpu.user + cpu.system) / 1e6, heapMB };
+}
+
+async function main(): Promise<void> {
+  const agents: ChildProcess[] = [];
+  try {
+    const devices: ResolvedDevice[] = [];
+    for (const [i, model] of MODELS.entries()) {
+      const port = await freePort();
+      agents.push(await startAgentProcess(model, port, i + 1));
+      devices.push(device(i, model, port));
+    }
+    const pointsPerCycle = devices.reduce((a, d) => a + d.profileDef.points.length, 0);
+    console.log(`Plant Console bench: ${devices.length} device agents (${MODELS.join(', ')}), ${pointsPerCycle} points per round, ${SECONDS} s per phase, Node ${process.version}`);
+    const raw = await rawLoop(devices, SECONDS);
+    const con = await consoleLoop(devices, SECONDS);
+    const rawRate = raw.points / SECONDS;
+    const conRate = con.points / SECONDS;
+    const row = (name: string, rate: number, cpuS: number, pts: number) =>
+      `${name.padEnd(34)} ${rate.toFixed(0).padStart(9)} points/s   ${((cpuS / pts) * 1e6).toFixed(2).padStart(7)} CPU s per million points`;
+    console.log(row('raw modbus-serial loop (baseline)', rawRate, raw.cpuS, raw.points));
+    console.log(row('console poller + model + KPI + history', conRate, con.cpuS, con.points));
+    console.log(`ratio console / baseline: ${(conRate / rawRate).toFixed(2)}   heap after run: ${con.heapMB.toFixed(1)} MB`);
+  } finally {
+    for (const a of agents) a.kill('SIGTERM');
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// `npm test`: type-check, lint, build, unit + integration tests (vitest), end-to-end tests
+// (Playwright in Debian's chromium). Runs every step, then prints one closing summary line.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const results = join(root, 'test-results');
+mkdirSync(results, { recursive: true });
+const vitestJson = join(results, 'vitest.json');
+const playwrightJson = join(results, 'playwright.json');
+rmSync(vitestJson, { force: true });
+rmSync(playwrightJson, { force: true });
+
+const steps = [
+  ['type-check', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']],
+  ['lint', bin('eslint'), ['.']],
+  ['build', bin('electron-vite'), ['build']],
+  ['unit + integration', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile=${vitestJson}`]],
+  ['end-to-end', bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: playwrightJson }],
+];
+
+const failedSteps = [];
+for (const [name, cmd, args, env] of steps) {
+  const t0 = Date.now();
+  process.stdout.write(`\n=== ${name} ===\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  const ok = r.status === 0;
+  process.stdout.write(`=== ${name}: ${ok ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s ===\n`);
+  if (!ok) failedSteps.push(name);
+  // Without a build there is nothing to test further.
+  if (!ok && name === 'build') break;
+}
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (existsSync(vitestJson)) {
+  const v = JSON.parse(readFileSync(vitestJson, 'utf8'));
+  passed += v.numPassedTests ?? 0;
+  failed += v.numFailedTests ?? 0;
+  skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
+}
+if (existsSync(playwrightJson)) {
+  const p = JSON.parse(readFileSync(playwrightJson, 'utf8'));
+  passed += (p.stats?.expected ?? 0) + (p.stats?.flaky ?? 0);
+  failed += p.stats?.unexpected ?? 0;
+  skipped += p.stats?.skipped ?? 0;
+}
+// A failing step that is not a test runner (type-check, lint, build) counts as one failure.
+failed += failedSteps.filter((s) => !['unit + integration', 'end-to-end'].includes(s)).length;
+if (failedSteps.length > 0) process.stdout.write(`\nFailed steps: ${failedSteps.join(', ')}\n`);
+process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+process.exit(failedSteps.length === 0 && failed === 0 ? 0 : 1);

@@ -1,0 +1,59 @@
+/**
+ * The Electron IPC transport of the console API, written against a minimal ipcMain-like
+ * interface so that it runs (and is tested) without Electron. Every call is checked in order:
+ * sender frame, then schema (in the API), then role (in the API).
+ */
+import {
+  COMMAND_NAMES,
+  EVENT_NAMES,
+  commandChannel,
+  eventChannel,
+  type Caller,
+  type Result,
+} from '../../src-preload/contract';
+import type { Logger } from '../core/log';
+import { LOCAL_OPERATOR, type ConsoleApi } from './service';
+
+/** What the adapter needs to know about the sender of an IPC message. */
+export interface IpcSender {
+  /** URL of the frame that sent the message (null when the frame is gone). */
+  frameUrl: string | null;
+  /** Identifies the WebContents; compared with the console window's. */
+  webContentsId: number;
+}
+
+/** The subset of Electron's ipcMain the adapter uses. */
+export interface IpcMainLike {
+  handle(channel: string, listener: (event: { sender: IpcSender }, request: unknown) => Promise<unknown>): void;
+  removeHandler(channel: string): void;
+}
+
+export interface IpcAdapterOptions {
+  ipcMain: IpcMainLike;
+  api: ConsoleApi;
+  log: Logger;
+  /** True when the message comes from the console's own window and page. */
+  isTrustedSender(sender: IpcSender): boolean;
+  /** Sends an event to the console window(s). */
+  emit(channel: string, payload: unknown): void;
+  caller?: Caller;
+}
+
+/** Registers one handler per command and forwards every event stream; returns an unregister. */
+export function attachIpcAdapter(opts: IpcAdapterOptions): () => void {
+  const caller = opts.caller ?? LOCAL_OPERATOR;
+  for (const name of COMMAND_NAMES) {
+    opts.ipcMain.handle(commandChannel(name), async (event, request): Promise<Result<unknown>> => {
+      if (!opts.isTrustedSender(event.sender)) {
+        opts.log.log('warn', 'IPC call refused: untrusted sender', { command: name, frame: event.sender.frameUrl });
+        return { ok: false, error: { code: 'FORBIDDEN', message: 'Calls are only accepted from the console window' } };
+      }
+      return opts.api.handle(caller, name, request);
+    });
+  }
+  const offs = EVENT_NAMES.map((name) => opts.api.subscribe(name, (payload) => opts.emit(eventChannel(name), payload)));
+  return () => {
+    for (const name of COMMAND_NAMES) opts.ipcMain.removeHandler(commandChannel(name));
+    for (const off of offs) off();
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * The console API over the plant core: every command passes the same gate (known name, schema
+ * parse of the request, the caller's role) before it reaches the core, and answers with the
+ * result envelope. Transports (IPC, WebSocket) authenticate the caller and call `handle`; they
+ * never decide on roles themselves.
+ */
+import type { z } from 'zod';
+import {
+  COMMANDS,
+  CallerSchema,
+  type ApiErrorCode,
+  type Caller,
+  type CommandName,
+  type EventName,
+  type EventPayload,
+  type Result,
+  type Role,
+} from '../../src-preload/contract';
+import { ConsoleError } from '../core/errors';
+import { silentLogger, type Logger } from '../core/log';
+import type { PlantCore } from '../core/plant';
+
+/** The caller of the local (Electron) console until accounts exist: an operator at the plant PC. */
+export const LOCAL_OPERATOR: Caller = Object.freeze({ user: 'local-operator', role: 'operator', origin: 'local' });
+
+/** Request schema and allowed roles per command; injectable so role checks can be tested. */
+export type CommandTable = Readonly<Record<string, { request: z.ZodType; roles: readonly Role[] }>>;
+
+/** Options of the API service. */
+export interface ConsoleApiOptions {
+  log?: Logger;
+  /** Default: the contract's COMMANDS. */
+  commands?: CommandTable;
+}
+
+type Handler = (caller: Caller, request: never) => unknown;
+
+/** `pointIds[2]`, `toMs`, or `request` for the top level. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || 'request';
+}
+
+/** The request's problems as "path: message", one per issue. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
+}
+
+function fail(code: ApiErrorCode, message: string): Result<never> {
+  return { ok: false, error: { code, message } };
+}
+
+/** The console API: `handle` for commands, `subscribe` for event streams. */
+export class ConsoleApi {
+  private readonly log: Logger;
+  private readonly commands: CommandTable;
+  private readonly handlers: Record<CommandName, Handler>;
+  private readonly counts = new Map<string, number>();
+
+  constructor(
+    private readonly core: PlantCore,
+    opts: ConsoleApiOptions = {},
+  ) {
+    this.log = opts.log ?? silentLogger;
+    this.commands = opts.commands ?? COMMANDS;
+    this.handlers = {
+      'plant.info': (caller) => this.core.plantInfo(caller),
+      'machines.list': () => this.core.snapshots(),
+      'machines.get': (_c, req: { machineId: string }) => {
+        const detail = this.core.detail(req.machineId);
+        if (!detail) throw notFoundMachine(req.machineId);
+        return detail;
+      },
+      'history.query': (_c, req: { machineId: string; pointIds: string[]; fromMs: number; toMs: number; maxPoints: number }) => {
+        if (!this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
+        for (const pointId of req.pointIds) {
+          const meta = this.core.point(req.machineId, pointId);
+          if (!meta) throw new ConsoleError('NOT_FOUND', `Machine "${req.machineId}" has no point "${pointId}"`);
+          if (meta.type === 'string') {
+            throw new ConsoleError('NOT_FOUND', `Point "${pointId}" of "${req.machineId}" is text and has no history (only numbers and booleans are recorded)`);
+          }
+        }
+        return {
+          series: req.pointIds.map((p) => this.core.history.query(req.machineId, p, req.fromMs, req.toMs, req.maxPoints)),
+        };
+      },
+      'kpi.history': (_c, req: { machineId: string; fromMs?: number }) => {
+        if (!this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
+        const fromMs = req.fromMs ?? this.core.currentShift().start;
+        return { samples: this.core.history.kpis(req.machineId, fromMs) };
+      },
+      'system.health': () => this.core.health(),
+    };
+  }
+
+  /** Runs one command for `caller`; never throws, every outcome is a Result. */
+  async handle(caller: Caller, name: string, request: unknown): Promise<Result<unknown>> {
+    const started = performance.now();
+    const who = CallerSchema.safeParse(caller);
+    const callerFields = who.success ? { user: who.data.user, role: who.data.role, origin: who.data.origin } : { caller: 'invalid' };
+    const refuse = (code: ApiErrorCode, message: string): Result<never> => {
+      this.count(code);
+      this.log.log('warn', `API refused ${name}: ${code}`, { command: name, code, message, ...callerFields });
+      return fail(code, message);
+    };
+
+    const def = Object.hasOwn(this.commands, name) ? this.commands[name] : undefined;
+    const handler = Object.hasOwn(this.handlers, name) ? this.handlers[name as CommandName] : undefined;
+    if (!def || !handler) return refuse('UNKNOWN_COMMAND', `Unknown command "${name}"`);
+    if (!who.success) return refuse('FORBIDDEN', 'The caller is not identified');
+    if (!def.roles.includes(who.data.role)) {
+      return refuse('FORBIDDEN', `Role "${who.data.role}" may not call ${name}`);
+    }
+    // Commands without arguments may be called without a request object.
+    const parsed = def.request.safeParse(request === undefined ? {} : request);
+    if (!parsed.success) return refuse('BAD_REQUEST', formatIssues(parsed.error));
+
+    try {
+      const value = await handler(who.data, parsed.data as never);
+      this.count('ok');
+      this.log.log('debug', `API ${name}`, { command: name, ms: Math.round(performance.now() - started), ...callerFields });
+      return { ok: true, value };
+    } catch (err) {
+      if (err instanceof ConsoleError && err.code === 'NOT_FOUND') return refuse('NOT_FOUND', err.message);
+      this.log.log('error', `API ${name} failed`, {
+        command: name,
+        error: err instanceof Error ? err.message : String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+        ...callerFields,
+      });
+      this.count('INTERNAL');
+      return fail('INTERNAL', `${name} failed inside the console; the details are in the console log`);
+    }
+  }
+
+  /** Calls answered since start, by outcome (`ok` or the error code): for health screens. */
+  stats(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+
+  private count(outcome: string): void {
+    this.counts.set(outcome, (this.counts.get(outcome) ?? 0) + 1);
+  }
+
+  /** Subscribes to an event stream; returns the unsubscribe. */
+  subscribe<E extends EventName>(name: E, handler: (payload: EventPayload<E>) => void): () => void {
+    // The casts are sound: each branch is taken only for the event whose payload it delivers.
+    switch (name) {
+      case 'machines.update':
+        return this.core.onMachine(handler as (p: EventPayload<'machines.update'>) => void);
+      case 'core.status':
+        return this.core.onStatus(handler as (p: EventPayload<'core.status'>) => void);
+      default:
+        throw new ConsoleError('BAD_REQUEST', `Unknown event stream "${String(name)}"`);
+    }
+  }
+}
+
+function notFoundMachine(id: string): ConsoleError {
+  return new ConsoleError('NOT_FOUND', `No machine "${id}" in this plant`);
+}

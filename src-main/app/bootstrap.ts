@@ -1,0 +1,53 @@
+/**
+ * Starts the plant core from a configuration file, or the embedded demo plant when there is
+ * none. Shared by the Electron main process and the headless `serve` command.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConsoleApi } from '../api/service';
+import { loadConfig } from '../config/load';
+import type { PlantConfig } from '../config/schema';
+import type { Logger } from '../core/log';
+import { PlantCore } from '../core/plant';
+import { startDemoPlant, type DemoPlant } from './demo';
+import { VERSION } from './version';
+
+export interface RunningPlant {
+  config: PlantConfig;
+  core: PlantCore;
+  api: ConsoleApi;
+  dataDir: string;
+  demo: DemoPlant | null;
+  stop(): Promise<void>;
+}
+
+/** Loads config (or starts the demo plant), then starts the core and the API over it. */
+export async function startPlant(opts: { configPath?: string; dataDir?: string; log: Logger }): Promise<RunningPlant> {
+  const dataDir = resolve(opts.dataDir ?? '.data');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  let demo: DemoPlant | null = null;
+  let config: PlantConfig;
+  if (opts.configPath) {
+    config = loadConfig(opts.configPath);
+  } else {
+    demo = await startDemoPlant();
+    config = demo.config;
+    opts.log.log('info', 'No configuration given: running the embedded demo plant (SIMULATED)', {
+      machines: demo.agents.map((a) => `${a.model}@${a.host}:${a.port}`),
+    });
+  }
+  const core = new PlantCore({ config, log: opts.log, version: VERSION });
+  const api = new ConsoleApi(core, { log: opts.log });
+  core.start();
+  return {
+    config,
+    core,
+    api,
+    dataDir,
+    demo,
+    async stop() {
+      await core.stop();
+      await demo?.stop();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * `plant-console` command line: `serve` (headless web mode) and `read` (commissioning: one poll
+ * of each device). Plain Node; bin/plant-console.js runs it from the build output.
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { startPlant } from './app/bootstrap';
+import { readDevices, formatReadReport } from './app/read';
+import { VERSION } from './app/version';
+import { loadConfig, packageRoot } from './config/load';
+import { ConsoleError } from './core/errors';
+import { consoleLogger, type LogLevel } from './core/log';
+import { startWebServer } from './web/server';
+
+const USAGE = `plant-console ${VERSION}
+
+Usage:
+  plant-console serve [--config FILE] [--host 127.0.0.1] [--port 8080] [--data-dir DIR]
+      The console headless, in web mode: UI over HTTP, API over a WebSocket, GET /healthz.
+      Without --config it runs the embedded demo plant (SIMULATED).
+  plant-console read --config FILE [--device ID] [--json]
+      Commissioning: one poll of each device, every decoded point or a clear per-device error.
+      Exit code 1 when a device could not be read.
+  plant-console --help | --version
+`;
+
+type Out = { out: (s: string) => void; err: (s: string) => void };
+const stdio: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+function usageError(io: Out, message: string): number {
+  io.err(`plant-console: ${message}\nRun "plant-console --help" for usage.\n`);
+  return 2;
+}
+
+function parsePort(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 0 || n > 65535) throw new ConsoleError('BAD_REQUEST', `--port must be 0–65535, got "${value}"`);
+  return n;
+}
+
+/** Runs the CLI; resolves with the exit code (serve resolves only when stopped). */
+export async function runCli(argv: string[], io: Out = stdio, signals: NodeJS.Process = process): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version') {
+    io.out(`${VERSION}\n`);
+    return 0;
+  }
+  try {
+    if (command === 'serve') return await serve(rest, io, signals);
+    if (command === 'read') return await read(rest, io);
+  } catch (err) {
+    if (err instanceof ConsoleError) {
+      io.err(`plant-console: ${err.message}\n`);
+      return err.code === 'BAD_REQUEST' ? 2 : 1;
+    }
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      return usageError(io, err.message);
+    }
+    throw err;
+  }
+  return usageError(io, `unknown command "${command}"`);
+}
+
+async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      config: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+  });
+  const level = values['log-level'] as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) return usageError(io, '--log-level must be debug, info, warn or error');
+  const log = consoleLogger(level);
+  const port = parsePort(values.port, 8080);
+  const plant = await startPlant({ configPath: values.config, dataDir: values['data-dir'], log });
+  let web;
+  try {
+    web = await startWebServer({
+      api: plant.api,
+      core: plant.core,
+      host: values.host,
+      port,
+      staticDir: join(packageRoot(), 'out', 'renderer'),
+      log,
+    });
+  } catch (err) {
+    await plant.stop();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ConsoleError('UNAVAILABLE', `Port ${port} on ${values.host} is already in use: choose another with --port.`);
+    }
+    throw err;
+  }
+  const mode = plant.demo ? 'embedded demo plant (SIMULATED)' : `config ${plant.config.source}`;
+  io.out(`Plant Console ${VERSION} in web mode — ${mode}\nOpen ${web.url}\n`);
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.log('info', `${sig}: stopping`);
+      void web
+        .close()
+        .then(() => plant.stop())
+        .then(() => resolveExit(0), () => resolveExit(1));
+    };
+    signals.once('SIGINT', () => stop('SIGINT'));
+    signals.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+async function read(argv: string[], io: Out): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      config: { type: 'string' },
+      device: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.config) return usageError(io, 'read needs --config FILE');
+  const config = loadConfig(values.config);
+  const devices = values.device ? config.devices.filter((d) => d.id === values.device) : config.devices;
+  if (devices.length === 0) {
+    return usageError(io, `no device "${values.device}" in ${values.config} (devices: ${config.devices.map((d) => d.id).join(', ')})`);
+  }
+  const reports = await readDevices(devices);
+  io.out(values.json ? JSON.stringify({ devices: reports }, null, 2) + '\n' : formatReadReport(reports, devices));
+  return reports.every((r) => r.ok) ? 0 : 1;
+}

@@ -1,0 +1,305 @@
+/**
+ * The machine model: turns a device's poll results into a machine state, KPIs, history and the
+ * contract's MachineSnapshot / MachineDetail.
+ *
+ * The machine state, decided in this order:
+ *   1. link not `online` (offline, or still connecting and never seen) → `offline`;
+ *   2. the profile has no `state` point → `running` whenever reachable (availability then
+ *      measures reachability and performance carries the losses);
+ *   3. the state point's quality is not good (bad or stale while the link is up) → `offline`:
+ *      we do not know the state, and unknown time must not count as downtime against the
+ *      machine; the point's value in the snapshot shows the reason;
+ *   4. the raw value is in the profile's `states` table → that state;
+ *   5. a raw value not in the table → `fault` (the device says something we were not told
+ *      about, which a person must look at), logged once per value.
+ */
+import type {
+  KpiSample,
+  Kpis,
+  Link,
+  MachineDetail,
+  MachineSnapshot,
+  MachineState,
+  PointMeta,
+  PointValue,
+  Shift,
+} from '../../src-preload/contract';
+import type { PlantConfig, PointDef, Profile, ResolvedDevice } from '../config/schema';
+import { counterSpecFor, createKpiTracker, type KpiTracker } from '../kpi/engine';
+import { shiftCalendar } from '../kpi/shifts';
+import { registerCount } from '../modbus/codec';
+import type { Logger } from './log';
+import type { Clock, HistoryStore, PollResult } from './types';
+
+/** The contract's description of a profile point. */
+export function pointMeta(p: PointDef): PointMeta {
+  return {
+    id: p.id,
+    name: p.name,
+    function: p.function,
+    address: p.address,
+    type: p.type,
+    registers: registerCount(p),
+    wordOrder: p.wordOrder,
+    byteOrder: p.byteOrder,
+    scale: p.scale,
+    offset: p.offset,
+    unit: p.unit,
+    decimals: p.decimals,
+    sensitivity: p.sensitivity,
+    role: p.role,
+    key: p.key,
+    normal: p.normal ?? null,
+    writable: p.writable ?? null,
+  };
+}
+
+/** A link before the first poll result arrives. */
+export function initialLink(now: number): Link {
+  return {
+    state: 'connecting',
+    since: now,
+    lastOkAt: null,
+    lastError: null,
+    consecutiveFailures: 0,
+    pollsOk: 0,
+    pollsFailed: 0,
+    lastPollMs: null,
+  };
+}
+
+/** The machine state and, when it is not simply read from the device, why. */
+export interface DerivedState {
+  state: MachineState;
+  reason: string | null;
+  /** The raw state value when it was not in the profile's table. */
+  unknownRaw?: number;
+}
+
+/** The machine state from a link and the current point values (rules at the top of this file). */
+export function deriveState(profile: Profile, link: Link, values: Readonly<Record<string, PointValue>>): DerivedState {
+  if (link.state !== 'online') return { state: 'offline', reason: `link ${link.state}` };
+  const point = profile.points.find((p) => p.role === 'state');
+  if (!point) return { state: 'running', reason: null };
+  const pv = values[point.id];
+  if (!pv || pv.quality !== 'good' || pv.value === null || typeof pv.value === 'string') {
+    const why = pv ? `${pv.quality}${pv.reason ? `: ${pv.reason}` : ''}` : 'not read';
+    return { state: 'offline', reason: `state point "${point.id}" ${why}` };
+  }
+  const engineering = typeof pv.value === 'boolean' ? (pv.value ? 1 : 0) : pv.value;
+  const raw = typeof pv.value === 'boolean' ? engineering : Math.round((engineering - point.offset) / point.scale);
+  const mapped = point.states?.[String(raw)];
+  if (mapped) return { state: mapped, reason: null };
+  return { state: 'fault', reason: `state value ${raw} is not in the profile's table`, unknownRaw: raw };
+}
+
+/** What a machine model needs from its surroundings. */
+export interface MachineOptions {
+  device: ResolvedDevice;
+  config: Pick<PlantConfig, 'shifts' | 'plant' | 'kpi' | 'simulated'>;
+  history: HistoryStore;
+  clock: Clock;
+  log: Logger;
+  /** Shared shift calendar; built from config when absent. */
+  shiftOf?: (nowMs: number) => Shift;
+}
+
+/** How often the KPI tracker forgets what no window needs any more. */
+const PRUNE_EVERY_MS = 10_000;
+
+/** One machine: state, KPIs, values and history from its poll results. */
+export class MachineModel {
+  readonly id: string;
+  readonly name: string;
+  readonly device: ResolvedDevice;
+  private readonly profile: Profile;
+  private readonly tracker: KpiTracker;
+  private readonly shiftOf: (nowMs: number) => Shift;
+  private readonly rollingMs: number;
+  private readonly metas: PointMeta[];
+  private readonly numericPoints: PointDef[];
+  private readonly roles: { good?: PointDef; scrap?: PointDef; cycle?: PointDef };
+  private values: Record<string, PointValue>;
+  private currentLink: Link;
+  private currentState: MachineState = 'offline';
+  private since: number;
+  private lastCycle: number | null = null;
+  private lastReason: string | null = null;
+  private readonly unknownLogged = new Set<number>();
+  private readonly lastWasGap = new Set<string>();
+  private lastPrune = -Infinity;
+
+  constructor(private readonly opts: MachineOptions) {
+    const { device, clock } = opts;
+    this.id = device.id;
+    this.name = device.name;
+    this.device = device;
+    this.profile = device.profileDef;
+    const now = clock.now();
+    this.since = now;
+    this.currentLink = initialLink(now);
+    this.shiftOf = opts.shiftOf ?? shiftCalendar(opts.config.shifts, opts.config.plant.timezone);
+    this.rollingMs = opts.config.kpi.rollingWindowMin * 60_000;
+    this.metas = this.profile.points.map(pointMeta);
+    this.numericPoints = this.profile.points.filter((p) => p.type !== 'string');
+    const byRole = (role: PointDef['role']): PointDef | undefined => this.profile.points.find((p) => p.role === role);
+    this.roles = { good: byRole('goodCount'), scrap: byRole('scrapCount'), cycle: byRole('cycleTime') };
+    const spec = (p: PointDef | undefined) => (p ? counterSpecFor(p.type, p.scale, p.offset) : null);
+    this.tracker = createKpiTracker({
+      idealCycleTimeS: this.profile.idealCycleTimeS,
+      goodSpec: spec(this.roles.good),
+      scrapSpec: spec(this.roles.scrap),
+    });
+    this.values = Object.fromEntries(
+      this.profile.points.map((p) => [p.id, { value: null, raw: [], quality: 'bad', ts: 0, reason: 'not polled yet' } satisfies PointValue]),
+    );
+  }
+
+  /** The current machine state. */
+  get state(): MachineState {
+    return this.currentState;
+  }
+
+  /** The link as of the last poll result. */
+  get link(): Link {
+    return this.currentLink;
+  }
+
+  /** Metadata of one point, undefined when the profile has no such point. */
+  point(pointId: string): PointMeta | undefined {
+    return this.metas.find((m) => m.id === pointId);
+  }
+
+  /** Takes in one poll result: state, counters, history. */
+  update(r: PollResult): void {
+    const ts = r.ts;
+    this.currentLink = r.link;
+    this.values = { ...this.values, ...r.values };
+
+    const derived = deriveState(this.profile, r.link, this.values);
+    this.noteReason(derived);
+    if (derived.state !== this.currentState) {
+      this.opts.log.log('info', `Machine ${this.id}: ${this.currentState} → ${derived.state}`, {
+        machine: this.id,
+        reason: derived.reason,
+      });
+      this.currentState = derived.state;
+      this.since = ts;
+    }
+    this.tracker.setState(derived.state, ts);
+
+    const good = this.goodNumber(this.roles.good);
+    if (good !== null) this.tracker.observe('good', ts, good);
+    const scrap = this.goodNumber(this.roles.scrap);
+    if (scrap !== null) this.tracker.observe('scrap', ts, scrap);
+    this.lastCycle = this.goodNumber(this.roles.cycle);
+
+    for (const p of this.numericPoints) {
+      const pv = this.values[p.id];
+      const v = pv && pv.quality === 'good' ? toNumber(pv.value) : null;
+      if (v !== null) {
+        this.opts.history.append(this.id, p.id, ts, v);
+        this.lastWasGap.delete(p.id);
+      } else if (!this.lastWasGap.has(p.id)) {
+        // One null marks the gap; repeating it every poll while offline would only fill memory.
+        this.opts.history.append(this.id, p.id, ts, null);
+        this.lastWasGap.add(p.id);
+      }
+    }
+
+    if (ts - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = ts;
+      this.tracker.prune(Math.min(this.shiftOf(ts).start, ts - this.rollingMs));
+    }
+  }
+
+  /** KPIs of the current shift up to `now`. */
+  shiftKpis(now = this.opts.clock.now()): Kpis {
+    return this.tracker.kpis(this.shiftOf(now).start, now);
+  }
+
+  /** KPIs of the rolling window ending at `now`. */
+  rollingKpis(now = this.opts.clock.now()): Kpis {
+    return this.tracker.kpis(now - this.rollingMs, now);
+  }
+
+  /** The contract's snapshot of this machine at `now`. */
+  snapshot(now = this.opts.clock.now()): MachineSnapshot {
+    return {
+      id: this.id,
+      name: this.name,
+      model: this.profile.model,
+      modelTitle: this.profile.title,
+      simulated: this.opts.config.simulated,
+      state: this.currentState,
+      stateSince: this.since,
+      link: this.currentLink,
+      shift: this.shiftKpis(now),
+      rolling: this.rollingKpis(now),
+      lastCycleTimeS: this.lastCycle,
+      values: { ...this.values },
+      ts: now,
+    };
+  }
+
+  /** The contract's detail view: snapshot, every point's metadata, the device's address. */
+  detail(now = this.opts.clock.now()): MachineDetail {
+    const d = this.device;
+    return {
+      snapshot: this.snapshot(now),
+      points: this.metas.map((m) => ({ ...m })),
+      device: {
+        transport: d.transport.type,
+        address: `${d.transport.host}:${d.transport.port}`,
+        unitId: d.unitId,
+        pollIntervalMs: d.pollIntervalMs,
+      },
+    };
+  }
+
+  /** One KPI sample for the trend: the shift-to-date figures, as the overview tile shows them. */
+  kpiSample(now = this.opts.clock.now()): KpiSample {
+    const k = this.shiftKpis(now);
+    return {
+      t: now,
+      availability: k.availability,
+      performance: k.performance,
+      quality: k.quality,
+      oee: k.oee,
+      goodCount: k.goodCount,
+      scrapCount: k.scrapCount,
+    };
+  }
+
+  /** Segments and counter deltas the KPI tracker holds (memory checks). */
+  trackerSize(): { segments: number; deltas: number } {
+    return this.tracker.size();
+  }
+
+  private goodNumber(p: PointDef | undefined): number | null {
+    if (!p) return null;
+    const pv = this.values[p.id];
+    return pv && pv.quality === 'good' ? toNumber(pv.value) : null;
+  }
+
+  private noteReason(d: DerivedState): void {
+    if (d.unknownRaw !== undefined) {
+      if (!this.unknownLogged.has(d.unknownRaw)) {
+        this.unknownLogged.add(d.unknownRaw);
+        this.opts.log.log('warn', `Machine ${this.id}: ${d.reason ?? 'unknown state'}; shown as fault`, {
+          machine: this.id,
+          raw: d.unknownRaw,
+        });
+      }
+    } else if (d.reason !== null && d.reason !== this.lastReason && d.state === 'offline' && this.currentLink.state === 'online') {
+      this.opts.log.log('warn', `Machine ${this.id}: ${d.reason}; state unknown, shown as offline`, { machine: this.id });
+    }
+    this.lastReason = d.reason;
+  }
+}
+
+function toNumber(v: PointValue['value']): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return null;
+}

@@ -1,0 +1,286 @@
+/**
+ * The plant core: one machine model and one poller per configured device, the history store,
+ * the minute tick (KPI samples, history retention), and typed events for the API layer.
+ * Plain Node: no Electron, no transport; those sit on top.
+ */
+import type {
+  Caller,
+  Health,
+  MachineDetail,
+  MachineSnapshot,
+  PlantInfo,
+  PointMeta,
+  Shift,
+} from '../../src-preload/contract';
+import type { PlantConfig, ResolvedDevice } from '../config/schema';
+import { shiftCalendar } from '../kpi/shifts';
+import { ConsoleError } from './errors';
+import { createMemoryHistory } from './history-memory';
+import { silentLogger, type Logger } from './log';
+import { MachineModel } from './machine';
+import { systemClock, type Clock, type HistoryStore, type Poller, type PollResult } from './types';
+
+export type CoreStatus = 'starting' | 'running' | 'stopping';
+
+/** The payload of a core status change. */
+export interface CoreStatusEvent {
+  state: CoreStatus;
+  ts: number;
+}
+
+/** Builds the poller of one device. */
+export type PollerFactory = (device: ResolvedDevice) => Poller;
+
+/** What the core is built from; everything but `config` has a production default. */
+export interface PlantCoreOptions {
+  config: PlantConfig;
+  /** Default: the Modbus TCP poller, loaded when the core starts. */
+  pollerFactory?: PollerFactory;
+  history?: HistoryStore;
+  clock?: Clock;
+  log?: Logger;
+  version?: string;
+  /** Period of KPI samples and history trimming (default one minute). */
+  tickMs?: number;
+}
+
+type Handler<T> = (payload: T) => void;
+
+/** Composes machines, pollers and history, and publishes machine and status events. */
+export class PlantCore {
+  readonly config: PlantConfig;
+  readonly history: HistoryStore;
+  readonly clock: Clock;
+  readonly version: string;
+  private readonly log: Logger;
+  private readonly machines = new Map<string, MachineModel>();
+  private readonly shiftOf: (nowMs: number) => Shift;
+  private readonly pollerFactory: PollerFactory | undefined;
+  private readonly tickMs: number;
+  private readonly machineHandlers = new Set<Handler<MachineSnapshot>>();
+  private readonly statusHandlers = new Set<Handler<CoreStatusEvent>>();
+  private pollers: Poller[] = [];
+  private unsubscribers: (() => void)[] = [];
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private currentStatus: CoreStatus = 'starting';
+  private startPromise: Promise<void> | null = null;
+  private stopped = false;
+  private started = 0;
+
+  constructor(opts: PlantCoreOptions) {
+    this.config = opts.config;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? silentLogger;
+    this.version = opts.version ?? '0.0.0';
+    this.tickMs = opts.tickMs ?? 60_000;
+    this.pollerFactory = opts.pollerFactory;
+    this.history =
+      opts.history ?? createMemoryHistory({ retentionMs: this.config.history.retentionMin * 60_000, clock: this.clock });
+    this.shiftOf = shiftCalendar(this.config.shifts, this.config.plant.timezone);
+    this.started = this.clock.now();
+    for (const device of this.config.devices) {
+      this.machines.set(
+        device.id,
+        new MachineModel({
+          device,
+          config: this.config,
+          history: this.history,
+          clock: this.clock,
+          log: this.log,
+          shiftOf: this.shiftOf,
+        }),
+      );
+    }
+  }
+
+  /** When `start` was called (ms since epoch; construction time before that). */
+  get startedAt(): number {
+    return this.started;
+  }
+
+  /** Starts every poller and the minute tick; pollers run once the poller module is loaded (see `ready`). */
+  start(): void {
+    if (this.stopped) throw new ConsoleError('UNAVAILABLE', 'The plant core was stopped and cannot be started again');
+    if (this.startPromise) return;
+    this.started = this.clock.now();
+    this.setStatus('starting');
+    if (this.pollerFactory) {
+      this.startPollers(this.pollerFactory);
+      this.startPromise = Promise.resolve();
+      return;
+    }
+    this.startPromise = this.resolveDefaultFactory().then(
+      (factory) => this.startPollers(factory),
+      (err: unknown) => {
+        this.log.log('error', 'Cannot load the Modbus poller; no machine will be polled', { error: String(err) });
+      },
+    );
+  }
+
+  /** Resolves once `start` has created and started every poller. */
+  ready(): Promise<void> {
+    return this.startPromise ?? Promise.resolve();
+  }
+
+  /** Stops every poller and the tick; resolves when none of them holds a timer or socket. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.setStatus('stopping');
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.startPromise;
+    for (const off of this.unsubscribers) off();
+    this.unsubscribers = [];
+    const results = await Promise.allSettled(this.pollers.map((p) => p.stop()));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        this.log.log('warn', 'A poller did not stop cleanly', { device: this.config.devices[i]?.id, error: String(r.reason) });
+      }
+    });
+    this.pollers = [];
+    this.log.log('info', 'Plant core stopped');
+  }
+
+  /** The lifecycle state of the core. */
+  status(): CoreStatus {
+    return this.currentStatus;
+  }
+
+  /** Ids of every configured machine, in configuration order. */
+  machineIds(): string[] {
+    return [...this.machines.keys()];
+  }
+
+  /** True when a machine with this id is configured. */
+  hasMachine(id: string): boolean {
+    return this.machines.has(id);
+  }
+
+  /** Metadata of one point of one machine; undefined when either is unknown. */
+  point(machineId: string, pointId: string): PointMeta | undefined {
+    return this.machines.get(machineId)?.point(pointId);
+  }
+
+  /** The shift that is on now. */
+  currentShift(now = this.clock.now()): Shift {
+    return this.shiftOf(now);
+  }
+
+  /** Snapshots of every machine, in configuration order. */
+  snapshots(): MachineSnapshot[] {
+    const now = this.clock.now();
+    return [...this.machines.values()].map((m) => m.snapshot(now));
+  }
+
+  /** The snapshot of one machine; undefined when it is not configured. */
+  snapshot(id: string): MachineSnapshot | undefined {
+    return this.machines.get(id)?.snapshot();
+  }
+
+  /** Snapshot, point metadata and device address of one machine. */
+  detail(id: string): MachineDetail | undefined {
+    return this.machines.get(id)?.detail();
+  }
+
+  /** Core state and each machine's state and link. */
+  health(): Health {
+    return {
+      core: this.currentStatus,
+      startedAt: this.started,
+      simulated: this.config.simulated,
+      machines: [...this.machines.values()].map((m) => ({ id: m.id, name: m.name, state: m.state, link: m.link })),
+    };
+  }
+
+  /** Plant name, zone, shift, machines, and the caller as the core sees it. */
+  plantInfo(caller: Caller): PlantInfo {
+    const now = this.clock.now();
+    return {
+      name: this.config.plant.name,
+      timezone: this.config.plant.timezone,
+      simulated: this.config.simulated,
+      shift: this.shiftOf(now),
+      machines: [...this.machines.values()].map((m) => ({ id: m.id, name: m.name, model: m.device.profileDef.model })),
+      caller: { ...caller },
+      version: this.version,
+      serverTime: now,
+    };
+  }
+
+  /** Calls `handler` with a fresh snapshot after every poll result; returns the unsubscribe. */
+  onMachine(handler: Handler<MachineSnapshot>): () => void {
+    this.machineHandlers.add(handler);
+    return () => void this.machineHandlers.delete(handler);
+  }
+
+  /** Calls `handler` on every status change; returns the unsubscribe. */
+  onStatus(handler: Handler<CoreStatusEvent>): () => void {
+    this.statusHandlers.add(handler);
+    return () => void this.statusHandlers.delete(handler);
+  }
+
+  /** Takes a KPI sample of every machine and trims history to the retention (the minute tick). */
+  tick(now = this.clock.now()): void {
+    for (const m of this.machines.values()) this.history.appendKpi(m.id, m.kpiSample(now));
+    this.history.trim(now - this.config.history.retentionMin * 60_000);
+  }
+
+  private async resolveDefaultFactory(): Promise<PollerFactory> {
+    // Loaded lazily so the core (and its tests) can run without the Modbus stack.
+    const mod = await import('../modbus/poller');
+    return (device) => mod.createTcpPoller(device, { clock: this.clock, onLog: (level, msg) => this.log.log(level, msg, { device: device.id }) });
+  }
+
+  private startPollers(factory: PollerFactory): void {
+    if (this.stopped) return;
+    for (const device of this.config.devices) {
+      const machine = this.machines.get(device.id);
+      if (!machine) continue;
+      let poller: Poller;
+      try {
+        poller = factory(device);
+      } catch (err) {
+        this.log.log('error', `Cannot create the poller of ${device.id}`, { device: device.id, error: String(err) });
+        continue;
+      }
+      this.pollers.push(poller);
+      this.unsubscribers.push(poller.onResult((r) => this.onResult(machine, r)));
+    }
+    for (const p of this.pollers) p.start();
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.tickMs);
+    this.timer.unref?.();
+    this.setStatus('running');
+    this.log.log('info', 'Plant core running', { machines: this.machineIds() });
+  }
+
+  private onResult(machine: MachineModel, r: PollResult): void {
+    try {
+      machine.update(r);
+    } catch (err) {
+      this.log.log('error', `Machine ${machine.id}: a poll result could not be processed`, { error: String(err) });
+      return;
+    }
+    if (this.machineHandlers.size === 0) return;
+    const snap = machine.snapshot();
+    this.emit(this.machineHandlers, snap, 'machine');
+  }
+
+  private setStatus(state: CoreStatus): void {
+    if (this.currentStatus === state && state !== 'starting') return;
+    this.currentStatus = state;
+    this.emit(this.statusHandlers, { state, ts: this.clock.now() }, 'status');
+  }
+
+  private emit<T>(handlers: Set<Handler<T>>, payload: T, what: string): void {
+    for (const h of [...handlers]) {
+      try {
+        h(payload);
+      } catch (err) {
+        // One failing subscriber (a closed socket) must not starve the others.
+        this.log.log('warn', `A ${what} event handler threw`, { error: String(err) });
+      }
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The Electron main process: the only place that imports electron. It starts the plant core
+ * (plain Node, shared with web mode), opens one locked-down window and carries the API over IPC.
+ */
+import { app, BrowserWindow, ipcMain, session } from 'electron';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { attachIpcAdapter, type IpcSender } from '../api/ipc-adapter';
+import { startPlant, type RunningPlant } from '../app/bootstrap';
+import { consoleLogger } from '../core/log';
+import { CSP } from '../web/server';
+import { parseElectronArgs } from './args';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const rendererIndex = join(here, '../renderer/index.html');
+const preloadPath = join(here, '../preload/index.cjs');
+const rendererUrl = pathToFileURL(rendererIndex).href;
+
+const log = consoleLogger('info');
+const args = parseElectronArgs(process.argv.slice(1));
+let plant: RunningPlant | null = null;
+let win: BrowserWindow | null = null;
+let detach: (() => void) | null = null;
+
+app.enableSandbox();
+if (!app.requestSingleInstanceLock()) app.quit();
+
+function createWindow(): BrowserWindow {
+  const w = new BrowserWindow({
+    width: 1366,
+    height: 768,
+    minWidth: 1024,
+    minHeight: 600,
+    kiosk: args.kiosk,
+    backgroundColor: '#e8eaed',
+    show: false,
+    webPreferences: {
+      preload: preloadPath,
+      sandbox: true,
+      contextIsolation: true,
+      nodeIntegration: false,
+      nodeIntegrationInSubFrames: false,
+      webviewTag: false,
+      spellcheck: false,
+      devTools: !app.isPackaged,
+    },
+  });
+  w.once('ready-to-show', () => w.show());
+  // No new windows, no navigation away from the console page.
+  w.webContents.setWindowOpenHandler(({ url }) => {
+    log.log('warn', 'Blocked window.open', { url });
+    return { action: 'deny' };
+  });
+  w.webContents.on('will-navigate', (e, url) => {
+    if (!url.startsWith(rendererUrl)) {
+      e.preventDefault();
+      log.log('warn', 'Blocked navigation', { url });
+    }
+  });
+  w.webContents.on('will-attach-webview', (e) => e.preventDefault());
+  void w.loadFile(rendererIndex);
+  return w;
+}
+
+function isTrustedSender(sender: IpcSender): boolean {
+  return win !== null && sender.webContentsId === win.webContents.id && sender.frameUrl !== null && sender.frameUrl.startsWith(rendererUrl);
+}
+
+app.on('web-contents-created', (_e, contents) => {
+  contents.on('will-redirect', (e) => e.preventDefault());
+});
+
+void app.whenReady().then(async () => {
+  const ses = session.defaultSession;
+  ses.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+  ses.setPermissionCheckHandler(() => false);
+  ses.webRequest.onHeadersReceived((details, cb) => {
+    cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
+  });
+  try {
+    plant = await startPlant({ configPath: args.config, dataDir: args.dataDir ?? join(app.getPath('userData'), 'data'), log });
+  } catch (err) {
+    log.log('error', `Cannot start the plant core: ${(err as Error).message}`);
+    app.exit(1);
+    return;
+  }
+  win = createWindow();
+  detach = attachIpcAdapter({
+    ipcMain: {
+      handle: (channel, listener) =>
+        ipcMain.handle(channel, (event, request: unknown) =>
+          listener({ sender: { frameUrl: event.senderFrame?.url ?? null, webContentsId: event.sender.id } }, request),
+        ),
+      removeHandler: (channel) => ipcMain.removeHandler(channel),
+    },
+    api: plant.api,
+    log,
+    isTrustedSender,
+    emit: (channel, payload) => {
+      if (win && !win.isDestroyed()) win.webContents.send(channel, payload);
+    },
+  });
+  win.on('closed', () => {
+    win = null;
+  });
+});
+
+let quitting = false;
+app.on('before-quit', (e) => {
+  if (quitting || !plant) return;
+  e.preventDefault();
+  quitting = true;
+  detach?.();
+  void plant.stop().finally(() => app.quit());
+});
+app.on('window-all-closed', () => app.quit());

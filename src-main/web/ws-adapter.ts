@@ -1,0 +1,132 @@
+/**
+ * The WebSocket transport of the console API: one JSON message per frame, every message
+ * schema-checked, every call answered with a result envelope, events pushed to subscribers.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
+import {
+  ClientMessageSchema,
+  EVENT_NAMES,
+  type Caller,
+  type EventName,
+  type ServerMessage,
+} from '../../src-preload/contract';
+import { LOCAL_OPERATOR, type ConsoleApi } from '../api/service';
+import type { Logger } from '../core/log';
+
+/** Messages per second a connection may send before it is closed (a UI sends a few). */
+const RATE_PER_S = 50;
+const BURST = 200;
+/** A client that cannot keep up gets no more events until its buffer drains. */
+const MAX_BUFFERED = 1024 * 1024;
+
+/** A token bucket; pure so it is testable. */
+export function createRateLimiter(ratePerS: number, burst: number, now: () => number = Date.now) {
+  let tokens = burst;
+  let last = now();
+  return {
+    take(): boolean {
+      const t = now();
+      tokens = Math.min(burst, tokens + ((t - last) / 1000) * ratePerS);
+      last = t;
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    },
+  };
+}
+
+const knownEvents = new Set<string>(EVENT_NAMES);
+
+/** Wires `wss` connections to the API; returns a handle to stop forwarding events. */
+export function attachWebSocketAdapter(opts: {
+  wss: WebSocketServer;
+  api: ConsoleApi;
+  log: Logger;
+  callerFor?: (req: IncomingMessage) => Caller;
+}): { close(): void; stats(): { dropped: number; refused: number } } {
+  const { wss, api, log } = opts;
+  let dropped = 0;
+  let refused = 0;
+  const cleanups = new Set<() => void>();
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    // Until accounts exist, web mode is loopback-only and acts as the fixed local operator.
+    const caller = opts.callerFor?.(req) ?? LOCAL_OPERATOR;
+    const limiter = createRateLimiter(RATE_PER_S, BURST);
+    const subs = new Map<EventName, () => void>();
+    const sendMsg = (msg: ServerMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    };
+    const protocolError = (message: string) => {
+      refused++;
+      log.log('warn', `WebSocket message refused: ${message}`, { user: caller.user });
+      sendMsg({ type: 'error', error: { code: 'BAD_REQUEST', message } });
+    };
+    const cleanup = () => {
+      for (const off of subs.values()) off();
+      subs.clear();
+      cleanups.delete(cleanup);
+    };
+    cleanups.add(cleanup);
+
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!limiter.take()) {
+        log.log('warn', 'WebSocket closed: too many messages', { user: caller.user });
+        ws.close(1008, 'rate limit exceeded');
+        return;
+      }
+      if (isBinary) return protocolError('binary frames are not accepted');
+      let parsedJson: unknown;
+      try {
+        parsedJson = JSON.parse(data.toString());
+      } catch {
+        return protocolError('message is not valid JSON');
+      }
+      const parsed = ClientMessageSchema.safeParse(parsedJson);
+      if (!parsed.success) {
+        return protocolError(parsed.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; '));
+      }
+      const msg = parsed.data;
+      switch (msg.type) {
+        case 'call':
+          void api.handle(caller, msg.name, msg.request).then((result) => sendMsg({ type: 'result', id: msg.id, result }));
+          return;
+        case 'subscribe': {
+          if (!knownEvents.has(msg.name)) return protocolError(`unknown event stream "${msg.name}"`);
+          const name = msg.name as EventName;
+          if (subs.has(name)) return;
+          subs.set(
+            name,
+            api.subscribe(name, (payload) => {
+              if (ws.bufferedAmount > MAX_BUFFERED) {
+                dropped++;
+                return;
+              }
+              sendMsg({ type: 'event', name, payload });
+            }),
+          );
+          return;
+        }
+        case 'unsubscribe': {
+          const off = subs.get(msg.name as EventName);
+          off?.();
+          subs.delete(msg.name as EventName);
+          return;
+        }
+      }
+    });
+    ws.on('close', cleanup);
+    ws.on('error', (err) => {
+      log.log('warn', `WebSocket error: ${err.message}`);
+      cleanup();
+    });
+  });
+
+  return {
+    close() {
+      for (const c of [...cleanups]) c();
+    },
+    stats: () => ({ dropped, refused }),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * The header on every screen, always in the same place: plant, where you are and the way back,
+ * the current shift, and the plant's local time with its zone.
+ */
+import { formatClock, formatRange, zoneAbbrev } from '../lib/format';
+import { machineById, useMachinesStore } from '../stores/machines';
+import { routeHash, selectLastMachineId, selectRoute, useNavigationStore } from '../stores/navigation';
+import { selectNow, selectPlantInfo, usePlantStore } from '../stores/plant';
+
+/** App header with navigation. */
+export function Header() {
+  const info = usePlantStore(selectPlantInfo);
+  const now = usePlantStore(selectNow);
+  const route = useNavigationStore(selectRoute);
+  const lastMachineId = useNavigationStore(selectLastMachineId);
+  const machineId = route.page === 'machine' ? route.machineId : lastMachineId;
+  const machine = useMachinesStore(machineById(machineId ?? ''));
+  const tz = info?.timezone ?? 'UTC';
+  return (
+    <header className="app-header">
+      <div className="hdr-plant" title={info ? `Console ${info.version}` : undefined}>
+        <span className="hdr-label">Plant</span>
+        <span className="hdr-plant-name" data-testid="plant-name">
+          {info?.name ?? 'Connecting…'}
+        </span>
+      </div>
+      <nav className="hdr-nav" aria-label="Screens">
+        <a className="nav-btn" href={routeHash({ page: 'overview' })} aria-current={route.page === 'overview' ? 'page' : undefined} data-testid="nav-overview">
+          Overview
+        </a>
+        {machineId && (
+          <a
+            className="nav-btn nav-machine"
+            href={routeHash({ page: 'machine', machineId })}
+            aria-current={route.page === 'machine' ? 'page' : undefined}
+            data-testid="nav-machine"
+          >
+            <span className="nav-sep" aria-hidden="true">
+              ›
+            </span>
+            {machine?.name ?? machineId}
+          </a>
+        )}
+      </nav>
+      <div className="hdr-shift" data-testid="shift">
+        <span className="hdr-label">Shift</span>
+        {info ? (
+          <span>
+            <strong>{info.shift.name}</strong> {formatRange(info.shift.start, info.shift.end, tz)}
+          </span>
+        ) : (
+          <span>—</span>
+        )}
+      </div>
+      <div className="hdr-clock" data-testid="clock">
+        <span className="hdr-label">Local time</span>
+        <span>
+          <time className="hdr-time" dateTime={new Date(now).toISOString()}>
+            {formatClock(now, tz)}
+          </time>{' '}
+          <span className="hdr-zone">
+            {zoneAbbrev(now, tz)}
+            {zoneAbbrev(now, tz) !== tz ? ` · ${tz}` : ''}
+          </span>
+        </span>
+      </div>
+    </header>
+  );
+}

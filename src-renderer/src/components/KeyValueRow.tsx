@@ -1,0 +1,69 @@
+/** One key process value on a tile: name, value with unit, band bar, trend arrow, or "—" and why. */
+import type { MachineSnapshot, PointMeta } from '../../../src-preload/contract';
+import { formatNumber, formatPointValue, withUnit } from '../lib/format';
+import { liveBuffer } from '../lib/liveSamples';
+import { valueLiveness } from '../lib/liveness';
+import { deviationOf, trendOf, trendThreshold } from '../lib/values';
+import { selectTick, useTickStore } from '../stores/tick';
+import { BandBar } from './BandBar';
+import { DeviationIcon, TrendIcon } from './Icon';
+import { NotLive } from './NotLive';
+
+const TREND_WINDOW_MS = 30_000;
+
+interface Props {
+  machine: MachineSnapshot;
+  point: PointMeta;
+  transportLive: boolean;
+  now: number;
+  pollIntervalMs: number;
+}
+
+const TREND_WORD = { rising: 'rising', falling: 'falling', steady: 'steady' } as const;
+
+/** The row; re-renders on the ≤ 10 Hz tick for its trend. */
+export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs }: Props) {
+  useTickStore(selectTick);
+  const pv = machine.values[point.id];
+  const testId = `value-${machine.id}-${point.id}`;
+  const status = valueLiveness(pv, machine, transportLive, now, pollIntervalMs);
+  const num = status.live && typeof pv?.value === 'number' ? pv.value : null;
+  const deviation = num !== null && point.normal ? deviationOf(num, point.normal) : 'normal';
+  const trend = num !== null ? trendOf(liveBuffer(machine.id, point.id), pv?.ts ?? now, TREND_WINDOW_MS, trendThreshold(point.normal, num)) : null;
+  const bandText = point.normal ? `normal ${formatNumber(point.normal.low, point.decimals)}–${formatNumber(point.normal.high, point.decimals)} ${point.unit}` : '';
+  return (
+    <div className={`kv-row${deviation !== 'normal' ? ' kv-deviation' : ''}${status.live ? '' : ' kv-notlive'}`}>
+      <span className="kv-name">{point.name}</span>
+      <span className="kv-value">
+        {status.live ? (
+          <>
+            {deviation !== 'normal' && (
+              <span className="dev-tag">
+                <DeviationIcon />
+                {deviation === 'high' ? 'HIGH' : 'LOW'}
+              </span>
+            )}
+            <span className="value-text" data-testid={testId}>
+              {withUnit(formatPointValue(pv?.value, point), point.unit)}
+            </span>
+          </>
+        ) : (
+          <NotLive reason={status.reason ?? 'Not live.'} testId={testId} />
+        )}
+      </span>
+      <span className="kv-trend" aria-label={trend ? `trend ${TREND_WORD[trend]}` : 'no trend'}>
+        {trend && <TrendIcon trend={trend} />}
+      </span>
+      {point.normal && (
+        <span className="kv-bar">
+          {num !== null ? (
+            <BandBar value={num} band={point.normal} deviation={deviation} label={`${point.name} ${bandText}`} />
+          ) : (
+            <span className="band-bar band-empty" />
+          )}
+          <span className="kv-band-text">{bandText}</span>
+        </span>
+      )}
+    </div>
+  );
+}

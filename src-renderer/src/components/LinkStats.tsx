@@ -1,0 +1,66 @@
+/** Level 4 diagnostics of a machine's Modbus link: polls, failures, last error, device address. */
+import type { MachineSnapshot } from '../../../src-preload/contract';
+import { formatAgo, formatDateTime, formatDuration, formatNumber } from '../lib/format';
+import type { MachineMeta } from '../stores/machines';
+
+interface Props {
+  machine: MachineSnapshot;
+  meta: MachineMeta | undefined;
+  now: number;
+  tz: string;
+}
+
+const LINK_WORD = { online: 'ONLINE', offline: 'OFFLINE', connecting: 'CONNECTING' } as const;
+
+/** The link card. */
+export function LinkStats({ machine, meta, now, tz }: Props) {
+  const l = machine.link;
+  const total = l.pollsOk + l.pollsFailed;
+  return (
+    <section className="card link-card" aria-labelledby="link-title" data-testid="link-stats">
+      <h2 id="link-title" className="card-title">
+        Device link
+      </h2>
+      <p className={`link-state link-${l.state}`}>
+        <strong>{LINK_WORD[l.state]}</strong> <span className="muted">for {formatDuration((now - l.since) / 1000)}</span>
+      </p>
+      <dl className="stat-list">
+        <div>
+          <dt>Polls OK</dt>
+          <dd data-testid="polls-ok">{formatNumber(l.pollsOk, 0)}</dd>
+        </div>
+        <div>
+          <dt>Polls failed</dt>
+          <dd data-testid="polls-failed">
+            {formatNumber(l.pollsFailed, 0)}
+            {total > 0 && <span className="muted"> ({formatNumber((l.pollsFailed / total) * 100, 1)} %)</span>}
+          </dd>
+        </div>
+        <div>
+          <dt>Failures in a row</dt>
+          <dd>{formatNumber(l.consecutiveFailures, 0)}</dd>
+        </div>
+        <div>
+          <dt>Last poll</dt>
+          <dd>{l.lastPollMs === null ? '—' : `${formatNumber(l.lastPollMs, 0)} ms`}</dd>
+        </div>
+        <div>
+          <dt>Last good read</dt>
+          <dd title={l.lastOkAt ? formatDateTime(l.lastOkAt, tz) : undefined}>{formatAgo(l.lastOkAt, now)}</dd>
+        </div>
+        <div className="stat-wide">
+          <dt>Last error</dt>
+          <dd className={l.lastError ? 'link-error' : 'muted'}>{l.lastError ? `${l.lastError.code}: ${l.lastError.message}` : 'none'}</dd>
+        </div>
+        {meta && (
+          <div className="stat-wide">
+            <dt>Device</dt>
+            <dd>
+              {meta.device.transport} {meta.device.address} · unit {meta.device.unitId} · poll every {formatNumber(meta.device.pollIntervalMs, 0)} ms
+            </dd>
+          </div>
+        )}
+      </dl>
+    </section>
+  );
+}

@@ -1,0 +1,242 @@
+/**
+ * The console API over one WebSocket (web mode): calls matched to results by id, event
+ * subscriptions re-sent after every reconnect, reconnect with exponential backoff and jitter.
+ */
+import type { CommandName, EventName } from '../../../src-preload/channels';
+import type {
+  ClientMessage,
+  CommandRequest,
+  CommandResponse,
+  EventPayload,
+  Result,
+  Transport,
+  TransportStatus,
+} from '../../../src-preload/contract';
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff';
+import { parseServerMessage } from './wire';
+
+/** The part of the WHATWG WebSocket this transport uses (the `ws` package has it too). */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: unknown) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+}
+
+export interface WebSocketTransportOptions {
+  /** Opens a socket; defaults to the browser's WebSocket. */
+  createSocket?: (url: string) => SocketLike;
+  /** A call without an answer within this time resolves to UNAVAILABLE. */
+  callTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  random?: () => number;
+  log?: (message: string, detail?: unknown) => void;
+}
+
+/** A transport that can also be shut down (tests, page unload). */
+export interface ClosableTransport extends Transport {
+  close(): void;
+}
+
+const OPEN = 1;
+
+function unavailable<T>(message: string): Result<T> {
+  return { ok: false, error: { code: 'UNAVAILABLE', message } };
+}
+
+const defaultSocket = (url: string): SocketLike => new WebSocket(url) as unknown as SocketLike;
+
+interface Pending {
+  name: string;
+  resolve: (r: Result<unknown>) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Connects to `url` (ws:// or wss://) at once and keeps reconnecting until `close()`. */
+export function createWebSocketTransport(url: string, opts: WebSocketTransportOptions = {}): ClosableTransport {
+  const createSocket = opts.createSocket ?? defaultSocket;
+  const callTimeoutMs = opts.callTimeoutMs ?? 15_000;
+  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  const random = opts.random ?? Math.random;
+  const log = opts.log ?? ((message: string, detail?: unknown): void => console.warn(`[transport] ${message}`, detail ?? ''));
+
+  let socket: SocketLike | null = null;
+  let status: TransportStatus = 'connecting';
+  let attempt = 0;
+  let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  let closed = false;
+  let nextId = 1;
+  const pending = new Map<number, Pending>();
+  const handlers = new Map<EventName, Set<(payload: unknown) => void>>();
+  const statusHandlers = new Set<(s: TransportStatus) => void>();
+
+  function setStatus(next: TransportStatus): void {
+    if (next === status) return;
+    status = next;
+    for (const h of [...statusHandlers]) h(next);
+  }
+
+  function send(msg: ClientMessage): boolean {
+    if (!socket || socket.readyState !== OPEN) return false;
+    try {
+      socket.send(JSON.stringify(msg));
+      return true;
+    } catch (err) {
+      log('send failed', err);
+      return false;
+    }
+  }
+
+  function failPending(reason: string): void {
+    for (const [id, p] of pending) {
+      clearTimeout(p.timer);
+      pending.delete(id);
+      p.resolve(unavailable(`${p.name}: ${reason}`));
+    }
+  }
+
+  function onMessage(data: unknown): void {
+    const parsed = parseServerMessage(data);
+    if ('error' in parsed) {
+      log(`ignored a malformed message (${parsed.error})`);
+      return;
+    }
+    const msg = parsed.message;
+    switch (msg.type) {
+      case 'result': {
+        const p = pending.get(msg.id);
+        if (!p) return; // timed out already, or not ours
+        pending.delete(msg.id);
+        clearTimeout(p.timer);
+        p.resolve(msg.result);
+        return;
+      }
+      case 'event': {
+        const set = handlers.get(msg.name);
+        if (!set) return;
+        for (const h of [...set]) {
+          try {
+            h(msg.payload);
+          } catch (err) {
+            log(`handler of ${msg.name} threw`, err);
+          }
+        }
+        return;
+      }
+      case 'error':
+        log(`server error ${msg.error.code}: ${msg.error.message}`);
+        return;
+      default: {
+        const never: never = msg;
+        return never;
+      }
+    }
+  }
+
+  function scheduleReconnect(): void {
+    if (closed || reconnectTimer) return;
+    const delay = backoffDelay(attempt++, backoff, random);
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function connect(): void {
+    reconnectTimer = null;
+    if (closed) return;
+    setStatus('connecting');
+    let ws: SocketLike;
+    try {
+      ws = createSocket(url);
+    } catch (err) {
+      log('cannot open the WebSocket', err);
+      setStatus('disconnected');
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+    ws.onopen = () => {
+      if (socket !== ws) return;
+      attempt = 0;
+      // Subscriptions live on the server per connection: a new connection needs them again.
+      for (const name of handlers.keys()) send({ type: 'subscribe', name });
+      setStatus('connected');
+    };
+    ws.onmessage = (ev) => {
+      if (socket === ws) onMessage(ev.data);
+    };
+    ws.onerror = () => {
+      // A close event always follows; reconnect is handled there.
+    };
+    ws.onclose = () => {
+      if (socket !== ws) return;
+      socket = null;
+      failPending('connection to the console core lost');
+      setStatus('disconnected');
+      scheduleReconnect();
+    };
+  }
+
+  connect();
+
+  return {
+    kind: 'websocket',
+    call<K extends CommandName>(name: K, request: CommandRequest<K>): Promise<Result<CommandResponse<K>>> {
+      if (status !== 'connected' || !socket) {
+        return Promise.resolve(unavailable<CommandResponse<K>>(`${name}: not connected to the console core`));
+      }
+      const id = nextId++;
+      return new Promise<Result<CommandResponse<K>>>((resolve) => {
+        const done = resolve as (r: Result<unknown>) => void;
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          done(unavailable(`${name}: no answer within ${callTimeoutMs} ms`));
+        }, callTimeoutMs);
+        pending.set(id, { name, resolve: done, timer });
+        if (!send({ type: 'call', id, name, request })) {
+          clearTimeout(timer);
+          pending.delete(id);
+          done(unavailable(`${name}: not connected to the console core`));
+        }
+      });
+    },
+    subscribe<E extends EventName>(name: E, handler: (payload: EventPayload<E>) => void): () => void {
+      const h = handler as (payload: unknown) => void;
+      let set = handlers.get(name);
+      if (!set) {
+        set = new Set();
+        handlers.set(name, set);
+        send({ type: 'subscribe', name });
+      }
+      set.add(h);
+      return () => {
+        const s = handlers.get(name);
+        if (!s?.delete(h) || s.size > 0) return;
+        handlers.delete(name);
+        send({ type: 'unsubscribe', name });
+      };
+    },
+    onStatus(handler: (s: TransportStatus) => void): () => void {
+      statusHandlers.add(handler);
+      handler(status);
+      return () => {
+        statusHandlers.delete(handler);
+      };
+    },
+    close(): void {
+      closed = true;
+      if (reconnectTimer) clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+      const ws = socket;
+      socket = null;
+      failPending('transport closed');
+      setStatus('disconnected');
+      try {
+        ws?.close(1000, 'closed');
+      } catch {
+        // Already closing.
+      }
+    },
+  };
+}
