@@ -37,6 +37,8 @@ export default defineConfig({
     build: {
       outDir: resolve(root, 'out/renderer'),
       minify: true,
+      // One bundle loaded from disk or loopback: splitting it would gain nothing here.
+      chunkSizeWarningLimit: 1500,
       rolldownOptions: { input: { index: resolve(root, 'src-renderer/index.html') } },
     },
   },

@@ -88,11 +88,14 @@ const GENERIC: ModelSpec = {
   setpoints: {}, process: {}, bits: {}, identity: {},
 };
 
+const PK60_REEL = 3500;
+
 const MODELS: Record<string, ModelSpec> = {
   im250: {
     slowdown: 0.06, jitter: 0.03,
     // Holding pressure away from the optimum gives sink marks or flash; cold barrels give short shots.
     scrap: (c) => 0.02 + 0.06 * ((c.sp('hold-sp', 600) - 650) / 300) ** 2 + (Math.abs(c.pv('zone1', 215) - c.sp('zone1-sp', 215)) > 8 ? 0.1 : 0),
+    // 101 barrel temperature deviation, 204 mould protection, 310 oil too hot, 412 ejector, 900 emergency stop.
     mtbfS: 600, faultS: [20, 90], faultCodes: [101, 204, 310, 412, 900],
     mtbIdleS: 1800, idleS: [60, 240],
     faultCodePoint: 'fault-code', enableCoil: 'auto',
@@ -113,6 +116,7 @@ const MODELS: Record<string, ModelSpec> = {
   hp200: {
     slowdown: 0.05, jitter: 0.02,
     scrap: (c) => 0.015 + 0.05 * ((c.sp('force-sp', 1700) - 1750) / 400) ** 2,
+    // 12 oil pressure low, 31 light curtain interrupted, 47 die protection, 58 oil too hot.
     mtbfS: 600, faultS: [20, 90], faultCodes: [12, 31, 47, 58],
     mtbIdleS: 2400, idleS: [60, 300],
     busyCode: { raw: 2, from: 0.35, to: 0.6 },
@@ -145,16 +149,18 @@ const MODELS: Record<string, ModelSpec> = {
     // The line's cycle is its speed; the speed setpoint cannot beat the ideal rate.
     cycleS: (c) => 60 / Math.max(c.pv('speed', 0), 6),
     scrap: (c) => 0.01 + 0.05 * ((c.sp('jaw-sp', 160) - 162) / 20) ** 2 + 0.002 * Math.max(0, c.pv('speed', 0) - 58),
+    // 3 film break, 7 jaw temperature, 15 product jam, 21 print mark lost.
     mtbfS: 600, faultS: [20, 90], faultCodes: [3, 7, 15, 21],
     mtbIdleS: 2400, idleS: [30, 120],
-    changeoverAfterParts: 3500, changeoverS: [90, 240], changeoverCode: 3,
+    // A film reel lasts PK60_REEL packs; the reel change is the changeover state (3).
+    changeoverAfterParts: PK60_REEL, changeoverS: [90, 240], changeoverCode: 3,
     setpoints: { 'jaw-sp': 160, 'speed-sp': 57 },
     process: {
       speed: { kind: 'lag', target: (c) => (running(c) ? Math.min(c.sp('speed-sp', 57), 60) * 0.97 : 0), tauS: 4, noise: 0.3 },
       'jaw-temp': { kind: 'lag', target: (c) => c.sp('jaw-sp', 160), tauS: 45, noise: 0.4, startOffset: -3 },
       tension: { kind: 'cycle', noise: 0.2, value: (c) => (running(c) ? 22 + 1.5 * Math.sin(2 * Math.PI * c.phase) : 20) },
     },
-    bits: { 'film-low': (c) => c.partsSinceChangeover > 3500 - 250 },
+    bits: { 'film-low': (c) => c.partsSinceChangeover > PK60_REEL - 250 },
     identity: { batch: (d) => `B${d.slice(0, 4)}-${d.slice(4, 6)}` },
   },
 };
@@ -227,13 +233,12 @@ export function createSimulator(profile: Profile, opts: { seed: number; startMs:
   let cycleElapsedS = 0;
   let cycleNoise = 0;
   let firstAfterStop = false;
-  let partsSinceChangeover = 0;
 
   const digits = String(Math.floor(rand() * 1e9)).padStart(9, '0');
   let good = 40_000 + Math.floor(rand() * 900_000);
   let scrap = Math.floor(good * uniform(0.015, 0.03));
   let lastCycleS = ideal * (1 + spec.slowdown);
-  partsSinceChangeover = spec.changeoverAfterParts ? Math.floor(rand() * spec.changeoverAfterParts * 0.5) : 0;
+  let partsSinceChangeover = spec.changeoverAfterParts ? Math.floor(rand() * spec.changeoverAfterParts * 0.5) : 0;
 
   const sp = new Map<string, number>();
   const inner = new Map<string, number>(); // lagged states and meters, before noise
@@ -443,6 +448,11 @@ export function createSimulator(profile: Profile, opts: { seed: number; startMs:
       forced = s;
       if (s) enter(s);
       else if (state !== 'running') enter('running');
+      else {
+        // Faults and pauses due while forced would all fire at once on release: draw new ones.
+        nextFaultAt = t + expo(spec.mtbfS) * 1000;
+        nextIdleAt = t + expo(spec.mtbIdleS) * 1000;
+      }
     },
     state: () => state,
     faultCode: () => faultCode,

@@ -25,8 +25,9 @@ function findElectron() {
     const bin = createRequire(import.meta.url)('electron');
     if (typeof bin === 'string' && existsSync(bin)) return { bin };
     return { why: 'the Electron binary is not installed' };
-  } catch (err) {
-    return { why: `the Electron binary is not installed (${String(err.message).split('\n')[0]})` };
+  } catch {
+    // electron's index.js throws when its postinstall download was skipped or failed.
+    return { why: 'the Electron binary is not installed' };
   }
 }
 

@@ -85,7 +85,8 @@ export class ModbusTcpConnection {
   private stateValue: ConnectionState = 'offline';
   private socket: Socket | null = null;
   private client: ModbusRTU | null = null;
-  private socketGone: Promise<void> = Promise.resolve();
+  /** Close events of every socket not yet fully closed (a dropped one may still be closing). */
+  private readonly closing = new Set<Promise<void>>();
   private socketError: NodeJS.ErrnoException | null = null;
   private pending: Pending | null = null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -111,7 +112,7 @@ export class ModbusTcpConnection {
     this.setState('closed');
     this.failPending(new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} closed by the console`));
     this.socket?.destroy();
-    await this.socketGone;
+    await Promise.all([...this.closing]);
   }
 
   private setState(s: ConnectionState): void {
@@ -179,7 +180,9 @@ export class ModbusTcpConnection {
     const socket = new Socket();
     this.socket = socket;
     this.socketError = null;
-    this.socketGone = new Promise<void>((res) => socket.once('close', () => res()));
+    const gone = new Promise<void>((res) => socket.once('close', () => res()));
+    this.closing.add(gone);
+    void gone.then(() => this.closing.delete(gone));
     // Registered before modbus-serial's listeners, so our checks see each chunk first.
     socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
     // Always listened to: an unhandled 'error' event would crash the process.
@@ -268,6 +271,7 @@ export class ModbusTcpConnection {
   private drop(): void {
     this.client = null;
     this.socket?.destroy();
+    this.setState('offline');
   }
 
   private settle(p: Pending): void {

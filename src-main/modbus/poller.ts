@@ -86,7 +86,8 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
       if (typeof value === 'number' && !Number.isFinite(value)) {
         throw new ConsoleError('DECODE_FAILED', `Point "${p.id}": registers hold ${String(value)}, not a usable number`);
       }
-      lastGood.set(p.id, { value, raw, ts });
+      // A copy: consumers get `raw` in the result and must not be able to alter our history.
+      lastGood.set(p.id, { value, raw: [...raw], ts });
       return { pv: { value, raw, quality: 'good', ts, reason: null }, err: null };
     } catch (e) {
       const err = asConsoleError(e);

@@ -120,9 +120,15 @@ export type FaultMode =
   | 'wrong-function'
   | 'bad-bytecount'
   | 'exception'
-  | 'close-mid-frame';
+  | 'close-mid-frame'
+  /** Not a fault: answers well, but the first request only after LATE_FIRST_MS; data words = request number. */
+  | 'late-first';
 
-export const FAULT_MODES: readonly FaultMode[] = [
+/** How late 'late-first' answers the first request. */
+export const LATE_FIRST_MS = 300;
+
+/** The eight misbehaviours (every mode but 'late-first'). */
+export const FAULT_MODES = [
   'silent',
   'garbage',
   'short',
@@ -131,7 +137,7 @@ export const FAULT_MODES: readonly FaultMode[] = [
   'bad-bytecount',
   'exception',
   'close-mid-frame',
-];
+] as const satisfies readonly FaultMode[];
 
 export interface FaultServer extends TestServer {
   /** Requests received so far. */
@@ -150,12 +156,16 @@ interface Request {
 }
 
 /** A well-formed answer PDU (function code, byte count, data) for a read request. */
-function answerPdu(req: Request): Buffer {
+function answerPdu(req: Request, fillWord?: number): Buffer {
   const bytes = req.fc <= 2 ? Math.ceil(req.count / 8) : req.count * 2;
   const pdu = Buffer.alloc(2 + bytes);
   pdu[0] = req.fc;
   pdu[1] = bytes;
-  for (let i = 2; i < pdu.length; i++) pdu[i] = i & 0xff;
+  for (let i = 2; i < pdu.length; i++) {
+    // Registers get the word high byte first; bit answers get its low byte in every data byte.
+    if (fillWord === undefined) pdu[i] = i & 0xff;
+    else pdu[i] = req.fc > 2 && i % 2 === 0 ? (fillWord >> 8) & 0xff : fillWord & 0xff;
+  }
   return pdu;
 }
 
@@ -169,8 +179,21 @@ function frame(tid: number, unit: number, pdu: Buffer): Buffer {
   return Buffer.concat([head, pdu]);
 }
 
-function respond(mode: FaultMode, req: Request, sock: Socket): void {
+function respond(mode: FaultMode, req: Request, sock: Socket, n: number, timers: Set<NodeJS.Timeout>): void {
   switch (mode) {
+    case 'late-first': {
+      const answer = frame(req.tid, req.unit, answerPdu(req, n));
+      if (n > 1) {
+        sock.write(answer);
+        return;
+      }
+      const t = setTimeout(() => {
+        timers.delete(t);
+        if (!sock.destroyed) sock.write(answer);
+      }, LATE_FIRST_MS);
+      timers.add(t);
+      return;
+    }
     case 'silent':
       return;
     case 'garbage': {
@@ -218,6 +241,7 @@ function respond(mode: FaultMode, req: Request, sock: Socket): void {
 /** A raw Modbus TCP server that answers every request in the way `mode` names. */
 export async function startFaultServer(mode: FaultMode): Promise<FaultServer> {
   const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
   let requests = 0;
   let conns = 0;
   const server: Server = createServer((sock) => {
@@ -240,7 +264,7 @@ export async function startFaultServer(mode: FaultMode): Promise<FaultServer> {
         };
         buf = buf.subarray(6 + len);
         requests++;
-        respond(mode, req, sock);
+        respond(mode, req, sock, requests, timers);
       }
     });
   });
@@ -258,6 +282,8 @@ export async function startFaultServer(mode: FaultMode): Promise<FaultServer> {
       new Promise<void>((res) => {
         server.close(() => res());
         for (const s of sockets) s.destroy();
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
       }),
   };
 }

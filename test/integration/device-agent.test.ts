@@ -285,4 +285,21 @@ describe('device-agent CLI', () => {
     expect(await done).toBe(0);
     expect(await canBind(port)).toBe(true);
   });
+
+  it('stops on SIGTERM and removes its signal handlers', async () => {
+    const port = await freePort();
+    const t = io();
+    const before = process.listenerCount('SIGTERM');
+    const beforeInt = process.listenerCount('SIGINT');
+    const done = runDeviceAgentCli(['--modbus-port', String(port), '--model', 'hp200'], t.io);
+    for (let i = 0; i < 100 && t.out.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(t.out[0]).toMatch(/^device-agent: HP-200 \(hp200\) unit 1 serving/);
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+    // Only the CLI's own handler runs: the test process is not signalled.
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(await done).toBe(0);
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+    expect(process.listenerCount('SIGINT')).toBe(beforeInt);
+    expect(await canBind(port)).toBe(true);
+  });
 });

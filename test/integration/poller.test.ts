@@ -10,12 +10,13 @@ import type { LogLevel } from '../../src-main/core/log';
 import type { PollResult, Poller } from '../../src-main/core/types';
 import { backoffDelay } from '../../src-main/modbus/backoff';
 import { encode } from '../../src-main/modbus/codec';
+import { ModbusTcpConnection } from '../../src-main/modbus/connection';
 import { createTcpPoller } from '../../src-main/modbus/poller';
 import {
   FAULT_MODES,
+  LATE_FIRST_MS,
   startFaultServer,
   startVectorServer,
-  type FaultMode,
   type RegisterTables,
   type TestServer,
 } from '../helpers/modbus-servers';
@@ -203,7 +204,7 @@ describe('TCP poller', () => {
     expect(logs[1]!.msg).toMatch(/offline/);
   });
 
-  const faultExpect: Record<FaultMode, { code: string; message: RegExp; state: 'online' | 'offline' }> = {
+  const faultExpect: Record<(typeof FAULT_MODES)[number], { code: string; message: RegExp; state: 'online' | 'offline' }> = {
     silent: { code: 'MODBUS_TIMEOUT', message: /^no answer from 127\.0\.0\.1:\d+ unit 1 within 150 ms$/, state: 'offline' },
     garbage: { code: 'MODBUS_MALFORMED', message: /^malformed answer from .* reading input registers 0–2: not a Modbus TCP frame/, state: 'offline' },
     short: { code: 'MODBUS_MALFORMED', message: /reading input registers 0–2: 3 data byte\(s\) for a byte count of 6/, state: 'offline' },
@@ -253,6 +254,28 @@ describe('TCP poller', () => {
     }
   });
 
+  it('drops the connection after a timeout, so a late answer never reaches a later request', async () => {
+    const server = track(await startFaultServer('late-first'));
+    const conn = new ModbusTcpConnection({ host: '127.0.0.1', port: server.port, timeoutMs: 150 });
+    cleanups.push(() => conn.close());
+    await expect(conn.read('holding', 0, 2, 1)).rejects.toMatchObject({
+      code: 'MODBUS_TIMEOUT',
+      message: `no answer from 127.0.0.1:${server.port} unit 1 within 150 ms`,
+    });
+    // Queued reads run one at a time, each on the fresh connection, each with its own answer.
+    const [r2, r3] = await Promise.all([conn.read('holding', 0, 2, 1), conn.read('input', 5, 1, 1)]);
+    expect(r2).toEqual([2, 2]);
+    expect(r3).toEqual([3]);
+    // Past the moment the late answer was due: it went to the dropped socket, not to us.
+    await sleep(LATE_FIRST_MS);
+    expect(await conn.read('coil', 0, 3, 1)).toEqual([0, 0, 1]); // 4 = 0b100, bits LSB first
+    expect(server.connections()).toBe(2);
+    expect(conn.state).toBe('online');
+    await conn.close();
+    expect(conn.state).toBe('closed');
+    await expect(conn.read('holding', 0, 1, 1)).rejects.toMatchObject({ code: 'MODBUS_CLOSED' });
+  });
+
   it('a healthy device keeps its rate next to a silent and a garbage device', async () => {
     const profile = demoProfile('im250');
     const { tables } = fillTables(profile);
@@ -271,7 +294,9 @@ describe('TCP poller', () => {
       const t0 = (await first).ts;
       await sleep(windowMs + 50);
       await poller.stop();
-      return ts.filter((t) => t >= t0 && t < t0 + windowMs).length / (windowMs / 1000);
+      const inWindow = ts.filter((t) => t >= t0 && t <= t0 + windowMs);
+      // Intervals per second between the first and the last result of the window.
+      return (inWindow.length - 1) / ((inWindow.at(-1)! - t0) / 1000);
     }
 
     const alone = await measure();

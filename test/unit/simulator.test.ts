@@ -250,6 +250,12 @@ describe('simulator', () => {
     expect(sim.state()).toBe('running');
     t = run(sim, t, 1);
     expect(num(sim, 'good') + num(sim, 'scrap')).toBeGreaterThan(good);
+    // Faults that fell due while forced do not all fire on release.
+    sim.forceState('running');
+    t = run(sim, t, 180);
+    sim.forceState(null);
+    t = run(sim, t, 0.1);
+    expect(sim.state()).toBe('running');
     // Switching automatic mode off stops the machine until it is switched on again.
     sim.setPoint('auto', false);
     t = run(sim, t, 1);

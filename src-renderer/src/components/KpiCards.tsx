@@ -21,14 +21,14 @@ function Card({ label, value, sub, big }: { label: string; value: string; sub?: 
   );
 }
 
-/** One group of KPI cards. */
+/** One row of KPI cards for one window; rows for different windows line up column by column. */
 export function KpiCards({ title, kpis: k, countUnit, cycleDecimals, live, testId }: Props) {
   return (
-    <section className={`card kpi-group${live ? '' : ' is-notlive'}`} data-testid={testId} aria-label={title}>
-      <h2 className="card-title">
+    <section className={`kpi-group${live ? '' : ' is-notlive'}`} data-testid={testId} aria-label={title}>
+      <h3 className="kpi-group-title">
         {title}
         {!live && <span className="notlive-tag">NOT LIVE</span>}
-      </h2>
+      </h3>
       <div className="kpi-cards">
         <Card label="OEE" value={formatPercent(k.oee)} big sub="A × P × Q" />
         <Card label="Availability" value={formatPercent(k.availability)} sub={`run ${formatDuration(k.runTimeS)} · down ${formatDuration(k.downTimeS)}`} />
@@ -37,7 +37,7 @@ export function KpiCards({ title, kpis: k, countUnit, cycleDecimals, live, testI
         <Card label="Avg cycle" value={withUnit(formatNumber(k.avgCycleTimeS, cycleDecimals), 's')} sub={`ideal ${withUnit(formatNumber(k.idealCycleTimeS, cycleDecimals), 's')}`} />
         <Card label="Throughput" value={withUnit(formatNumber(k.throughputPerHour, 0), `${countUnit}/h`)} />
         <Card label="Scrap rate" value={formatPercent(k.scrapRate)} sub={`${formatNumber(k.scrapCount, 0)} ${countUnit}`} />
-        <Card label="Offline" value={formatDuration(k.offlineTimeS)} sub={`of ${formatDuration(k.plannedTimeS)} planned`} />
+        <Card label="Offline" value={formatDuration(k.offlineTimeS)} sub={`planned ${formatDuration(k.plannedTimeS)}`} />
       </div>
     </section>
   );

@@ -1,17 +1,21 @@
 /** Small React hooks shared by the machine page components. */
-import { useEffect, useState, type RefObject } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 
-/** Width of an element in CSS px, kept current with a ResizeObserver (0 until measured). */
-export function useElementWidth(ref: RefObject<HTMLElement | null>): number {
+/**
+ * Width of an element in CSS px (0 until measured), kept current with a ResizeObserver.
+ * A callback ref, because the element may mount after the component (loading states).
+ */
+export function useElementWidth(): [(el: HTMLElement | null) => void, number] {
+  const [el, setEl] = useState<HTMLElement | null>(null);
   const [width, setWidth] = useState(0);
+  const ref = useCallback((node: HTMLElement | null) => setEl(node), []);
   useEffect(() => {
-    const el = ref.current;
     if (!el) return undefined;
     const measure = (): void => setWidth(Math.round(el.getBoundingClientRect().width));
     measure();
     const ro = new ResizeObserver(measure);
     ro.observe(el);
     return () => ro.disconnect();
-  }, [ref]);
-  return width;
+  }, [el]);
+  return [ref, width];
 }

@@ -1,5 +1,5 @@
 /** Level 2–4 for one machine: state, link, KPIs, trends, shift KPI history, raw points. */
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo } from 'react';
 import { KpiCards } from '../components/KpiCards';
 import { KpiHistoryChart } from '../components/KpiHistoryChart';
 import { LinkStats } from '../components/LinkStats';
@@ -34,8 +34,7 @@ export function MachinePage({ machineId }: { machineId: string }) {
   const info = usePlantStore(selectPlantInfo);
   const range = useNavigationStore(selectTrendRange);
   const nav = useNavigationStore(selectNavActions);
-  const gridRef = useRef<HTMLDivElement>(null);
-  const gridWidth = useElementWidth(gridRef);
+  const [gridRef, gridWidth] = useElementWidth();
   // Two charts per row; bucketed so a 1 px resize does not refetch history.
   const chartWidth = gridWidth > 0 ? Math.floor((gridWidth - 16) / 2) - 34 : 0;
   const maxPoints = Math.max(100, Math.round(chartWidth / 50) * 50);
@@ -88,15 +87,20 @@ export function MachinePage({ machineId }: { machineId: string }) {
       </header>
       <div className="machine-top">
         <LinkStats machine={m} meta={meta} now={now} tz={tz} />
-        <KpiCards
-          title={info ? `Shift ${info.shift.name} ${formatRange(info.shift.start, info.shift.end, tz)}` : 'Shift'}
-          kpis={m.shift}
-          countUnit={unit}
-          cycleDecimals={cycleDecimals}
-          live={live}
-          testId="kpis-shift"
-        />
-        <KpiCards title={`Last ${rollingMin > 0 ? rollingMin : 60} min`} kpis={m.rolling} countUnit={unit} cycleDecimals={cycleDecimals} live={live} testId="kpis-rolling" />
+        <section className="card kpi-card-group" aria-labelledby="kpi-title">
+          <h2 id="kpi-title" className="card-title">
+            KPIs <span className="muted">(ISO 22400; ratios in %)</span>
+          </h2>
+          <KpiCards
+            title={info ? `Shift ${info.shift.name} ${formatRange(info.shift.start, info.shift.end, tz)}` : 'Shift'}
+            kpis={m.shift}
+            countUnit={unit}
+            cycleDecimals={cycleDecimals}
+            live={live}
+            testId="kpis-shift"
+          />
+          <KpiCards title={`Last ${rollingMin > 0 ? rollingMin : 60} min`} kpis={m.rolling} countUnit={unit} cycleDecimals={cycleDecimals} live={live} testId="kpis-rolling" />
+        </section>
       </div>
       <section className="trends" aria-labelledby="trends-title">
         <div className="section-head">

@@ -1,0 +1,130 @@
+/** The plant-console CLI: `read` against real agents, argument errors, and `npm start`'s fallback. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type Agent } from '../../device-agent/agent';
+import { runCli } from '../../src-main/cli';
+
+const root = join(import.meta.dirname, '../..');
+const dir = mkdtempSync(join(tmpdir(), 'pc-cli-'));
+let agent: Agent;
+let deadPort: number;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { out: (s) => void (out += s), err: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+function writeConfig(name: string, devices: unknown[]): string {
+  const file = join(dir, name);
+  writeFileSync(file, JSON.stringify({ plant: { name: 'CLI test' }, devices }));
+  return file;
+}
+
+beforeAll(async () => {
+  agent = await startAgent({ port: 0, model: 'hp200', seed: 5 });
+  deadPort = await freePort();
+});
+afterAll(async () => {
+  await agent?.stop();
+});
+
+describe('plant-console read', () => {
+  it('prints every decoded point of a live device and exits 0', async () => {
+    const file = writeConfig('live.json', [
+      { id: 'press', name: 'Press', profile: 'builtin:hp200', transport: { type: 'tcp', host: '127.0.0.1', port: agent.port } },
+    ]);
+    const { code, out } = await cli(['read', '--config', file]);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^OK {3}press "Press" \(hp200\) at 127\.0\.0\.1:\d+ unit 1/m);
+    // Every point of the profile, with raw words and unit.
+    for (const id of ['state', 'good', 'force', 'oil-temp', 'customer', 'force-sp', 'guard', 'pump']) expect(out).toContain(` ${id} `);
+    expect(out).toMatch(/oil-temp .* holding 10 .* int16 +[0-9a-f]{4} +\d+\.\d °C/);
+  });
+
+  it('--json gives values equal to the simulator', async () => {
+    const file = writeConfig('json.json', [
+      { id: 'press', name: 'Press', profile: 'builtin:hp200', transport: { type: 'tcp', host: '127.0.0.1', port: agent.port } },
+    ]);
+    const { code, out } = await cli(['read', '--config', file, '--json']);
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as { devices: { ok: boolean; points: { id: string; value: unknown; quality: string }[] }[] };
+    const points = report.devices[0]!.points;
+    expect(points.every((p) => p.quality === 'good')).toBe(true);
+    const sp = points.find((p) => p.id === 'force-sp')!.value;
+    expect(sp).toBe(agent.simulator.values()['force-sp']);
+  });
+
+  it('reports a dead device clearly, exits 1, and still reads the live one', async () => {
+    const file = writeConfig('mixed.json', [
+      { id: 'live', name: 'Live', profile: 'builtin:hp200', transport: { type: 'tcp', host: '127.0.0.1', port: agent.port } },
+      { id: 'dead', name: 'Dead', profile: 'builtin:im250', transport: { type: 'tcp', host: '127.0.0.1', port: deadPort }, timeoutMs: 300, retries: 0 },
+    ]);
+    const { code, out } = await cli(['read', '--config', file]);
+    expect(code).toBe(1);
+    expect(out).toMatch(/^OK {3}live/m);
+    expect(out).toMatch(/^FAIL dead "Dead" \(im250\) at 127\.0\.0\.1:\d+ unit 1/m);
+    expect(out).toMatch(/error: .*(refused|127\.0\.0\.1)/i);
+    const one = await cli(['read', '--config', file, '--device', 'live']);
+    expect(one.code).toBe(0);
+    expect(one.out).not.toContain('dead');
+  });
+
+  it('explains usage errors with exit code 2', async () => {
+    expect((await cli(['read'])).err).toContain('read needs --config FILE');
+    const unknownDevice = await cli(['read', '--config', writeConfig('u.json', [{ id: 'a', name: 'A', profile: 'builtin:pk60', transport: { type: 'tcp', host: '127.0.0.1', port: 1 } }]), '--device', 'zz']);
+    expect(unknownDevice.code).toBe(2);
+    expect(unknownDevice.err).toContain('no device "zz"');
+    const bad = await cli(['serve', '--port', 'eighty']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--port must be 0–65535');
+    const unknown = await cli(['serve', '--colour', 'red']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/Unknown option '--colour'/);
+    expect((await cli(['frobnicate'])).err).toContain('unknown command "frobnicate"');
+  });
+
+  it('names the file and field of a broken config', async () => {
+    const file = writeConfig('broken.json', [{ id: 'a', name: 'A', profile: 'builtin:pk60', transport: { type: 'tcp', host: '127.0.0.1', port: 'x' } }]);
+    const { code, err } = await cli(['read', '--config', file]);
+    expect(code).toBe(1);
+    expect(err).toContain(`${file}: devices[0].transport.port:`);
+  });
+});
+
+describe('npm start without an Electron binary', () => {
+  it('says so in one line and serves the console in web mode', async () => {
+    const child = spawn(process.execPath, [join(root, 'scripts/start.js'), '--port', '0', '--data-dir', join(dir, 'data')], {
+      cwd: root,
+      env: { ...process.env, DISPLAY: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await expect.poll(() => out, { timeout: 60_000, interval: 200 }).toMatch(/Open http:\/\/127\.0\.0\.1:\d+\//);
+      expect(out).toMatch(/^Electron cannot start here \((the Electron binary is not installed|no graphical display)[^\n]*\): serving the console in web mode instead\.$/m);
+      const url = /Open (http:\/\/\S+)/.exec(out)![1]!;
+      const health = (await (await fetch(new URL('healthz', url))).json()) as { simulated: boolean; machines: unknown[] };
+      expect(health.simulated).toBe(true);
+      expect(health.machines).toHaveLength(3);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }, 90_000);
+});
