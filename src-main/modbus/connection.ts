@@ -222,8 +222,16 @@ export class ModbusTcpConnection {
     const client = new ModbusRTU();
     // ModbusRTU re-emits port errors as 'error'; TcpPort never does, but be safe.
     client.on('error', () => undefined);
-    await client.linkTCP(socket, { host: this.opts.host, port: this.opts.port });
+    try {
+      await client.linkTCP(socket, { host: this.opts.host, port: this.opts.port });
+    } catch (err) {
+      socket.destroy();
+      throw new ConsoleError('MODBUS_CONNECT', `cannot connect to ${this.address}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
     if (this.socket !== socket || socket.destroyed) {
+      socket.destroy();
       throw new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} closed while it was being set up`);
     }
     this.client = client;
@@ -304,6 +312,10 @@ export class ModbusTcpConnection {
       );
     }
     const msg = err instanceof Error ? err.message : String((err as { message?: unknown } | null)?.message ?? err);
+    // modbus-serial refuses to send when its port saw the socket close in the meantime.
+    if (msg === 'Port Not Open') {
+      return new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} closed before the request could be sent`, { cause: err });
+    }
     return new ConsoleError('MODBUS_MALFORMED', `malformed answer from ${this.address} unit ${p.unitId}: ${msg}`, { cause: err });
   }
 }

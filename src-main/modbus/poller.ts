@@ -185,9 +185,11 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
       delay = backoffDelay(link.consecutiveFailures, device.backoff, random);
       due = now + delay;
     } else {
-      // Keep a fixed grid so the rate does not drift by the cycle's duration; skip missed slots.
+      // A fixed grid, so the rate does not drift by the cycle's duration. A slot we are only
+      // a little late for runs at once; slots missed entirely (a cycle longer than the
+      // interval) are skipped rather than run back to back.
       due += interval;
-      if (due < now) due += Math.ceil((now - due) / interval) * interval;
+      if (now - due >= interval) due += Math.floor((now - due) / interval) * interval;
       delay = Math.min(interval, Math.max(0, due - now));
     }
     arm(delay);

@@ -254,6 +254,45 @@ describe('TCP poller', () => {
     }
   });
 
+  it('marks only the affected points bad: an exception on one block, a value that does not decode', async () => {
+    const profile = ProfileSchema.parse({
+      model: 'mixed',
+      title: 'Mixed',
+      idealCycleTimeS: 1,
+      points: [
+        { id: 'a', name: 'A', function: 'input', address: 0, type: 'uint16' },
+        { id: 'b', name: 'B', function: 'input', address: 1, type: 'float32' },
+        { id: 'far', name: 'Far', function: 'holding', address: 500, type: 'uint16' },
+      ],
+    });
+    // Holding 500 is beyond the served table: the server answers exception 2 for that block.
+    const server = track(await startVectorServer({ input: [7, 0x7fc0, 0x0000], holding: [1, 2, 3] }));
+    const poller = track(createTcpPoller(device('mixed', server.port, profile)));
+    const first = waitFor(poller, () => true, 3000);
+    poller.start();
+    const r = await first;
+    expect(r.link.state).toBe('online');
+    expect(r.values['a']).toMatchObject({ quality: 'good', value: 7, raw: [7], reason: null });
+    expect(r.values['b']).toMatchObject({ quality: 'bad', value: null, raw: [0x7fc0, 0], ts: 0 });
+    expect(r.values['b']!.reason).toMatch(/"b".*NaN/);
+    expect(r.values['far']).toEqual({
+      value: null,
+      raw: [],
+      quality: 'bad',
+      ts: 0,
+      reason: 'illegal data address (exception 2) reading holding register 500',
+    });
+    expect(r.link).toMatchObject({ pollsOk: 0, pollsFailed: 1, consecutiveFailures: 0 });
+    expect(['DECODE_FAILED', 'MODBUS_EXCEPTION']).toContain(r.link.lastError?.code);
+
+    // Once the value is a number again, it is good again; the exception block stays bad.
+    server.regs.input[1] = 0x4120; // 10.0f
+    const ok = await waitFor(poller, (x) => x.values['b']?.quality === 'good', 2000);
+    expect(ok.values['b']!.value).toBe(10);
+    expect(ok.values['far']!.quality).toBe('bad');
+    expect(ok.link.state).toBe('online');
+  });
+
   it('drops the connection after a timeout, so a late answer never reaches a later request', async () => {
     const server = track(await startFaultServer('late-first'));
     const conn = new ModbusTcpConnection({ host: '127.0.0.1', port: server.port, timeoutMs: 150 });

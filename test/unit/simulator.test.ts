@@ -272,6 +272,11 @@ describe('simulator', () => {
     expect(() => sim.setPoint('pump', 'on')).toThrow(/takes a boolean/);
     sim.setPoint('pump', 0);
     expect(sim.values().pump).toBe(false);
+    // A test can pin a signal the model drives, and text is cut to what the registers hold.
+    sim.setPoint('guard', false);
+    expect(sim.values().guard).toBe(false);
+    sim.setPoint('customer', 'A customer name far too long for ten registers');
+    expect(sim.values().customer).toBe('A customer name far ');
   });
 
   it('runs an unknown model generically inside its normal bands', () => {

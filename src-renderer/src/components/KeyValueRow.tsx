@@ -8,10 +8,8 @@ import { selectTick, useTickStore } from '../stores/tick';
 import { BandBar } from './BandBar';
 import { DeviationIcon, TrendIcon } from './Icon';
 import { NotLive } from './NotLive';
-import { Sparkline } from './Sparkline';
 
 const TREND_WINDOW_MS = 30_000;
-const SPARK_WINDOW_MS = 5 * 60_000;
 
 interface Props {
   machine: MachineSnapshot;
@@ -19,14 +17,12 @@ interface Props {
   transportLive: boolean;
   now: number;
   pollIntervalMs: number;
-  /** Draw the last minutes as a sparkline (roomy tiles). */
-  spark?: boolean;
 }
 
 const TREND_WORD = { rising: 'rising', falling: 'falling', steady: 'steady' } as const;
 
 /** The row; re-renders on the ≤ 10 Hz tick for its trend. */
-export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs, spark = false }: Props) {
+export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs }: Props) {
   useTickStore(selectTick);
   const pv = machine.values[point.id];
   const testId = `value-${machine.id}-${point.id}`;
@@ -66,12 +62,6 @@ export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs
             <span className="band-bar band-empty" />
           )}
           <span className="kv-band-text">{bandText}</span>
-        </span>
-      )}
-      {spark && (
-        <span className="kv-spark">
-          <Sparkline buf={liveBuffer(machine.id, point.id)} band={point.normal} now={pv?.ts ?? now} windowMs={SPARK_WINDOW_MS} label={`${point.name}, last 5 min`} />
-          <span className="kv-spark-label">5 min</span>
         </span>
       )}
     </div>

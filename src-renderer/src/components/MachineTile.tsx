@@ -97,7 +97,7 @@ export function MachineTile({ id, density }: { id: string; density: Density }) {
         {!meta && <span className="muted">Loading process values…</span>}
         {meta &&
           keyPoints.map((p) => (
-            <KeyValueRow key={p.id} machine={m} point={p} transportLive={live} now={now} pollIntervalMs={meta.device.pollIntervalMs} spark={density === 'roomy'} />
+            <KeyValueRow key={p.id} machine={m} point={p} transportLive={live} now={now} pollIntervalMs={meta.device.pollIntervalMs} />
           ))}
       </section>
     </article>

@@ -8,6 +8,7 @@ import type { PointMeta } from '../../../src-preload/contract';
 import { appendTail, downsampleMinMax, trimBefore, type XYSeries } from '../lib/downsample';
 import { formatHm, formatNumber } from '../lib/format';
 import { liveBuffer } from '../lib/liveSamples';
+import { niceTicks, tickDecimals } from '../lib/ticks';
 
 export const CHART_HEIGHT = 210;
 
@@ -62,7 +63,11 @@ export function TrendChart({ machineId, point, history, rangeMs, now, tz, width,
     return ds.t.map((t, i) => ({ t, v: ds.v[i] ?? null }));
     // `now` is the refresh trigger: the ring buffer is mutable and read here on purpose.
   }, [machineId, point.id, history, from, width]);
-  const dom = useMemo(() => yDomain({ t: [], v: data.map((d) => d.v) }, point.normal), [data, point.normal]);
+  const y = useMemo(() => {
+    const [lo, hi] = yDomain({ t: [], v: data.map((d) => d.v) }, point.normal);
+    return niceTicks(lo, hi, 5);
+  }, [data, point.normal]);
+  const yDecimals = tickDecimals((y.ticks[1] ?? 1) - (y.ticks[0] ?? 0));
   const ticks = timeTicks(from, now, rangeMs);
   const points = data.filter((d) => d.v !== null).length;
   const band = point.normal ? `normal ${formatNumber(point.normal.low, point.decimals)}–${formatNumber(point.normal.high, point.decimals)} ${point.unit}` : 'no normal band in profile';
@@ -90,9 +95,10 @@ export function TrendChart({ machineId, point, history, rangeMs, now, tz, width,
             tick={{ fill: '#3A4550', fontSize: 14 }}
           />
           <YAxis
-            domain={dom}
+            domain={y.domain}
+            ticks={y.ticks}
             width={64}
-            tickFormatter={(v: number) => formatNumber(v, Math.max(0, point.decimals - 1))}
+            tickFormatter={(v: number) => formatNumber(v, yDecimals)}
             stroke="#4A5561"
             tick={{ fill: '#3A4550', fontSize: 14 }}
             allowDataOverflow

@@ -129,7 +129,7 @@ export function MachinePage({ machineId }: { machineId: string }) {
               shiftStart={info.shift.start}
               shiftEnd={info.shift.end}
               tz={tz}
-              width={chartWidth}
+              width={gridWidth > 0 ? gridWidth - 30 : 0}
               live={live}
             />
           )}
