@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     const rawRate = raw.points / SECONDS;
     const conRate = con.points / SECONDS;
     const row = (name: string, rate: number, cpuS: number, pts: number) =>
-      `${name.padEnd(34)} ${rate.toFixed(0).padStart(9)} points/s   ${((cpuS / pts) * 1e6).toFixed(2).padStart(7)} CPU s per million points`;
+      `${name.padEnd(40)} ${rate.toFixed(0).padStart(9)} points/s   ${((cpuS / pts) * 1e6).toFixed(2).padStart(7)} CPU s per million points`;
     console.log(row('raw modbus-serial loop (baseline)', rawRate, raw.cpuS, raw.points));
     console.log(row('console poller + model + KPI + history', conRate, con.cpuS, con.points));
     console.log(`ratio console / baseline: ${(conRate / rawRate).toFixed(2)}   heap after run: ${con.heapMB.toFixed(1)} MB`);

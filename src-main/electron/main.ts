@@ -4,16 +4,18 @@
  */
 import { app, BrowserWindow, ipcMain, session } from 'electron';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { attachIpcAdapter, type IpcSender } from '../api/ipc-adapter';
 import { startPlant, type RunningPlant } from '../app/bootstrap';
+import { packageRoot } from '../config/load';
 import { consoleLogger } from '../core/log';
 import { CSP } from '../web/server';
 import { parseElectronArgs } from './args';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const rendererIndex = join(here, '../renderer/index.html');
-const preloadPath = join(here, '../preload/index.cjs');
+// The build output sits in the package (or app.asar) next to profiles/.
+const outDir = join(packageRoot(), 'out');
+const rendererIndex = join(outDir, 'renderer/index.html');
+const preloadPath = join(outDir, 'preload/index.cjs');
 const rendererUrl = pathToFileURL(rendererIndex).href;
 
 const log = consoleLogger('info');
