@@ -57,6 +57,9 @@ function device(i: number, model: string, port: number): ResolvedDevice {
     timeoutMs: 2000,
     retries: 0,
     backoff: { initialDelayMs: 100, maxDelayMs: 1000, randomisationFactor: 0 },
+    interFrameDelayMs: 0,
+    demotion: { afterFailures: 3, intervalMs: 10_000 },
+    writeFunction: 'single',
     profileDef: loadProfile(`builtin:${model}`, packageRoot()),
   };
 }
@@ -68,6 +71,7 @@ async function rawLoop(devices: ResolvedDevice[], seconds: number): Promise<{ po
   const counts = await Promise.all(
     devices.map(async (d) => {
       const client = new ModbusRTU();
+      if (d.transport.type !== 'tcp') throw new Error('bench devices are Modbus TCP');
       await client.connectTCP(d.transport.host, { port: d.transport.port });
       client.setID(d.unitId);
       client.setTimeout(d.timeoutMs);
@@ -97,6 +101,8 @@ async function consoleLoop(devices: ResolvedDevice[], seconds: number): Promise<
     shifts: [{ name: 'Day', start: '06:00' }],
     kpi: { rollingWindowMin: 60 },
     history: { retentionMin: 60 },
+    writes: { enabled: false },
+    access: { localRole: 'operator' },
     devices,
     simulated: true,
     source: '(bench)',

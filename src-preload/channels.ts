@@ -11,10 +11,16 @@ export const COMMAND_NAMES = [
   'history.query',
   'kpi.history',
   'system.health',
+  'points.write',
+  'points.revert',
+  'writes.log',
+  'alarms.list',
+  'alarms.ack',
+  'alarms.history',
 ] as const;
 
 /** Every event stream of the console API. */
-export const EVENT_NAMES = ['machines.update', 'core.status'] as const;
+export const EVENT_NAMES = ['machines.update', 'core.status', 'alarms.update'] as const;
 
 export type CommandName = (typeof COMMAND_NAMES)[number];
 export type EventName = (typeof EVENT_NAMES)[number];

@@ -85,6 +85,8 @@ export const PointMetaSchema = z.object({
   key: z.boolean(),
   normal: z.object({ low: z.number(), high: z.number() }).nullable(),
   writable: z.object({ min: z.number(), max: z.number(), maxStep: z.number() }).nullable(),
+  /** Machine states in which writes are allowed (null: any). */
+  interlock: z.array(z.enum(['running', 'idle', 'fault'])).nullable().optional(),
 });
 export type PointMeta = z.infer<typeof PointMetaSchema>;
 
@@ -109,6 +111,12 @@ export const LinkSchema = z.object({
   pollsOk: z.number().int(),
   pollsFailed: z.number().int(),
   lastPollMs: z.number().nullable(),
+  /** Demoted after repeated failures: polled only every demotion interval until it answers. */
+  demoted: z.boolean().optional(),
+  /** Failures so far by error code (MODBUS_TIMEOUT, MODBUS_CRC, MODBUS_EXCEPTION…). */
+  errorCounts: z.record(z.string(), z.number().int()).optional(),
+  /** The line (port or gateway connection) this device is polled through. */
+  line: z.string().optional(),
 });
 export type Link = z.infer<typeof LinkSchema>;
 
@@ -203,6 +211,75 @@ export const HealthSchema = z.object({
 });
 export type Health = z.infer<typeof HealthSchema>;
 
+/** The outcome of one bounded write (or revert), as kept in the write log. */
+export const WriteResultSchema = z.object({
+  id: z.string(),
+  machineId: z.string(),
+  pointId: z.string(),
+  user: z.string(),
+  at: z.number(),
+  /** Value read from the device just before the write (null when it could not be read). */
+  before: z.union([z.number(), z.boolean(), z.null()]),
+  requested: z.union([z.number(), z.boolean()]),
+  /** Value read back after the write (null when not written or unreadable). */
+  readback: z.union([z.number(), z.boolean(), z.null()]),
+  outcome: z.enum(['written', 'refused', 'readback-mismatch', 'failed']),
+  /** For refused/failed: LIMIT_EXCEEDED, STEP_EXCEEDED, INTERLOCK, WRITES_DISABLED, NOT_WRITABLE, MODBUS_*… */
+  code: z.string().nullable(),
+  reason: z.string().nullable(),
+  /** Set on a revert: the write it undid. */
+  revertOf: z.string().nullable(),
+  unit: z.string(),
+});
+export type WriteResult = z.infer<typeof WriteResultSchema>;
+
+export const AlarmPrioritySchema = z.enum(['critical', 'high', 'medium', 'low']);
+export type AlarmPriority = z.infer<typeof AlarmPrioritySchema>;
+
+/** ISA-18.2 alarm states (`normal` = cleared and acknowledged: gone from the active list). */
+export const AlarmStateSchema = z.enum(['active-unacked', 'active-acked', 'cleared-unacked', 'normal']);
+export type AlarmState = z.infer<typeof AlarmStateSchema>;
+
+export const AlarmSchema = z.object({
+  /** `machineId/ruleId`. */
+  id: z.string(),
+  machineId: z.string(),
+  ruleId: z.string(),
+  kind: z.enum(['high', 'low', 'state', 'link']),
+  pointId: z.string().nullable(),
+  priority: AlarmPrioritySchema,
+  message: z.string(),
+  state: AlarmStateSchema,
+  /** The value that raised it, and the limit, for high/low alarms. */
+  value: z.number().nullable(),
+  limit: z.number().nullable(),
+  unit: z.string(),
+  raisedAt: z.number(),
+  clearedAt: z.number().nullable(),
+  ackedAt: z.number().nullable(),
+  ackedBy: z.string().nullable(),
+});
+export type Alarm = z.infer<typeof AlarmSchema>;
+
+export const AlarmEventSchema = z.object({
+  at: z.number(),
+  alarmId: z.string(),
+  machineId: z.string(),
+  event: z.enum(['raised', 'acknowledged', 'cleared', 'normal']),
+  state: AlarmStateSchema,
+  priority: AlarmPrioritySchema,
+  message: z.string(),
+  user: z.string().nullable(),
+  value: z.number().nullable(),
+});
+export type AlarmEvent = z.infer<typeof AlarmEventSchema>;
+
+export const AlarmSummarySchema = z.object({
+  alarms: z.array(AlarmSchema),
+  counts: z.object({ active: z.number().int(), unacknowledged: z.number().int() }),
+});
+export type AlarmSummary = z.infer<typeof AlarmSummarySchema>;
+
 // ---------------------------------------------------------------------------------------------
 // Commands
 
@@ -240,6 +317,43 @@ export const COMMANDS = {
     roles: [...ALL_ROLES],
   },
   'system.health': { request: Empty, response: HealthSchema, roles: [...ALL_ROLES] },
+  // Writes change the plant: maintenance and admin only, and only when the plant enabled them.
+  'points.write': {
+    request: z
+      .object({
+        machineId,
+        pointId: z.string().min(1).max(64),
+        value: z.union([z.number().refine(Number.isFinite, 'must be a finite number'), z.boolean()]),
+      })
+      .strict(),
+    response: WriteResultSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  'points.revert': {
+    request: z.object({ writeId: z.string().min(1).max(64) }).strict(),
+    response: WriteResultSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  'writes.log': {
+    request: z.object({ machineId: machineId.optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
+    response: z.object({ entries: z.array(WriteResultSchema) }),
+    roles: ['operator', 'maintenance', 'admin'],
+  },
+  'alarms.list': {
+    request: z.object({ machineId: machineId.optional() }).strict(),
+    response: AlarmSummarySchema,
+    roles: [...ALL_ROLES],
+  },
+  'alarms.ack': {
+    request: z.object({ alarmIds: z.array(z.string().min(1).max(140)).min(1).max(200) }).strict(),
+    response: z.object({ acknowledged: z.array(z.string()), unknown: z.array(z.string()) }),
+    roles: ['operator', 'maintenance', 'admin'],
+  },
+  'alarms.history': {
+    request: z.object({ machineId: machineId.optional(), fromMs: epochMs.optional() }).strict(),
+    response: z.object({ events: z.array(AlarmEventSchema) }),
+    roles: [...ALL_ROLES],
+  },
 } as const satisfies Record<
   CommandName,
   { request: z.ZodType; response: z.ZodType; roles: readonly Role[] }
@@ -254,6 +368,7 @@ export type CommandResponse<K extends CommandName> = z.infer<(typeof COMMANDS)[K
 export const EVENTS = {
   'machines.update': MachineSnapshotSchema,
   'core.status': z.object({ state: z.enum(['starting', 'running', 'stopping']), ts: z.number() }),
+  'alarms.update': AlarmSummarySchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type EventPayload<E extends EventName> = z.infer<(typeof EVENTS)[E]>;

@@ -94,6 +94,12 @@ export class ConsoleApi {
         return { samples: this.core.history.kpis(req.machineId, fromMs) };
       },
       'system.health': () => this.core.health(),
+      'points.write': () => notYet('Setpoint writes'),
+      'points.revert': () => notYet('Setpoint writes'),
+      'writes.log': () => notYet('The write log'),
+      'alarms.list': () => notYet('Alarms'),
+      'alarms.ack': () => notYet('Alarms'),
+      'alarms.history': () => notYet('Alarms'),
     };
   }
 
@@ -125,7 +131,7 @@ export class ConsoleApi {
       this.log.log('debug', `API ${name}`, { command: name, ms: Math.round(performance.now() - started), ...callerFields });
       return { ok: true, value };
     } catch (err) {
-      if (err instanceof ConsoleError && err.code === 'NOT_FOUND') return refuse('NOT_FOUND', err.message);
+      if (err instanceof ConsoleError && (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE')) return refuse(err.code, err.message);
       this.log.log('error', `API ${name} failed`, {
         command: name,
         error: err instanceof Error ? err.message : String(err),
@@ -154,10 +160,16 @@ export class ConsoleApi {
         return this.core.onMachine(handler as (p: EventPayload<'machines.update'>) => void);
       case 'core.status':
         return this.core.onStatus(handler as (p: EventPayload<'core.status'>) => void);
+      case 'alarms.update':
+        return () => {};
       default:
         throw new ConsoleError('BAD_REQUEST', `Unknown event stream "${String(name)}"`);
     }
   }
+}
+
+function notYet(what: string): never {
+  throw new ConsoleError('UNAVAILABLE', `${what}: not available in this version of the console`);
 }
 
 function notFoundMachine(id: string): ConsoleError {

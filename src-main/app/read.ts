@@ -1,5 +1,5 @@
 /** The commissioning read: one poll of each device by its profile, as a report. */
-import type { ResolvedDevice } from '../config/schema';
+import { endpointOf, type ResolvedDevice } from '../config/schema';
 import { createTcpPoller } from '../modbus/poller';
 import type { PollResult } from '../core/types';
 
@@ -66,7 +66,7 @@ export async function readDevice(device: ResolvedDevice): Promise<DeviceReport> 
     id: device.id,
     name: device.name,
     model: device.profileDef.model,
-    endpoint: `${device.transport.host}:${device.transport.port}`,
+    endpoint: endpointOf(device.transport),
     unitId: device.unitId,
     ok: error === null,
     error,

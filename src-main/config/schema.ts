@@ -42,6 +42,8 @@ export const PointSchema = z
     writable: z.object({ min: finite, max: finite, maxStep: finite.refine((n) => n > 0, 'must be > 0') }).strict().optional(),
     /** For the `state` role: raw value → machine state. */
     states: StateMapSchema.optional(),
+    /** Writes are allowed only while the machine is in one of these states. */
+    interlock: z.object({ states: z.array(z.enum(['running', 'idle', 'fault'])).min(1) }).strict().optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -68,8 +70,41 @@ export const PointSchema = z
       ctx.addIssue({ code: 'custom', path: ['states'], message: 'a state point needs "states" (raw value → running/idle/fault)' });
     }
     if (p.scale === 0) ctx.addIssue({ code: 'custom', path: ['scale'], message: 'must not be 0' });
+    if (p.interlock && !p.writable) {
+      ctx.addIssue({ code: 'custom', path: ['interlock'], message: 'an interlock only applies to a writable point' });
+    }
   });
 export type PointDef = z.infer<typeof PointSchema>;
+
+export const AlarmPrioritySchema = z.enum(['critical', 'high', 'medium', 'low']);
+
+/** An alarm rule of a device profile (ISA-18.2 states are kept by the alarm engine). */
+export const AlarmRuleSchema = z
+  .object({
+    id: slug,
+    kind: z.enum(['high', 'low', 'state', 'link']),
+    /** The numeric point watched by a high/low rule. */
+    point: slug.optional(),
+    limit: finite.optional(),
+    /** A high alarm clears below limit − deadband, a low one above limit + deadband. */
+    deadband: finite.refine((n) => n >= 0, 'must be ≥ 0').default(0),
+    /** The condition must hold this long before the alarm is raised. */
+    delayS: z.number().min(0).max(3600).default(0),
+    /** The machine state that raises a `state` rule. */
+    state: z.enum(['fault', 'idle', 'running']).optional(),
+    priority: AlarmPrioritySchema.default('medium'),
+    message: z.string().min(1).max(120),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.kind === 'high' || r.kind === 'low') && (r.point === undefined || r.limit === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['point'], message: `a ${r.kind} alarm needs "point" and "limit"` });
+    }
+    if (r.kind === 'state' && r.state === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['state'], message: 'a state alarm needs "state"' });
+    }
+  });
+export type AlarmRule = z.infer<typeof AlarmRuleSchema>;
 
 export const ProfileSchema = z
   .object({
@@ -88,9 +123,22 @@ export const ProfileSchema = z
       .strict()
       .default({ maxRegistersPerRead: 125, maxBitsPerRead: 2000, maxGap: 8 }),
     points: z.array(PointSchema).min(1),
+    alarms: z.array(AlarmRuleSchema).default([]),
   })
   .strict()
   .superRefine((prof, ctx) => {
+    const ids = new Set<string>();
+    prof.alarms.forEach((a, i) => {
+      if (ids.has(a.id)) ctx.addIssue({ code: 'custom', path: ['alarms', i, 'id'], message: `duplicate alarm id "${a.id}"` });
+      ids.add(a.id);
+      if (a.point !== undefined) {
+        const p = prof.points.find((x) => x.id === a.point);
+        if (!p) ctx.addIssue({ code: 'custom', path: ['alarms', i, 'point'], message: `no point "${a.point}" in this profile` });
+        else if (p.type === 'string' || p.type === 'bool') {
+          ctx.addIssue({ code: 'custom', path: ['alarms', i, 'point'], message: `a ${a.kind} alarm needs a numeric point, "${a.point}" is ${p.type}` });
+        }
+      }
+    });
     const seen = new Set<string>();
     prof.points.forEach((p, i) => {
       if (seen.has(p.id)) ctx.addIssue({ code: 'custom', path: ['points', i, 'id'], message: `duplicate point id "${p.id}"` });
@@ -112,6 +160,7 @@ export const BackoffSchema = z
   .strict();
 export type Backoff = z.infer<typeof BackoffSchema>;
 
+/** Modbus TCP (MBAP). Devices with the same host and port share one connection (a gateway). */
 export const TcpTransportSchema = z
   .object({
     type: z.literal('tcp'),
@@ -120,18 +169,68 @@ export const TcpTransportSchema = z
   })
   .strict();
 
+/** RTU frames (with CRC) over a TCP socket, as serial device servers forward them. */
+export const RtuTcpTransportSchema = z
+  .object({
+    type: z.literal('rtu-tcp'),
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535),
+  })
+  .strict();
+
+/** Modbus RTU on a serial port. Devices on the same path share the line and its settings. */
+export const RtuTransportSchema = z
+  .object({
+    type: z.literal('rtu'),
+    path: z.string().min(1).max(255),
+    baudRate: z.number().int().refine((n) => [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(n), 'must be a standard baud rate (1200–115200)').default(19200),
+    parity: z.enum(['none', 'even', 'odd']).default('even'),
+    dataBits: z.literal(8).default(8),
+    stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+  })
+  .strict();
+
+export const TransportSchema = z.discriminatedUnion('type', [TcpTransportSchema, RtuTcpTransportSchema, RtuTransportSchema]);
+export type TransportConfig = z.infer<typeof TransportSchema>;
+
+/** The physical line (port or gateway connection) a transport uses: one request queue each. */
+export function lineKey(t: TransportConfig): string {
+  return t.type === 'rtu' ? `rtu:${t.path}` : `${t.type}:${t.host}:${t.port}`;
+}
+
 export const DeviceSchema = z
   .object({
     id: slug,
     name: z.string().min(1).max(80),
     /** Path of the profile JSON, relative to the config file, or `builtin:MODEL`. */
     profile: z.string().min(1),
-    transport: TcpTransportSchema,
+    transport: TransportSchema,
     unitId: z.number().int().min(0).max(255).default(1),
     pollIntervalMs: z.number().int().min(50).max(3_600_000).default(500),
     timeoutMs: z.number().int().min(50).max(60_000).default(1000),
     retries: z.number().int().min(0).max(5).default(1),
     backoff: BackoffSchema.default({ initialDelayMs: 500, maxDelayMs: 30_000, randomisationFactor: 0.2 }),
+    /** Silent time kept before each request to this unit (slow serial devices). */
+    interFrameDelayMs: z.number().int().min(0).max(1000).default(0),
+    /** After `afterFailures` failed cycles the unit is polled only every `intervalMs` until it answers. */
+    demotion: z
+      .object({
+        afterFailures: z.number().int().min(1).max(100).default(3),
+        intervalMs: z.number().int().min(100).max(3_600_000).default(10_000),
+      })
+      .strict()
+      .default({ afterFailures: 3, intervalMs: 10_000 }),
+    /** Per-device override of the profile's read limits (devices that refuse 125 registers). */
+    limits: z
+      .object({
+        maxRegistersPerRead: z.number().int().min(1).max(125).optional(),
+        maxBitsPerRead: z.number().int().min(1).max(2000).optional(),
+        maxGap: z.number().int().min(0).max(124).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Function codes for writes: `single` (FC5/FC6 where one register or coil suffices) or `multiple` (FC15/FC16 always). */
+    writeFunction: z.enum(['single', 'multiple']).default('single'),
   })
   .strict();
 export type DeviceConfig = z.infer<typeof DeviceSchema>;
@@ -163,14 +262,33 @@ export const ConfigSchema = z
       .object({ retentionMin: z.number().int().min(15).max(7 * 24 * 60).default(12 * 60) })
       .strict()
       .default({ retentionMin: 12 * 60 }),
+    /** Setpoint writes from the console: off unless the plant turns them on. */
+    writes: z.object({ enabled: z.boolean().default(false) }).strict().default({ enabled: false }),
+    /** The role of the local console user until accounts exist. */
+    access: z.object({ localRole: z.enum(['operator', 'maintenance']).default('operator') }).strict().default({ localRole: 'operator' }),
     devices: z.array(DeviceSchema).min(1),
   })
   .strict()
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
+    const units = new Map<string, number>();
+    const lines = new Map<string, { index: number; settings: string }>();
     cfg.devices.forEach((d, i) => {
       if (seen.has(d.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${d.id}"` });
       seen.add(d.id);
+      const key = lineKey(d.transport);
+      const unitKey = `${key}#${d.unitId}`;
+      const other = units.get(unitKey);
+      if (other !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'unitId'], message: `unit ${d.unitId} on ${key} is already devices[${other}]` });
+      }
+      units.set(unitKey, i);
+      const settings = JSON.stringify(d.transport);
+      const line = lines.get(key);
+      if (line && line.settings !== settings) {
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'transport'], message: `line ${key} is configured differently in devices[${line.index}]` });
+      }
+      if (!line) lines.set(key, { index: i, settings });
     });
     try {
       new Intl.DateTimeFormat('en', { timeZone: cfg.plant.timezone });
@@ -191,4 +309,10 @@ export interface PlantConfig extends Omit<PlantConfigFile, 'devices'> {
   /** True for the embedded demo plant: the UI shows SIMULATED. */
   simulated: boolean;
   source: string;
+}
+
+/** Where a device is reached, for people: `127.0.0.1:502` or `/dev/ttyUSB0 @ 19200 8E1`. */
+export function endpointOf(t: TransportConfig): string {
+  if (t.type === 'rtu') return `${t.path} @ ${t.baudRate} ${t.dataBits}${t.parity[0]!.toUpperCase()}${t.stopBits}`;
+  return `${t.host}:${t.port}`;
 }

@@ -24,7 +24,7 @@ import type {
   PointValue,
   Shift,
 } from '../../src-preload/contract';
-import type { PlantConfig, PointDef, Profile, ResolvedDevice } from '../config/schema';
+import { endpointOf, type PlantConfig, type PointDef, type Profile, type ResolvedDevice } from '../config/schema';
 import { counterSpecFor, createKpiTracker, type KpiTracker } from '../kpi/engine';
 import { shiftCalendar } from '../kpi/shifts';
 import { registerCount } from '../modbus/codec';
@@ -250,7 +250,7 @@ export class MachineModel {
       points: this.metas.map((m) => ({ ...m })),
       device: {
         transport: d.transport.type,
-        address: `${d.transport.host}:${d.transport.port}`,
+        address: endpointOf(d.transport),
         unitId: d.unitId,
         pollIntervalMs: d.pollIntervalMs,
       },

@@ -48,10 +48,14 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
   const points = device.profileDef.points;
   // Planned once: a profile that cannot be read is a configuration error, raised at creation.
   const blocks = planReads(points, device.profileDef.limits);
-  const where = `${device.transport.host}:${device.transport.port} unit ${device.unitId}`;
+  const transport = device.transport;
+  if (transport.type !== 'tcp') {
+    throw new ConsoleError('CONFIG_INVALID', `Device "${device.id}": the TCP poller cannot reach a ${transport.type} line`);
+  }
+  const where = `${transport.host}:${transport.port} unit ${device.unitId}`;
   const conn = new ModbusTcpConnection({
-    host: device.transport.host,
-    port: device.transport.port,
+    host: transport.host,
+    port: transport.port,
     timeoutMs: device.timeoutMs,
   });
   const handlers = new Set<(r: PollResult) => void>();

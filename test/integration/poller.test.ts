@@ -43,6 +43,9 @@ function device(id: string, port: number, profileDef: Profile, over: Partial<Res
     timeoutMs: 250,
     retries: 1,
     backoff: { initialDelayMs: 50, maxDelayMs: 400, randomisationFactor: 0.2 },
+    interFrameDelayMs: 0,
+    demotion: { afterFailures: 3, intervalMs: 10_000 },
+    writeFunction: 'single',
     profileDef,
     ...over,
   };

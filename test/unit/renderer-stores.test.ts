@@ -165,7 +165,8 @@ describe('navigation', () => {
 describe('overview grid', () => {
   it('fits up to 12 machines in at most 3 rows', () => {
     expect(gridFor(3)).toEqual({ cols: 3, rows: 1, density: 'roomy' });
-    expect(gridFor(6)).toEqual({ cols: 3, rows: 2, density: 'compact' });
+    expect(gridFor(6)).toEqual({ cols: 3, rows: 2, density: 'rows2' });
+    expect(gridFor(12)).toEqual({ cols: 4, rows: 3, density: 'rows3' });
     for (let n = 1; n <= 12; n++) {
       const g = gridFor(n);
       expect(g.cols * g.rows).toBeGreaterThanOrEqual(n);

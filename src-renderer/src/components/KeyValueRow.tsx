@@ -1,4 +1,5 @@
 /** One key process value on a tile: name, value with unit, band bar, trend arrow, or "—" and why. */
+import { useState } from 'react';
 import type { MachineSnapshot, PointMeta } from '../../../src-preload/contract';
 import { formatNumber, formatPointValue, withUnit } from '../lib/format';
 import { liveBuffer } from '../lib/liveSamples';
@@ -7,7 +8,7 @@ import { deviationOf, trendOf, trendThreshold } from '../lib/values';
 import { selectTick, useTickStore } from '../stores/tick';
 import { BandBar } from './BandBar';
 import { DeviationIcon, TrendIcon } from './Icon';
-import { NotLive } from './NotLive';
+import { NotLive, ReasonDetail } from './NotLive';
 
 const TREND_WINDOW_MS = 30_000;
 
@@ -24,6 +25,7 @@ const TREND_WORD = { rising: 'rising', falling: 'falling', steady: 'steady' } as
 /** The row; re-renders on the ≤ 10 Hz tick for its trend. */
 export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs }: Props) {
   useTickStore(selectTick);
+  const [reasonOpen, setReasonOpen] = useState(false);
   const pv = machine.values[point.id];
   const testId = `value-${machine.id}-${point.id}`;
   const status = valueLiveness(pv, machine, transportLive, now, pollIntervalMs);
@@ -48,12 +50,17 @@ export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs
             </span>
           </>
         ) : (
-          <NotLive reason={status.reason ?? 'Not live.'} testId={testId} />
+          <NotLive reason={status.reason ?? 'Not live.'} open={reasonOpen} onToggle={() => setReasonOpen((o) => !o)} testId={testId} />
         )}
       </span>
       <span className="kv-trend" aria-label={trend ? `trend ${TREND_WORD[trend]}` : 'no trend'}>
         {trend && <TrendIcon trend={trend} />}
       </span>
+      {!status.live && reasonOpen && (
+        <span className="kv-reason">
+          <ReasonDetail reason={status.reason ?? 'Not live.'} />
+        </span>
+      )}
       {point.normal && (
         <span className="kv-bar">
           {num !== null ? (

@@ -11,35 +11,51 @@ import { selectNow, usePlantStore } from '../stores/plant';
 import { KeyValueRow } from './KeyValueRow';
 import { StateBadge } from './StateBadge';
 
-export type Density = 'roomy' | 'compact' | 'dense';
+/** Tile layouts: roomy (≤ 3 machines), narrow (4 in a row), rows2 and rows3 (two or three rows). */
+export type Density = 'roomy' | 'narrow' | 'rows2' | 'rows3';
 
 /** Unit of the good/scrap counters ("pcs", "packs"), from the profile. */
 export function countUnit(meta: MachineMeta | undefined): string {
   return meta?.points.find((p) => p.role === 'goodCount')?.unit || 'pcs';
 }
 
-function StateLine({ m, now }: { m: MachineSnapshot; now: number }) {
+function StateLine({ m, now, live }: { m: MachineSnapshot; now: number; live: boolean }) {
+  if (!live) return <span className="tile-since">last known state</span>;
   if (m.state === 'offline') {
     return <span className="tile-since">last seen {formatAgo(m.link.lastOkAt, now)}</span>;
   }
   return <span className="tile-since">for {formatDuration((now - m.stateSince) / 1000)}</span>;
 }
 
-/** The tile of machine `id`. */
-export function MachineTile({ id, density }: { id: string; density: Density }) {
-  const m = useMachinesStore(machineById(id));
-  const meta = useMachinesStore(metaById(id));
-  const live = useConnectionStore(selectIsLive);
-  const now = usePlantStore(selectNow);
-  if (!m) return null;
+interface VariantProps {
+  m: MachineSnapshot;
+  meta: MachineMeta | undefined;
+  live: boolean;
+  now: number;
+  density: Density;
+}
+
+function KeyValues({ m, meta, live, now }: VariantProps) {
+  if (!meta) return <span className="muted">Loading process values…</span>;
+  return (
+    <>
+      {meta.points
+        .filter((p) => p.key)
+        .map((p) => (
+          <KeyValueRow key={p.id} machine={m} point={p} transportLive={live} now={now} pollIntervalMs={meta.device.pollIntervalMs} />
+        ))}
+    </>
+  );
+}
+
+/** One or four tiles in a row: every figure labelled in words, on its own line. */
+function FullTile(props: VariantProps) {
+  const { m, meta, live, now, density } = props;
   const unit = countUnit(meta);
   const cycleDecimals = meta?.points.find((p) => p.role === 'cycleTime')?.decimals ?? 1;
-  const keyPoints = meta?.points.filter((p) => p.key) ?? [];
   const k = m.shift;
-  const short = density === 'dense';
   return (
-    <article className={`tile tile-${m.state} tile-${density}${live ? '' : ' tile-notlive'}`} data-testid={`machine-tile-${m.id}`}>
-      <a className="tile-link" href={routeHash({ page: 'machine', machineId: m.id })} aria-label={`Open ${m.name}`} />
+    <>
       <header className="tile-head">
         <div className="tile-title">
           <h2 className="tile-name">{m.name}</h2>
@@ -48,8 +64,8 @@ export function MachineTile({ id, density }: { id: string; density: Density }) {
         {!live && <span className="notlive-tag">NOT LIVE</span>}
       </header>
       <div className="tile-state">
-        <StateBadge state={m.state} testId={`machine-state-${m.id}`} size={short ? 'normal' : 'large'} />
-        <StateLine m={m} now={now} />
+        <StateBadge state={m.state} testId={`machine-state-${m.id}`} size={density === 'roomy' ? 'large' : 'normal'} />
+        <StateLine m={m} now={now} live={live} />
       </div>
       <section className="tile-kpis" aria-label="Shift KPIs">
         <div className="oee">
@@ -60,15 +76,15 @@ export function MachineTile({ id, density }: { id: string; density: Density }) {
         </div>
         <dl className="factors">
           <div>
-            <dt>{short ? 'A' : 'Availability'}</dt>
+            <dt>Availability</dt>
             <dd>{formatPercent(k.availability)}</dd>
           </div>
           <div>
-            <dt>{short ? 'P' : 'Performance'}</dt>
+            <dt>Performance</dt>
             <dd>{formatPercent(k.performance)}</dd>
           </div>
           <div>
-            <dt>{short ? 'Q' : 'Quality'}</dt>
+            <dt>Quality</dt>
             <dd>{formatPercent(k.quality)}</dd>
           </div>
         </dl>
@@ -85,7 +101,7 @@ export function MachineTile({ id, density }: { id: string; density: Density }) {
           <dt>Good / scrap</dt>
           <dd>
             {formatNumber(k.goodCount, 0)} / {formatNumber(k.scrapCount, 0)} {unit}
-            <span className="muted"> · scrap {formatPercent(k.scrapRate)}</span>
+            <span className="muted"> · {formatPercent(k.scrapRate)}</span>
           </dd>
         </div>
         <div>
@@ -94,12 +110,70 @@ export function MachineTile({ id, density }: { id: string; density: Density }) {
         </div>
       </dl>
       <section className="tile-values" aria-label="Key process values">
-        {!meta && <span className="muted">Loading process values…</span>}
-        {meta &&
-          keyPoints.map((p) => (
-            <KeyValueRow key={p.id} machine={m} point={p} transportLive={live} now={now} pollIntervalMs={meta.device.pollIntervalMs} />
-          ))}
+        <KeyValues {...props} />
       </section>
+    </>
+  );
+}
+
+/** Two or three rows of tiles: the same figures packed into lines, A/P/Q abbreviated. */
+function PackedTile(props: VariantProps) {
+  const { m, meta, live, now, density } = props;
+  const unit = countUnit(meta);
+  const cycleDecimals = meta?.points.find((p) => p.role === 'cycleTime')?.decimals ?? 1;
+  const k = m.shift;
+  const showStateLine = density === 'rows2' || m.state === 'offline' || !live;
+  return (
+    <>
+      <header className="tile-head">
+        <h2 className="tile-name">{m.name}</h2>
+        <StateBadge state={m.state} testId={`machine-state-${m.id}`} />
+      </header>
+      {showStateLine && (
+        <div className="tile-line tile-sub">
+          {density === 'rows2' && <span className="tile-model-inline">{m.modelTitle || m.model} · </span>}
+          <StateLine m={m} now={now} live={live} />
+          {!live && <span className="notlive-tag">NOT LIVE</span>}
+        </div>
+      )}
+      <div className="tile-line tile-kpi-line" aria-label="Shift KPIs">
+        <span className="kpi-label">OEE</span>
+        <span className="oee-value" data-testid={`oee-${m.id}`}>
+          {formatPercent(k.oee)}
+        </span>
+        <span className="apq">
+          A {formatPercent(k.availability)} · P {formatPercent(k.performance)} · Q {formatPercent(k.quality)}
+        </span>
+      </div>
+      <div className="tile-line tile-prod-line">
+        {formatNumber(k.goodCount, 0)} / {formatNumber(k.scrapCount, 0)} {unit} · scrap {formatPercent(k.scrapRate)} ·{' '}
+        {withUnit(formatNumber(k.throughputPerHour, 0), `${unit}/h`)}
+      </div>
+      {density === 'rows2' && (
+        <div className="tile-line tile-prod-line">
+          Cycle {withUnit(formatNumber(m.lastCycleTimeS, cycleDecimals), 's')}
+          <span className="muted"> / ideal {withUnit(formatNumber(k.idealCycleTimeS, cycleDecimals), 's')}</span>
+        </div>
+      )}
+      <section className="tile-values" aria-label="Key process values">
+        <KeyValues {...props} />
+      </section>
+    </>
+  );
+}
+
+/** The tile of machine `id`. */
+export function MachineTile({ id, density }: { id: string; density: Density }) {
+  const m = useMachinesStore(machineById(id));
+  const meta = useMachinesStore(metaById(id));
+  const live = useConnectionStore(selectIsLive);
+  const now = usePlantStore(selectNow);
+  if (!m) return null;
+  const props: VariantProps = { m, meta, live, now, density };
+  return (
+    <article className={`tile tile-${m.state} tile-${density}${live ? '' : ' tile-notlive'}`} data-testid={`machine-tile-${m.id}`}>
+      <a className="tile-link" href={routeHash({ page: 'machine', machineId: m.id })} aria-label={`Open ${m.name}`} />
+      {density === 'roomy' || density === 'narrow' ? <FullTile {...props} /> : <PackedTile {...props} />}
     </article>
   );
 }

@@ -5,10 +5,12 @@ import { selectMachinesLoadError, selectMachinesLoaded, selectOrder, useMachines
 /** Columns, rows and density for n tiles on a landscape panel. */
 export function gridFor(n: number): { cols: number; rows: number; density: Density } {
   if (n <= 3) return { cols: Math.max(1, n), rows: 1, density: 'roomy' };
-  if (n === 4) return { cols: 4, rows: 1, density: 'compact' };
-  if (n <= 6) return { cols: 3, rows: 2, density: 'compact' };
-  if (n <= 8) return { cols: 4, rows: 2, density: 'compact' };
-  return { cols: Math.min(6, Math.ceil(n / 3)), rows: Math.ceil(n / Math.min(6, Math.ceil(n / 3))), density: 'dense' };
+  if (n === 4) return { cols: 4, rows: 1, density: 'narrow' };
+  if (n <= 6) return { cols: 3, rows: 2, density: 'rows2' };
+  if (n <= 8) return { cols: 4, rows: 2, density: 'rows2' };
+  // Beyond 12 the grid keeps three rows and adds columns (up to 6): denser, still one screen.
+  const cols = Math.min(6, Math.ceil(n / 3));
+  return { cols, rows: Math.ceil(n / cols), density: 'rows3' };
 }
 
 /** The overview page. */
