@@ -128,9 +128,12 @@ export class MachineModel {
   private readonly unknownLogged = new Set<number>();
   private readonly lastWasGap = new Set<string>();
   private lastPrune = -Infinity;
+  /** KPI windows start no earlier than this: what happened before the console watched is unknown, not offline. */
+  private readonly observedFrom: number;
 
   constructor(private readonly opts: MachineOptions) {
     const { device, clock } = opts;
+    this.observedFrom = clock.now();
     this.id = device.id;
     this.name = device.name;
     this.device = device;
@@ -215,12 +218,12 @@ export class MachineModel {
 
   /** KPIs of the current shift up to `now`. */
   shiftKpis(now = this.opts.clock.now()): Kpis {
-    return this.tracker.kpis(this.shiftOf(now).start, now);
+    return this.tracker.kpis(Math.min(now, Math.max(this.shiftOf(now).start, this.observedFrom)), now);
   }
 
   /** KPIs of the rolling window ending at `now`. */
   rollingKpis(now = this.opts.clock.now()): Kpis {
-    return this.tracker.kpis(now - this.rollingMs, now);
+    return this.tracker.kpis(Math.min(now, Math.max(now - this.rollingMs, this.observedFrom)), now);
   }
 
   /** The contract's snapshot of this machine at `now`. */

@@ -26,8 +26,10 @@
  * Counters: production in a window is the sum of the deltas between consecutive observations
  * whose later observation falls in (from, to]. A negative delta is a rollover when the previous
  * value was within `margin` of the largest value the register holds (delta = value + wrapAt −
- * previous), otherwise a reset to zero (delta = value). Deltas across an offline gap count: the
- * device kept counting while we could not see it.
+ * previous), otherwise a reset to zero (delta = value), but never more than the machine could
+ * have made since the previous reading (3 × the ideal rate): a device that restarts with a
+ * preset or garbage counter must not inflate production. Deltas across an offline gap count:
+ * the device kept counting while we could not see it.
  */
 import type { Kpis, MachineState, PointType } from '../../src-preload/contract';
 
@@ -78,21 +80,33 @@ export function counterSpecFor(type: PointType, scale = 1, offset = 0): CounterS
 }
 
 /** Parts made between two readings of a counter (see the rollover/reset rule above). */
-export function counterDelta(previous: number, value: number, spec: CounterSpec): number {
+export function counterDelta(previous: number, value: number, spec: CounterSpec, maxReset = Infinity): number {
   const d = value - previous;
   if (d >= 0) return d;
   if (spec && previous > spec.max - spec.margin) return value + spec.wrapAt - previous;
-  return Math.max(0, value);
+  return Math.min(Math.max(0, value), maxReset);
+}
+
+/** The most parts a reset may account for between two readings `dtMs` apart. */
+export function plausibleReset(dtMs: number, idealCycleTimeS: number): number {
+  return Math.ceil((Math.max(0, dtMs) / 1000 / idealCycleTimeS) * 3) + 1;
 }
 
 /** Production counted in (from, to] from a series of counter readings in time order. */
-export function productionBetween(obs: readonly CounterObservation[], from: number, to: number, spec: CounterSpec): number {
+export function productionBetween(
+  obs: readonly CounterObservation[],
+  from: number,
+  to: number,
+  spec: CounterSpec,
+  idealCycleTimeS = 0,
+): number {
   let sum = 0;
   for (let i = 1; i < obs.length; i++) {
     const prev = obs[i - 1];
     const cur = obs[i];
     if (!prev || !cur || cur.ts <= from || cur.ts > to) continue;
-    sum += counterDelta(prev.value, cur.value, spec);
+    const cap = idealCycleTimeS > 0 ? plausibleReset(cur.ts - prev.ts, idealCycleTimeS) : Infinity;
+    sum += counterDelta(prev.value, cur.value, spec, cap);
   }
   return sum;
 }
@@ -123,6 +137,9 @@ export interface KpiInput {
   idealCycleTimeS: number;
 }
 
+/** Ideal cycles of running time before performance and OEE are reported. */
+export const MIN_CYCLES = 5;
+
 /** The ISO 22400-2 KPIs of one window (definitions at the top of this file). */
 export function computeKpis(input: KpiInput): Kpis {
   const { from, to, durations, good, scrap, idealCycleTimeS } = input;
@@ -133,6 +150,9 @@ export function computeKpis(input: KpiInput): Kpis {
   const offlineTimeS = Math.max(0, windowS - plannedTimeS);
   const produced = good + scrap;
   const ratio = (num: number, den: number): number | null => (den > 0 ? num / den : null);
+  // Parts come whole: over a few cycles one part more or less swings performance by tens of
+  // percent. Below MIN_CYCLES ideal cycles of running time, performance and OEE are unknown.
+  const enough = runTimeS >= MIN_CYCLES * idealCycleTimeS || plannedTimeS >= MIN_CYCLES * idealCycleTimeS * 4;
   return {
     from,
     to,
@@ -143,9 +163,9 @@ export function computeKpis(input: KpiInput): Kpis {
     goodCount: good,
     scrapCount: scrap,
     availability: ratio(runTimeS, plannedTimeS),
-    performance: ratio(idealCycleTimeS * produced, runTimeS),
+    performance: enough ? ratio(idealCycleTimeS * produced, runTimeS) : null,
     quality: ratio(good, produced),
-    oee: ratio(idealCycleTimeS * good, plannedTimeS),
+    oee: enough ? ratio(idealCycleTimeS * good, plannedTimeS) : null,
     idealCycleTimeS,
     avgCycleTimeS: ratio(runTimeS, produced),
     throughputPerHour: ratio(good * 3600, plannedTimeS),
@@ -168,8 +188,8 @@ export function kpisFromTimeline(input: {
     from: input.from,
     to: input.to,
     durations: stateDurations(input.segments, input.from, input.to),
-    good: productionBetween(input.good, input.from, input.to, input.goodSpec),
-    scrap: productionBetween(input.scrap, input.from, input.to, input.scrapSpec),
+    good: productionBetween(input.good, input.from, input.to, input.goodSpec, input.idealCycleTimeS),
+    scrap: productionBetween(input.scrap, input.from, input.to, input.scrapSpec, input.idealCycleTimeS),
     idealCycleTimeS: input.idealCycleTimeS,
   });
 }
@@ -199,6 +219,7 @@ export function createKpiTracker(opts: { idealCycleTimeS: number; goodSpec: Coun
   const segments: StateSegment[] = [];
   const deltas: Record<CounterKind, Delta[]> = { good: [], scrap: [] };
   const last: Record<CounterKind, number | null> = { good: null, scrap: null };
+  const lastTs: Record<CounterKind, number> = { good: 0, scrap: 0 };
   const specs: Record<CounterKind, CounterSpec> = { good: opts.goodSpec, scrap: opts.scrapSpec };
 
   const sumBetween = (list: readonly Delta[], from: number, to: number): number => {
@@ -224,9 +245,11 @@ export function createKpiTracker(opts: { idealCycleTimeS: number; goodSpec: Coun
     observe(kind, ts, value) {
       if (!Number.isFinite(value)) return;
       const prev = last[kind];
+      const prevTs = lastTs[kind];
       last[kind] = value;
+      lastTs[kind] = ts;
       if (prev === null) return;
-      const n = counterDelta(prev, value, specs[kind]);
+      const n = counterDelta(prev, value, specs[kind], plausibleReset(ts - prevTs, opts.idealCycleTimeS));
       if (n <= 0) return;
       const list = deltas[kind];
       const tail = list[list.length - 1];

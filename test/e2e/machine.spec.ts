@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from './fixtures';
 import { ROOT } from './processes';
@@ -44,9 +44,12 @@ test('a machine page shows trends, KPIs, link statistics and the point table wit
   await expect(page.getByTestId('point-row-zone1')).toContainText('°C');
   await expect(page.getByTestId('point-row-zone1')).toContainText('GOOD');
 
-  const shots = join(ROOT, 'test/e2e/screenshots');
+  // A few seconds of line make the screenshot say something.
+  await expect.poll(() => linePoints(page, 'zone1'), { timeout: 30_000 }).toBeGreaterThan(30);
+  const shots = join(ROOT, 'test-results/screenshots');
   mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: join(shots, 'machine.png') });
+  if (process.env.UPDATE_SCREENSHOTS === '1') copyFileSync(join(shots, 'machine.png'), join(ROOT, 'docs/screenshot-machine.png'));
 });
 
 test('the 15 min / 1 h toggle changes the trend range; back and reload keep the place', async ({ page, plant }) => {

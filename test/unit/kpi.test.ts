@@ -7,8 +7,7 @@ import {
   kpisFromTimeline,
   productionBetween,
   stateDurations,
-  type StateSegment,
-} from '../../src-main/kpi/engine';
+  type StateSegment, plausibleReset } from '../../src-main/kpi/engine';
 import { currentShift, shiftCalendar, zonedTimeToEpoch, zoneOffsetMs } from '../../src-main/kpi/shifts';
 
 const H = 3_600_000;
@@ -159,12 +158,41 @@ describe('KPI definitions (ISO 22400-2)', () => {
   });
 });
 
+describe('short windows', () => {
+  it('reports performance and OEE only after 5 ideal cycles of running time', () => {
+    // 17 s running at an 8 s ideal cycle, 3 parts: 141 % would be noise, not a measurement.
+    const short = computeKpis({ from: T0, to: T0 + 17_000, durations: { running: 17_000, idle: 0, fault: 0, offline: 0 }, good: 3, scrap: 0, idealCycleTimeS: 8 });
+    expect(short.performance).toBeNull();
+    expect(short.oee).toBeNull();
+    expect(short.availability).toBe(1);
+    expect(short.quality).toBe(1);
+    // 40 s = 5 cycles: now it counts (5 parts → 100 %).
+    const enough = computeKpis({ from: T0, to: T0 + 40_000, durations: { running: 40_000, idle: 0, fault: 0, offline: 0 }, good: 5, scrap: 0, idealCycleTimeS: 8 });
+    expect(enough.performance).toBeCloseTo(1, 6);
+    expect(enough.oee).toBeCloseTo(1, 6);
+  });
+});
+
 describe('counters', () => {
   it('treats a drop from a low value as a reset: the new value is the delta', () => {
     // 100 → 250 (+150), reset, 30 (+30), 80 (+50) → 230.
     const obs = [100, 250, 30, 80].map((value, i) => ({ ts: T0 + i * MIN, value }));
     expect(productionBetween(obs, T0 - 1, T0 + H, u32)).toBe(230);
     expect(counterDelta(1_000, 5, u32)).toBe(5);
+  });
+
+  it('never lets a reset account for more than the machine could have made', () => {
+    // A device restarts with its counter preset to 4 651 half a second after the last reading
+    // of 12 000: at an ideal 8 s cycle at most 1 part is plausible.
+    expect(plausibleReset(500, 8)).toBe(2);
+    expect(counterDelta(12_000, 4_651, u32, plausibleReset(500, 8))).toBe(2);
+    const obs = [{ ts: T0, value: 12_000 }, { ts: T0 + 500, value: 4_651 }, { ts: T0 + 8_500, value: 4_652 }];
+    expect(productionBetween(obs, T0 - 1, T0 + H, u32, 8)).toBe(3);
+    // Through the tracker: the same readings do not inflate performance.
+    const t = createKpiTracker({ idealCycleTimeS: 8, goodSpec: u32, scrapSpec: u32 });
+    t.setState('running', T0);
+    for (const o of obs) t.observe('good', o.ts, o.value);
+    expect(t.kpis(T0, T0 + 8_500).goodCount).toBe(3);
   });
 
   it('treats a drop from near 2^32 as a uint32 rollover', () => {

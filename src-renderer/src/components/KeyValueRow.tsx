@@ -1,7 +1,7 @@
 /** One key process value on a tile: name, value with unit, band bar, trend arrow, or "—" and why. */
 import { useState } from 'react';
 import type { MachineSnapshot, PointMeta } from '../../../src-preload/contract';
-import { formatNumber, formatPointValue, withUnit } from '../lib/format';
+import { NO_VALUE, formatNumber, formatPointValue, withUnit } from '../lib/format';
 import { liveBuffer } from '../lib/liveSamples';
 import { valueLiveness } from '../lib/liveness';
 import { deviationOf, trendOf, trendThreshold } from '../lib/values';
@@ -18,12 +18,17 @@ interface Props {
   transportLive: boolean;
   now: number;
   pollIntervalMs: number;
+  /**
+   * The "—" is its own 44 px button revealing the reason. Packed tiles have no room for that:
+   * there the dash only carries a title and the tile opens the machine page with the reason.
+   */
+  reasonTap?: boolean;
 }
 
 const TREND_WORD = { rising: 'rising', falling: 'falling', steady: 'steady' } as const;
 
 /** The row; re-renders on the ≤ 10 Hz tick for its trend. */
-export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs }: Props) {
+export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs, reasonTap = true }: Props) {
   useTickStore(selectTick);
   const [reasonOpen, setReasonOpen] = useState(false);
   const pv = machine.values[point.id];
@@ -49,8 +54,12 @@ export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs
               {withUnit(formatPointValue(pv?.value, point), point.unit)}
             </span>
           </>
-        ) : (
+        ) : reasonTap ? (
           <NotLive reason={status.reason ?? 'Not live.'} open={reasonOpen} onToggle={() => setReasonOpen((o) => !o)} testId={testId} />
+        ) : (
+          <span className="value-text not-live-dash" data-testid={testId} title={status.reason ?? 'Not live.'}>
+            {NO_VALUE}
+          </span>
         )}
       </span>
       <span className="kv-trend" aria-label={trend ? `trend ${TREND_WORD[trend]}` : 'no trend'}>

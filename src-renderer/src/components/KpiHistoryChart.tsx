@@ -1,7 +1,7 @@
 /** OEE and its factors over the current shift (kpi.history), on a 0–100 % axis. */
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { CartesianGrid, Line, LineChart, XAxis, YAxis } from 'recharts';
-import type { KpiSample, Transport } from '../../../src-preload/contract';
+import type { KpiSample, Kpis, Transport } from '../../../src-preload/contract';
 import { formatHm } from '../lib/format';
 
 const REFRESH_MS = 30_000;
@@ -22,9 +22,13 @@ interface Props {
   tz: string;
   width: number;
   live: boolean;
+  /** The shift KPIs of the latest snapshot, drawn as the line's live end. */
+  current: { kpis: Kpis; ts: number } | null;
 }
 
 type Row = { t: number; oee: number | null; availability: number | null; performance: number | null; quality: number | null };
+
+const EMPTY_ROWS: Row[] = [];
 
 const pct = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 10);
 
@@ -41,7 +45,7 @@ function hourTicks(from: number, to: number): number[] {
 }
 
 /** The shift KPI chart card. */
-export function KpiHistoryChart({ transport, machineId, shiftStart, shiftEnd, tz, width, live }: Props) {
+export function KpiHistoryChart({ transport, machineId, shiftStart, shiftEnd, tz, width, live, current }: Props) {
   const key = `${machineId}|${shiftStart}`;
   const [state, setState] = useState<{ key: string; rows: Row[]; error: string | null }>({ key: '', rows: [], error: null });
   useEffect(() => {
@@ -60,7 +64,18 @@ export function KpiHistoryChart({ transport, machineId, shiftStart, shiftEnd, tz
       clearInterval(timer);
     };
   }, [transport, machineId, shiftStart, key, live]);
-  const rows = state.key === key ? state.rows : [];
+  const stored = state.key === key ? state.rows : EMPTY_ROWS;
+  const lastStored = stored.length > 0 ? (stored[stored.length - 1]?.t ?? 0) : 0;
+  // Samples come once a minute; the live end keeps the line reaching "now" between them.
+  const curTs = current?.ts ?? 0;
+  const curK = current?.kpis ?? null;
+  const rows = useMemo(
+    () =>
+      live && curK && curTs > lastStored && curTs >= shiftStart
+        ? [...stored, { t: curTs, oee: pct(curK.oee), availability: pct(curK.availability), performance: pct(curK.performance), quality: pct(curK.quality) }]
+        : stored,
+    [stored, live, curK, curTs, lastStored, shiftStart],
+  );
   return (
     <figure className="card trend-card kpi-chart" data-testid="kpi-history-chart" data-points={rows.length}>
       <figcaption className="trend-caption">

@@ -46,7 +46,10 @@ export function LinkStats({ machine, meta, now, tz }: Props) {
         </div>
         <div>
           <dt>Last good read</dt>
-          <dd title={l.lastOkAt ? formatDateTime(l.lastOkAt, tz) : undefined}>{formatAgo(l.lastOkAt, now)}</dd>
+          <dd>
+            {formatAgo(l.lastOkAt, now)}
+            {l.lastOkAt ? <span className="muted"> · {formatDateTime(l.lastOkAt, tz)}</span> : null}
+          </dd>
         </div>
         <div className="stat-wide">
           <dt>Last error</dt>

@@ -3,31 +3,39 @@
  * process values. The whole tile is one touch target that opens the machine page.
  */
 import type { MachineSnapshot } from '../../../src-preload/contract';
-import { formatAgo, formatDuration, formatNumber, formatPercent, withUnit } from '../lib/format';
+import { formatAgo, formatClock, formatDuration, formatNumber, formatPercent, withUnit } from '../lib/format';
 import { selectIsLive, useConnectionStore } from '../stores/connection';
 import { machineById, metaById, useMachinesStore, type MachineMeta } from '../stores/machines';
 import { routeHash } from '../stores/navigation';
-import { selectNow, usePlantStore } from '../stores/plant';
+import { selectNow, selectTimezone, usePlantStore } from '../stores/plant';
 import { KeyValueRow } from './KeyValueRow';
 import { StateBadge } from './StateBadge';
 
 /** Tile layouts: roomy (≤ 3 machines), narrow (4 in a row), rows2 and rows3 (two or three rows). */
 export type Density = 'roomy' | 'narrow' | 'rows2' | 'rows3';
 
+const pct = (r: number | null): number | null => (r === null ? null : r * 100);
+
 /** Unit of the good/scrap counters ("pcs", "packs"), from the profile. */
 export function countUnit(meta: MachineMeta | undefined): string {
   return meta?.points.find((p) => p.role === 'goodCount')?.unit || 'pcs';
 }
 
-function StateLine({ m, now, live }: { m: MachineSnapshot; now: number; live: boolean }) {
+function StateLine({ m, now, live, tz }: { m: MachineSnapshot; now: number; live: boolean; tz: string }) {
   if (!live) return <span className="tile-since">last known state</span>;
   if (m.state === 'offline') {
-    return <span className="tile-since">last seen {formatAgo(m.link.lastOkAt, now)}</span>;
+    return (
+      <span className="tile-since">
+        last seen {formatAgo(m.link.lastOkAt, now)}
+        {m.link.lastOkAt ? ` · ${formatClock(m.link.lastOkAt, tz)}` : ''}
+      </span>
+    );
   }
   return <span className="tile-since">for {formatDuration((now - m.stateSince) / 1000)}</span>;
 }
 
 interface VariantProps {
+  tz: string;
   m: MachineSnapshot;
   meta: MachineMeta | undefined;
   live: boolean;
@@ -35,14 +43,22 @@ interface VariantProps {
   density: Density;
 }
 
-function KeyValues({ m, meta, live, now }: VariantProps) {
+function KeyValues({ m, meta, live, now, density }: VariantProps) {
   if (!meta) return <span className="muted">Loading process values…</span>;
   return (
     <>
       {meta.points
         .filter((p) => p.key)
         .map((p) => (
-          <KeyValueRow key={p.id} machine={m} point={p} transportLive={live} now={now} pollIntervalMs={meta.device.pollIntervalMs} />
+          <KeyValueRow
+            key={p.id}
+            machine={m}
+            point={p}
+            transportLive={live}
+            now={now}
+            pollIntervalMs={meta.device.pollIntervalMs}
+            reasonTap={density === 'roomy' || density === 'narrow'}
+          />
         ))}
     </>
   );
@@ -50,7 +66,7 @@ function KeyValues({ m, meta, live, now }: VariantProps) {
 
 /** One or four tiles in a row: every figure labelled in words, on its own line. */
 function FullTile(props: VariantProps) {
-  const { m, meta, live, now, density } = props;
+  const { m, meta, live, now, density, tz } = props;
   const unit = countUnit(meta);
   const cycleDecimals = meta?.points.find((p) => p.role === 'cycleTime')?.decimals ?? 1;
   const k = m.shift;
@@ -65,7 +81,7 @@ function FullTile(props: VariantProps) {
       </header>
       <div className="tile-state">
         <StateBadge state={m.state} testId={`machine-state-${m.id}`} size={density === 'roomy' ? 'large' : 'normal'} />
-        <StateLine m={m} now={now} live={live} />
+        <StateLine m={m} now={now} live={live} tz={tz} />
       </div>
       <section className="tile-kpis" aria-label="Shift KPIs">
         <div className="oee">
@@ -118,21 +134,28 @@ function FullTile(props: VariantProps) {
 
 /** Two or three rows of tiles: the same figures packed into lines, A/P/Q abbreviated. */
 function PackedTile(props: VariantProps) {
-  const { m, meta, live, now, density } = props;
+  const { m, meta, live, now, density, tz } = props;
   const unit = countUnit(meta);
   const cycleDecimals = meta?.points.find((p) => p.role === 'cycleTime')?.decimals ?? 1;
   const k = m.shift;
-  const showStateLine = density === 'rows2' || m.state === 'offline' || !live;
+  // Three rows leave one line for either output or, when values are not live, why.
+  const stateInsteadOfOutput = density === 'rows3' && (m.state === 'offline' || !live);
+  const production = (
+    <div className="tile-line tile-prod-line">
+      {formatNumber(k.goodCount, 0)} / {formatNumber(k.scrapCount, 0)} {unit} · scrap {formatPercent(k.scrapRate)} ·{' '}
+      {withUnit(formatNumber(k.throughputPerHour, 0), `${unit}/h`)}
+    </div>
+  );
   return (
     <>
       <header className="tile-head">
         <h2 className="tile-name">{m.name}</h2>
         <StateBadge state={m.state} testId={`machine-state-${m.id}`} />
       </header>
-      {showStateLine && (
+      {(density === 'rows2' || stateInsteadOfOutput) && (
         <div className="tile-line tile-sub">
           {density === 'rows2' && <span className="tile-model-inline">{m.modelTitle || m.model} · </span>}
-          <StateLine m={m} now={now} live={live} />
+          <StateLine m={m} now={now} live={live} tz={tz} />
           {!live && <span className="notlive-tag">NOT LIVE</span>}
         </div>
       )}
@@ -142,13 +165,10 @@ function PackedTile(props: VariantProps) {
           {formatPercent(k.oee)}
         </span>
         <span className="apq">
-          A {formatPercent(k.availability)} · P {formatPercent(k.performance)} · Q {formatPercent(k.quality)}
+          A {formatNumber(pct(k.availability), 1)} · P {formatNumber(pct(k.performance), 1)} · Q {formatNumber(pct(k.quality), 1)} %
         </span>
       </div>
-      <div className="tile-line tile-prod-line">
-        {formatNumber(k.goodCount, 0)} / {formatNumber(k.scrapCount, 0)} {unit} · scrap {formatPercent(k.scrapRate)} ·{' '}
-        {withUnit(formatNumber(k.throughputPerHour, 0), `${unit}/h`)}
-      </div>
+      {!stateInsteadOfOutput && production}
       {density === 'rows2' && (
         <div className="tile-line tile-prod-line">
           Cycle {withUnit(formatNumber(m.lastCycleTimeS, cycleDecimals), 's')}
@@ -168,8 +188,9 @@ export function MachineTile({ id, density }: { id: string; density: Density }) {
   const meta = useMachinesStore(metaById(id));
   const live = useConnectionStore(selectIsLive);
   const now = usePlantStore(selectNow);
+  const tz = usePlantStore(selectTimezone);
   if (!m) return null;
-  const props: VariantProps = { m, meta, live, now, density };
+  const props: VariantProps = { m, meta, live, now, density, tz };
   return (
     <article className={`tile tile-${m.state} tile-${density}${live ? '' : ' tile-notlive'}`} data-testid={`machine-tile-${m.id}`}>
       <a className="tile-link" href={routeHash({ page: 'machine', machineId: m.id })} aria-label={`Open ${m.name}`} />

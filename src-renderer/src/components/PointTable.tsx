@@ -1,6 +1,6 @@
 /** Level 3: the raw point table (address, type, raw registers, value, quality, sensitivity). */
 import type { MachineSnapshot, PointFunction, PointMeta, Sensitivity } from '../../../src-preload/contract';
-import { formatAgo, formatPointValue, formatRaw, withUnit } from '../lib/format';
+import { formatAgo, formatClock, formatPointValue, formatRaw, withUnit } from '../lib/format';
 import { valueLiveness } from '../lib/liveness';
 
 const FUNCTION_WORD: Record<PointFunction, string> = {
@@ -41,10 +41,11 @@ interface Props {
   transportLive: boolean;
   now: number;
   pollIntervalMs: number;
+  tz: string;
 }
 
 /** The table, one row per profile point. */
-export function PointTable({ machine, points, transportLive, now, pollIntervalMs }: Props) {
+export function PointTable({ machine, points, transportLive, now, pollIntervalMs, tz }: Props) {
   return (
     <section className="card table-card" aria-labelledby="points-title">
       <h2 id="points-title" className="card-title">
@@ -89,7 +90,11 @@ export function PointTable({ machine, points, transportLive, now, pollIntervalMs
                   <td className={qClass}>
                     <span className="q-word">{quality.toUpperCase()}</span>
                     {!lv.live && lv.reason && <span className="q-reason">{lv.reason}</span>}
-                    {lv.live && pv && <span className="q-reason">{formatAgo(pv.ts, now)}</span>}
+                    {lv.live && pv && (
+                      <span className="q-reason">
+                        {formatClock(pv.ts, tz)} · {formatAgo(pv.ts, now)}
+                      </span>
+                    )}
                   </td>
                   <td>
                     <SensitivityBadge s={p.sensitivity} testId={`sensitivity-${p.id}`} />

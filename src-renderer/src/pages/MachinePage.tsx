@@ -10,7 +10,7 @@ import { StateBadge } from '../components/StateBadge';
 import { TrendChart } from '../components/TrendChart';
 import { useElementWidth } from '../components/hooks';
 import { useTrendHistory } from '../components/useTrendHistory';
-import { formatAgo, formatDuration, formatRange } from '../lib/format';
+import { formatAgo, formatClock, formatDuration, formatRange } from '../lib/format';
 import { useTransport } from '../transport/context';
 import { selectIsLive, useConnectionStore } from '../stores/connection';
 import { machineById, metaById, selectMachinesActions, selectMachinesLoaded, useMachinesStore } from '../stores/machines';
@@ -81,7 +81,9 @@ export function MachinePage({ machineId }: { machineId: string }) {
         <div className="machine-state">
           <StateBadge state={m.state} testId={`machine-state-${m.id}`} size="large" />
           <span className="tile-since">
-            {m.state === 'offline' ? `last seen ${formatAgo(m.link.lastOkAt, now)}` : `for ${formatDuration((now - m.stateSince) / 1000)}`}
+            {m.state === 'offline'
+              ? `last seen ${formatAgo(m.link.lastOkAt, now)}${m.link.lastOkAt ? ` · ${formatClock(m.link.lastOkAt, tz)}` : ''}`
+              : `for ${formatDuration((now - m.stateSince) / 1000)}`}
           </span>
         </div>
       </header>
@@ -131,11 +133,12 @@ export function MachinePage({ machineId }: { machineId: string }) {
               tz={tz}
               width={gridWidth > 0 ? gridWidth - 30 : 0}
               live={live}
+              current={{ kpis: m.shift, ts: m.ts }}
             />
           )}
         </div>
       </section>
-      {meta && <PointTable machine={m} points={meta.points} transportLive={live} now={now} pollIntervalMs={meta.device.pollIntervalMs} />}
+      {meta && <PointTable machine={m} points={meta.points} transportLive={live} now={now} pollIntervalMs={meta.device.pollIntervalMs} tz={tz} />}
     </main>
   );
 }
