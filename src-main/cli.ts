@@ -93,6 +93,7 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
       port,
       staticDir: join(packageRoot(), 'out', 'renderer'),
       log,
+      caller: plant.caller,
     });
   } catch (err) {
     await plant.stop();

@@ -23,6 +23,11 @@ import type { PlantCore } from '../core/plant';
 /** The caller of the local (Electron) console until accounts exist: an operator at the plant PC. */
 export const LOCAL_OPERATOR: Caller = Object.freeze({ user: 'local-operator', role: 'operator', origin: 'local' });
 
+/** The local console user until accounts exist: the role the plant configured (operator by default). */
+export function localCaller(role: 'operator' | 'maintenance'): Caller {
+  return role === 'operator' ? LOCAL_OPERATOR : Object.freeze({ user: `local-${role}`, role, origin: 'local' as const });
+}
+
 /** Request schema and allowed roles per command; injectable so role checks can be tested. */
 export type CommandTable = Readonly<Record<string, { request: z.ZodType; roles: readonly Role[] }>>;
 

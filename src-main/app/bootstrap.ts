@@ -4,7 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConsoleApi } from '../api/service';
+import { ConsoleApi, localCaller } from '../api/service';
+import type { Caller } from '../../src-preload/contract';
 import { loadConfig } from '../config/load';
 import type { PlantConfig } from '../config/schema';
 import type { Logger } from '../core/log';
@@ -18,6 +19,8 @@ export interface RunningPlant {
   api: ConsoleApi;
   dataDir: string;
   demo: DemoPlant | null;
+  /** Who the local console acts as until accounts exist. */
+  caller: Caller;
   stop(): Promise<void>;
 }
 
@@ -45,6 +48,7 @@ export async function startPlant(opts: { configPath?: string; dataDir?: string; 
     api,
     dataDir,
     demo,
+    caller: localCaller(config.access.localRole),
     async stop() {
       await core.stop();
       await demo?.stop();

@@ -32,6 +32,9 @@ export async function startDemoPlant(opts: { host?: string } = {}): Promise<Demo
   }
   const data = {
     plant: { name: 'Demo plant', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC' },
+    // SIMULATED: the demo shows the whole loop, setpoint changes included, without setup.
+    writes: { enabled: true },
+    access: { localRole: 'maintenance' },
     devices: DEMO_MACHINES.map((m, i) => ({
       id: m.id,
       name: m.name,

@@ -97,6 +97,7 @@ void app.whenReady().then(async () => {
     },
     api: plant.api,
     log,
+    caller: plant.caller,
     isTrustedSender,
     emit: (channel, payload) => {
       if (win && !win.isDestroyed()) win.webContents.send(channel, payload);

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { ConsoleApi } from '../api/service';
+import type { Caller } from '../../src-preload/contract';
 import { ConsoleError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { PlantCore } from '../core/plant';
@@ -54,6 +55,8 @@ export interface WebServerOptions {
   port: number;
   staticDir: string;
   log: Logger;
+  /** The caller every loopback connection acts as (until login exists). */
+  caller?: Caller;
 }
 
 export interface WebServer {
@@ -132,7 +135,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
-  const adapter = attachWebSocketAdapter({ wss, api: opts.api, log: opts.log });
+  const caller = opts.caller;
+  const adapter = attachWebSocketAdapter({ wss, api: opts.api, log: opts.log, ...(caller ? { callerFor: () => caller } : {}) });
 
   server.on('upgrade', (req, socket, head) => {
     const reject = (status: number, why: string) => {
