@@ -1,0 +1,16 @@
+/**
+ * The uplink protocol (docs/uplink.md): plain Node, no I/O, shared by the console and the
+ * supplier-cloud package. Import from here rather than from the individual files.
+ */
+export * from './canonical';
+export * from './encoding';
+export * from './envelope';
+export * from './header';
+export * from './keys';
+export * from './payload';
+export * from './plain';
+export * from './pseudonym';
+export * from './refusal';
+export * from './rotation';
+export * from './topics';
+export { blake2b, randomBytes, wipe } from './sodium';
