@@ -8,6 +8,14 @@ export type ErrorCode =
   | 'MODBUS_CONNECT'
   | 'MODBUS_CLOSED'
   | 'MODBUS_MALFORMED'
+  /** An RTU answer whose CRC-16 does not match (noise, a collision on the bus). */
+  | 'MODBUS_CRC'
+  /** Exception 10 or 11: the gateway cannot reach the unit behind it. */
+  | 'MODBUS_GATEWAY'
+  /** A value the uplink protocol cannot encode (key size, sequence or time out of range, sample outside its batch). */
+  | 'PROTOCOL_INVALID'
+  /** A received uplink batch or key announcement was refused; the message names the refusal reason. */
+  | 'UPLINK_REFUSED'
   | 'DECODE_FAILED'
   | 'ENCODE_FAILED'
   | 'NOT_FOUND'
