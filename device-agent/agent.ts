@@ -56,6 +56,49 @@ function check(ok: boolean, message: string): void {
   if (!ok) throw new ConsoleError('BAD_REQUEST', message);
 }
 
+export interface SimulationOptions {
+  profile: Profile;
+  seed: number;
+  /** Simulation tick, ms. */
+  tickMs: number;
+  clock: () => number;
+  logger: Logger;
+}
+
+/** A running simulated machine: its simulator, the register bank served from it, and its tick timer. */
+export interface Simulation {
+  simulator: Simulator;
+  bank: RegisterBank;
+  /** Stops the tick timer. */
+  stop(): void;
+}
+
+/** Starts simulating `profile`: the simulator steps on a timer and its values are encoded into the bank. */
+export function startSimulation(opts: SimulationOptions): Simulation {
+  const { profile, clock, logger: log } = opts;
+  const simulator = createSimulator(profile, { seed: opts.seed, startMs: clock() });
+  const bank = createRegisterBank(profile, (pointId, value) => {
+    simulator.setPoint(pointId, value);
+    log.log('info', 'device-agent: point written', { model: profile.model, point: pointId, value });
+  });
+  bank.update(simulator.values());
+  let lastFailed = '';
+  const timer = setInterval(() => {
+    try {
+      simulator.step(clock());
+      bank.update(simulator.values());
+      const failed = bank.encodeErrors().join(',');
+      if (failed !== lastFailed && failed) log.log('warn', 'device-agent: values not encodable', { points: failed });
+      lastFailed = failed;
+    } catch (err) {
+      log.log('error', 'device-agent: simulation step failed', { error: (err as Error).message });
+    }
+  }, opts.tickMs);
+  // The agent must not keep a host process alive on its own; the listener does while serving.
+  timer.unref();
+  return { simulator, bank, stop: () => clearInterval(timer) };
+}
+
 /** Starts simulating a machine and serving it over Modbus TCP; resolves once listening. */
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const host = opts.host ?? '127.0.0.1';
@@ -72,12 +115,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const profile = opts.profile ?? loadProfile(`builtin:${opts.model ?? 'im250'}`, packageRoot());
   const seed = opts.seed ?? randomInt(0x7fffffff);
 
-  const simulator = createSimulator(profile, { seed, startMs: clock() });
-  const bank = createRegisterBank(profile, (pointId, value) => {
-    simulator.setPoint(pointId, value);
-    log.log('info', 'device-agent: point written', { model: profile.model, point: pointId, value });
-  });
-  bank.update(simulator.values());
+  const sim = startSimulation({ profile, seed, tickMs, clock, logger: log });
+  const { simulator, bank } = sim;
 
   // modbus-serial replaces a falsy port with 502, so an ephemeral port is asked for as the
   // string "0", which net.Server.listen accepts.
@@ -94,6 +133,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       server.once('serverError', (err: Error | null) => reject(err ?? new Error('listen failed')));
     });
   } catch (err) {
+    sim.stop();
     net?.close(() => undefined);
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new ConsoleError('UNAVAILABLE', `device-agent: cannot listen on ${host}:${opts.port} (${code})`, { cause: err });
@@ -101,25 +141,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   server.on('serverError', (err: Error | null) => log.log('warn', 'device-agent: server error', { error: err?.message }));
   const address = net?.address();
   if (!address || typeof address === 'string') {
+    sim.stop();
     server.close(() => undefined);
     throw new ConsoleError('INTERNAL', 'device-agent: cannot tell which port the Modbus server listens on');
   }
   const port = (address as AddressInfo).port;
-
-  let lastFailed = '';
-  const timer = setInterval(() => {
-    try {
-      simulator.step(clock());
-      bank.update(simulator.values());
-      const failed = bank.encodeErrors().join(',');
-      if (failed !== lastFailed && failed) log.log('warn', 'device-agent: values not encodable', { points: failed });
-      lastFailed = failed;
-    } catch (err) {
-      log.log('error', 'device-agent: simulation step failed', { error: (err as Error).message });
-    }
-  }, tickMs);
-  // The agent must not keep a host process alive on its own; the listener does while serving.
-  timer.unref();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -132,7 +158,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     bank,
     stop() {
       stopping ??= new Promise<void>((resolve) => {
-        clearInterval(timer);
+        sim.stop();
         // Closes the listener and destroys every client socket; the callback runs once all are gone.
         server.close(() => resolve());
       });

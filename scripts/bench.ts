@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: the console's poller (decoding, machine model, KPIs, history on) against a
- * raw modbus-serial read loop over the same device agents and the same read blocks.
+ * raw modbus-serial read loop over the same device agents and the same read blocks; then shared
+ * lines with a dead unit (see line-bench.ts): one RTU line at 115200 baud over a socat pty pair,
+ * and a Modbus TCP gateway, each with 8 units.
  * Agents run in child processes so that only the console side's CPU is measured here.
  * Prints figures; asserts nothing (targets live here, not in timed tests).
  */
@@ -13,6 +15,7 @@ import type { PlantConfig, ResolvedDevice } from '../src-main/config/schema';
 import { silentLogger } from '../src-main/core/log';
 import { PlantCore } from '../src-main/core/plant';
 import { planReads } from '../src-main/modbus/planner';
+import { runLineBenches } from './line-bench';
 
 const MODELS = ['im250', 'hp200', 'pk60', 'im250'] as const;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -149,6 +152,7 @@ async function main(): Promise<void> {
   } finally {
     for (const a of agents) a.kill('SIGTERM');
   }
+  await runLineBenches(SECONDS);
 }
 
 void main().then(

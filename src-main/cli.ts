@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { startPlant } from './app/bootstrap';
 import { readDevices, formatReadReport } from './app/read';
+import { runKeysCommand } from './app/keys-cli';
 import { VERSION } from './app/version';
 import { loadConfig, packageRoot } from './config/load';
 import { ConsoleError } from './core/errors';
@@ -21,6 +22,10 @@ Usage:
   plant-console read --config FILE [--device ID] [--json]
       Commissioning: one poll of each device, every decoded point or a clear per-device error.
       Exit code 1 when a device could not be read.
+  plant-console keys show [--data-dir DIR] [--json]
+      The plant's public keys (Ed25519 signing, X25519 encryption), key ids and fingerprints,
+      for the supplier to register. Unlocks the store with PLANT_CONSOLE_PASSPHRASE or asks on
+      the terminal. Exit code 1 when the store is locked or the passphrase is wrong.
   plant-console --help | --version
 `;
 
@@ -53,6 +58,7 @@ export async function runCli(argv: string[], io: Out = stdio, signals: NodeJS.Pr
   try {
     if (command === 'serve') return await serve(rest, io, signals);
     if (command === 'read') return await read(rest, io);
+    if (command === 'keys') return await runKeysCommand(rest, io);
   } catch (err) {
     if (err instanceof ConsoleError) {
       io.err(`plant-console: ${err.message}\n`);

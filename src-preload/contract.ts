@@ -155,6 +155,14 @@ export const MachineSnapshotSchema = z.object({
   lastCycleTimeS: z.number().nullable(),
   values: z.record(z.string(), PointValueSchema),
   ts: z.number(),
+  /** The machine's current alarms for the tile badge (priorities as AlarmPrioritySchema, declared below). */
+  alarms: z
+    .object({
+      active: z.number().int(),
+      unacknowledged: z.number().int(),
+      highest: z.enum(['critical', 'high', 'medium', 'low']).nullable(),
+    })
+    .optional(),
 });
 export type MachineSnapshot = z.infer<typeof MachineSnapshotSchema>;
 
@@ -170,6 +178,8 @@ export const PlantInfoSchema = z.object({
   caller: CallerSchema,
   version: z.string(),
   serverTime: z.number(),
+  /** Setpoint writes turned on in the plant's configuration (absent: off). */
+  writesEnabled: z.boolean().optional(),
 });
 export type PlantInfo = z.infer<typeof PlantInfoSchema>;
 
@@ -271,6 +281,8 @@ export const AlarmEventSchema = z.object({
   message: z.string(),
   user: z.string().nullable(),
   value: z.number().nullable(),
+  /** Unit of `value` (the watched point's), so history shows units without the alarm at hand. */
+  unit: z.string().optional(),
 });
 export type AlarmEvent = z.infer<typeof AlarmEventSchema>;
 

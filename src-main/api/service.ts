@@ -99,12 +99,22 @@ export class ConsoleApi {
         return { samples: this.core.history.kpis(req.machineId, fromMs) };
       },
       'system.health': () => this.core.health(),
-      'points.write': () => notYet('Setpoint writes'),
-      'points.revert': () => notYet('Setpoint writes'),
-      'writes.log': () => notYet('The write log'),
-      'alarms.list': () => notYet('Alarms'),
-      'alarms.ack': () => notYet('Alarms'),
-      'alarms.history': () => notYet('Alarms'),
+      // A write refused by a rule is an answer, not an error: the WriteResult says why.
+      'points.write': (caller, req: { machineId: string; pointId: string; value: number | boolean }) =>
+        this.core.writes.write(caller, req.machineId, req.pointId, req.value),
+      'points.revert': (caller, req: { writeId: string }) => this.core.writes.revert(caller, req.writeId),
+      'writes.log': (_c, req: { machineId?: string; limit?: number }) => ({ entries: this.core.writes.log(req) }),
+      'alarms.list': (_c, req: { machineId?: string }) => {
+        if (req.machineId !== undefined && !this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
+        return this.core.alarms.summary(req.machineId);
+      },
+      // Acknowledging is idempotent: two operators acking the same alarm both succeed.
+      'alarms.ack': (caller, req: { alarmIds: string[] }) => this.core.alarms.acknowledge(req.alarmIds, caller.user),
+      'alarms.history': (_c, req: { machineId?: string; fromMs?: number }) => {
+        if (req.machineId !== undefined && !this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
+        const fromMs = req.fromMs ?? this.core.currentShift().start;
+        return { events: this.core.alarms.history({ machineId: req.machineId, fromMs }) };
+      },
     };
   }
 
@@ -136,7 +146,7 @@ export class ConsoleApi {
       this.log.log('debug', `API ${name}`, { command: name, ms: Math.round(performance.now() - started), ...callerFields });
       return { ok: true, value };
     } catch (err) {
-      if (err instanceof ConsoleError && (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE')) return refuse(err.code, err.message);
+      if (err instanceof ConsoleError && (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE' || err.code === 'BAD_REQUEST')) return refuse(err.code, err.message);
       this.log.log('error', `API ${name} failed`, {
         command: name,
         error: err instanceof Error ? err.message : String(err),
@@ -166,15 +176,11 @@ export class ConsoleApi {
       case 'core.status':
         return this.core.onStatus(handler as (p: EventPayload<'core.status'>) => void);
       case 'alarms.update':
-        return () => {};
+        return this.core.onAlarms(handler as (p: EventPayload<'alarms.update'>) => void);
       default:
         throw new ConsoleError('BAD_REQUEST', `Unknown event stream "${String(name)}"`);
     }
   }
-}
-
-function notYet(what: string): never {
-  throw new ConsoleError('UNAVAILABLE', `${what}: not available in this version of the console`);
 }
 
 function notFoundMachine(id: string): ConsoleError {

@@ -1,6 +1,10 @@
-/** The commissioning read: one poll of each device by its profile, as a report. */
+/**
+ * The commissioning read: one poll of each device by its profile, as a report. Devices on the
+ * same port or gateway are read through that one line, one after the other as its queue allows;
+ * different lines are read in parallel.
+ */
 import { endpointOf, type ResolvedDevice } from '../config/schema';
-import { createTcpPoller } from '../modbus/poller';
+import { createPoller, LinePool } from '../modbus/poller';
 import type { PollResult } from '../core/types';
 
 export interface PointReport {
@@ -28,10 +32,10 @@ export interface DeviceReport {
   points: PointReport[];
 }
 
-/** Polls one device once (with its timeout and retries) and stops. */
-export async function readDevice(device: ResolvedDevice): Promise<DeviceReport> {
+/** Polls one device once (with its timeout and retries) and stops; `pool` shares lines between devices. */
+export async function readDevice(device: ResolvedDevice, pool: LinePool = new LinePool()): Promise<DeviceReport> {
   const started = Date.now();
-  const poller = createTcpPoller(device);
+  const poller = createPoller(device, { pool });
   const result = await new Promise<PollResult>((resolve) => {
     const off = poller.onResult((r) => {
       off();
@@ -75,9 +79,10 @@ export async function readDevice(device: ResolvedDevice): Promise<DeviceReport> 
   };
 }
 
-/** Reads all devices in parallel: one dead device must not hold up the others. */
+/** Reads all devices, lines in parallel: a dead device holds up at most the units on its own line, by its timeout. */
 export function readDevices(devices: ResolvedDevice[]): Promise<DeviceReport[]> {
-  return Promise.all(devices.map((d) => readDevice(d)));
+  const pool = new LinePool();
+  return Promise.all(devices.map((d) => readDevice(d, pool)));
 }
 
 function fmtValue(p: PointReport, decimals: (id: string) => number): string {

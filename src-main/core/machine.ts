@@ -51,6 +51,7 @@ export function pointMeta(p: PointDef): PointMeta {
     key: p.key,
     normal: p.normal ?? null,
     writable: p.writable ?? null,
+    interlock: p.interlock?.states ?? null,
   };
 }
 

@@ -3,11 +3,15 @@
  * the minute tick (KPI samples, history retention), and typed events for the API layer.
  * Plain Node: no Electron, no transport; those sit on top.
  */
+import { AlarmEngine } from '../alarms/engine';
+import type { AlarmStore } from '../alarms/store';
 import type {
+  AlarmSummary,
   Caller,
   Health,
   MachineDetail,
   MachineSnapshot,
+  MachineState,
   PlantInfo,
   PointMeta,
   Shift,
@@ -19,6 +23,8 @@ import { createMemoryHistory } from './history-memory';
 import { silentLogger, type Logger } from './log';
 import { MachineModel } from './machine';
 import { systemClock, type Clock, type HistoryStore, type Poller, type PollResult } from './types';
+import type { WriteLogStore } from './write-log';
+import { WriteService } from './writes';
 
 export type CoreStatus = 'starting' | 'running' | 'stopping';
 
@@ -42,6 +48,10 @@ export interface PlantCoreOptions {
   version?: string;
   /** Period of KPI samples and history trimming (default one minute). */
   tickMs?: number;
+  /** Where write results are kept (default: in memory). */
+  writeLog?: WriteLogStore;
+  /** Where alarms and their history are kept (default: in memory); saved alarms are continued. */
+  alarmStore?: AlarmStore;
 }
 
 type Handler<T> = (payload: T) => void;
@@ -52,6 +62,10 @@ export class PlantCore {
   readonly history: HistoryStore;
   readonly clock: Clock;
   readonly version: string;
+  /** The one path for setpoint writes, reverts and the write log. */
+  readonly writes: WriteService;
+  /** Alarm rules of every machine's profile, in their ISA-18.2 states. */
+  readonly alarms: AlarmEngine;
   private readonly log: Logger;
   private readonly machines = new Map<string, MachineModel>();
   private readonly shiftOf: (nowMs: number) => Shift;
@@ -60,6 +74,7 @@ export class PlantCore {
   private readonly machineHandlers = new Set<Handler<MachineSnapshot>>();
   private readonly statusHandlers = new Set<Handler<CoreStatusEvent>>();
   private pollers: Poller[] = [];
+  private readonly pollerById = new Map<string, Poller>();
   private unsubscribers: (() => void)[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private currentStatus: CoreStatus = 'starting';
@@ -73,11 +88,21 @@ export class PlantCore {
     this.log = opts.log ?? silentLogger;
     this.version = opts.version ?? '0.0.0';
     this.tickMs = opts.tickMs ?? 60_000;
+    this.writes = new WriteService({ host: this, store: opts.writeLog, log: this.log });
     this.pollerFactory = opts.pollerFactory;
     this.history =
       opts.history ?? createMemoryHistory({ retentionMs: this.config.history.retentionMin * 60_000, clock: this.clock });
     this.shiftOf = shiftCalendar(this.config.shifts, this.config.plant.timezone);
     this.started = this.clock.now();
+    const alarmRetentionMs = this.config.history.retentionMin * 60_000;
+    this.alarms = new AlarmEngine({
+      machines: this.config.devices.map((d) => ({ id: d.id, profile: d.profileDef })),
+      clock: this.clock,
+      store: opts.alarmStore,
+      log: this.log,
+      // Alarm history keeps at least the current shift, and as much as the value history.
+      keepFrom: (now) => Math.min(this.shiftOf(now).start, now - alarmRetentionMs),
+    });
     for (const device of this.config.devices) {
       this.machines.set(
         device.id,
@@ -129,6 +154,7 @@ export class PlantCore {
     this.setStatus('stopping');
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.alarms.stop();
     await this.startPromise;
     for (const off of this.unsubscribers) off();
     this.unsubscribers = [];
@@ -139,6 +165,7 @@ export class PlantCore {
       }
     });
     this.pollers = [];
+    this.pollerById.clear();
     this.log.log('info', 'Plant core stopped');
   }
 
@@ -157,6 +184,16 @@ export class PlantCore {
     return this.machines.has(id);
   }
 
+  /** The machine's current state; undefined when it is not configured. */
+  machineState(id: string): MachineState | undefined {
+    return this.machines.get(id)?.state;
+  }
+
+  /** The poller of a machine's device (for writes); undefined before start or when unknown. */
+  pollerFor(id: string): Poller | undefined {
+    return this.pollerById.get(id);
+  }
+
   /** Metadata of one point of one machine; undefined when either is unknown. */
   point(machineId: string, pointId: string): PointMeta | undefined {
     return this.machines.get(machineId)?.point(pointId);
@@ -170,17 +207,19 @@ export class PlantCore {
   /** Snapshots of every machine, in configuration order. */
   snapshots(): MachineSnapshot[] {
     const now = this.clock.now();
-    return [...this.machines.values()].map((m) => m.snapshot(now));
+    return [...this.machines.values()].map((m) => this.withAlarms(m.snapshot(now)));
   }
 
   /** The snapshot of one machine; undefined when it is not configured. */
   snapshot(id: string): MachineSnapshot | undefined {
-    return this.machines.get(id)?.snapshot();
+    const snap = this.machines.get(id)?.snapshot();
+    return snap && this.withAlarms(snap);
   }
 
   /** Snapshot, point metadata and device address of one machine. */
   detail(id: string): MachineDetail | undefined {
-    return this.machines.get(id)?.detail();
+    const detail = this.machines.get(id)?.detail();
+    return detail && { ...detail, snapshot: this.withAlarms(detail.snapshot) };
   }
 
   /** Core state and each machine's state and link. */
@@ -205,6 +244,7 @@ export class PlantCore {
       caller: { ...caller },
       version: this.version,
       serverTime: now,
+      writesEnabled: this.config.writes.enabled,
     };
   }
 
@@ -212,6 +252,11 @@ export class PlantCore {
   onMachine(handler: Handler<MachineSnapshot>): () => void {
     this.machineHandlers.add(handler);
     return () => void this.machineHandlers.delete(handler);
+  }
+
+  /** Calls `handler` with the plant's alarm summary whenever an alarm changed; returns the unsubscribe. */
+  onAlarms(handler: Handler<AlarmSummary>): () => void {
+    return this.alarms.onChange(handler);
   }
 
   /** Calls `handler` on every status change; returns the unsubscribe. */
@@ -229,7 +274,9 @@ export class PlantCore {
   private async resolveDefaultFactory(): Promise<PollerFactory> {
     // Loaded lazily so the core (and its tests) can run without the Modbus stack.
     const mod = await import('../modbus/poller');
-    return (device) => mod.createTcpPoller(device, { clock: this.clock, onLog: (level, msg) => this.log.log(level, msg, { device: device.id }) });
+    // One pool per core: units on the same port or gateway share its line and request queue.
+    const pool = new mod.LinePool();
+    return (device) => mod.createPoller(device, { pool, clock: this.clock, onLog: (level, msg) => this.log.log(level, msg, { device: device.id }) });
   }
 
   private startPollers(factory: PollerFactory): void {
@@ -245,6 +292,7 @@ export class PlantCore {
         continue;
       }
       this.pollers.push(poller);
+      this.pollerById.set(device.id, poller);
       this.unsubscribers.push(poller.onResult((r) => this.onResult(machine, r)));
     }
     for (const p of this.pollers) p.start();
@@ -262,9 +310,19 @@ export class PlantCore {
       this.log.log('error', `Machine ${machine.id}: a poll result could not be processed`, { error: String(err) });
       return;
     }
+    try {
+      this.alarms.update(machine.id, { ts: r.ts, state: machine.state, link: r.link, values: r.values });
+    } catch (err) {
+      this.log.log('error', `Machine ${machine.id}: alarms could not be evaluated`, { error: String(err) });
+    }
     if (this.machineHandlers.size === 0) return;
-    const snap = machine.snapshot();
+    const snap = this.withAlarms(machine.snapshot());
     this.emit(this.machineHandlers, snap, 'machine');
+  }
+
+  /** The snapshot with the machine's alarm badge filled in. */
+  private withAlarms(snap: MachineSnapshot): MachineSnapshot {
+    return { ...snap, alarms: this.alarms.badge(snap.id) };
   }
 
   private setStatus(state: CoreStatus): void {

@@ -15,7 +15,18 @@ export interface PollResult {
   link: Link;
 }
 
-/** A poller of one device (or, later, one port or gateway with several units). */
+/**
+ * One Modbus write: FC5 (one coil), FC6 (one holding register), FC15 (coils), FC16 (holding
+ * registers). `values` are 0/1 for coils and 16-bit words for registers.
+ */
+export interface ModbusWriteRequest {
+  function: 'coil' | 'holding';
+  address: number;
+  values: number[];
+  fc: 5 | 6 | 15 | 16;
+}
+
+/** A poller of one device (one unit on a line: a port or a gateway connection). */
 export interface Poller {
   start(): void;
   /** Stops polling and closes the connection; resolves when no timer or socket is left. */
@@ -23,6 +34,14 @@ export interface Poller {
   /** Called after every poll cycle, successful or not. */
   onResult(handler: (r: PollResult) => void): () => void;
   link(): Link;
+  /**
+   * Writes through the device's line queue (never concurrent with its polls), with the unit's
+   * timeout and no retry (a write that timed out may have been applied: read back instead).
+   * Rejects with a ConsoleError: BAD_REQUEST for a malformed request, MODBUS_* from the device.
+   */
+  write(req: ModbusWriteRequest): Promise<void>;
+  /** Reads one point of the profile now, through the line queue, with the unit's timeout and retries. */
+  readPoint(pointId: string): Promise<PointValue>;
 }
 
 /** Where time series of numeric point values go; in memory now, persistent later. */

@@ -1,37 +1,61 @@
 /**
- * Polls one Modbus TCP device: every pollIntervalMs it reads the planned blocks, decodes every
- * point and emits a PollResult covering every point of the profile, with its quality.
+ * Polls one Modbus unit through its line (a port or gateway connection shared with the other
+ * units on it): every pollIntervalMs it reads the planned blocks, decodes every point and emits a
+ * PollResult covering every point of the profile, with its quality.
  *
  * Quality rules: decoded → good; block answered with a Modbus exception, or a value that does
  * not decode → bad (the device is still online); link lost (connect failure, timeout after
- * retries, connection closed, malformed answers) → offline, every point stale with its last
- * good value. Malformed answers count as a lost link because the connection is dropped to
- * resynchronise and the device is not delivering usable data.
+ * retries, connection closed, malformed answers, bad CRC, a gateway reporting the unit
+ * unreachable) → offline, every point stale with its last good value.
  *
- * Each poller owns its connection and timers, so one device's failure never delays another.
+ * Per-unit policy: timeout, retries, inter-frame delay, and demotion. A unit whose cycles failed
+ * `demotion.afterFailures` times in a row for a reason of its own (not a line that cannot be
+ * opened at all, which every unit on it shares and backoff handles) is demoted: polled only
+ * every `demotion.intervalMs`, one probe, until it answers again, so that its timeouts do not
+ * eat the line time of its neighbours. Demotion and recovery are logged once each.
  */
 import type { Link, PointValue } from '../../src-preload/contract';
-import type { ResolvedDevice, PointDef } from '../config/schema';
+import { endpointOf, type PointDef, type ResolvedDevice } from '../config/schema';
 import { ConsoleError, toErrorInfo } from '../core/errors';
 import type { LogLevel } from '../core/log';
-import { systemClock, type Clock, type PollResult, type Poller } from '../core/types';
+import { systemClock, type Clock, type ModbusWriteRequest, type PollResult, type Poller } from '../core/types';
 import { backoffDelay } from './backoff';
 import { decode, registerCount } from './codec';
-import { ModbusTcpConnection } from './connection';
-import { planReads } from './planner';
+import { writeRequest } from './framing';
+import { LinePool, type ModbusLine, type UnitPolicy } from './line';
+import { planReads, type ReadLimits } from './planner';
 
-export interface TcpPollerOptions {
+export interface PollerOptions {
   clock?: Clock;
   random?: () => number;
   onLog?: (level: LogLevel, msg: string) => void;
+  /** Where the device's line comes from; a private pool (a line of its own) unless given. */
+  pool?: LinePool;
 }
 
-/** Errors after which the link counts as lost (retried first, then backoff). */
-const LINK_ERRORS = new Set(['MODBUS_TIMEOUT', 'MODBUS_CONNECT', 'MODBUS_CLOSED', 'MODBUS_MALFORMED']);
+/** The options of the first, TCP-only poller; the same as PollerOptions. */
+export type TcpPollerOptions = PollerOptions;
+
+/** Errors after which the link counts as lost (retried first, then backoff or demotion). */
+const LINK_ERRORS = new Set(['MODBUS_TIMEOUT', 'MODBUS_CONNECT', 'MODBUS_CLOSED', 'MODBUS_MALFORMED', 'MODBUS_CRC', 'MODBUS_GATEWAY']);
+
+/** Distinct keys kept in Link.errorCounts; codes are a closed set, this only guards against bugs. */
+const MAX_ERROR_KEYS = 32;
 
 function asConsoleError(err: unknown): ConsoleError {
   if (err instanceof ConsoleError) return err;
   return new ConsoleError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+/** The profile's read limits with the device's own override applied on top. */
+export function effectiveLimits(device: ResolvedDevice): ReadLimits {
+  const own = device.limits ?? {};
+  const base = device.profileDef.limits;
+  return {
+    maxRegistersPerRead: own.maxRegistersPerRead ?? base.maxRegistersPerRead,
+    maxBitsPerRead: own.maxBitsPerRead ?? base.maxBitsPerRead,
+    maxGap: own.maxGap ?? base.maxGap,
+  };
 }
 
 interface LastGood {
@@ -40,26 +64,21 @@ interface LastGood {
   ts: number;
 }
 
-/** A poller for one device over its own Modbus TCP connection. */
-export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions = {}): Poller {
+/** A poller for one unit on its (possibly shared) line. */
+export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): Poller {
   const clock = opts.clock ?? systemClock;
   const random = opts.random ?? Math.random;
   const log = opts.onLog ?? (() => undefined);
   const points = device.profileDef.points;
   // Planned once: a profile that cannot be read is a configuration error, raised at creation.
-  const blocks = planReads(points, device.profileDef.limits);
-  const transport = device.transport;
-  if (transport.type !== 'tcp') {
-    throw new ConsoleError('CONFIG_INVALID', `Device "${device.id}": the TCP poller cannot reach a ${transport.type} line`);
-  }
-  const where = `${transport.host}:${transport.port} unit ${device.unitId}`;
-  const conn = new ModbusTcpConnection({
-    host: transport.host,
-    port: transport.port,
-    timeoutMs: device.timeoutMs,
-  });
+  const blocks = planReads(points, effectiveLimits(device));
+  const pool = opts.pool ?? new LinePool();
+  const line: ModbusLine = pool.acquire(device.transport);
+  const where = `${endpointOf(device.transport)} unit ${device.unitId}`;
+  const policy: UnitPolicy = { timeoutMs: device.timeoutMs, interFrameDelayMs: device.interFrameDelayMs };
   const handlers = new Set<(r: PollResult) => void>();
   const lastGood = new Map<string, LastGood>();
+  const errorCounts = new Map<string, number>();
   const link: Link = {
     state: 'connecting',
     since: clock.now(),
@@ -69,14 +88,29 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
     pollsOk: 0,
     pollsFailed: 0,
     lastPollMs: null,
+    demoted: false,
+    errorCounts: {},
+    line: line.key,
   };
+  /** Cycles in a row lost for a reason of the unit's own (what demotion counts). */
+  let unitFailures = 0;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   let started = false;
   let stopped = false;
+  let released: Promise<void> | null = null;
   let due = 0;
 
-  const snapshotLink = (): Link => ({ ...link, lastError: link.lastError ? { ...link.lastError } : null });
+  const snapshotLink = (): Link => ({
+    ...link,
+    lastError: link.lastError ? { ...link.lastError } : null,
+    errorCounts: Object.fromEntries(errorCounts),
+  });
+
+  function count(err: ConsoleError): void {
+    const key = errorCounts.has(err.code) || errorCounts.size < MAX_ERROR_KEYS ? err.code : 'OTHER';
+    errorCounts.set(key, (errorCounts.get(key) ?? 0) + 1);
+  }
 
   function notGood(p: PointDef, quality: 'bad' | 'stale', reason: string, raw?: number[]): PointValue {
     const last = lastGood.get(p.id);
@@ -84,12 +118,17 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
     return { value: null, raw: raw ?? [], quality, ts: last?.ts ?? 0, reason };
   }
 
+  function decodeValue(p: PointDef, raw: number[]): number | boolean | string {
+    const value = decode(p, raw);
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw new ConsoleError('DECODE_FAILED', `Point "${p.id}": registers hold ${String(value)}, not a usable number`);
+    }
+    return value;
+  }
+
   function decodePoint(p: PointDef, raw: number[], ts: number): { pv: PointValue; err: ConsoleError | null } {
     try {
-      const value = decode(p, raw);
-      if (typeof value === 'number' && !Number.isFinite(value)) {
-        throw new ConsoleError('DECODE_FAILED', `Point "${p.id}": registers hold ${String(value)}, not a usable number`);
-      }
+      const value = decodeValue(p, raw);
       // A copy: consumers get `raw` in the result and must not be able to alter our history.
       lastGood.set(p.id, { value, raw: [...raw], ts });
       return { pv: { value, raw, quality: 'good', ts, reason: null }, err: null };
@@ -99,16 +138,17 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
     }
   }
 
-  /** Reads one block, retrying link failures while the link is (believed) up. */
-  async function readBlock(fn: PointDef['function'], start: number, count: number): Promise<number[] | ConsoleError> {
-    // An offline link is probed once per backoff slot; retries are for a link that just hiccupped.
-    const attempts = link.state === 'offline' ? 1 : device.retries + 1;
+  /** Reads one range, retrying link failures while the link is (believed) up; every failure is counted. */
+  async function readRange(fn: PointDef['function'], start: number, n: number): Promise<number[] | ConsoleError> {
+    // An offline or demoted unit is probed once; retries are for a link that just hiccupped.
+    const attempts = link.state === 'offline' || link.demoted ? 1 : device.retries + 1;
     let last: ConsoleError | null = null;
     for (let i = 0; i < attempts && !stopped; i++) {
       try {
-        return await conn.read(fn, start, count, device.unitId);
+        return await line.read(device.unitId, fn, start, n, policy);
       } catch (e) {
         last = asConsoleError(e);
+        if (!(stopped && last.code === 'MODBUS_CLOSED')) count(last);
         if (!LINK_ERRORS.has(last.code)) return last;
       }
     }
@@ -121,7 +161,7 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
     let lost: ConsoleError | null = null;
     let firstError: ConsoleError | null = null;
     for (const block of blocks) {
-      const res = await readBlock(block.function, block.start, block.count);
+      const res = await readRange(block.function, block.start, block.count);
       if (stopped) return;
       if (res instanceof ConsoleError) {
         if (LINK_ERRORS.has(res.code)) {
@@ -141,33 +181,52 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
     }
     const now = clock.now();
     link.lastPollMs = now - t0;
-    if (lost) {
-      for (const p of points) values[p.id] = notGood(p, 'stale', lost.message);
-      link.pollsFailed++;
-      link.consecutiveFailures++;
-      link.lastError = toErrorInfo(lost);
-      if (link.state !== 'offline') {
-        link.state = 'offline';
-        link.since = now;
-        log('warn', `${device.name} (${device.id}) offline: ${lost.message}`);
-      }
-    } else {
-      if (firstError) {
-        link.pollsFailed++;
-        link.lastError = toErrorInfo(firstError);
-      } else {
-        link.pollsOk++;
-      }
-      link.lastOkAt = now;
-      link.consecutiveFailures = 0;
-      if (link.state !== 'online') {
-        link.state = 'online';
-        link.since = now;
-        log('info', `${device.name} (${device.id}) online at ${where}`);
-      }
-    }
+    if (lost) settleLost(lost, values, now);
+    else settleAnswered(firstError, now);
     emit({ deviceId: device.id, ts: now, values, link: snapshotLink() });
     scheduleNext(now);
+  }
+
+  function settleLost(lost: ConsoleError, values: Record<string, PointValue>, now: number): void {
+    for (const p of points) values[p.id] = notGood(p, 'stale', lost.message);
+    link.pollsFailed++;
+    link.consecutiveFailures++;
+    link.lastError = toErrorInfo(lost);
+    // A line that cannot be opened fails every unit on it alike: backoff, not demotion, handles it.
+    if (lost.code !== 'MODBUS_CONNECT') unitFailures++;
+    if (link.state !== 'offline') {
+      link.state = 'offline';
+      link.since = now;
+      log('warn', `${device.name} (${device.id}) offline: ${lost.message}`);
+    }
+    if (!link.demoted && unitFailures >= device.demotion.afterFailures) {
+      link.demoted = true;
+      log(
+        'warn',
+        `${device.name} (${device.id}) demoted after ${unitFailures} failed polls: polled every ${fmtInterval(device.demotion.intervalMs)} until it answers, so the other units on ${line.key} keep their rate`,
+      );
+    }
+  }
+
+  function settleAnswered(firstError: ConsoleError | null, now: number): void {
+    if (firstError) {
+      link.pollsFailed++;
+      link.lastError = toErrorInfo(firstError);
+    } else {
+      link.pollsOk++;
+    }
+    link.lastOkAt = now;
+    link.consecutiveFailures = 0;
+    unitFailures = 0;
+    if (link.demoted) {
+      link.demoted = false;
+      log('info', `${device.name} (${device.id}) answers again: no longer demoted, polled every ${fmtInterval(device.pollIntervalMs)}`);
+    }
+    if (link.state !== 'online') {
+      link.state = 'online';
+      link.since = now;
+      log('info', `${device.name} (${device.id}) online at ${where}`);
+    }
   }
 
   function emit(r: PollResult): void {
@@ -185,7 +244,10 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
     if (stopped) return;
     const interval = device.pollIntervalMs;
     let delay: number;
-    if (link.state === 'offline') {
+    if (link.demoted) {
+      delay = device.demotion.intervalMs;
+      due = now + delay;
+    } else if (link.state === 'offline') {
       delay = backoffDelay(link.consecutiveFailures, device.backoff, random);
       due = now + delay;
     } else {
@@ -193,7 +255,7 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
       // a little late for runs at once; slots missed entirely (a cycle longer than the
       // interval) are skipped rather than run back to back.
       due += interval;
-      if (now - due >= interval) due += Math.floor((now - due) / interval) * interval;
+      if (now - due >= interval && interval > 0) due += Math.floor((now - due) / interval) * interval;
       delay = Math.min(interval, Math.max(0, due - now));
     }
     arm(delay);
@@ -215,6 +277,10 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
     }, delay);
   }
 
+  function closedError(): ConsoleError {
+    return new ConsoleError('MODBUS_CLOSED', `polling of ${device.name} (${device.id}) at ${where} was stopped`);
+  }
+
   return {
     start() {
       if (started || stopped) return;
@@ -226,7 +292,8 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = null;
-      await conn.close();
+      released ??= pool.release(line);
+      await released;
       await running;
     },
     onResult(handler) {
@@ -234,5 +301,35 @@ export function createTcpPoller(device: ResolvedDevice, opts: TcpPollerOptions =
       return () => void handlers.delete(handler);
     },
     link: snapshotLink,
+    async write(req: ModbusWriteRequest) {
+      // Checked before queueing, so a malformed request never takes a turn on the line.
+      writeRequest(req);
+      if (stopped) throw closedError();
+      try {
+        await line.write(device.unitId, req, policy);
+      } catch (e) {
+        const err = asConsoleError(e);
+        if (!stopped) count(err);
+        throw err;
+      }
+    },
+    async readPoint(pointId: string) {
+      const p = points.find((x) => x.id === pointId);
+      if (!p) throw new ConsoleError('NOT_FOUND', `${device.name} (${device.id}) has no point "${pointId}"`);
+      if (stopped) throw closedError();
+      const res = await readRange(p.function, p.address, registerCount(p));
+      if (res instanceof ConsoleError) throw res;
+      const value = decodeValue(p, res);
+      return { value, raw: res, quality: 'good', ts: clock.now(), reason: null };
+    },
   };
+}
+
+export { LinePool };
+
+/** The poller of one device; every transport (the name predates RTU and gateways). */
+export const createTcpPoller: (device: ResolvedDevice, opts?: PollerOptions) => Poller = createPoller;
+
+function fmtInterval(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }

@@ -4,7 +4,7 @@
  * and CSP violations.
  */
 import { test as base, expect, type Page } from '@playwright/test';
-import { startConfigPlant, type ConfigPlant } from './processes';
+import { startConfigPlant, type ConfigPlant, type PlantOptions } from './processes';
 
 export { expect };
 
@@ -20,10 +20,12 @@ export async function textOf(page: Page, testId: string): Promise<string> {
   return ((await page.getByTestId(testId).first().textContent()) ?? '').trim();
 }
 
-export const test = base.extend<{ problems: string[] }, { plant: ConfigPlant }>({
+export const test = base.extend<{ problems: string[] }, { plant: ConfigPlant; plantOptions: PlantOptions }>({
+  // A file that needs another plant (writes on, a maintenance caller) sets this with test.use: it gets a worker of its own.
+  plantOptions: [{}, { scope: 'worker', option: true }],
   plant: [
-    async ({}, use) => {
-      const plant = await startConfigPlant();
+    async ({ plantOptions }, use) => {
+      const plant = await startConfigPlant(plantOptions);
       try {
         await use(plant);
       } finally {

@@ -196,8 +196,16 @@ export interface ConfigPlant {
   stop(): Promise<void>;
 }
 
+/** What a test may change in the config plant; the defaults are those of a configured plant (writes off, operator). */
+export interface PlantOptions {
+  writes?: boolean;
+  localRole?: 'operator' | 'maintenance';
+  /** Profile objects by machine id, written next to the config and used instead of `builtin:MODEL`. */
+  profiles?: Partial<Record<string, unknown>>;
+}
+
 /** Three agents, a config pointing at them, and the console; resolves once all are online. */
-export async function startConfigPlant(): Promise<ConfigPlant> {
+export async function startConfigPlant(opts: PlantOptions = {}): Promise<ConfigPlant> {
   assertBuilt();
   const agents: Agent[] = [];
   for (const spec of MACHINES) agents.push(new Agent(spec, await freePort()));
@@ -205,12 +213,15 @@ export async function startConfigPlant(): Promise<ConfigPlant> {
   let server: ConsoleServer | null = null;
   try {
     await Promise.all(agents.map((a) => a.ready()));
+    for (const [id, profile] of Object.entries(opts.profiles ?? {})) writeFileSync(join(configDir, `${id}.profile.json`), JSON.stringify(profile, null, 2));
     const config = {
       plant: { name: 'E2E Plant', timezone: 'Europe/Berlin' },
+      ...(opts.writes ? { writes: { enabled: true } } : {}),
+      ...(opts.localRole ? { access: { localRole: opts.localRole } } : {}),
       devices: agents.map((a) => ({
         id: a.spec.id,
         name: a.spec.name,
-        profile: `builtin:${a.spec.model}`,
+        profile: opts.profiles?.[a.spec.id] ? `${a.spec.id}.profile.json` : `builtin:${a.spec.model}`,
         transport: { type: 'tcp', host: '127.0.0.1', port: a.port },
         pollIntervalMs: 250,
         timeoutMs: 500,

@@ -47,7 +47,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function listenVector(regs: RegisterTables, port: number, count: () => void): Promise<ServerTCP> {
+async function listenVector(regs: RegisterTables, port: number, count: () => void, ignoreWrites = false): Promise<ServerTCP> {
   const vector = {
     getCoil: (addr: number) => word(regs.coils, addr) !== 0,
     getDiscreteInput: (addr: number) => word(regs.discrete, addr) !== 0,
@@ -56,6 +56,8 @@ async function listenVector(regs: RegisterTables, port: number, count: () => voi
     // One snapshot per request, so multi-register values are never torn.
     getMultipleInputRegisters: (addr: number, len: number) => Array.from({ length: len }, (_, i) => word(regs.input, addr + i)),
     getMultipleHoldingRegisters: (addr: number, len: number) => Array.from({ length: len }, (_, i) => word(regs.holding, addr + i)),
+    // A device that acknowledges FC6/FC16 to a served register and keeps its old value (readback tests).
+    ...(ignoreWrites ? { setRegister: (addr: number) => void word(regs.holding, addr) } : {}),
   };
   const server = new ServerTCP(vector, { host: '127.0.0.1', port, unitID: 255 });
   server.on('socketError', () => undefined);
@@ -78,7 +80,7 @@ async function listenVector(regs: RegisterTables, port: number, count: () => voi
  * A modbus-serial ServerTCP serving `regs` (any unit id). Pass `port` to reuse a port (e.g. to
  * restart a stopped server); otherwise a free port is picked.
  */
-export async function startVectorServer(regs: Partial<RegisterTables> = {}, opts: { port?: number } = {}): Promise<VectorServer> {
+export async function startVectorServer(regs: Partial<RegisterTables> = {}, opts: { port?: number; ignoreWrites?: boolean } = {}): Promise<VectorServer> {
   const tables: RegisterTables = {
     coils: regs.coils ?? [],
     discrete: regs.discrete ?? [],
@@ -92,7 +94,7 @@ export async function startVectorServer(regs: Partial<RegisterTables> = {}, opts
   for (let attempt = 0; attempt < 5 && !server; attempt++) {
     const p = opts.port ?? (await freePort());
     try {
-      server = await listenVector(tables, p, () => conns++);
+      server = await listenVector(tables, p, () => conns++, opts.ignoreWrites);
       port = p;
     } catch (err) {
       if (opts.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;

@@ -45,6 +45,15 @@ class FakePoller implements Poller {
     return this.current;
   }
 
+  // Writes are tested in writes.test.ts; here the device refuses them outright.
+  async write(): Promise<void> {
+    throw new Error('FakePoller does not write');
+  }
+
+  async readPoint(): Promise<PointValue> {
+    throw new Error('FakePoller does not read single points');
+  }
+
   /** Emits a poll result with every point good: state as given, numbers 0 unless given. */
   emit(ts: number, state: number, given: Record<string, number> = {}): void {
     this.current = { ...this.current, state: 'online', since: T0, lastOkAt: ts, pollsOk: this.current.pollsOk + 1, lastPollMs: 3 };

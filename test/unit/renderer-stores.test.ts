@@ -93,7 +93,7 @@ describe('session', () => {
     expect(usePlantStore.getState().info?.name).toBe('Test plant');
     expect(useMachinesStore.getState().order).toEqual(['a', 'b']);
     expect(useMachinesStore.getState().meta.a?.device.pollIntervalMs).toBe(500);
-    expect(f.calls).toEqual(['plant.info', 'machines.list', 'machines.get', 'machines.get']);
+    expect(f.calls).toEqual(['plant.info', 'machines.list', 'machines.get', 'machines.get', 'alarms.list']);
     f.setStatus('disconnected');
     expect(useConnectionStore.getState().status).toBe('disconnected');
     // Every reconnect reloads: the core may have restarted with another plant.

@@ -3,6 +3,7 @@
  * the current shift, and the plant's local time with its zone.
  */
 import { formatClock, formatRange, zoneAbbrev } from '../lib/format';
+import { AlarmCountButton } from './AlarmCountButton';
 import { machineById, useMachinesStore } from '../stores/machines';
 import { routeHash, selectLastMachineId, selectRoute, useNavigationStore } from '../stores/navigation';
 import { selectNow, selectPlantInfo, usePlantStore } from '../stores/plant';
@@ -42,6 +43,7 @@ export function Header() {
           </a>
         )}
       </nav>
+      <AlarmCountButton />
       <div className="hdr-shift" data-testid="shift">
         <span className="hdr-label">Shift</span>
         {info ? (

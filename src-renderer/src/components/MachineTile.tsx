@@ -10,6 +10,7 @@ import { routeHash } from '../stores/navigation';
 import { selectNow, selectTimezone, usePlantStore } from '../stores/plant';
 import { KeyValueRow } from './KeyValueRow';
 import { StateBadge } from './StateBadge';
+import { TileAlarmBadge } from './TileAlarmBadge';
 
 /** Tile layouts: roomy (≤ 3 machines), narrow (4 in a row), rows2 and rows3 (two or three rows). */
 export type Density = 'roomy' | 'narrow' | 'rows2' | 'rows3';
@@ -194,6 +195,7 @@ export function MachineTile({ id, density }: { id: string; density: Density }) {
   return (
     <article className={`tile tile-${m.state} tile-${density}${live ? '' : ' tile-notlive'}`} data-testid={`machine-tile-${m.id}`}>
       <a className="tile-link" href={routeHash({ page: 'machine', machineId: m.id })} aria-label={`Open ${m.name}`} />
+      <TileAlarmBadge machine={m} />
       {density === 'roomy' || density === 'narrow' ? <FullTile {...props} /> : <PackedTile {...props} />}
     </article>
   );

@@ -3,9 +3,11 @@ import { useEffect, useMemo } from 'react';
 import { KpiCards } from '../components/KpiCards';
 import { KpiHistoryChart } from '../components/KpiHistoryChart';
 import { LinkStats } from '../components/LinkStats';
+import { MachineAlarms } from '../components/MachineAlarms';
 import { countUnit } from '../components/MachineTile';
 import { PointTable } from '../components/PointTable';
 import { RangeToggle } from '../components/RangeToggle';
+import { SetpointPanel } from '../components/SetpointPanel';
 import { StateBadge } from '../components/StateBadge';
 import { TrendChart } from '../components/TrendChart';
 import { useElementWidth } from '../components/hooks';
@@ -87,6 +89,7 @@ export function MachinePage({ machineId }: { machineId: string }) {
           </span>
         </div>
       </header>
+      <MachineAlarms machineId={m.id} />
       <div className="machine-top">
         <LinkStats machine={m} meta={meta} now={now} tz={tz} />
         <section className="card kpi-card-group" aria-labelledby="kpi-title">
@@ -104,6 +107,7 @@ export function MachinePage({ machineId }: { machineId: string }) {
           <KpiCards title={`Last ${rollingMin > 0 ? rollingMin : 60} min`} kpis={m.rolling} countUnit={unit} cycleDecimals={cycleDecimals} live={live} testId="kpis-rolling" />
         </section>
       </div>
+      <SetpointPanel machine={m} meta={meta} info={info} live={live} now={now} tz={tz} />
       <section className="trends" aria-labelledby="trends-title">
         <div className="section-head">
           <h2 id="trends-title">Process trends</h2>

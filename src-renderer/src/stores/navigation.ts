@@ -1,14 +1,15 @@
 /** Which page is shown, kept in location.hash so reload and the back button work. */
 import { create } from 'zustand';
 
-export type Route = { page: 'overview' } | { page: 'machine'; machineId: string };
+export type Route = { page: 'overview' } | { page: 'machine'; machineId: string } | { page: 'alarms' };
 
 export type TrendRange = '15m' | '1h';
 
 export const TREND_RANGE_MS: Record<TrendRange, number> = { '15m': 15 * 60_000, '1h': 60 * 60_000 };
 
-/** Route of a hash: "#/machine/ID" or anything else → overview. */
+/** Route of a hash: "#/machine/ID", "#/alarms", or anything else → overview. */
 export function parseHash(hash: string): Route {
+  if (/^#\/alarms\/?$/.test(hash)) return { page: 'alarms' };
   const m = /^#\/machine\/([^/?#]+)\/?$/.exec(hash);
   if (m?.[1]) {
     try {
@@ -22,6 +23,7 @@ export function parseHash(hash: string): Route {
 
 /** Hash of a route. */
 export function routeHash(route: Route): string {
+  if (route.page === 'alarms') return '#/alarms';
   return route.page === 'machine' ? `#/machine/${encodeURIComponent(route.machineId)}` : '#/';
 }
 

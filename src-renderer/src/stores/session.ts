@@ -4,6 +4,7 @@
  */
 import type { MachineSnapshot, Transport } from '../../../src-preload/contract';
 import { ingestSnapshot } from '../lib/liveSamples';
+import { looksLikeSummary, useAlarmsStore } from './alarms';
 import { useConnectionStore } from './connection';
 import { useMachinesStore } from './machines';
 import { useNavigationStore } from './navigation';
@@ -32,6 +33,7 @@ export function startSession(transport: Transport, opts: SessionOptions = {}): (
   const plant = usePlantStore.getState().actions;
   const machines = useMachinesStore.getState().actions;
   const tick = useTickStore.getState().actions;
+  const alarms = useAlarmsStore.getState().actions;
   connection.setKind(transport.kind);
 
   const pending = new Map<string, MachineSnapshot>();
@@ -48,6 +50,11 @@ export function startSession(transport: Transport, opts: SessionOptions = {}): (
   });
   const offCore = transport.subscribe('core.status', (payload) => {
     connection.setCore(payload.state);
+  });
+  // Alarm changes are rare and urgent: applied at once, not batched with the samples.
+  const offAlarms = transport.subscribe('alarms.update', (payload) => {
+    if (looksLikeSummary(payload)) alarms.apply(payload);
+    else log('ignored a malformed alarms.update');
   });
   const flushTimer = setInterval(() => {
     if (!dirty) return;
@@ -66,7 +73,8 @@ export function startSession(transport: Transport, opts: SessionOptions = {}): (
       const okMachines = await machines.load(transport);
       for (const s of Object.values(useMachinesStore.getState().byId)) ingestSnapshot(s);
       tick.bump();
-      if (!okPlant || !okMachines) log('initial load incomplete; will retry on the next connect or shift change');
+      const okAlarms = await alarms.load(transport);
+      if (!okPlant || !okMachines || !okAlarms) log('initial load incomplete; will retry on the next connect or shift change');
     })().finally(() => {
       syncing = null;
     });
@@ -101,6 +109,7 @@ export function startSession(transport: Transport, opts: SessionOptions = {}): (
     stopped = true;
     offUpdate();
     offCore();
+    offAlarms();
     offStatus();
     offHash();
     clearInterval(flushTimer);

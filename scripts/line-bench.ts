@@ -1,0 +1,113 @@
+/**
+ * Part of `npm run bench`: what one dead unit costs its neighbours on a shared line. Eight units
+ * on one line, polled as fast as the line allows; achieved polls/s of the seven live units
+ * alone, then with the eighth (dead) unit present, once it is demoted. Two lines: Modbus RTU at
+ * 115200 baud over a socat pty pair, and a Modbus TCP gateway (8 unit ids behind one address).
+ *
+ * The simulated units run in this process (a serial port can be opened by one process only, and
+ * one process serves the whole line), so the CPU is shared with the console side. A pty moves
+ * bytes without baud-rate timing: only the console's own pacing (3.5 characters, at least
+ * 1.75 ms above 19200 baud) and the round trip shape the RTU figures.
+ */
+import { startRtuLine, type LineServer } from '../device-agent/rtu-server';
+import { loadProfile, packageRoot } from '../src-main/config/load';
+import type { ResolvedDevice, TransportConfig } from '../src-main/config/schema';
+import { LinePool } from '../src-main/modbus/line';
+import { createPoller } from '../src-main/modbus/poller';
+import { haveSocat, startPtyPair, type PtyPair } from '../test/helpers/pty';
+
+const MODELS = ['im250', 'hp200', 'pk60'] as const;
+const UNITS = 8;
+const DEAD = 8;
+/** Dead unit's policy: its probe costs one timeout every demotion interval (10 % of the line). */
+const DEAD_TIMEOUT_MS = 200;
+const DEMOTION_MS = 2000;
+
+function device(transport: TransportConfig, unitId: number): ResolvedDevice {
+  const model = MODELS[(unitId - 1) % MODELS.length]!;
+  return {
+    id: `unit-${unitId}`,
+    name: `Unit ${unitId}`,
+    profile: `builtin:${model}`,
+    transport,
+    unitId,
+    // As fast as the line allows: the bench measures the line, not a poll schedule.
+    pollIntervalMs: 0,
+    timeoutMs: DEAD_TIMEOUT_MS,
+    retries: 1,
+    backoff: { initialDelayMs: 100, maxDelayMs: 1000, randomisationFactor: 0 },
+    interFrameDelayMs: 0,
+    demotion: { afterFailures: 3, intervalMs: DEMOTION_MS },
+    writeFunction: 'single',
+    profileDef: loadProfile(`builtin:${model}`, packageRoot()),
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls/s of the live units over `seconds`, with or without the dead unit (measured once it is demoted). */
+async function measure(transport: TransportConfig, withDead: boolean, seconds: number): Promise<{ rate: number; demotedAfterMs: number | null }> {
+  const pool = new LinePool();
+  const live = Array.from({ length: UNITS - 1 }, (_, i) => createPoller(device(transport, i + 1), { pool }));
+  const dead = withDead ? createPoller(device(transport, DEAD), { pool }) : null;
+  let count = 0;
+  let counting = false;
+  for (const p of live) p.onResult((r) => void (counting && r.link.state === 'online' && count++));
+  const t0 = Date.now();
+  for (const p of [...live, ...(dead ? [dead] : [])]) p.start();
+  let demotedAfterMs: number | null = null;
+  // Bounded wait for the dead unit's demotion (three failed polls), then for the line to settle.
+  for (let i = 0; dead && i < 200 && !dead.link().demoted; i++) await sleep(20);
+  if (dead?.link().demoted) demotedAfterMs = Date.now() - t0;
+  await sleep(300);
+  counting = true;
+  const start = Date.now();
+  await sleep(seconds * 1000);
+  counting = false;
+  const rate = (count * 1000) / (Date.now() - start);
+  await Promise.all([...live, ...(dead ? [dead] : [])].map((p) => p.stop()));
+  return { rate, demotedAfterMs };
+}
+
+async function runCase(name: string, transport: TransportConfig, seconds: number): Promise<void> {
+  // A first round warms up the JIT and the slave, so that the two phases compare fairly.
+  await measure(transport, false, 1);
+  const alone = await measure(transport, false, seconds);
+  const together = await measure(transport, true, seconds);
+  const demoted = together.demotedAfterMs === null ? 'not demoted!' : `demoted after ${together.demotedAfterMs} ms`;
+  console.log(
+    `${name.padEnd(40)} live units: ${alone.rate.toFixed(0).padStart(6)} polls/s alone, ${together.rate.toFixed(0).padStart(6)} with the dead unit (${demoted})   ratio ${(together.rate / alone.rate).toFixed(2)}`,
+  );
+}
+
+/** Runs the RTU line and the TCP gateway cases and prints their figures. */
+export async function runLineBenches(seconds: number): Promise<void> {
+  console.log(
+    `\nShared lines: ${UNITS} units (${UNITS - 1} live + 1 dead, timeout ${DEAD_TIMEOUT_MS} ms, 1 retry, demoted after 3 failed polls, then probed every ${DEMOTION_MS / 1000} s), ${seconds} s per phase`,
+  );
+  const units = (dead: boolean | 'exception') =>
+    Array.from({ length: UNITS }, (_, i) => ({ unitId: i + 1, model: MODELS[i % MODELS.length], seed: i + 1, dead: i + 1 === DEAD ? dead : false }));
+
+  let pty: PtyPair | null = null;
+  let server: LineServer | null = null;
+  if (!haveSocat()) {
+    console.log('RTU line: skipped (socat is not installed: apt-get install socat)');
+  } else {
+    try {
+      pty = await startPtyPair();
+      server = await startRtuLine({ path: pty.a, baudRate: 115200, units: units(true) });
+      await runCase('RTU 115200 8N1 (socat pty pair)', { type: 'rtu', path: pty.b, baudRate: 115200, parity: 'none', dataBits: 8, stopBits: 1 }, seconds);
+    } finally {
+      await server?.stop();
+      await pty?.stop();
+    }
+  }
+  for (const dead of [true, 'exception'] as const) {
+    const gw = await startRtuLine({ port: 0, framing: 'mbap', units: units(dead) });
+    try {
+      await runCase(`TCP gateway, dead unit ${dead === true ? 'silent' : 'exception 11'}`, { type: 'tcp', host: '127.0.0.1', port: gw.port! }, seconds);
+    } finally {
+      await gw.stop();
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Why the store could not be opened. Each reason maps onto one of the core's error codes, so
+ * the CLI and the API treat it like any other ConsoleError; `reason` lets callers and tests tell
+ * the cases apart without parsing messages.
+ */
+import { ConsoleError, type ErrorCode } from '../core/errors';
+
+export type StoreErrorReason =
+  /** No key source: no passphrase in the environment, no terminal to ask, no OS key store. */
+  | 'locked'
+  /** The passphrase does not unwrap the store key. */
+  | 'wrong-passphrase'
+  /** The database cannot be read with the unwrapped key (another key, or not a store). */
+  | 'wrong-key'
+  /** store-key.json is missing its database, malformed, or of an unknown format. */
+  | 'key-file-invalid'
+  /** A demo key file where a configured plant is expected, or the other way round. */
+  | 'demo-mismatch'
+  /** There is no store yet and the caller asked not to create one. */
+  | 'no-store'
+  /** A new passphrase was refused (too short, confirmation differs). */
+  | 'passphrase-rejected'
+  /** The database was written by a newer version of the console. */
+  | 'schema-too-new';
+
+const CODES: Record<StoreErrorReason, ErrorCode> = {
+  locked: 'UNAVAILABLE',
+  'wrong-passphrase': 'FORBIDDEN',
+  'wrong-key': 'UNAVAILABLE',
+  'key-file-invalid': 'UNAVAILABLE',
+  'demo-mismatch': 'FORBIDDEN',
+  'no-store': 'NOT_FOUND',
+  'passphrase-rejected': 'FORBIDDEN',
+  'schema-too-new': 'UNAVAILABLE',
+};
+
+/** A ConsoleError raised while unlocking or opening the store. */
+export class StoreError extends ConsoleError {
+  constructor(
+    readonly reason: StoreErrorReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(CODES[reason], message, options);
+  }
+}
+
+/** The one message shown when no key source is available. */
+export const LOCKED_MESSAGE = 'The store is locked: set PLANT_CONSOLE_PASSPHRASE or run on a terminal to be asked';

@@ -1,0 +1,160 @@
+/**
+ * Opening the plant store: `<dataDir>/plant.db`, one embedded libsql database in WAL mode,
+ * encrypted by libsql with a random 32-byte key that is kept only wrapped, in store-key.json.
+ * `openPlantStore` is the one call the console makes: unlock, open, migrate, identity, history.
+ */
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Database from 'libsql';
+import { systemClock, type Clock } from '../core/types';
+import { StoreError } from './errors';
+import { createSqlHistory, type SqlHistoryOptions, type SqlHistoryStore } from './history-sql';
+import { ensurePlantIdentity, type PlantIdentity } from './identity';
+import { dbFilePath } from './key-file';
+import type { WrapperKind } from './key-wrappers';
+import { migrate, type StoreDb } from './schema';
+import { wipe } from './sodium';
+import { unlockStoreKey, type UnlockOptions } from './unlock';
+
+/** libsql's options include the encryption key, which its bundled type declarations omit. */
+type LibsqlOptions = Database.Options & { encryptionKey?: string };
+
+/** How durably commits reach the disk (see openEncryptedDatabase). */
+export type Durability = 'FULL' | 'NORMAL';
+
+function isNotADatabase(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e.code === 'SQLITE_NOTADB' || (typeof e.message === 'string' && e.message.includes('file is not a database'));
+}
+
+function privateFiles(path: string): void {
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(p)) chmodSync(p, 0o600);
+  }
+}
+
+/**
+ * Opens (or creates) an encrypted database with `key` (32 bytes; the caller zeroes it).
+ * synchronous = FULL by default: the store holds the uplink outbox and its sequence numbers,
+ * and a plant PC can lose power; with history batched per second the fsync costs little.
+ */
+export function openEncryptedDatabase(path: string, key: Uint8Array, durability: Durability = 'FULL'): StoreDb {
+  // libsql takes the key as a string; this hex copy cannot be zeroed, only dropped.
+  const options: LibsqlOptions = { encryptionKey: Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex') };
+  const db = new Database(path, options);
+  try {
+    // The key is checked only when a page is read: read one now, so a wrong key fails here.
+    db.prepare('SELECT count(*) FROM sqlite_schema').raw().get();
+    // Must precede the first table; on an existing database it is a no-op.
+    db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+    const mode = (db.prepare('PRAGMA journal_mode = WAL').raw().get() as [string] | undefined)?.[0];
+    if (mode !== 'wal') throw new StoreError('wrong-key', `${path} cannot be put in WAL mode (journal mode ${String(mode)})`);
+    db.exec(`PRAGMA synchronous = ${durability}`);
+    db.exec('PRAGMA busy_timeout = 5000');
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreError) throw err;
+    if (isNotADatabase(err)) {
+      throw new StoreError('wrong-key', `${path} cannot be opened with this key: it was encrypted with another key, or it is not a plant store`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  privateFiles(path);
+  return db;
+}
+
+/** What `openPlantStore` needs. */
+export interface OpenPlantStoreOptions extends UnlockOptions {
+  /** History retention, disk budget and timers. */
+  history?: Omit<SqlHistoryOptions, 'log' | 'clock'>;
+  durability?: Durability;
+  clock?: Clock;
+}
+
+/** The open store: what the core is wired to. */
+export interface PlantStore {
+  db: StoreDb;
+  history: SqlHistoryStore;
+  identity: PlantIdentity;
+  dataDir: string;
+  dbPath: string;
+  wrapper: WrapperKind;
+  demo: boolean;
+  /** True when this call created the store (first start). */
+  created: boolean;
+  /** Flushes history, zeroes the identity's secrets in memory and closes the database. */
+  close(): void;
+}
+
+function readMeta(db: StoreDb, key: string): string | undefined {
+  return (db.prepare('SELECT value FROM meta WHERE key = ?').raw().get([key]) as [string] | undefined)?.[0];
+}
+
+/** Records (first start) or checks that the store belongs to the demo plant or to a configured one. */
+function checkDemoMarker(db: StoreDb, opts: { demo: boolean; dataDir: string; wrapper: WrapperKind; now: number }): void {
+  const marked = readMeta(db, 'demo');
+  if (marked === undefined) {
+    const set = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
+    db.transaction(() => {
+      set.run(['demo', String(opts.demo)]);
+      set.run(['created_at', String(opts.now)]);
+      set.run(['key_wrapper', opts.wrapper]);
+    })();
+    return;
+  }
+  if (marked !== String(opts.demo) || (opts.wrapper === 'demo-key-file') !== opts.demo) {
+    throw new StoreError(
+      'demo-mismatch',
+      opts.demo
+        ? `${opts.dataDir} holds a configured plant's store: the demo plant runs in a data dir of its own (--data-dir).`
+        : `${opts.dataDir} holds the SIMULATED demo plant's store: a configured plant never uses it. Choose another --data-dir.`,
+    );
+  }
+}
+
+/** Unlocks and opens the plant store of `dataDir` (creating it on first start). */
+export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<PlantStore> {
+  const dataDir = resolve(opts.dataDir);
+  if (opts.create !== false) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const clock = opts.clock ?? systemClock;
+  const unlocked = await unlockStoreKey({ ...opts, dataDir });
+  const dbPath = dbFilePath(dataDir);
+  let db: StoreDb;
+  try {
+    db = openEncryptedDatabase(dbPath, unlocked.key, opts.durability);
+  } finally {
+    wipe(unlocked.key);
+  }
+  try {
+    migrate(db, undefined, clock.now());
+    checkDemoMarker(db, { demo: opts.demo, dataDir, wrapper: unlocked.wrapper, now: clock.now() });
+    const identity = ensurePlantIdentity(db, { log: opts.log, clock });
+    const history = createSqlHistory(db, { ...opts.history, log: opts.log, clock });
+    let closed = false;
+    return {
+      db,
+      history,
+      identity,
+      dataDir,
+      dbPath,
+      wrapper: unlocked.wrapper,
+      demo: opts.demo,
+      created: unlocked.created,
+      close() {
+        if (closed) return;
+        closed = true;
+        try {
+          history.close();
+        } finally {
+          identity.forget();
+          db.close();
+        }
+      },
+    };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

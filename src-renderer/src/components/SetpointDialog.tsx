@@ -1,0 +1,73 @@
+/**
+ * The confirmation step of a setpoint change: the change in one plain sentence (old → new with
+ * unit), what the console will check that the value already misses, and big Confirm / Cancel.
+ * Cancel has the focus, so a stray Enter changes nothing on the machine.
+ */
+import { useEffect, useId, useRef } from 'react';
+
+interface Props {
+  /** "Set Zone 1 setpoint from 212.0 °C to 214.0 °C?" */
+  sentence: string;
+  /** Machine name and where the value will be read back from. */
+  context: string;
+  /** Rules the value misses (the console will refuse it); empty when none. */
+  problems: readonly string[];
+  busy: boolean;
+  onConfirm(): void;
+  onCancel(): void;
+}
+
+/** A modal dialog over the page. */
+export function SetpointDialog({ sentence, context, problems, busy, onConfirm, onCancel }: Props) {
+  const titleId = useId();
+  const cancelRef = useRef<HTMLButtonElement>(null);
+
+  useEffect(() => {
+    cancelRef.current?.focus();
+  }, []);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key === 'Escape' && !busy) onCancel();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [busy, onCancel]);
+
+  return (
+    <div className="write-backdrop">
+      <div className="write-dialog" role="dialog" aria-modal="true" aria-labelledby={titleId} data-testid="write-dialog">
+        <h2 id={titleId} className="write-dialog-title">
+          Confirm setpoint change
+        </h2>
+        <p className="write-sentence" data-testid="write-sentence">
+          {sentence}
+        </p>
+        <p className="muted write-context">{context}</p>
+        {problems.length > 0 && (
+          <div className="write-problems" data-testid="write-problems">
+            <strong>The console will refuse this change:</strong>
+            <ul>
+              {problems.map((p) => (
+                <li key={p}>{p}</li>
+              ))}
+            </ul>
+          </div>
+        )}
+        {busy && (
+          <p className="write-busy" role="status">
+            Writing, then reading back from the device…
+          </p>
+        )}
+        <div className="write-actions">
+          <button type="button" className="btn write-btn write-confirm" data-testid="confirm-write" disabled={busy} onClick={onConfirm}>
+            Confirm
+          </button>
+          <button type="button" className="btn write-btn" data-testid="cancel-write" disabled={busy} ref={cancelRef} onClick={onCancel}>
+            Cancel
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
