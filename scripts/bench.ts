@@ -103,7 +103,7 @@ async function consoleLoop(devices: ResolvedDevice[], seconds: number): Promise<
     plant: { name: 'Bench', timezone: 'UTC' },
     shifts: [{ name: 'Day', start: '06:00' }],
     kpi: { rollingWindowMin: 60 },
-    history: { retentionMin: 60 },
+    history: { retentionMin: 60, retentionDays: 7, diskBudgetMB: 512 },
     writes: { enabled: false },
     access: { localRole: 'operator' },
     devices,

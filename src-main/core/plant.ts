@@ -48,6 +48,8 @@ export interface PlantCoreOptions {
   version?: string;
   /** Period of KPI samples and history trimming (default one minute). */
   tickMs?: number;
+  /** History older than this is trimmed at each tick (default: config.history.retentionMin). */
+  historyRetentionMs?: number;
   /** Where write results are kept (default: in memory). */
   writeLog?: WriteLogStore;
   /** Where alarms and their history are kept (default: in memory); saved alarms are continued. */
@@ -58,6 +60,7 @@ type Handler<T> = (payload: T) => void;
 
 /** Composes machines, pollers and history, and publishes machine and status events. */
 export class PlantCore {
+  private readonly historyRetentionMs: number | undefined;
   readonly config: PlantConfig;
   readonly history: HistoryStore;
   readonly clock: Clock;
@@ -88,6 +91,7 @@ export class PlantCore {
     this.log = opts.log ?? silentLogger;
     this.version = opts.version ?? '0.0.0';
     this.tickMs = opts.tickMs ?? 60_000;
+    this.historyRetentionMs = opts.historyRetentionMs;
     this.writes = new WriteService({ host: this, store: opts.writeLog, log: this.log });
     this.pollerFactory = opts.pollerFactory;
     this.history =
@@ -268,7 +272,7 @@ export class PlantCore {
   /** Takes a KPI sample of every machine and trims history to the retention (the minute tick). */
   tick(now = this.clock.now()): void {
     for (const m of this.machines.values()) this.history.appendKpi(m.id, m.kpiSample(now));
-    this.history.trim(now - this.config.history.retentionMin * 60_000);
+    this.history.trim(now - (this.historyRetentionMs ?? this.config.history.retentionMin * 60_000));
   }
 
   private async resolveDefaultFactory(): Promise<PollerFactory> {

@@ -39,7 +39,9 @@ export class Proc {
   exited: Promise<number | null>;
 
   constructor(args: string[]) {
-    this.child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A configured plant's store needs its passphrase; tests give one through the environment.
+    const env = { ...process.env, PLANT_CONSOLE_PASSPHRASE: process.env.PLANT_CONSOLE_PASSPHRASE ?? 'e2e only: not a secret' };
+    this.child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
     const keep = (d: Buffer): void => {
       this.output = (this.output + d.toString()).slice(-20_000);
     };

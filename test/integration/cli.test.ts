@@ -106,6 +106,23 @@ describe('plant-console read', () => {
   });
 });
 
+describe('plant-console serve with a configured plant', () => {
+  it('does not start without the store passphrase, and says how to give it', async () => {
+    const file = writeConfig('locked.json', [
+      { id: 'press', name: 'Press', profile: 'builtin:hp200', transport: { type: 'tcp', host: '127.0.0.1', port: agent.port } },
+    ]);
+    const saved = process.env.PLANT_CONSOLE_PASSPHRASE;
+    delete process.env.PLANT_CONSOLE_PASSPHRASE;
+    try {
+      const { code, err } = await cli(['serve', '--config', file, '--port', '0', '--data-dir', join(dir, 'locked-data')]);
+      expect(code).toBe(1);
+      expect(err).toMatch(/locked.*PLANT_CONSOLE_PASSPHRASE/i);
+    } finally {
+      if (saved !== undefined) process.env.PLANT_CONSOLE_PASSPHRASE = saved;
+    }
+  });
+});
+
 describe('npm start without an Electron binary', () => {
   it('says so in one line and serves the console in web mode', async () => {
     const child = spawn(process.execPath, [join(root, 'scripts/start.js'), '--port', '0', '--data-dir', join(dir, 'data')], {
