@@ -15,6 +15,7 @@ export default defineConfig({
           index: resolve(root, 'src-main/electron/main.ts'),
           cli: resolve(root, 'src-main/cli.ts'),
           'device-agent': resolve(root, 'device-agent/cli.ts'),
+          'supplier-cloud': resolve(root, 'supplier-cloud/cli.ts'),
           bench: resolve(root, 'scripts/bench.ts'),
         },
       },

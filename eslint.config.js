@@ -13,7 +13,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src-main/**/*.ts', 'device-agent/**/*.ts'],
+    files: ['src-main/**/*.ts', 'device-agent/**/*.ts', 'supplier-cloud/**/*.ts'],
     ignores: ['src-main/electron/**'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'The plant core is plain Node: electron only in src-main/electron/.' }] }],

@@ -15,6 +15,7 @@ import type { PlantConfig, ResolvedDevice } from '../src-main/config/schema';
 import { silentLogger } from '../src-main/core/log';
 import { PlantCore } from '../src-main/core/plant';
 import { planReads } from '../src-main/modbus/planner';
+import { runUplinkBench } from '../src-main/uplink/bench';
 import { runLineBenches } from './line-bench';
 
 const MODELS = ['im250', 'hp200', 'pk60', 'im250'] as const;
@@ -153,6 +154,8 @@ async function main(): Promise<void> {
     for (const a of agents) a.kill('SIGTERM');
   }
   await runLineBenches(SECONDS);
+  // BENCH_UPLINK_OUTAGE_S shortens the simulated outage (default 1 h: about 5 minutes of bench).
+  await runUplinkBench({ seconds: Math.max(5, SECONDS * 2), outageSeconds: Number(process.env.BENCH_UPLINK_OUTAGE_S ?? 3600) });
 }
 
 void main().then(

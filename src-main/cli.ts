@@ -7,18 +7,26 @@ import { join } from 'node:path';
 import { startPlant } from './app/bootstrap';
 import { readDevices, formatReadReport } from './app/read';
 import { runKeysCommand } from './app/keys-cli';
+import { runAuditCommand } from './app/audit-cli';
+import { runUserCommand } from './app/user-cli';
 import { VERSION } from './app/version';
 import { loadConfig, packageRoot } from './config/load';
 import { ConsoleError } from './core/errors';
 import { consoleLogger, type LogLevel } from './core/log';
-import { startWebServer } from './web/server';
+import { isLoopbackHost, startWebServer } from './web/server';
+import { ensureCertificate, loadCertificate, namesForBind, type TlsMaterial } from './web/tls';
 
 const USAGE = `plant-console ${VERSION}
 
 Usage:
   plant-console serve [--config FILE] [--host 127.0.0.1] [--port 8080] [--data-dir DIR]
+                     [--tls-cert FILE --tls-key FILE] [--require-login]
       The console headless, in web mode: UI over HTTP, API over a WebSocket, GET /healthz.
-      Without --config it runs the embedded demo plant (SIMULATED).
+      Without --config it runs the embedded demo plant (SIMULATED). Beyond loopback (e.g.
+      --host 0.0.0.0) it speaks only HTTPS and every connection signs in: with the given
+      certificate, or one generated into the data dir at first start (its SHA-256 fingerprint
+      is printed and shown on the console). On loopback, --require-login (or the config's
+      access.localLoginRequired) asks for sign-in too.
   plant-console read --config FILE [--device ID] [--json]
       Commissioning: one poll of each device, every decoded point or a clear per-device error.
       Exit code 1 when a device could not be read.
@@ -26,6 +34,16 @@ Usage:
       The plant's public keys (Ed25519 signing, X25519 encryption), key ids and fingerprints,
       for the supplier to register. Unlocks the store with PLANT_CONSOLE_PASSPHRASE or asks on
       the terminal. Exit code 1 when the store is locked or the passphrase is wrong.
+  plant-console user add --name NAME --role ROLE [--data-dir DIR]
+      A local account (operator, maintenance, admin, supplier-support). The password is read
+      from standard input: asked twice without echo on a terminal, or the first piped line.
+  plant-console user list [--json] | user disable|enable --name NAME | user reset --name NAME
+  plant-console user pin --name NAME [--remove]
+      Reset and pin read the new password or PIN from standard input as add does.
+  plant-console audit verify [--data-dir DIR] [--public-key KEY] [--json]
+      Checks the audit log's hash chain and signed heads; exit code 1 names the first bad record.
+  plant-console audit export [--data-dir DIR] [--format jsonl|csv] [--out FILE]
+                             [--from TIME] [--to TIME] [--user NAME] [--kind K,K] [--machine ID]
   plant-console --help | --version
 `;
 
@@ -59,6 +77,8 @@ export async function runCli(argv: string[], io: Out = stdio, signals: NodeJS.Pr
     if (command === 'serve') return await serve(rest, io, signals);
     if (command === 'read') return await read(rest, io);
     if (command === 'keys') return await runKeysCommand(rest, io);
+    if (command === 'user') return await runUserCommand(rest, io);
+    if (command === 'audit') return await runAuditCommand(rest, io);
   } catch (err) {
     if (err instanceof ConsoleError) {
       io.err(`plant-console: ${err.message}\n`);
@@ -83,15 +103,22 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
       port: { type: 'string' },
       'data-dir': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'require-login': { type: 'boolean', default: false },
     },
   });
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) return usageError(io, '--tls-cert and --tls-key go together');
   const level = values['log-level'] as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) return usageError(io, '--log-level must be debug, info, warn or error');
   const log = consoleLogger(level);
   const port = parsePort(values.port, 8080);
+  const configured = values['tls-cert'] && values['tls-key'] ? loadCertificate(values['tls-cert'], values['tls-key']) : null;
+  const loopback = isLoopbackHost(values.host);
   const plant = await startPlant({ configPath: values.config, dataDir: values['data-dir'], log });
   let web;
   try {
+    const tls: TlsMaterial | null = configured ?? (loopback ? null : await ensureCertificate({ dataDir: plant.dataDir, hosts: namesForBind(values.host), log }));
     web = await startWebServer({
       api: plant.api,
       core: plant.core,
@@ -100,6 +127,10 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
       staticDir: join(packageRoot(), 'out', 'renderer'),
       log,
       caller: plant.caller,
+      auth: plant.auth,
+      remote: plant.remote.support,
+      requireLogin: !loopback || values['require-login'] || plant.config.access.localLoginRequired === true,
+      ...(tls ? { tls } : {}),
     });
   } catch (err) {
     await plant.stop();
@@ -110,6 +141,8 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
   }
   const mode = plant.demo ? 'embedded demo plant (SIMULATED)' : `config ${plant.config.source}`;
   io.out(`Plant Console ${VERSION} in web mode — ${mode}\nOpen ${web.url}\n`);
+  if (web.fingerprint) io.out(`TLS certificate SHA-256 fingerprint: ${web.fingerprint}\n`);
+  if (web.loginRequired) io.out('Sign-in required for every connection\n');
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;

@@ -17,10 +17,22 @@ export const COMMAND_NAMES = [
   'alarms.list',
   'alarms.ack',
   'alarms.history',
+  'uplink.status',
+  'uplink.points',
+  'session.info',
+  'remote.grant',
+  'remote.end',
+  'remote.list',
+  'remote.requests',
+  'remote.propose',
+  'remote.confirm',
+  'remote.reject',
+  'remote.reportPage',
+  'remote.summary',
 ] as const;
 
 /** Every event stream of the console API. */
-export const EVENT_NAMES = ['machines.update', 'core.status', 'alarms.update'] as const;
+export const EVENT_NAMES = ['machines.update', 'core.status', 'alarms.update', 'uplink.update', 'remote.update'] as const;
 
 export type CommandName = (typeof COMMAND_NAMES)[number];
 export type EventName = (typeof EVENT_NAMES)[number];

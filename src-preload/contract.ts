@@ -21,6 +21,8 @@ export const CallerSchema = z.object({
   user: z.string(),
   role: RoleSchema,
   origin: z.enum(['local', 'remote']),
+  /** The signed-in session the call comes from (absent: the local console's own caller). */
+  sessionId: z.string().optional(),
 });
 export type Caller = z.infer<typeof CallerSchema>;
 
@@ -113,6 +115,8 @@ export const LinkSchema = z.object({
   lastPollMs: z.number().nullable(),
   /** Demoted after repeated failures: polled only every demotion interval until it answers. */
   demoted: z.boolean().optional(),
+  /** While demoted, the unit is probed this often. */
+  demotedIntervalMs: z.number().int().optional(),
   /** Failures so far by error code (MODBUS_TIMEOUT, MODBUS_CRC, MODBUS_EXCEPTION…). */
   errorCounts: z.record(z.string(), z.number().int()).optional(),
   /** The line (port or gateway connection) this device is polled through. */
@@ -180,6 +184,9 @@ export const PlantInfoSchema = z.object({
   serverTime: z.number(),
   /** Setpoint writes turned on in the plant's configuration (absent: off). */
   writesEnabled: z.boolean().optional(),
+  /** Web mode's address and its TLS certificate's SHA-256 fingerprint, to read out to a remote person. */
+  webUrl: z.string().optional(),
+  webFingerprint: z.string().nullable().optional(),
 });
 export type PlantInfo = z.infer<typeof PlantInfoSchema>;
 
@@ -218,6 +225,8 @@ export const HealthSchema = z.object({
   startedAt: z.number(),
   simulated: z.boolean(),
   machines: z.array(z.object({ id: z.string(), name: z.string(), state: MachineStateSchema, link: LinkSchema })),
+  /** Present when the plant has an uplink configured. */
+  uplink: z.object({ state: z.string(), lastAckSeq: z.number().nullable(), outboxDepth: z.number().int() }).optional(),
 });
 export type Health = z.infer<typeof HealthSchema>;
 
@@ -291,6 +300,160 @@ export const AlarmSummarySchema = z.object({
   counts: z.object({ active: z.number().int(), unacknowledged: z.number().int() }),
 });
 export type AlarmSummary = z.infer<typeof AlarmSummarySchema>;
+
+/** What goes out for a point: nothing (local, or no uplink), encrypted (sealed) or readable (plain). */
+export const UplinkLeavesSchema = z.enum(['nothing', 'encrypted', 'readable']);
+export type UplinkLeaves = z.infer<typeof UplinkLeavesSchema>;
+
+/** "What leaves this plant": every machine's points, their class and what goes out. */
+export const UplinkPointsSchema = z.object({
+  configured: z.boolean(),
+  plainTcp: z.boolean(),
+  machines: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      model: z.string(),
+      /** The pseudonym topics carry instead of the machine id (null without an uplink). */
+      pseudonym: z.string().nullable(),
+      points: z.array(z.object({ id: z.string(), name: z.string(), unit: z.string(), sensitivity: SensitivitySchema, leaves: UplinkLeavesSchema })),
+    }),
+  ),
+});
+export type UplinkPoints = z.infer<typeof UplinkPointsSchema>;
+
+/** The live uplink state (src-main/uplink/service.ts). */
+export const UplinkStatusSchema = z.object({
+  configured: z.boolean(),
+  state: z.enum(['disabled', 'connecting', 'online', 'offline', 'closed']),
+  /** When `state` last changed. */
+  since: z.number(),
+  broker: z.string().nullable(),
+  protocolVersion: z.number().int().nullable(),
+  tls: z.object({ enabled: z.boolean(), servername: z.string().nullable(), clientCertificate: z.boolean(), serverFingerprint: z.string().nullable() }),
+  /** Configured as plain TCP: everything travels readable (a permanent warning). */
+  plainTcp: z.boolean(),
+  connectedSince: z.number().nullable(),
+  /** Since when there has been no broker connection (null while online). */
+  downSince: z.number().nullable(),
+  lastError: ErrorInfoSchema.nullable(),
+  plant: z.object({ pseudonym: z.string(), signingKeyId: z.string(), cloudKeyId: z.string() }).nullable(),
+  outbox: z.object({
+    depth: z.number().int(),
+    bytes: z.number(),
+    budgetBytes: z.number(),
+    oldestCreatedAt: z.number().nullable(),
+    /** Recording stopped: the disk budget is used up (sealed data is being lost). */
+    full: z.boolean(),
+    fullSince: z.number().nullable(),
+  }),
+  lastSeq: z.number(),
+  lastAckSeq: z.number().nullable(),
+  inflight: z.number().int(),
+  published: z.number(),
+  acknowledged: z.number(),
+  drops: z.object({ droppedPlain: z.number(), droppedBytes: z.number(), notRecordedSealed: z.number(), notRecordedPlain: z.number(), gapNotices: z.number() }),
+  downlink: z.object({ accepted: z.number(), refused: z.number(), lastRefusal: z.string().nullable() }),
+  /** The UI's "uplink down" banner appears after this many seconds offline. */
+  downBannerAfterS: z.number(),
+  ts: z.number(),
+});
+export type UplinkStatus = z.infer<typeof UplinkStatusSchema>;
+
+/** What a remote support session may do: look, propose changes, or have changes applied after on-site confirmation. */
+export const RemoteScopeSchema = z.enum(['view', 'propose', 'apply']);
+export type RemoteScope = z.infer<typeof RemoteScopeSchema>;
+
+/** A grant of remote support and the session it became (src-main/remote/). */
+export const RemoteGrantSchema = z.object({
+  id: z.string(),
+  /** The supplier-support account it is for. */
+  account: z.string(),
+  scope: RemoteScopeSchema,
+  /** Machines the session may see (null: all). */
+  machines: z.array(z.string()).nullable(),
+  durationMs: z.number(),
+  createdAt: z.number(),
+  createdBy: z.string(),
+  /** The join code is void after this unless used. */
+  codeExpiresAt: z.number(),
+  state: z.enum(['waiting', 'live', 'ended']),
+  sessionId: z.string().nullable(),
+  joinedAt: z.number().nullable(),
+  /** joinedAt + durationMs: the session ends then at the latest. */
+  endsAt: z.number().nullable(),
+  /** The page the remote person has open, as their UI reports it. */
+  page: z.string().nullable(),
+  endedAt: z.number().nullable(),
+  endReason: z.string().nullable(),
+});
+export type RemoteGrant = z.infer<typeof RemoteGrantSchema>;
+
+/** A change the remote person asked for; it waits for someone on site. */
+export const ChangeRequestSchema = z.object({
+  id: z.string(),
+  grantId: z.string(),
+  sessionId: z.string(),
+  requestedBy: z.string(),
+  /** `change` (scope apply): written on the remote person's behalf once confirmed; `proposal` (scope propose): adopted by the site as its own write. */
+  kind: z.enum(['change', 'proposal']),
+  machineId: z.string(),
+  machineName: z.string(),
+  pointId: z.string(),
+  pointName: z.string(),
+  unit: z.string(),
+  decimals: z.number().int(),
+  from: z.union([z.number(), z.boolean(), z.null()]),
+  to: z.union([z.number(), z.boolean()]),
+  requestedAt: z.number(),
+  state: z.enum(['pending', 'applying', 'written', 'refused', 'failed', 'rejected', 'expired']),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.number().nullable(),
+  /** Why it was rejected, refused or failed. */
+  reason: z.string().nullable(),
+  result: WriteResultSchema.nullable(),
+});
+export type ChangeRequest = z.infer<typeof ChangeRequestSchema>;
+
+/** Remote support as the caller may see it (supplier support sees only its own session). */
+export const RemoteStateSchema = z.object({
+  grants: z.array(RemoteGrantSchema),
+  requests: z.array(ChangeRequestSchema),
+  defaultDurationMs: z.number(),
+  maxDurationMs: z.number(),
+  ts: z.number(),
+});
+export type RemoteState = z.infer<typeof RemoteStateSchema>;
+
+/** A remote session's record: who, when, pages viewed, changes requested and their outcome. */
+export const RemoteSummarySchema = z.object({
+  grant: RemoteGrantSchema,
+  pages: z.array(z.object({ at: z.number(), page: z.string() })),
+  requests: z.array(ChangeRequestSchema),
+  audit: z.array(z.object({ seq: z.number(), at: z.number(), kind: z.string(), user: z.string().nullable(), detail: z.record(z.string(), z.unknown()) })),
+});
+export type RemoteSummary = z.infer<typeof RemoteSummarySchema>;
+
+/** Who the caller is, and the session behind it. */
+export const SessionInfoSchema = z.object({
+  caller: CallerSchema,
+  session: z
+    .object({
+      id: z.string(),
+      user: z.string(),
+      role: RoleSchema,
+      origin: z.enum(['local', 'remote']),
+      createdAt: z.number(),
+      expiresAt: z.number(),
+      idleExpiresAt: z.number().nullable(),
+      /** The account has a PIN: confirmations ask for it. */
+      hasPin: z.boolean(),
+    })
+    .nullable(),
+  /** The remote support session the caller is in (supplier support only). */
+  remote: RemoteGrantSchema.nullable(),
+});
+export type SessionInfoView = z.infer<typeof SessionInfoSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Commands
@@ -366,6 +529,65 @@ export const COMMANDS = {
     response: z.object({ events: z.array(AlarmEventSchema) }),
     roles: [...ALL_ROLES],
   },
+  // Plant IT audits the console's promises here: every role may read them.
+  'uplink.status': { request: Empty, response: UplinkStatusSchema, roles: [...ALL_ROLES] },
+  'uplink.points': { request: Empty, response: UplinkPointsSchema, roles: [...ALL_ROLES] },
+  'session.info': { request: Empty, response: SessionInfoSchema, roles: [...ALL_ROLES] },
+  // Consent on site: maintenance and admin grant; anyone on site may end a session (ending is always safe).
+  'remote.grant': {
+    request: z
+      .object({
+        account: z.string().min(1).max(64),
+        scope: RemoteScopeSchema,
+        machines: z.array(machineId).min(1).max(64).optional(),
+        durationMin: z.number().int().min(1).max(24 * 60).optional(),
+      })
+      .strict(),
+    response: z.object({ grant: RemoteGrantSchema, joinCode: z.string() }),
+    roles: ['maintenance', 'admin'],
+  },
+  'remote.end': {
+    request: z.object({ grantId: z.string().min(1).max(64) }).strict(),
+    response: RemoteGrantSchema,
+    roles: ['operator', 'maintenance', 'admin'],
+  },
+  'remote.list': { request: Empty, response: RemoteStateSchema, roles: [...ALL_ROLES] },
+  'remote.requests': {
+    request: z.object({ grantId: z.string().min(1).max(64).optional() }).strict(),
+    response: z.object({ requests: z.array(ChangeRequestSchema) }),
+    roles: [...ALL_ROLES],
+  },
+  'remote.propose': {
+    request: z
+      .object({
+        machineId,
+        pointId: z.string().min(1).max(64),
+        value: z.union([z.number().refine(Number.isFinite, 'must be a finite number'), z.boolean()]),
+      })
+      .strict(),
+    response: ChangeRequestSchema,
+    roles: ['supplier-support'],
+  },
+  'remote.confirm': {
+    request: z.object({ requestId: z.string().min(1).max(64), pin: z.string().min(1).max(32).optional() }).strict(),
+    response: ChangeRequestSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  'remote.reject': {
+    request: z.object({ requestId: z.string().min(1).max(64), reason: z.string().max(200).optional() }).strict(),
+    response: ChangeRequestSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  'remote.reportPage': {
+    request: z.object({ page: z.string().min(1).max(200) }).strict(),
+    response: z.object({ page: z.string() }),
+    roles: ['supplier-support'],
+  },
+  'remote.summary': {
+    request: z.object({ grantId: z.string().min(1).max(64) }).strict(),
+    response: RemoteSummarySchema,
+    roles: ['maintenance', 'admin'],
+  },
 } as const satisfies Record<
   CommandName,
   { request: z.ZodType; response: z.ZodType; roles: readonly Role[] }
@@ -381,6 +603,8 @@ export const EVENTS = {
   'machines.update': MachineSnapshotSchema,
   'core.status': z.object({ state: z.enum(['starting', 'running', 'stopping']), ts: z.number() }),
   'alarms.update': AlarmSummarySchema,
+  'uplink.update': UplinkStatusSchema,
+  'remote.update': RemoteStateSchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type EventPayload<E extends EventName> = z.infer<(typeof EVENTS)[E]>;

@@ -16,9 +16,12 @@ import {
   type Result,
   type Role,
 } from '../../src-preload/contract';
+import { auditActor } from '../audit/record';
 import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import type { PlantCore } from '../core/plant';
+import type { RemoteApi } from '../remote/api';
+import { disabledUplinkStatus, leavesPlan, type UplinkApi } from '../uplink/points';
 
 /** The caller of the local (Electron) console until accounts exist: an operator at the plant PC. */
 export const LOCAL_OPERATOR: Caller = Object.freeze({ user: 'local-operator', role: 'operator', origin: 'local' });
@@ -36,6 +39,10 @@ export interface ConsoleApiOptions {
   log?: Logger;
   /** Default: the contract's COMMANDS. */
   commands?: CommandTable;
+  /** The plant's uplink, when one is configured. */
+  uplink?: UplinkApi;
+  /** Remote support sessions (src-main/remote/): the remote.* commands and the narrowing of supplier support. */
+  remote?: RemoteApi;
 }
 
 type Handler = (caller: Caller, request: never) => unknown;
@@ -65,6 +72,9 @@ export class ConsoleApi {
   private readonly commands: CommandTable;
   private readonly handlers: Record<CommandName, Handler>;
   private readonly counts = new Map<string, number>();
+  private readonly uplink: UplinkApi | undefined;
+  private readonly remote: RemoteApi | undefined;
+  private web: { webUrl: string; webFingerprint: string | null } | null = null;
 
   constructor(
     private readonly core: PlantCore,
@@ -72,8 +82,16 @@ export class ConsoleApi {
   ) {
     this.log = opts.log ?? silentLogger;
     this.commands = opts.commands ?? COMMANDS;
+    const uplink = opts.uplink;
+    this.uplink = uplink;
+    const remote = opts.remote;
+    this.remote = remote;
+    const needRemote = (): RemoteApi => {
+      if (!remote) throw new ConsoleError('UNAVAILABLE', 'Remote support is not set up on this console');
+      return remote;
+    };
     this.handlers = {
-      'plant.info': (caller) => this.core.plantInfo(caller),
+      'plant.info': (caller) => ({ ...this.core.plantInfo(caller), ...this.web }),
       'machines.list': () => this.core.snapshots(),
       'machines.get': (_c, req: { machineId: string }) => {
         const detail = this.core.detail(req.machineId);
@@ -109,13 +127,44 @@ export class ConsoleApi {
         return this.core.alarms.summary(req.machineId);
       },
       // Acknowledging is idempotent: two operators acking the same alarm both succeed.
-      'alarms.ack': (caller, req: { alarmIds: string[] }) => this.core.alarms.acknowledge(req.alarmIds, caller.user),
+      'alarms.ack': (caller, req: { alarmIds: string[] }) => {
+        const before = new Map(this.core.alarms.alarms().map((a) => [a.id, a]));
+        const result = this.core.alarms.acknowledge(req.alarmIds, caller.user);
+        // One record per alarm, so the audit page can filter acknowledgements by machine.
+        for (const alarmId of result.acknowledged) {
+          const a = before.get(alarmId);
+          this.core.audit?.record({
+            kind: 'alarm_ack',
+            ...auditActor(caller),
+            machineId: a?.machineId ?? alarmId.split('/')[0] ?? null,
+            detail: { alarmId, stateBefore: a?.state ?? 'normal', priority: a?.priority ?? null, message: a?.message ?? null },
+          });
+        }
+        return result;
+      },
       'alarms.history': (_c, req: { machineId?: string; fromMs?: number }) => {
         if (req.machineId !== undefined && !this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
         const fromMs = req.fromMs ?? this.core.currentShift().start;
         return { events: this.core.alarms.history({ machineId: req.machineId, fromMs }) };
       },
+      'uplink.status': () => uplink?.status() ?? disabledUplinkStatus(this.core.clock.now()),
+      'uplink.points': () => leavesPlan(this.core.config, uplink?.pseudonyms()),
+      'session.info': (caller) => remote?.sessionInfo(caller) ?? { caller, session: null, remote: null },
+      'remote.grant': (caller, req: Parameters<RemoteApi['grant']>[1]) => needRemote().grant(caller, req),
+      'remote.end': (caller, req: { grantId: string }) => needRemote().end(caller, req),
+      'remote.list': (caller) => needRemote().state(caller),
+      'remote.requests': (caller, req: { grantId?: string }) => needRemote().requests(caller, req),
+      'remote.propose': (caller, req: { machineId: string; pointId: string; value: number | boolean }) => needRemote().propose(caller, req),
+      'remote.confirm': (caller, req: { requestId: string; pin?: string }) => needRemote().confirm(caller, req),
+      'remote.reject': (caller, req: { requestId: string; reason?: string }) => needRemote().reject(caller, req),
+      'remote.reportPage': (caller, req: { page: string }) => needRemote().reportPage(caller, req),
+      'remote.summary': (caller, req: { grantId: string }) => needRemote().summary(caller, req),
     };
+  }
+
+  /** Web mode's address and certificate fingerprint, for plant.info (the local console shows them). */
+  setWebInfo(info: { url: string; fingerprint: string | null }): void {
+    this.web = { webUrl: info.url, webFingerprint: info.fingerprint };
   }
 
   /** Runs one command for `caller`; never throws, every outcome is a Result. */
@@ -136,17 +185,26 @@ export class ConsoleApi {
     if (!def.roles.includes(who.data.role)) {
       return refuse('FORBIDDEN', `Role "${who.data.role}" may not call ${name}`);
     }
+    // A session id the transport attached (auth/sessions.ts callerOf) travels on to the audit log.
+    const sessionId: unknown = (caller as { sessionId?: unknown }).sessionId;
+    const forCore: Caller & { sessionId?: string } = typeof sessionId === 'string' ? { ...who.data, sessionId } : who.data;
+    // Supplier support is narrowed to its live remote session's scope and machines, before anything else is said.
+    const narrowed = this.remote?.gate(forCore, name, request) ?? null;
+    if (narrowed !== null) return refuse('FORBIDDEN', narrowed);
     // Commands without arguments may be called without a request object.
     const parsed = def.request.safeParse(request === undefined ? {} : request);
     if (!parsed.success) return refuse('BAD_REQUEST', formatIssues(parsed.error));
 
     try {
-      const value = await handler(who.data, parsed.data as never);
+      const raw = await handler(forCore, parsed.data as never);
+      const value = this.remote ? this.remote.filter(forCore, name, raw) : raw;
       this.count('ok');
       this.log.log('debug', `API ${name}`, { command: name, ms: Math.round(performance.now() - started), ...callerFields });
       return { ok: true, value };
     } catch (err) {
-      if (err instanceof ConsoleError && (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE' || err.code === 'BAD_REQUEST')) return refuse(err.code, err.message);
+      if (err instanceof ConsoleError && (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE' || err.code === 'BAD_REQUEST' || err.code === 'FORBIDDEN')) {
+        return refuse(err.code, err.message);
+      }
       this.log.log('error', `API ${name} failed`, {
         command: name,
         error: err instanceof Error ? err.message : String(err),
@@ -167,8 +225,16 @@ export class ConsoleApi {
     this.counts.set(outcome, (this.counts.get(outcome) ?? 0) + 1);
   }
 
-  /** Subscribes to an event stream; returns the unsubscribe. */
-  subscribe<E extends EventName>(name: E, handler: (payload: EventPayload<E>) => void): () => void {
+  /** Subscribes to an event stream, narrowed to what `caller` may see (supplier support); returns the unsubscribe. */
+  subscribe<E extends EventName>(name: E, handler: (payload: EventPayload<E>) => void, caller?: Caller): () => void {
+    const remote = this.remote;
+    if (remote && caller?.role === 'supplier-support') {
+      const inner = handler;
+      handler = (payload) => {
+        const seen = remote.eventFilter(caller, name, payload);
+        if (seen !== null) inner(seen as EventPayload<E>);
+      };
+    }
     // The casts are sound: each branch is taken only for the event whose payload it delivers.
     switch (name) {
       case 'machines.update':
@@ -177,6 +243,15 @@ export class ConsoleApi {
         return this.core.onStatus(handler as (p: EventPayload<'core.status'>) => void);
       case 'alarms.update':
         return this.core.onAlarms(handler as (p: EventPayload<'alarms.update'>) => void);
+      case 'uplink.update':
+        return this.uplink?.onUpdate(handler as (p: EventPayload<'uplink.update'>) => void) ?? (() => undefined);
+      case 'remote.update': {
+        if (!remote) return () => undefined;
+        const send = handler as (p: EventPayload<'remote.update'>) => void;
+        // Each subscriber gets the state as its caller may see it (the local console's caller when none is given).
+        const who: Caller = caller ?? LOCAL_OPERATOR;
+        return remote.onUpdate(() => send(remote.state(who)));
+      }
       default:
         throw new ConsoleError('BAD_REQUEST', `Unknown event stream "${String(name)}"`);
     }

@@ -3,15 +3,23 @@
  * none. Shared by the Electron main process and the headless `serve` command.
  */
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ConsoleApi, localCaller } from '../api/service';
+import { AuditLog } from '../audit/log';
+import { AccountStore } from '../auth/accounts';
+import { ensureDemoAccounts } from '../auth/demo';
+import { AuthService } from '../auth/sessions';
 import type { Caller } from '../../src-preload/contract';
 import { loadConfig } from '../config/load';
 import type { PlantConfig } from '../config/schema';
 import type { Logger } from '../core/log';
 import { PlantCore } from '../core/plant';
+import { createRemoteSupport, type RemoteSupportSystem } from '../remote';
+import { createSqlAlarmStore } from '../store/alarms-sql';
 import { openPlantStore, type PlantStore } from '../store/open';
+import { createSqlWriteLog } from '../store/write-log-sql';
 import type { OsKeyStore } from '../store/key-wrappers';
+import { UplinkService } from '../uplink/service';
 import { startDemoPlant, type DemoPlant } from './demo';
 import { VERSION } from './version';
 
@@ -25,6 +33,16 @@ export interface RunningPlant {
   caller: Caller;
   /** The encrypted store (history, identity, outbox). */
   store: PlantStore;
+  /** The protected uplink, when the config has an `uplink` section (the demo has one). */
+  uplink: UplinkService | null;
+  /** The tamper-evident audit log (its head is signed on stop). */
+  audit: AuditLog;
+  /** Local accounts (the demo plant's are created at its first start: auth/demo.ts). */
+  accounts: AccountStore;
+  /** Sign-in, sessions and lockouts, for the transports. */
+  auth: AuthService;
+  /** Remote support sessions granted on site (grants live in memory: a restart ends them). */
+  remote: RemoteSupportSystem;
   stop(): Promise<void>;
 }
 
@@ -43,7 +61,7 @@ export async function startPlant(opts: {
   if (opts.configPath) {
     config = loadConfig(opts.configPath);
   } else {
-    demo = await startDemoPlant();
+    demo = await startDemoPlant({ dataDir, log: opts.log });
     config = demo.config;
     opts.log.log('info', 'No configuration given: running the embedded demo plant (SIMULATED)', {
       machines: demo.agents.map((a) => `${a.model}@${a.host}:${a.port}`),
@@ -64,15 +82,72 @@ export async function startPlant(opts: {
     await demo?.stop();
     throw err;
   }
+  // Accounts, sessions and the audit log live in the store too; the audit head is signed on stop.
+  const audit = new AuditLog(store.db, store.identity, { log: opts.log });
+  const accounts = new AccountStore(store.db, { log: opts.log, audit });
+  if (demo) {
+    try {
+      const created = await ensureDemoAccounts(store.db, accounts);
+      if (created.length > 0) opts.log.log('info', 'SIMULATED demo: created the demo accounts', { users: created.map((a) => a.name) });
+    } catch (err) {
+      audit.close();
+      store.close();
+      await demo.stop();
+      throw err;
+    }
+  }
+  // Swept every second: an idle or expired session's live sockets close within a second too.
+  const auth = new AuthService(store.db, accounts, { log: opts.log, audit, sweepMs: 1000 });
   const core = new PlantCore({
     config,
+    audit,
     log: opts.log,
     version: VERSION,
     history: store.history,
     historyRetentionMs: config.history.retentionDays * 86_400_000,
+    // Alarms and the write log live in the store too, so a restart continues them.
+    alarmStore: createSqlAlarmStore(store.db, { log: opts.log, retentionMs: config.history.retentionDays * 86_400_000 }),
+    writeLog: createSqlWriteLog(store.db, { log: opts.log }),
   });
-  const api = new ConsoleApi(core, { log: opts.log });
+  let uplink: UplinkService | null = null;
+  if (config.uplink) {
+    try {
+      demo?.uplink?.writePlantKeys(dataDir, store.identity.publicKeys());
+      uplink = new UplinkService({
+        config: config.uplink,
+        configDir: opts.configPath ? dirname(resolve(opts.configPath)) : dataDir,
+        devices: config.devices,
+        core,
+        store,
+        ...(demo?.uplink ? { password: demo.uplink.password } : {}),
+        log: opts.log,
+      });
+    } catch (err) {
+      auth.close();
+      audit.close();
+      store.close();
+      await demo?.stop();
+      throw err;
+    }
+    const u = uplink;
+    core.uplinkHealth = () => u.health();
+  }
+  // Supplier sessions left from before a restart have no grant any more: end them now rather than at their first call.
+  for (const s of auth.list()) if (s.role === 'supplier-support') auth.endSession(s.id, 'shutdown');
+  const remote = createRemoteSupport({
+    auth,
+    accounts,
+    host: core,
+    audit,
+    log: opts.log,
+    limits: {
+      defaultDurationMs: Math.min(config.access.remoteSessionMinutes ?? 60, config.access.remoteSessionMaxMinutes ?? 240) * 60_000,
+      maxDurationMs: (config.access.remoteSessionMaxMinutes ?? 240) * 60_000,
+    },
+  });
+  const api = new ConsoleApi(core, { log: opts.log, ...(uplink ? { uplink } : {}), remote: remote.api });
   core.start();
+  uplink?.start();
   return {
     config,
     core,
@@ -81,8 +156,20 @@ export async function startPlant(opts: {
     demo,
     caller: localCaller(config.access.localRole),
     store,
+    uplink,
+    audit,
+    accounts,
+    auth,
+    remote,
     async stop() {
+      // First: remote sessions end (audited) while the audit log and sessions are still open.
+      remote.close();
       await core.stop();
+      // After the core: the last samples are batched, then the outbox is closed with the store.
+      await uplink?.stop();
+      // Before the store: signing the audit head needs the plant key, which closing zeroes.
+      auth.close();
+      audit.close();
       store.close();
       await demo?.stop();
     },

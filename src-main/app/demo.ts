@@ -5,6 +5,8 @@
 import { startAgent, type Agent } from '../../device-agent/agent';
 import { resolveConfig } from '../config/load';
 import type { PlantConfig } from '../config/schema';
+import { silentLogger, type Logger } from '../core/log';
+import { startDemoUplink, type DemoUplink } from '../uplink/demo-uplink';
 
 const DEMO_MACHINES = [
   { id: 'im-1', name: 'Moulding 1', model: 'im250', seed: 11 },
@@ -15,11 +17,13 @@ const DEMO_MACHINES = [
 export interface DemoPlant {
   config: PlantConfig;
   agents: Agent[];
+  /** The embedded broker and demo cloud keys (null without a data dir, or without openssl). */
+  uplink: DemoUplink | null;
   stop(): Promise<void>;
 }
 
 /** Starts the demo agents on ephemeral loopback ports and returns the plant config for them. */
-export async function startDemoPlant(opts: { host?: string } = {}): Promise<DemoPlant> {
+export async function startDemoPlant(opts: { host?: string; dataDir?: string; log?: Logger } = {}): Promise<DemoPlant> {
   const host = opts.host ?? '127.0.0.1';
   const agents: Agent[] = [];
   try {
@@ -30,6 +34,14 @@ export async function startDemoPlant(opts: { host?: string } = {}): Promise<Demo
     await Promise.allSettled(agents.map((a) => a.stop()));
     throw err;
   }
+  // SIMULATED end to end: an embedded TLS broker and demo cloud keys in <dataDir>/demo-cloud/.
+  const log = opts.log ?? silentLogger;
+  const uplink = opts.dataDir
+    ? await startDemoUplink({ dataDir: opts.dataDir, log, host }).catch((err: unknown) => {
+        log.log('warn', 'SIMULATED demo: the embedded broker did not start; the demo runs without an uplink', { error: String(err) });
+        return null;
+      })
+    : null;
   const data = {
     plant: { name: 'Demo plant', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC' },
     // SIMULATED: the demo shows the whole loop, setpoint changes included, without setup.
@@ -45,13 +57,16 @@ export async function startDemoPlant(opts: { host?: string } = {}): Promise<Demo
       timeoutMs: 1000,
       retries: 1,
     })),
+    ...(uplink ? { uplink: uplink.uplink } : {}),
   };
   const config = resolveConfig(data, '(embedded demo plant)', { simulated: true });
   return {
     config,
     agents,
+    uplink,
     async stop() {
       await Promise.allSettled(agents.map((a) => a.stop()));
+      await uplink?.stop();
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   PointTypeSchema,
   SensitivitySchema,
 } from '../../src-preload/contract';
+import { UplinkConfigSchema } from '../uplink/config';
 
 const slug = z
   .string()
@@ -259,14 +260,33 @@ export const ConfigSchema = z
       .strict()
       .default({ rollingWindowMin: 60 }),
     history: z
-      .object({ retentionMin: z.number().int().min(15).max(7 * 24 * 60).default(12 * 60) })
+      .object({
+        /** How long live history is kept when there is no persistent store (tests, tools). */
+        retentionMin: z.number().int().min(15).max(7 * 24 * 60).default(12 * 60),
+        /** Raw samples kept in the encrypted store. */
+        retentionDays: z.number().int().min(1).max(366).default(7),
+        /** Disk the store may use before the oldest samples are trimmed. */
+        diskBudgetMB: z.number().int().min(16).max(1_000_000).default(512),
+      })
       .strict()
-      .default({ retentionMin: 12 * 60 }),
+      .default({ retentionMin: 12 * 60, retentionDays: 7, diskBudgetMB: 512 }),
     /** Setpoint writes from the console: off unless the plant turns them on. */
     writes: z.object({ enabled: z.boolean().default(false) }).strict().default({ enabled: false }),
-    /** The role of the local console user until accounts exist. */
-    access: z.object({ localRole: z.enum(['operator', 'maintenance']).default('operator') }).strict().default({ localRole: 'operator' }),
+    /** The role of the local console user until accounts exist, sign-in in web mode, and remote support limits. */
+    access: z
+      .object({
+        localRole: z.enum(['operator', 'maintenance']).default('operator'),
+        /** Web mode on loopback asks for sign-in too (absent: no; beyond loopback it always does). */
+        localLoginRequired: z.boolean().optional(),
+        /** A remote support session's default length (absent: 60), and the longest one may be granted (absent: 240). */
+        remoteSessionMinutes: z.number().int().min(5).max(24 * 60).optional(),
+        remoteSessionMaxMinutes: z.number().int().min(5).max(24 * 60).optional(),
+      })
+      .strict()
+      .default({ localRole: 'operator' }),
     devices: z.array(DeviceSchema).min(1),
+    /** The protected uplink to the supplier cloud (src-main/uplink/config.ts); absent: nothing leaves the plant. */
+    uplink: UplinkConfigSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -4,6 +4,7 @@
  * Plain Node: no Electron, no transport; those sit on top.
  */
 import { AlarmEngine } from '../alarms/engine';
+import type { AuditSink } from '../audit/record';
 import type { AlarmStore } from '../alarms/store';
 import type {
   AlarmSummary,
@@ -54,6 +55,8 @@ export interface PlantCoreOptions {
   writeLog?: WriteLogStore;
   /** Where alarms and their history are kept (default: in memory); saved alarms are continued. */
   alarmStore?: AlarmStore;
+  /** The audit log: writes, reverts and (through the API) alarm acknowledgements are recorded in it. */
+  audit?: AuditSink;
 }
 
 type Handler<T> = (payload: T) => void;
@@ -61,6 +64,8 @@ type Handler<T> = (payload: T) => void;
 /** Composes machines, pollers and history, and publishes machine and status events. */
 export class PlantCore {
   private readonly historyRetentionMs: number | undefined;
+  /** The uplink's part of health() (state, last acknowledged sequence, outbox depth), set when an uplink runs. */
+  uplinkHealth: (() => NonNullable<Health['uplink']>) | null = null;
   readonly config: PlantConfig;
   readonly history: HistoryStore;
   readonly clock: Clock;
@@ -69,6 +74,8 @@ export class PlantCore {
   readonly writes: WriteService;
   /** Alarm rules of every machine's profile, in their ISA-18.2 states. */
   readonly alarms: AlarmEngine;
+  /** Where audited events go (undefined: not audited, as in tests without a store). */
+  readonly audit: AuditSink | undefined;
   private readonly log: Logger;
   private readonly machines = new Map<string, MachineModel>();
   private readonly shiftOf: (nowMs: number) => Shift;
@@ -92,7 +99,8 @@ export class PlantCore {
     this.version = opts.version ?? '0.0.0';
     this.tickMs = opts.tickMs ?? 60_000;
     this.historyRetentionMs = opts.historyRetentionMs;
-    this.writes = new WriteService({ host: this, store: opts.writeLog, log: this.log });
+    this.audit = opts.audit;
+    this.writes = new WriteService({ host: this, store: opts.writeLog, log: this.log, audit: opts.audit });
     this.pollerFactory = opts.pollerFactory;
     this.history =
       opts.history ?? createMemoryHistory({ retentionMs: this.config.history.retentionMin * 60_000, clock: this.clock });
@@ -233,6 +241,7 @@ export class PlantCore {
       startedAt: this.started,
       simulated: this.config.simulated,
       machines: [...this.machines.values()].map((m) => ({ id: m.id, name: m.name, state: m.state, link: m.link })),
+      ...(this.uplinkHealth ? { uplink: this.uplinkHealth() } : {}),
     };
   }
 

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Caller, MachineState, PointValue, WriteResult } from '../../src-preload/contract';
+import { auditActor, type AuditSink } from '../audit/record';
 import type { PointDef, ResolvedDevice } from '../config/schema';
 import { encode } from '../modbus/codec';
 import { ConsoleError, toErrorInfo } from './errors';
@@ -35,6 +36,8 @@ export interface WriteServiceOptions {
   log?: Logger;
   /** Ids of write log entries; random UUIDs unless given. */
   newId?: () => string;
+  /** The audit log: every write and revert, refusals included, with before and after values. */
+  audit?: AuditSink;
 }
 
 /** Codes of a refused write; failed writes carry the device's error code (MODBUS_*). */
@@ -103,6 +106,7 @@ export class WriteService {
   private readonly store: WriteLogStore;
   private readonly logger: Logger;
   private readonly newId: () => string;
+  private readonly audit: AuditSink | undefined;
   /** The tail of each machine's queue of writes. */
   private readonly tails = new Map<string, Promise<void>>();
 
@@ -111,11 +115,12 @@ export class WriteService {
     this.store = opts.store ?? createMemoryWriteLog();
     this.logger = opts.log ?? silentLogger;
     this.newId = opts.newId ?? randomUUID;
+    this.audit = opts.audit;
   }
 
   /** Writes `value` to a point through every check; NOT_FOUND for an unknown machine or point, otherwise a logged WriteResult. */
   write(caller: Caller, machineId: string, pointId: string, value: Value): Promise<WriteResult> {
-    return this.run(caller, machineId, pointId, value, null);
+    return this.audited(caller, this.run(caller, machineId, pointId, value, null));
   }
 
   /** Writes back the value read before a past write, through the same checks. */
@@ -126,7 +131,31 @@ export class WriteService {
       throw new ConsoleError('BAD_REQUEST', `Write "${writeId}" was ${entry.outcome}: it changed nothing that could be undone`);
     }
     if (entry.before === null) throw new ConsoleError('BAD_REQUEST', `Write "${writeId}" has no value from before to go back to`);
-    return this.run(caller, entry.machineId, entry.pointId, entry.before, entry.id);
+    return this.audited(caller, this.run(caller, entry.machineId, entry.pointId, entry.before, entry.id));
+  }
+
+  /** Records the finished write or revert in the audit log (NOT_FOUND and bad requests are no write). */
+  private async audited(caller: Caller, pending: Promise<WriteResult>): Promise<WriteResult> {
+    const r = await pending;
+    this.audit?.record({
+      kind: r.revertOf === null ? 'write' : 'revert',
+      ...auditActor(caller),
+      machineId: r.machineId,
+      at: r.at,
+      detail: {
+        writeId: r.id,
+        pointId: r.pointId,
+        before: r.before,
+        requested: r.requested,
+        readback: r.readback,
+        unit: r.unit,
+        outcome: r.outcome,
+        code: r.code,
+        reason: r.reason,
+        revertOf: r.revertOf,
+      },
+    });
+    return r;
   }
 
   /** Past writes, newest first, of one machine or all. */

@@ -60,8 +60,4 @@ export class Sleeper {
     }
     this.waits.clear();
   }
-
-  get pending(): number {
-    return this.waits.size;
-  }
 }

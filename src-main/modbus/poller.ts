@@ -89,6 +89,7 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
     pollsFailed: 0,
     lastPollMs: null,
     demoted: false,
+    demotedIntervalMs: device.demotion.intervalMs,
     errorCounts: {},
     line: line.key,
   };

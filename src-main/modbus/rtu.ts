@@ -57,8 +57,6 @@ export class RtuChannel implements Channel {
   private dirty = true;
   /** The last request that timed out: its late answer may still come. */
   private late: { unitId: number; fc: number; length: number; pdu: Buffer; until: number } | null = null;
-  /** Bytes discarded so far (stray, late or after a bad answer), for diagnostics. */
-  discarded = 0;
 
   constructor(
     private readonly stream: ByteStream,
@@ -178,7 +176,6 @@ export class RtuChannel implements Channel {
     const p = this.pending;
     if (!p) {
       // Late, stray or trailing bytes: never part of an answer; wait for quiet before sending.
-      this.discarded += chunk.length;
       this.dirty = true;
       return;
     }
@@ -201,10 +198,7 @@ export class RtuChannel implements Channel {
     if (v.status === 'incomplete') return;
     const target = { address: this.address, unitId: p.x.unitId };
     if (v.status === 'ok' || v.status === 'exception') {
-      if (v.extra > 0) {
-        this.discarded += v.extra;
-        this.dirty = true;
-      }
+      if (v.extra > 0) this.dirty = true;
       if (v.status === 'ok') {
         this.clearPending();
         p.resolve(v.data);
@@ -213,7 +207,6 @@ export class RtuChannel implements Channel {
       }
       return;
     }
-    this.discarded += p.received.length;
     this.dirty = true;
     this.fail(v.status === 'crc' ? crcError(target, p.x.what, v.detail) : malformedError(target, p.x.what, v.detail));
   }

@@ -176,6 +176,7 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
       count += s.pendingT.length;
       if (count >= limit) break;
     }
+    if (batch.length === 0) return;
     for (const s of batch) dirty.delete(s);
     pendingCount -= count;
     try {

@@ -117,6 +117,73 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alarm_events_at ON alarm_events (at);
     `,
   },
+  {
+    // Accounts, sessions and the audit log (src-main/auth/, src-main/audit/). Session tokens are
+    // kept only as hashes. The audit triggers stop the console itself from ever changing a
+    // record; someone with the store key can drop them, which the hash chain and the signed
+    // heads then reveal (src-main/audit/record.ts).
+    version: 2,
+    name: 'accounts, sessions and audit log',
+    sql: `
+      CREATE TABLE users (
+        name                TEXT PRIMARY KEY,
+        role                TEXT NOT NULL CHECK (role IN ('operator', 'maintenance', 'admin', 'supplier-support')),
+        disabled            INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        password_hash       TEXT NOT NULL,
+        pin_hash            TEXT,
+        created_at          INTEGER NOT NULL,
+        updated_at          INTEGER NOT NULL,
+        password_changed_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE sessions (
+        id         TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        user       TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        origin     TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
+        source     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        idle_ms    INTEGER,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX sessions_user ON sessions (user);
+
+      CREATE TABLE audit_log (
+        seq        INTEGER PRIMARY KEY,
+        at         INTEGER NOT NULL,
+        kind       TEXT NOT NULL,
+        user       TEXT,
+        role       TEXT,
+        origin     TEXT,
+        session_id TEXT,
+        machine_id TEXT,
+        detail     TEXT NOT NULL,
+        prev_hash  TEXT NOT NULL,
+        hash       TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_log_at ON audit_log (at);
+      CREATE INDEX audit_log_user ON audit_log (user, seq);
+      CREATE INDEX audit_log_machine ON audit_log (machine_id, seq);
+
+      CREATE TABLE audit_heads (
+        id        INTEGER PRIMARY KEY,
+        seq       INTEGER NOT NULL,
+        hash      TEXT NOT NULL,
+        signed_at INTEGER NOT NULL,
+        key_id    TEXT NOT NULL,
+        signature TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_heads_no_update BEFORE UPDATE ON audit_heads BEGIN SELECT RAISE(ABORT, 'signed audit heads are append-only'); END;
+      CREATE TRIGGER audit_heads_no_delete BEFORE DELETE ON audit_heads BEGIN SELECT RAISE(ABORT, 'signed audit heads are append-only'); END;
+
+      INSERT INTO sequence (name, value) VALUES ('audit', 0);
+    `,
+  },
 ];
 
 /**

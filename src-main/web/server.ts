@@ -1,19 +1,27 @@
 /**
- * Web mode: the built renderer over HTTP, the console API over a WebSocket at /api, and
- * GET /healthz. The same server will carry remote support sessions once authentication exists;
- * until then it refuses to listen anywhere but loopback.
+ * Web mode: the built renderer, the console API over a WebSocket at /api, sign-in at
+ * /api/login|logout|session (web-auth.ts), and GET /healthz.
+ *
+ * On loopback it may run in clear and without login (the local console). Anywhere else it
+ * needs TLS and login: it never listens in clear beyond this machine, and every WebSocket
+ * needs a live session. Sign-in can be required on loopback too (`requireLogin`).
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
-import type { ConsoleApi } from '../api/service';
+import { LOCAL_OPERATOR, type ConsoleApi } from '../api/service';
+import type { AuthService } from '../auth/sessions';
 import type { Caller } from '../../src-preload/contract';
 import { ConsoleError } from '../core/errors';
+import { certificateFingerprint } from './tls';
 import type { Logger } from '../core/log';
 import type { PlantCore } from '../core/plant';
-import { attachWebSocketAdapter } from './ws-adapter';
+import { sameOrigin } from './http-util';
+import { WebAuth, type RemoteJoiner, type WebAuthOptions } from './web-auth';
+import { attachWebSocketAdapter, type ConnectionIdentity } from './ws-adapter';
 
 /** The Content-Security-Policy sent with every page (also set as a meta tag in index.html). */
 export const CSP =
@@ -55,18 +63,36 @@ export interface WebServerOptions {
   port: number;
   staticDir: string;
   log: Logger;
-  /** The caller every loopback connection acts as (until login exists). */
+  /** The caller a connection without a session acts as, when login is not required. */
   caller?: Caller;
+  /** Certificate and key: the server speaks only HTTPS and WSS. Required beyond loopback. */
+  tls?: { cert: string; key: string; fingerprint?: string };
+  /** Sign-in and sessions. Required beyond loopback and whenever login is required. */
+  auth?: AuthService;
+  /** Default: on beyond loopback, off on loopback. Beyond loopback it cannot be turned off. */
+  requireLogin?: boolean;
+  /** Joins supplier-support sign-ins to their grants (remote/). */
+  remote?: RemoteJoiner;
+  /** Rate limits of sign-in and of session messages (tests make them small). */
+  limits?: Pick<WebAuthOptions, 'loginRate' | 'sessionRate' | 'resumeCacheMs'>;
 }
 
 export interface WebServer {
   url: string;
   port: number;
+  /** SHA-256 fingerprint of the TLS certificate (null in clear). */
+  fingerprint: string | null;
+  loginRequired: boolean;
+  /** The sign-in layer (null without an AuthService). */
+  webAuth: WebAuth | null;
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Cache-Control': 'no-store' });
+/** HSTS only over TLS: browsers ignore it in clear, and it would pin loopback to HTTPS. */
+const HSTS = { 'Strict-Transport-Security': 'max-age=31536000' };
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = SECURITY_HEADERS): void {
+  res.writeHead(status, { ...headers, 'Content-Type': type, 'Cache-Control': 'no-store' });
   res.end(body);
 }
 
@@ -84,46 +110,68 @@ function staticPath(staticDir: string, urlPath: string): string | null {
   return full;
 }
 
-/** Starts the HTTP + WebSocket server; loopback only until authentication exists. */
+/** Starts the HTTP(S) + WebSocket server; beyond loopback only with TLS and login. */
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
-  if (!isLoopbackHost(opts.host)) {
+  const loopback = isLoopbackHost(opts.host);
+  if (!loopback && !opts.tls) {
     throw new ConsoleError(
       'BAD_REQUEST',
-      `Refusing to listen on ${opts.host}: web mode is loopback-only until login and TLS exist. Use --host 127.0.0.1.`,
+      `Refusing to listen on ${opts.host} in clear: without TLS web mode is loopback-only. Give a certificate (serve makes one), or use --host 127.0.0.1.`,
     );
   }
+  if (!loopback && opts.requireLogin === false) {
+    throw new ConsoleError('BAD_REQUEST', `Refusing to listen on ${opts.host} without login: beyond loopback every connection must sign in.`);
+  }
+  const loginRequired = opts.requireLogin ?? !loopback;
+  if (loginRequired && !opts.auth) throw new ConsoleError('BAD_REQUEST', 'Login is required but no sign-in service was given');
   const staticDir = resolve(opts.staticDir);
   if (!existsSync(join(staticDir, 'index.html'))) {
     throw new ConsoleError('UNAVAILABLE', `The console UI is not built (${join(staticDir, 'index.html')} missing): run "npm run build".`);
   }
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const headers: Record<string, string> = opts.tls ? { ...SECURITY_HEADERS, ...HSTS } : SECURITY_HEADERS;
+  const localCaller = opts.caller ?? LOCAL_OPERATOR;
+  const webAuth = opts.auth
+    ? new WebAuth({
+        auth: opts.auth,
+        loginRequired,
+        tls: opts.tls !== undefined,
+        localClients: loopback,
+        localCaller,
+        log: opts.log,
+        ...(opts.remote ? { remote: opts.remote } : {}),
+        ...opts.limits,
+      })
+    : null;
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (webAuth?.handle(req, res, url.pathname, headers)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      send(res, 405, 'text/plain; charset=utf-8', 'Method not allowed\n');
+      send(res, 405, 'text/plain; charset=utf-8', 'Method not allowed\n', headers);
       return;
     }
     if (url.pathname === '/healthz') {
-      send(res, 200, 'application/json', JSON.stringify(opts.core.health()));
+      send(res, 200, 'application/json', JSON.stringify(opts.core.health()), headers);
       return;
     }
     let file = staticPath(staticDir, url.pathname);
     if (file === null) {
-      send(res, 400, 'text/plain; charset=utf-8', 'Bad path\n');
+      send(res, 400, 'text/plain; charset=utf-8', 'Bad path\n', headers);
       return;
     }
     if (!existsSync(file) || statSync(file).isDirectory()) {
       // Unknown paths without an extension are routes of the single-page app.
       if (extname(url.pathname) !== '') {
-        send(res, 404, 'text/plain; charset=utf-8', 'Not found\n');
+        send(res, 404, 'text/plain; charset=utf-8', 'Not found\n', headers);
         return;
       }
       file = join(staticDir, 'index.html');
     }
     const type = MIME[extname(file)] ?? 'application/octet-stream';
     res.writeHead(200, {
-      ...SECURITY_HEADERS,
+      ...headers,
       'Content-Type': type,
       'Cache-Control': file.endsWith('index.html') ? 'no-store' : 'public, max-age=3600',
     });
@@ -132,11 +180,19 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       return;
     }
     createReadStream(file).on('error', () => res.destroy()).pipe(res);
-  });
+  };
+  // Beyond loopback there is no clear-text listener at all: a plain HTTP request fails the TLS handshake.
+  const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, onRequest) : createServer(onRequest);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
-  const caller = opts.caller;
-  const adapter = attachWebSocketAdapter({ wss, api: opts.api, log: opts.log, ...(caller ? { callerFor: () => caller } : {}) });
+  const identities = new WeakMap<IncomingMessage, ConnectionIdentity>();
+  const adapter = attachWebSocketAdapter({
+    wss,
+    api: opts.api,
+    log: opts.log,
+    callerFor: () => localCaller,
+    identify: (req) => identities.get(req),
+  });
 
   server.on('upgrade', (req, socket, head) => {
     const reject = (status: number, why: string) => {
@@ -145,21 +201,16 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/api') return reject(404, 'Not Found');
-    // DNS rebinding: the Host must be this machine.
+    // DNS rebinding: without login the Host must be this machine (with login, a rebound name has no session cookie).
     const host = req.headers.host ?? '';
     const hostName = host.replace(/:\d+$/, '');
-    if (!isLoopbackHost(hostName)) return reject(403, 'Forbidden host');
+    if (!loginRequired && !isLoopbackHost(hostName)) return reject(403, 'Forbidden host');
     // Cross-site WebSocket hijacking: a page from elsewhere must not drive the console.
-    const origin = req.headers.origin;
-    if (origin !== undefined) {
-      let ok = false;
-      try {
-        const o = new URL(origin);
-        ok = (o.protocol === 'http:' || o.protocol === 'https:') && o.host === host;
-      } catch {
-        ok = false;
-      }
-      if (!ok) return reject(403, 'Forbidden origin');
+    if (!sameOrigin(req, opts.tls ? 'https' : 'http', false)) return reject(403, 'Forbidden origin');
+    if (webAuth) {
+      const identity = webAuth.identify(req);
+      if (!identity) return reject(401, 'Unauthorized');
+      identities.set(req, identity);
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
@@ -173,13 +224,19 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   });
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `http://${hostForUrl}:${port}/`;
-  opts.log.log('info', `Web mode listening on ${url}`);
+  const url = `${opts.tls ? 'https' : 'http'}://${hostForUrl}:${port}/`;
+  const fingerprint = opts.tls ? (opts.tls.fingerprint ?? certificateFingerprint(opts.tls.cert)) : null;
+  opts.log.log('info', `Web mode listening on ${url}`, { tls: fingerprint !== null, loginRequired, ...(fingerprint ? { fingerprint } : {}) });
+  opts.api.setWebInfo({ url, fingerprint });
 
   return {
     url,
     port,
+    fingerprint,
+    loginRequired,
+    webAuth,
     async close() {
+      webAuth?.close();
       adapter.close();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((r) => wss.close(() => r()));

@@ -1,6 +1,8 @@
 /**
  * The WebSocket transport of the console API: one JSON message per frame, every message
  * schema-checked, every call answered with a result envelope, events pushed to subscribers.
+ * Who a connection acts as is asked again before every message (ConnectionIdentity), so a
+ * session that ended or locked stops being served even before its socket is closed.
  */
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
@@ -38,12 +40,24 @@ export function createRateLimiter(ratePerS: number, burst: number, now: () => nu
 
 const knownEvents = new Set<string>(EVENT_NAMES);
 
+/** Who a connection acts as; web-auth.ts provides it for signed-in sessions. */
+export interface ConnectionIdentity {
+  /** The caller of the next message, or the close code and reason when the connection may no longer be served. */
+  current(): { caller: Caller } | { close: { code: number; reason: string } };
+  /** A message of the session's shared rate limit; false closes the connection. */
+  take?(): boolean;
+  /** Called once with the socket, so the session can close it when it ends. */
+  attach?(ws: WebSocket): void;
+}
+
 /** Wires `wss` connections to the API; returns a handle to stop forwarding events. */
 export function attachWebSocketAdapter(opts: {
   wss: WebSocketServer;
   api: ConsoleApi;
   log: Logger;
   callerFor?: (req: IncomingMessage) => Caller;
+  /** Takes precedence over callerFor: the identity the upgrade established (server.ts stores it on the request). */
+  identify?: (req: IncomingMessage) => ConnectionIdentity | undefined;
 }): { close(): void; stats(): { dropped: number; refused: number } } {
   const { wss, api, log } = opts;
   let dropped = 0;
@@ -51,8 +65,15 @@ export function attachWebSocketAdapter(opts: {
   const cleanups = new Set<() => void>();
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    // Until accounts exist, web mode is loopback-only and acts as the fixed local operator.
-    const caller = opts.callerFor?.(req) ?? LOCAL_OPERATOR;
+    const fixed = opts.callerFor?.(req) ?? LOCAL_OPERATOR;
+    const identity: ConnectionIdentity = opts.identify?.(req) ?? { current: () => ({ caller: fixed }) };
+    identity.attach?.(ws);
+    const first = identity.current();
+    if ('close' in first) {
+      ws.close(first.close.code, first.close.reason);
+      return;
+    }
+    let caller: Caller = first.caller;
     const limiter = createRateLimiter(RATE_PER_S, BURST);
     const subs = new Map<EventName, () => void>();
     const sendMsg = (msg: ServerMessage) => {
@@ -71,11 +92,18 @@ export function attachWebSocketAdapter(opts: {
     cleanups.add(cleanup);
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (!limiter.take()) {
+      if (ws.readyState !== ws.OPEN) return;
+      if (!limiter.take() || identity.take?.() === false) {
         log.log('warn', 'WebSocket closed: too many messages', { user: caller.user });
         ws.close(1008, 'rate limit exceeded');
         return;
       }
+      const who = identity.current();
+      if ('close' in who) {
+        ws.close(who.close.code, who.close.reason);
+        return;
+      }
+      caller = who.caller;
       if (isBinary) return protocolError('binary frames are not accepted');
       let parsedJson: unknown;
       try {
@@ -98,13 +126,17 @@ export function attachWebSocketAdapter(opts: {
           if (subs.has(name)) return;
           subs.set(
             name,
-            api.subscribe(name, (payload) => {
-              if (ws.bufferedAmount > MAX_BUFFERED) {
-                dropped++;
-                return;
-              }
-              sendMsg({ type: 'event', name, payload });
-            }),
+            api.subscribe(
+              name,
+              (payload) => {
+                if (ws.bufferedAmount > MAX_BUFFERED) {
+                  dropped++;
+                  return;
+                }
+                sendMsg({ type: 'event', name, payload });
+              },
+              caller,
+            ),
           );
           return;
         }

@@ -2,6 +2,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { startAuth } from './stores/auth';
 import { startSession } from './stores/session';
 import { createTransport } from './transport';
 import { TransportContext } from './transport/context';
@@ -10,8 +11,10 @@ import './styles/base.css';
 import './styles/overview.css';
 import './styles/machine.css';
 
-const transport = createTransport();
+const { transport, web } = createTransport();
 startSession(transport);
+// Web mode connects once it knows whether a sign-in is needed first.
+startAuth(web);
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root');

@@ -140,8 +140,11 @@ async function pymodbus(mode: 'tcp' | 'rtu', path?: string): Promise<number> {
   child.stderr!.on('data', (d: Buffer) => void (err.length < 4000 && (err += d.toString())));
   return new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`pymodbus did not start in 15 s: ${err}`)), 15_000);
+    let out = '';
     child.stdout!.on('data', (d: Buffer) => {
-      const m = /READY (\d+)/.exec(d.toString());
+      // print() may reach the pipe in pieces: wait for the whole line.
+      out += d.toString();
+      const m = /READY (\d+)\n/.exec(out);
       if (!m) return;
       clearTimeout(timer);
       resolve(Number(m[1]));

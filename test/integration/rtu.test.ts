@@ -95,7 +95,8 @@ async function measureRates(pollers: Poller[], windowMs: number): Promise<number
 describe.skipIf(!haveSocat())('Modbus RTU over a pty pair (socat)', () => {
   it('live units keep their rate next to a dead unit, which is demoted and shows it', async () => {
     const pool = new LinePool();
-    const live = [1, 2, 3].map((u) => track(createPoller(device(u), { pool })));
+    // 10 polls/s each: well inside what the line carries, so the rate is the units' own.
+    const live = [1, 2, 3].map((u) => track(createPoller(device(u, { pollIntervalMs: 100 }), { pool })));
     for (const p of live) p.start();
     await waitUntil(() => live.every((p) => p.link().pollsOk > 0), 3000, 'live units online');
     const alone = await measureRates(live, 2000);
@@ -110,7 +111,7 @@ describe.skipIf(!haveSocat())('Modbus RTU over a pty pair (socat)', () => {
     console.log(`RTU 115200 (pty): live units ${alone.map((r) => r.toFixed(1)).join('/')} polls/s alone, ${together.map((r) => r.toFixed(1)).join('/')} next to a dead unit`);
 
     for (const [i, rate] of alone.entries()) {
-      expect(rate).toBeGreaterThanOrEqual(12); // 20/s configured
+      expect(rate).toBeGreaterThanOrEqual(6); // 10/s configured
       expect(together[i]!).toBeGreaterThanOrEqual(0.7 * rate);
     }
     const link = dead.link();

@@ -118,6 +118,21 @@ describe('plant store on disk', () => {
     store.close();
   });
 
+  it('writes its buffer from a timer, in slices, losing and reordering nothing', async () => {
+    const store = await open(tempDir(), { history: { flushIntervalMs: 20 } });
+    const mem = createMemoryHistory({ retentionMs: 365 * 86_400_000 });
+    for (let s = 0; s < 200; s++) for (const h of [store.history, mem]) for (let p = 0; p < 300; p++) h.append('m1', `p${p}`, T0 + s * 1000, s * p);
+    const until = Date.now() + 10_000;
+    while (store.history.stats().samplesWritten < 60_000 && Date.now() < until) {
+      // Queries during the drain see every sample, stored or not.
+      expect(store.history.query('m1', 'p299', T0, T0 + 200_000, 50)).toEqual(mem.query('m1', 'p299', T0, T0 + 200_000, 50));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(store.history.stats()).toMatchObject({ samplesWritten: 60_000, samplesDropped: 0 });
+    for (const p of ['p0', 'p150', 'p299']) expect(store.history.query('m1', p, T0, T0 + 200_000, 1000)).toEqual(mem.query('m1', p, T0, T0 + 200_000, 1000));
+    store.close();
+  });
+
   it('gives the same downsampled series as the in-memory store', async () => {
     const store = await open(tempDir());
     const mem = createMemoryHistory({ retentionMs: 365 * 86_400_000 });
@@ -214,7 +229,7 @@ describe('plant store on disk', () => {
     const first = await open(dir);
     expect(schemaVersion(first.db)).toBe(SCHEMA_VERSION);
     const tables = (first.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").raw().all() as [string][]).map((r) => r[0]);
-    for (const t of ['schema_version', 'meta', 'series', 'history', 'kpi_samples', 'plant_keys', 'uplink_outbox', 'sequence', 'write_log', 'alarms', 'alarm_events']) {
+    for (const t of ['schema_version', 'meta', 'series', 'history', 'kpi_samples', 'plant_keys', 'uplink_outbox', 'sequence', 'write_log', 'alarms', 'alarm_events', 'users', 'sessions', 'audit_log', 'audit_heads']) {
       expect(tables).toContain(t);
     }
     const outboxCols = (first.db.prepare('PRAGMA table_info(uplink_outbox)').all() as { name: string }[]).map((c) => c.name);
@@ -226,11 +241,12 @@ describe('plant store on disk', () => {
     const second = await open(dir);
     expect(second.db.prepare('SELECT count(*) FROM schema_version').raw().get()).toEqual([MIGRATIONS.length]);
     // A later migration list: a failing step rolls back every pending one.
-    const broken = [...MIGRATIONS, { version: 2, name: 'ok', sql: 'CREATE TABLE later (x)' }, { version: 3, name: 'bad', sql: 'CREATE TABLE nonsense (' }];
+    const next = SCHEMA_VERSION + 1;
+    const broken = [...MIGRATIONS, { version: next, name: 'ok', sql: 'CREATE TABLE later (x)' }, { version: next + 1, name: 'bad', sql: 'CREATE TABLE nonsense (' }];
     expect(() => migrate(second.db, broken)).toThrow();
-    expect(schemaVersion(second.db)).toBe(1);
+    expect(schemaVersion(second.db)).toBe(SCHEMA_VERSION);
     expect(second.db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'later'").raw().get()).toEqual([0]);
-    expect(migrate(second.db, broken.slice(0, -1))).toEqual([2]);
+    expect(migrate(second.db, broken.slice(0, -1))).toEqual([next]);
     second.close();
 
     const newer = await open(dir).then(

@@ -22,7 +22,7 @@ class FakeChannel implements Channel {
   state: ChannelState = 'offline';
   inFlight = 0;
   maxInFlight = 0;
-  readonly sent: { unitId: number; at: number }[] = [];
+  readonly sent: { unitId: number; at: number; count: number }[] = [];
   readonly behaviour = new Map<number, Behaviour>();
   latencyMs = 2;
   private last = -Infinity;
@@ -43,7 +43,7 @@ class FakeChannel implements Channel {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     this.last = Date.now();
-    if (this.sent.length < 10_000) this.sent.push({ unitId: x.unitId, at: Date.now() });
+    if (this.sent.length < 10_000) this.sent.push({ unitId: x.unitId, at: Date.now(), count: x.expect.kind === 'read' ? x.expect.count : 0 });
     const b = this.behaviour.get(x.unitId) ?? 'ok';
     return new Promise<Buffer>((resolve, reject) => {
       if (b === 'silent') {
@@ -268,6 +268,27 @@ describe('per-unit policy and demotion', () => {
     expect(f.at).toBeLessThanOrEqual(70 + 70 + 2); // behind at most one poll request
     await poller.stop();
     await expect(poller.readPoint('a')).rejects.toMatchObject({ code: 'MODBUS_CLOSED' });
+  });
+
+  it('the device\'s read limits override the profile\'s', async () => {
+    const wide = ProfileSchema.parse({
+      model: 'wide',
+      title: 'Wide',
+      idealCycleTimeS: 1,
+      limits: { maxRegistersPerRead: 125, maxBitsPerRead: 2000, maxGap: 8 },
+      points: [0, 1, 2, 3, 4].map((a) => ({ id: `p${a}`, name: `P${a}`, function: 'input', address: a * 3, type: 'uint16' })),
+    });
+    const pool = new LinePool(lineOpts());
+    const plain = poll(device(1, { profileDef: wide }), pool);
+    const limited = poll(device(2, { profileDef: wide, limits: { maxRegistersPerRead: 4, maxGap: 2 } }), pool);
+    plain.poller.start();
+    limited.poller.start();
+    await vi.advanceTimersByTimeAsync(50);
+    const counts = (unitId: number) => channel.sent.filter((x) => x.unitId === unitId).map((x) => x.count);
+    expect(counts(1).slice(0, 1)).toEqual([13]);
+    expect(counts(2).slice(0, 5)).toEqual([4, 4, 1]);
+    expect(limited.results[0]!.values['p4']).toMatchObject({ quality: 'good' });
+    await Promise.all([plain.poller.stop(), limited.poller.stop()]);
   });
 
   it('100k poll cycles: no queue, timer, handler or counter grows', async () => {

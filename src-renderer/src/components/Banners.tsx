@@ -5,9 +5,11 @@
 import { useShallow } from 'zustand/react/shallow';
 import { selectConnectionSince, selectEverConnected, selectIsLive, useConnectionStore } from '../stores/connection';
 import { selectOfflineNames, useMachinesStore } from '../stores/machines';
-import { selectSimulated, selectTimezone, usePlantStore } from '../stores/plant';
-import { formatClock } from '../lib/format';
-import { LinkLostIcon, SimulatedIcon, StateIcon } from './Icon';
+import { selectNow, selectSimulated, selectTimezone, usePlantStore } from '../stores/plant';
+import { formatClock, formatDuration } from '../lib/format';
+import { downForMs, selectUplinkStatus, useUplinkStore } from '../stores/uplink';
+import { LinkLostIcon, SimulatedIcon, StateIcon, WarningIcon } from './Icon';
+import { RemoteBanner } from './RemoteBanner';
 
 /** The banner stack at the top of every screen. */
 export function Banners() {
@@ -17,8 +19,13 @@ export function Banners() {
   const everConnected = useConnectionStore(selectEverConnected);
   const since = useConnectionStore(selectConnectionSince);
   const offline = useMachinesStore(useShallow(selectOfflineNames));
+  const uplink = useUplinkStore(selectUplinkStatus);
+  const now = usePlantStore(selectNow);
+  const uplinkDownMs = downForMs(uplink, now);
+  const uplinkDown = uplink !== null && uplinkDownMs > uplink.downBannerAfterS * 1000;
   return (
     <div className="banners">
+      <RemoteBanner />
       {simulated && (
         <div className="banner banner-simulated" role="status" data-testid="banner-simulated">
           <SimulatedIcon className="banner-icon" />
@@ -47,6 +54,29 @@ export function Banners() {
           <strong>
             {offline.length} machine{offline.length === 1 ? '' : 's'} offline: {offline.join(', ')}
           </strong>
+        </div>
+      )}
+      {uplink?.plainTcp && (
+        <div className="banner banner-link" role="alert" data-testid="banner-uplink-plain">
+          <WarningIcon className="banner-icon" />
+          <strong>Uplink without TLS: data travels readable</strong>
+          <span>plain data and the plant's metadata can be read on the way to {uplink.broker}</span>
+        </div>
+      )}
+      {uplinkDown && uplink && (
+        <div className="banner banner-link" role="alert" data-testid="banner-uplink-down">
+          <LinkLostIcon className="banner-icon" />
+          <strong>Uplink to the supplier cloud down for {formatDuration(uplinkDownMs / 1000)}</strong>
+          <span>
+            batches wait in the outbox ({uplink.outbox.depth}){uplink.lastError ? ` · ${uplink.lastError.code}` : ''}
+          </span>
+        </div>
+      )}
+      {uplink?.outbox.full && (
+        <div className="banner banner-offline" role="alert" data-testid="banner-uplink-full">
+          <WarningIcon className="banner-icon" />
+          <strong>Uplink outbox full: sealed data is not being recorded</strong>
+          <span>since {formatClock(uplink.outbox.fullSince ?? now, tz)} · the cloud is told of the gap</span>
         </div>
       )}
     </div>

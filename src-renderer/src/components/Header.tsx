@@ -4,6 +4,7 @@
  */
 import { formatClock, formatRange, zoneAbbrev } from '../lib/format';
 import { AlarmCountButton } from './AlarmCountButton';
+import { SessionControls } from './SessionControls';
 import { machineById, useMachinesStore } from '../stores/machines';
 import { routeHash, selectLastMachineId, selectRoute, useNavigationStore } from '../stores/navigation';
 import { selectNow, selectPlantInfo, usePlantStore } from '../stores/plant';
@@ -42,8 +43,29 @@ export function Header() {
             {machine?.name ?? machineId}
           </a>
         )}
+        <a
+          className="nav-btn nav-uplink"
+          href={routeHash({ page: 'uplink' })}
+          aria-current={route.page === 'uplink' ? 'page' : undefined}
+          title="What leaves this plant: every point's class and the uplink's state"
+          data-testid="nav-uplink"
+        >
+          What leaves
+        </a>
+        {info && info.caller.role !== 'supplier-support' && (
+          <a
+            className="nav-btn"
+            href={routeHash({ page: 'remote' })}
+            aria-current={route.page === 'remote' ? 'page' : undefined}
+            title="Remote support: grant, watch and end sessions of the supplier's support staff"
+            data-testid="nav-remote"
+          >
+            Remote
+          </a>
+        )}
       </nav>
       <AlarmCountButton />
+      <SessionControls />
       <div className="hdr-shift" data-testid="shift">
         <span className="hdr-label">Shift</span>
         {info ? (

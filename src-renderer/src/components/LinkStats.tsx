@@ -51,6 +51,31 @@ export function LinkStats({ machine, meta, now, tz }: Props) {
             {l.lastOkAt ? <span className="muted"> · {formatDateTime(l.lastOkAt, tz)}</span> : null}
           </dd>
         </div>
+        {l.demoted && (
+          <div className="stat-wide" data-testid="link-demoted">
+            <dt>Polling</dt>
+            <dd className="link-error">
+              <strong>DEMOTED</strong> — polled every {formatDuration((l.demotedIntervalMs ?? 10_000) / 1000)} until it answers, so its neighbours on the line keep their rate
+            </dd>
+          </div>
+        )}
+        {l.line && (
+          <div className="stat-wide">
+            <dt>Line</dt>
+            <dd>{l.line}</dd>
+          </div>
+        )}
+        {l.errorCounts && Object.keys(l.errorCounts).length > 0 && (
+          <div className="stat-wide" data-testid="link-error-counts">
+            <dt>Errors</dt>
+            <dd>
+              {Object.entries(l.errorCounts)
+                .sort((a, b) => b[1] - a[1])
+                .map(([code, n]) => `${code} ${formatNumber(n, 0)}`)
+                .join(' · ')}
+            </dd>
+          </div>
+        )}
         <div className="stat-wide">
           <dt>Last error</dt>
           <dd className={l.lastError ? 'link-error' : 'muted'}>{l.lastError ? `${l.lastError.code}: ${l.lastError.message}` : 'none'}</dd>

@@ -29,6 +29,12 @@ function StateLine({ m, now, live, tz }: { m: MachineSnapshot; now: number; live
       <span className="tile-since">
         last seen {formatAgo(m.link.lastOkAt, now)}
         {m.link.lastOkAt ? ` · ${formatClock(m.link.lastOkAt, tz)}` : ''}
+        {m.link.demoted ? (
+          <strong className="tile-demoted" data-testid={`tile-demoted-${m.id}`}>
+            {' '}
+            · DEMOTED — polled every {formatDuration((m.link.demotedIntervalMs ?? 10_000) / 1000)}
+          </strong>
+        ) : null}
       </span>
     );
   }

@@ -9,6 +9,7 @@ import type { MachineSnapshot, MachineState, PlantInfo, PointMeta, WriteResult }
 import { valueLiveness } from '../lib/liveness';
 import {
   WRITE_LOG_ROLES,
+  WRITE_ROLES,
   confirmSentence,
   interlockMet,
   interlockText,
@@ -23,7 +24,9 @@ import {
 } from '../lib/setpoints';
 import type { MachineMeta } from '../stores/machines';
 import { selectWritesActions, useWritesStore, writesOf, type WriteOutcome } from '../stores/writes';
+import { selectAuthActions, selectCanSignIn, useAuthStore } from '../stores/auth';
 import { useTransport } from '../transport/context';
+import { RemoteRequestPanel } from './RemoteRequestPanel';
 import { SetpointDialog } from './SetpointDialog';
 import { WriteLog } from './WriteLog';
 import '../styles/writes.css';
@@ -193,6 +196,8 @@ export function SetpointPanel({ machine, meta, info, live, now, tz }: Props) {
   const [pending, setPending] = useState<Pending | null>(null);
   const machineId = machine.id;
   const mayReadLog = info !== null && WRITE_LOG_ROLES.includes(info.caller.role);
+  const canSignIn = useAuthStore(selectCanSignIn);
+  const auth = useAuthStore(selectAuthActions);
 
   useEffect(() => {
     if (!live || !mayReadLog) return undefined;
@@ -204,6 +209,8 @@ export function SetpointPanel({ machine, meta, info, live, now, tz }: Props) {
   const cancel = useCallback(() => setPending(null), []);
   const writable = meta?.points.filter((p) => p.writable) ?? [];
   if (!meta || writable.length === 0) return null;
+  // Supplier support asks; someone on site confirms (remote support sessions).
+  if (info?.caller.role === 'supplier-support') return <RemoteRequestPanel machine={machine} meta={meta} />;
 
   const reason = readOnlyReason(info, live);
   const canWrite = reason === null;
@@ -236,6 +243,14 @@ export function SetpointPanel({ machine, meta, info, live, now, tz }: Props) {
       {reason && (
         <p className="write-readonly" data-testid="setpoint-readonly">
           {reason}
+          {canSignIn && info?.writesEnabled === true && !WRITE_ROLES.includes(info.caller.role) && (
+            <>
+              {' '}
+              <button type="button" className="btn" data-testid="setpoint-sign-in" onClick={() => auth.openLogin()}>
+                Sign in to change setpoints
+              </button>
+            </>
+          )}
         </p>
       )}
       <OutcomeBar outcome={w.outcome} undoable={w.undoable} pointById={meta.pointById} canUndo={canWrite} busy={busy} onUndo={undo} />

@@ -1,15 +1,17 @@
 /** Which page is shown, kept in location.hash so reload and the back button work. */
 import { create } from 'zustand';
 
-export type Route = { page: 'overview' } | { page: 'machine'; machineId: string } | { page: 'alarms' };
+export type Route = { page: 'overview' } | { page: 'machine'; machineId: string } | { page: 'alarms' } | { page: 'uplink' } | { page: 'remote' };
 
 export type TrendRange = '15m' | '1h';
 
 export const TREND_RANGE_MS: Record<TrendRange, number> = { '15m': 15 * 60_000, '1h': 60 * 60_000 };
 
-/** Route of a hash: "#/machine/ID", "#/alarms", or anything else → overview. */
+/** Route of a hash: "#/machine/ID", "#/alarms", "#/uplink", "#/remote", or anything else → overview. */
 export function parseHash(hash: string): Route {
   if (/^#\/alarms\/?$/.test(hash)) return { page: 'alarms' };
+  if (/^#\/uplink\/?$/.test(hash)) return { page: 'uplink' };
+  if (/^#\/remote\/?$/.test(hash)) return { page: 'remote' };
   const m = /^#\/machine\/([^/?#]+)\/?$/.exec(hash);
   if (m?.[1]) {
     try {
@@ -24,6 +26,8 @@ export function parseHash(hash: string): Route {
 /** Hash of a route. */
 export function routeHash(route: Route): string {
   if (route.page === 'alarms') return '#/alarms';
+  if (route.page === 'uplink') return '#/uplink';
+  if (route.page === 'remote') return '#/remote';
   return route.page === 'machine' ? `#/machine/${encodeURIComponent(route.machineId)}` : '#/';
 }
 

@@ -2,7 +2,7 @@
 import { BRIDGE_KEY } from '../../../src-preload/channels';
 import type { Bridge, Transport } from '../../../src-preload/contract';
 import { createIpcTransport } from './ipc';
-import { createWebSocketTransport } from './websocket';
+import { createWebSocketTransport, type ClosableTransport } from './websocket';
 
 export { createIpcTransport } from './ipc';
 export { createWebSocketTransport } from './websocket';
@@ -12,9 +12,10 @@ export function apiUrl(loc: Pick<Location, 'protocol' | 'host'>): string {
   return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/api`;
 }
 
-/** The transport for this window. */
-export function createTransport(win: Window = window): Transport {
+/** The transport for this window; in web mode also its handle, which connects only when told (sign-in decides when). */
+export function createTransport(win: Window = window): { transport: Transport; web: ClosableTransport | null } {
   const bridge = (win as unknown as Record<string, Bridge | undefined>)[BRIDGE_KEY];
-  if (bridge) return createIpcTransport(bridge);
-  return createWebSocketTransport(apiUrl(win.location));
+  if (bridge) return { transport: createIpcTransport(bridge), web: null };
+  const web = createWebSocketTransport(apiUrl(win.location), { lazy: true });
+  return { transport: web, web };
 }

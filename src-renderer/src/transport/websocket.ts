@@ -1,6 +1,8 @@
 /**
  * The console API over one WebSocket (web mode): calls matched to results by id, event
  * subscriptions re-sent after every reconnect, reconnect with exponential backoff and jitter.
+ * A close with code 4401 means the session ended: the transport then stops reconnecting
+ * until told to `open()` again (after a new sign-in), and says why to `onClosed` listeners.
  */
 import type { CommandName, EventName } from '../../../src-preload/channels';
 import type {
@@ -21,7 +23,7 @@ export interface SocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: unknown) => void) | null;
-  onclose: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code?: number; reason?: string }) => void) | null;
   onerror: ((ev: unknown) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
 }
@@ -34,11 +36,22 @@ export interface WebSocketTransportOptions {
   backoff?: BackoffOptions;
   random?: () => number;
   log?: (message: string, detail?: unknown) => void;
+  /** Do not connect until `open()` (web mode asks first whether a sign-in is needed). */
+  lazy?: boolean;
 }
+
+/** The WebSocket close code of an ended session (src-main/web/web-auth.ts). */
+export const SESSION_ENDED_CLOSE = 4401;
 
 /** A transport that can also be shut down (tests, page unload). */
 export interface ClosableTransport extends Transport {
   close(): void;
+  /** (Re)connects now: after a sign-in, so the new connection carries the session cookie. */
+  open(): void;
+  /** Disconnects and stops reconnecting until `open()`. */
+  halt(): void;
+  /** Calls `handler` when the server closed the connection, with its code and reason. */
+  onClosed(handler: (code: number, reason: string) => void): () => void;
 }
 
 const OPEN = 1;
@@ -68,7 +81,9 @@ export function createWebSocketTransport(url: string, opts: WebSocketTransportOp
   let attempt = 0;
   let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   let closed = false;
+  let halted = opts.lazy === true;
   let nextId = 1;
+  const closedHandlers = new Set<(code: number, reason: string) => void>();
   const pending = new Map<number, Pending>();
   const handlers = new Map<EventName, Set<(payload: unknown) => void>>();
   const statusHandlers = new Set<(s: TransportStatus) => void>();
@@ -137,14 +152,14 @@ export function createWebSocketTransport(url: string, opts: WebSocketTransportOp
   }
 
   function scheduleReconnect(): void {
-    if (closed || reconnectTimer) return;
+    if (closed || halted || reconnectTimer) return;
     const delay = backoffDelay(attempt++, backoff, random);
     reconnectTimer = setTimeout(connect, delay);
   }
 
   function connect(): void {
     reconnectTimer = null;
-    if (closed) return;
+    if (closed || halted) return;
     setStatus('connecting');
     let ws: SocketLike;
     try {
@@ -169,16 +184,33 @@ export function createWebSocketTransport(url: string, opts: WebSocketTransportOp
     ws.onerror = () => {
       // A close event always follows; reconnect is handled there.
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (socket !== ws) return;
       socket = null;
-      failPending('connection to the console core lost');
+      const code = ev.code ?? 1006;
+      // The session ended: reconnecting would only be refused; whoever signs in again calls open().
+      if (code === SESSION_ENDED_CLOSE) halted = true;
+      failPending(code === SESSION_ENDED_CLOSE ? (ev.reason ?? 'session ended') : 'connection to the console core lost');
       setStatus('disconnected');
+      for (const h of [...closedHandlers]) h(code, ev.reason ?? '');
       scheduleReconnect();
     };
   }
 
-  connect();
+  function drop(): void {
+    if (reconnectTimer) clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    const ws = socket;
+    socket = null;
+    failPending('transport closed');
+    try {
+      ws?.close(1000, 'closed');
+    } catch {
+      // Already closing.
+    }
+  }
+
+  if (!halted) connect();
 
   return {
     kind: 'websocket',
@@ -226,17 +258,26 @@ export function createWebSocketTransport(url: string, opts: WebSocketTransportOp
     },
     close(): void {
       closed = true;
-      if (reconnectTimer) clearTimeout(reconnectTimer);
-      reconnectTimer = null;
-      const ws = socket;
-      socket = null;
-      failPending('transport closed');
+      drop();
       setStatus('disconnected');
-      try {
-        ws?.close(1000, 'closed');
-      } catch {
-        // Already closing.
-      }
+    },
+    open(): void {
+      if (closed) return;
+      halted = false;
+      attempt = 0;
+      drop();
+      connect();
+    },
+    halt(): void {
+      halted = true;
+      drop();
+      setStatus('disconnected');
+    },
+    onClosed(handler: (code: number, reason: string) => void): () => void {
+      closedHandlers.add(handler);
+      return () => {
+        closedHandlers.delete(handler);
+      };
     },
   };
 }

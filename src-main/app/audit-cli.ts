@@ -1,0 +1,118 @@
+/**
+ * `plant-console audit verify|export`: checks the audit log's chain and signed heads, or writes
+ * it out as JSON lines or CSV. Both only read: neither appends nor signs, so running them on a
+ * tampered store cannot vouch for what was changed.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { AUDIT_KINDS, verifyAudit, writeAuditExport, type AuditKind, type AuditVerifyResult } from '../audit/log';
+import { isAuditKind } from '../audit/record';
+import { ConsoleError } from '../core/errors';
+import { openStoreForCli, type StoreCliDeps } from './user-cli';
+
+type Out = { out: (s: string) => void; err: (s: string) => void };
+
+/** The verdict in one line for people. */
+export function formatVerifyResult(r: AuditVerifyResult): string {
+  if (!r.ok && r.problem)
+    return `audit log NOT intact: record ${r.problem.seq}: ${r.problem.message} (${r.problem.reason}; ${r.records} records)`;
+  if (r.records === 0) return 'audit log intact: 0 records';
+  const head = r.signedHead;
+  const signed = head
+    ? `head signed at ${new Date(head.signedAt).toISOString()} (record ${head.seq}, key ${head.keyId})`
+    : 'no signed head';
+  const tail = r.unsigned > 0 ? `; ${r.unsigned} newer record${r.unsigned === 1 ? '' : 's'} not yet signed` : '';
+  return `audit log intact: ${r.records} records, ${signed}${tail}`;
+}
+
+/** A public key given as hex (64 digits) or base64. */
+function parsePublicKey(text: string): Buffer {
+  const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+  if (key.length !== 32)
+    throw new ConsoleError('BAD_REQUEST', "--public-key must be the plant's Ed25519 public key: 64 hex digits or base64 of 32 bytes");
+  return key;
+}
+
+function parseTime(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) throw new ConsoleError('BAD_REQUEST', `${flag} must be an ISO date/time or ms since epoch, got "${text}"`);
+  return ms;
+}
+
+function parseKinds(text: string | undefined): AuditKind[] | undefined {
+  if (text === undefined) return undefined;
+  const kinds = text.split(',').map((k) => k.trim());
+  const bad = kinds.find((k) => !isAuditKind(k));
+  if (bad !== undefined) throw new ConsoleError('BAD_REQUEST', `unknown audit kind "${bad}" (known: ${AUDIT_KINDS.join(', ')})`);
+  return kinds as AuditKind[];
+}
+
+/** `audit <subcommand>`; resolves with the exit code (1: the log is not intact), throws ConsoleErrors for the CLI to print. */
+export async function runAuditCommand(argv: string[], io: Out, deps: StoreCliDeps = {}): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'verify' && sub !== 'export') {
+    throw new ConsoleError(
+      'BAD_REQUEST',
+      sub === undefined ? 'audit needs a subcommand: verify, export' : `unknown audit subcommand "${sub}" (known: verify, export)`,
+    );
+  }
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      'data-dir': { type: 'string', default: '.data' },
+      json: { type: 'boolean', default: false },
+      'public-key': { type: 'string' },
+      format: { type: 'string', default: 'jsonl' },
+      out: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      user: { type: 'string' },
+      kind: { type: 'string' },
+      machine: { type: 'string' },
+    },
+  });
+  if (sub === 'verify') {
+    const externalKey = values['public-key'] === undefined ? null : parsePublicKey(values['public-key']);
+    const store = await openStoreForCli(values['data-dir'], deps, io);
+    try {
+      const result = verifyAudit(store.db, externalKey ?? store.identity.signing.publicKey);
+      io.out(values.json ? JSON.stringify(result, null, 2) + '\n' : formatVerifyResult(result) + '\n');
+      return result.ok ? 0 : 1;
+    } finally {
+      store.close();
+    }
+  }
+
+  const format = values.format;
+  if (format !== 'jsonl' && format !== 'csv') throw new ConsoleError('BAD_REQUEST', `--format must be jsonl or csv, got "${format}"`);
+  const filters = {
+    format,
+    from: parseTime('--from', values.from),
+    to: parseTime('--to', values.to),
+    user: values.user,
+    kind: parseKinds(values.kind),
+    machineId: values.machine,
+  } as const;
+  const store = await openStoreForCli(values['data-dir'], deps, io);
+  try {
+    if (values.out === undefined) {
+      writeAuditExport(store.db, filters, io.out);
+      return 0;
+    }
+    // The export holds who did what: readable by its owner only, like the store itself.
+    const fd = openSync(values.out, 'w', 0o600);
+    let n: number;
+    try {
+      n = writeAuditExport(store.db, filters, (line) => void writeSync(fd, line));
+    } finally {
+      closeSync(fd);
+    }
+    io.err(`Wrote ${n} audit records to ${values.out}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}

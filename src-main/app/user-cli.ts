@@ -1,0 +1,213 @@
+/**
+ * `plant-console user add|list|disable|enable|reset|pin`: headless account administration.
+ * The store is unlocked the way `keys show` does it (src-main/app/keys-cli.ts). Passwords and
+ * PINs come from standard input only: typed twice without echo on a terminal, or the first
+ * line of piped input for scripts. Never from the command line, where `ps` and shell history
+ * would keep them.
+ */
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AuditLog } from '../audit/log';
+import type { AuditActor } from '../audit/record';
+import { AccountStore, userNameProblem, type Account } from '../auth/accounts';
+import type { PasswordHashParams } from '../auth/passwords';
+import { isRole, ALL_ROLES } from '../auth/roles';
+import { ConsoleError } from '../core/errors';
+import { consoleLogger, type Logger } from '../core/log';
+import { storeKeyWrapper } from '../store/key-file';
+import { openPlantStore, type PlantStore } from '../store/open';
+import type { PassphrasePrompt } from '../store/prompt';
+
+type Out = { out: (s: string) => void; err: (s: string) => void };
+
+/** Standard input as the command sees it (a terminal can switch echo off). */
+export interface SecretInput extends NodeJS.ReadableStream {
+  isTTY?: boolean;
+  setRawMode?(mode: boolean): unknown;
+}
+
+/** What the user and audit commands need from their surroundings (injected in tests). */
+export interface StoreCliDeps {
+  env?: Record<string, string | undefined>;
+  /** The store passphrase prompt; null never asks (default: ask when stdin is a TTY). */
+  prompt?: PassphrasePrompt | null;
+  log?: Logger;
+  /** Where passwords are read from (default process.stdin). */
+  stdin?: SecretInput;
+  /** Argon2id cost of new hashes (tests only; default the interactive cost). */
+  hashParams?: PasswordHashParams;
+}
+
+/** Opens an existing store of `dataDir` for a CLI command, as `keys show` does. */
+export async function openStoreForCli(dataDir: string, deps: StoreCliDeps, io: Out): Promise<PlantStore> {
+  const dir = resolve(dataDir);
+  const wrapper = storeKeyWrapper(dir);
+  if (wrapper === null) throw new ConsoleError('NOT_FOUND', `No plant store in ${dir}: start the console with this --data-dir once first`);
+  return openPlantStore({
+    dataDir: dir,
+    demo: wrapper === 'demo-key-file',
+    create: false,
+    log: deps.log ?? consoleLogger('warn', (line) => io.err(line + '\n')),
+    ...(deps.env ? { env: deps.env } : {}),
+    ...(deps.prompt !== undefined ? { prompt: deps.prompt } : {}),
+    history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
+  });
+}
+
+/** Who the CLI acts as in the audit log: the operating-system user running it. */
+export function cliActor(): AuditActor {
+  let name = 'unknown';
+  try {
+    name = userInfo().username;
+  } catch {
+    // No passwd entry (some containers): the record still says it came from the CLI.
+  }
+  return { user: `cli:${name}`, role: null, origin: 'local' };
+}
+
+/** Reads one line from a terminal without echo. */
+function askHidden(input: SecretInput, output: Out, question: string): Promise<string> {
+  return new Promise<string>((resolveLine, reject) => {
+    output.err(question);
+    let typed = '';
+    const finish = (err: Error | null): void => {
+      input.removeListener('data', onData);
+      input.setRawMode?.(false);
+      input.pause();
+      output.err('\n');
+      if (err) reject(err);
+      else resolveLine(typed);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      for (const ch of chunk.toString()) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish(null);
+        if (ch === '\u0003') return finish(new ConsoleError('BAD_REQUEST', 'Cancelled: nothing was changed'));
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else typed += ch;
+      }
+    };
+    input.setRawMode?.(true);
+    input.resume();
+    input.on('data', onData);
+  });
+}
+
+/** The first line of piped input (at most 64 KiB are read). */
+async function readFirstLine(input: SecretInput): Promise<string> {
+  let text = '';
+  for await (const chunk of input) {
+    text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    if (text.includes('\n') || text.length > 65_536) break;
+  }
+  return text.split(/\r?\n/)[0] ?? '';
+}
+
+/** A new secret from stdin: asked twice on a terminal, else the first piped line. */
+export async function readNewSecret(what: string, deps: StoreCliDeps, io: Out): Promise<string> {
+  const input = deps.stdin ?? (process.stdin as SecretInput);
+  if (input.isTTY && typeof input.setRawMode === 'function') {
+    const first = await askHidden(input, io, `${what}: `);
+    const again = await askHidden(input, io, 'The same again: ');
+    if (first !== again) throw new ConsoleError('BAD_REQUEST', 'The two entries differ: nothing was changed');
+    return first;
+  }
+  const line = await readFirstLine(input);
+  if (line === '')
+    throw new ConsoleError('BAD_REQUEST', `No ${what.toLowerCase()} on standard input (pipe it in, or run on a terminal to be asked)`);
+  return line;
+}
+
+function accountLine(a: Account): string {
+  const status = a.disabled ? 'disabled' : 'enabled';
+  return `${a.name.padEnd(24)} ${a.role.padEnd(17)} ${status.padEnd(9)} ${(a.hasPin ? 'pin' : '-').padEnd(4)} ${new Date(a.createdAt).toISOString()}`;
+}
+
+const SUBCOMMANDS = ['add', 'list', 'disable', 'enable', 'reset', 'pin'] as const;
+
+/** `user <subcommand>`; resolves with the exit code, throws ConsoleErrors for the CLI to print. */
+export async function runUserCommand(argv: string[], io: Out, deps: StoreCliDeps = {}): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!(SUBCOMMANDS as readonly string[]).includes(sub ?? '')) {
+    throw new ConsoleError(
+      'BAD_REQUEST',
+      sub === undefined
+        ? `user needs a subcommand: ${SUBCOMMANDS.join(', ')}`
+        : `unknown user subcommand "${sub}" (known: ${SUBCOMMANDS.join(', ')})`,
+    );
+  }
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      'data-dir': { type: 'string', default: '.data' },
+      name: { type: 'string' },
+      role: { type: 'string' },
+      remove: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const name = values.name ?? '';
+  if (sub !== 'list' && name === '') throw new ConsoleError('BAD_REQUEST', `user ${sub} needs --name NAME`);
+  if (sub === 'add' && !isRole(values.role)) {
+    throw new ConsoleError('BAD_REQUEST', `user add needs --role, one of: ${ALL_ROLES.join(', ')}`);
+  }
+  // Refused before the password is asked for, not after.
+  const nameBad = sub === 'add' ? userNameProblem(name) : null;
+  if (nameBad) throw new ConsoleError('BAD_REQUEST', nameBad);
+
+  const store = await openStoreForCli(values['data-dir'], deps, io);
+  const log = deps.log ?? consoleLogger('warn', (line) => io.err(line + '\n'));
+  const audit = new AuditLog(store.db, store.identity, { log, timers: false });
+  try {
+    const accounts = new AccountStore(store.db, { log, audit, ...(deps.hashParams ? { hashParams: deps.hashParams } : {}) });
+    const by = cliActor();
+    switch (sub) {
+      case 'list': {
+        const list = accounts.list();
+        if (values.json) io.out(JSON.stringify({ users: list }, null, 2) + '\n');
+        else if (list.length === 0) io.out('No accounts yet: add one with "plant-console user add --name NAME --role admin".\n');
+        else
+          io.out(
+            [`${'NAME'.padEnd(24)} ${'ROLE'.padEnd(17)} ${'STATUS'.padEnd(9)} PIN  CREATED`, ...list.map(accountLine)].join('\n') + '\n',
+          );
+        return 0;
+      }
+      case 'add': {
+        const role = values.role;
+        if (!isRole(role)) return 2;
+        if (accounts.get(name)) throw new ConsoleError('BAD_REQUEST', `A user "${name}" exists already`);
+        const password = await readNewSecret(`Password for ${name}`, deps, io);
+        const a = await accounts.add({ name, role, password }, by);
+        io.out(`Added user ${a.name} (${a.role}).\n`);
+        return 0;
+      }
+      case 'disable':
+        io.out(`User ${accounts.disable(name, by).name} is disabled: their sessions end.\n`);
+        return 0;
+      case 'enable':
+        io.out(`User ${accounts.enable(name, by).name} is enabled.\n`);
+        return 0;
+      case 'reset': {
+        if (!accounts.get(name)) throw new ConsoleError('NOT_FOUND', `No user "${name}"`);
+        const password = await readNewSecret(`New password for ${name}`, deps, io);
+        await accounts.resetPassword(name, password, by);
+        io.out(`The password of ${name} is changed: their sessions end.\n`);
+        return 0;
+      }
+      case 'pin': {
+        if (!accounts.get(name)) throw new ConsoleError('NOT_FOUND', `No user "${name}"`);
+        const pin = values.remove ? null : await readNewSecret(`PIN for ${name}`, deps, io);
+        await accounts.setPin(name, pin, by);
+        io.out(pin === null ? `The PIN of ${name} is removed.\n` : `The PIN of ${name} is set.\n`);
+        return 0;
+      }
+      default:
+        return 2;
+    }
+  } finally {
+    audit.close();
+    store.close();
+  }
+}

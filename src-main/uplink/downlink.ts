@@ -1,0 +1,95 @@
+/**
+ * The plant's downlink (`pc/v1/<plant>/down`): every message is checked by the protocol library
+ * before anything else reads it. Cloud-key announcements that verify against a pinned supplier
+ * key rotate the keyring the plant seals to, and the ring is persisted; anything refused is
+ * logged with its reason and counted. Recommendations and firmware bundles arrive on this topic
+ * later; until their issues are done they are refused as not handled yet, never acted upon.
+ */
+import type { Logger } from '../core/log';
+import type { Clock } from '../core/types';
+import { applyCloudKeyAnnouncement, parseJsonObject, REFUSAL_TEXT, type KeyRing, type RefusalReason } from '../protocol';
+
+const MAX_DOWNLINK_BYTES = 1024 * 1024;
+
+/** Downlink counters for the status. */
+export interface DownlinkStats {
+  accepted: number;
+  refused: number;
+  /** The retained announcement again (every reconnect): expected, neither accepted nor refused. */
+  duplicates: number;
+  lastRefusal: string | null;
+  lastAcceptedAt: number | null;
+}
+
+export interface DownlinkOptions {
+  topic: string;
+  /** The current cloud keyring and where a new one goes (persisted by the caller). */
+  ring(): KeyRing<Uint8Array>;
+  saveRing(ring: KeyRing<Uint8Array>): void;
+  supplierKeys: ReadonlyMap<string, { publicKey: Uint8Array; notAfter: number | null }>;
+  clock: Clock;
+  log: Logger;
+}
+
+export type DownlinkOutcome =
+  { ok: true; kind: 'cloud-key'; kid: string } | { ok: false; reason: RefusalReason | 'not_handled' | 'wrong_topic'; detail: string };
+
+/** Verifies and applies messages from the plant's downlink topic. */
+export class Downlink {
+  private readonly o: DownlinkOptions;
+  private readonly counters: DownlinkStats = { accepted: 0, refused: 0, duplicates: 0, lastRefusal: null, lastAcceptedAt: null };
+
+  constructor(opts: DownlinkOptions) {
+    this.o = opts;
+  }
+
+  /** Counters for the status (accepted, refused, expected duplicates, the last refusal). */
+  stats(): DownlinkStats {
+    return { ...this.counters };
+  }
+
+  /** Handles one message; never throws. */
+  handle(topic: string, payload: Uint8Array): DownlinkOutcome {
+    const outcome = this.judge(topic, payload);
+    if (outcome.ok) {
+      this.counters.accepted++;
+      this.counters.lastAcceptedAt = this.o.clock.now();
+      return outcome;
+    }
+    if (outcome.reason === 'duplicate_sequence') {
+      this.counters.duplicates++;
+      this.o.log.log('debug', 'Downlink: the announcement already applied came again', { topic, detail: outcome.detail });
+      return outcome;
+    }
+    this.counters.refused++;
+    const words =
+      outcome.reason === 'not_handled'
+        ? 'not handled yet'
+        : outcome.reason === 'wrong_topic'
+          ? 'wrong topic'
+          : REFUSAL_TEXT[outcome.reason];
+    this.counters.lastRefusal = `${words}: ${outcome.detail}`;
+    this.o.log.log('warn', `Downlink message refused: ${words}`, { topic, detail: outcome.detail });
+    return outcome;
+  }
+
+  private judge(topic: string, payload: Uint8Array): DownlinkOutcome {
+    if (topic !== this.o.topic) return { ok: false, reason: 'wrong_topic', detail: `${topic} is not this plant's downlink` };
+    const json = parseJsonObject(payload, MAX_DOWNLINK_BYTES);
+    if (!json) return { ok: false, reason: 'malformed', detail: 'not a JSON object in UTF-8' };
+    if (json.type !== 'cloud-key') {
+      // Other kinds get their own verification with their issues; nothing here reads them.
+      const kind = typeof json.type === 'string' ? json.type.slice(0, 40) : '(none)';
+      return { ok: false, reason: 'not_handled', detail: `message type ${kind} is not handled by this console version` };
+    }
+    const result = applyCloudKeyAnnouncement(this.o.ring(), json, { supplierKeys: this.o.supplierKeys, now: this.o.clock.now() });
+    if (!result.ok) return { ok: false, reason: result.reason, detail: result.detail };
+    this.o.saveRing(result.ring);
+    this.o.log.log('info', 'Cloud key rotated by a verified announcement: the next batch is sealed to it', {
+      kid: result.announcement.key.kid,
+      signer: result.announcement.kid,
+      graceUntil: new Date(result.announcement.graceUntil).toISOString(),
+    });
+    return { ok: true, kind: 'cloud-key', kid: result.announcement.key.kid };
+  }
+}

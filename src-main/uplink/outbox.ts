@@ -1,0 +1,392 @@
+/**
+ * The uplink outbox, in the plant store (`uplink_outbox`, `sequence`): the only queue between
+ * the batcher and the broker.
+ *
+ * - A batch is sealed or signed inside the transaction that takes its sequence number and
+ *   inserts it, so a sequence number is never used twice nor skipped by a crash (SIGKILL or
+ *   power loss: the store commits with synchronous = FULL).
+ * - A batch leaves the outbox only when the broker acknowledged it (PUBACK).
+ * - Disk budget, policy when full (never silent):
+ *     1. drop the oldest `plain` batches not yet in flight, down to 95 % of the budget;
+ *     2. if that is not enough, record nothing more (sealed or plain) and raise `full`;
+ *   every dropped or unrecorded batch is counted, and a signed gap notice (gap.ts) goes to the
+ *   cloud in the same transaction as a drop, and when recording resumes after a refusal.
+ * - Disk is given back once a backlog has drained (`reclaim`, incremental vacuum in steps
+ *   that the service paces, see UplinkService).
+ */
+import type { Logger } from '../core/log';
+import type { Clock } from '../core/types';
+import { blobOf, type StoreDb } from '../store/schema';
+import { addToRanges, MAX_GAP_RANGES, type GapReport } from './gap';
+import { META, readMetaJson, writeMetaJson } from './state';
+
+export type OutboxKind = 'sealed' | 'plain' | 'gap';
+
+/** A batch to record: built only once its sequence number is known. */
+export interface OutboxItem {
+  kind: 'sealed' | 'plain';
+  /** Machine pseudonym (the topic's last level). */
+  machine: string;
+  from: number;
+  to: number;
+  build(seq: number): Buffer;
+}
+
+/** A recorded batch, as the publisher reads it. */
+export interface OutboxRow {
+  seq: number;
+  kind: OutboxKind;
+  machine: string | null;
+  bytes: Buffer;
+  createdAt: number;
+}
+
+/** Counters that survive restarts (meta `uplink.drops`). */
+export interface DropTotals {
+  /** Plain batches dropped (oldest first) to make room. */
+  droppedPlain: number;
+  droppedBytes: number;
+  /** Batches never recorded because the outbox was full. */
+  notRecordedSealed: number;
+  notRecordedPlain: number;
+  gapNotices: number;
+}
+
+interface PendingGap {
+  notRecorded: { sealed: number; plain: number; from?: number; to?: number };
+  lastNoticeAt: number;
+}
+
+export interface OutboxStats {
+  depth: number;
+  bytes: number;
+  budgetBytes: number;
+  oldestCreatedAt: number | null;
+  lastSeq: number;
+  /** The highest sequence the broker acknowledged (kept across restarts). */
+  lastAckSeq: number | null;
+  /** Recording stopped because the budget is used up (the alarm condition). */
+  full: boolean;
+  fullSince: number | null;
+  drops: DropTotals;
+}
+
+export interface OutboxOptions {
+  budgetBytes: number;
+  clock: Clock;
+  log: Logger;
+  /** Signs a gap notice for sequence `seq` (gap.ts buildGapNotice). */
+  gapNotice(seq: number, issued: number, report: GapReport): string;
+  /** A refusal that lasts is re-reported this often (ms). */
+  gapRepeatMs?: number;
+}
+
+const ZERO_TOTALS: DropTotals = { droppedPlain: 0, droppedBytes: 0, notRecordedSealed: 0, notRecordedPlain: 0, gapNotices: 0 };
+const LOW_WATER = 0.95;
+
+/** The outbox over an open plant store. */
+export class Outbox {
+  private readonly db: StoreDb;
+  private readonly opts: OutboxOptions;
+  private lastSeq: number;
+  private used: number;
+  private count: number;
+  private totals: DropTotals;
+  private pending: PendingGap;
+  private fullSince: number | null = null;
+  private lastAck: number | null;
+  /** Rows at or below this sequence are in flight: never dropped. */
+  private floor = 0;
+  private readonly listeners = new Set<() => void>();
+  private readonly st: {
+    bump: ReturnType<StoreDb['prepare']>;
+    insert: ReturnType<StoreDb['prepare']>;
+    dropPlain: ReturnType<StoreDb['prepare']>;
+    remove: ReturnType<StoreDb['prepare']>;
+    after: ReturnType<StoreDb['prepare']>;
+    oldest: ReturnType<StoreDb['prepare']>;
+  };
+
+  constructor(db: StoreDb, opts: OutboxOptions) {
+    this.db = db;
+    this.opts = opts;
+    const seqRow = db.prepare("SELECT value FROM sequence WHERE name = 'uplink'").raw().get() as [number] | undefined;
+    if (!seqRow) db.prepare("INSERT INTO sequence (name, value) VALUES ('uplink', 0)").run();
+    const maxRow = db.prepare('SELECT coalesce(max(seq), 0), coalesce(sum(length(bytes)), 0), count(*) FROM uplink_outbox').raw().get() as [
+      number,
+      number,
+      number,
+    ];
+    // The counter is authoritative; max(seq) only guards against a counter edited by hand.
+    this.lastSeq = Math.max(seqRow?.[0] ?? 0, maxRow[0]);
+    this.used = maxRow[1];
+    this.count = maxRow[2];
+    this.totals = { ...ZERO_TOTALS, ...readMetaJson<Partial<DropTotals>>(db, META.drops) };
+    this.pending = readMetaJson<PendingGap>(db, META.gap) ?? { notRecorded: { sealed: 0, plain: 0 }, lastNoticeAt: 0 };
+    this.lastAck = readMetaJson<number>(db, META.lastAck) ?? null;
+    this.st = {
+      bump: db.prepare("UPDATE sequence SET value = ? WHERE name = 'uplink'"),
+      insert: db.prepare('INSERT INTO uplink_outbox (seq, kind, machine, bytes, created_at) VALUES (?, ?, ?, ?, ?)'),
+      dropPlain: db.prepare(
+        "DELETE FROM uplink_outbox WHERE id IN (SELECT id FROM uplink_outbox WHERE kind = 'plain' AND seq > ? ORDER BY seq LIMIT ?) RETURNING seq, length(bytes)",
+      ),
+      remove: db.prepare('DELETE FROM uplink_outbox WHERE seq BETWEEN ? AND ? RETURNING seq, length(bytes)'),
+      after: db.prepare('SELECT seq, kind, machine, bytes, created_at FROM uplink_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
+      oldest: db.prepare('SELECT created_at FROM uplink_outbox ORDER BY seq LIMIT 1'),
+    };
+  }
+
+  /**
+   * Records batches in one transaction: each gets the next sequence number, is built, and is
+   * inserted if the budget allows (after dropping old plain batches); returns what happened.
+   */
+  append(items: readonly OutboxItem[]): { seqs: number[]; refused: number; dropped: number } {
+    if (items.length === 0) return { seqs: [], refused: 0, dropped: 0 };
+    const now = this.opts.clock.now();
+    const seqs: number[] = [];
+    let refused = 0;
+    const droppedSeqs: number[] = [];
+    let droppedBytes = 0;
+    const before = {
+      used: this.used,
+      count: this.count,
+      lastSeq: this.lastSeq,
+      totals: { ...this.totals },
+      pending: structuredClone(this.pending),
+      fullSince: this.fullSince,
+    };
+    try {
+      this.db
+        .transaction(() => {
+          for (const item of items) {
+            const seq = this.lastSeq + 1;
+            const bytes = item.build(seq);
+            if (this.used + bytes.length > this.opts.budgetBytes) {
+              const need = this.used + bytes.length - Math.floor(this.opts.budgetBytes * LOW_WATER);
+              const d = this.dropOldestPlain(need);
+              droppedSeqs.push(...d.seqs);
+              droppedBytes += d.bytes;
+            }
+            if (this.used + bytes.length > this.opts.budgetBytes) {
+              refused++;
+              const nr = this.pending.notRecorded;
+              if (item.kind === 'sealed') nr.sealed++;
+              else nr.plain++;
+              nr.from = Math.min(nr.from ?? item.from, item.from);
+              nr.to = Math.max(nr.to ?? item.to, item.to);
+              if (this.fullSince === null) this.fullSince = now;
+              continue;
+            }
+            this.insertRow(seq, item.kind, item.machine, bytes, now);
+            seqs.push(seq);
+          }
+          const refusalEnded = seqs.length > 0 && this.pendingNotRecorded() > 0;
+          const refusalLasting = this.pendingNotRecorded() > 0 && now - this.pending.lastNoticeAt >= (this.opts.gapRepeatMs ?? 600_000);
+          if (droppedSeqs.length > 0 || refusalEnded || refusalLasting) this.emitGap(droppedSeqs, now);
+          this.st.bump.run([this.lastSeq]);
+          writeMetaJson(this.db, META.drops, this.totals);
+          writeMetaJson(this.db, META.gap, this.pending);
+        })
+        .immediate();
+    } catch (err) {
+      // The transaction rolled back: so does the bookkeeping kept in memory.
+      this.used = before.used;
+      this.count = before.count;
+      this.lastSeq = before.lastSeq;
+      this.totals = before.totals;
+      this.pending = before.pending;
+      this.fullSince = before.fullSince;
+      throw err;
+    }
+    if (droppedSeqs.length > 0) {
+      this.opts.log.log('warn', 'Uplink outbox over its disk budget: dropped the oldest plain batches and told the cloud', {
+        batches: droppedSeqs.length,
+        bytes: droppedBytes,
+        budgetBytes: this.opts.budgetBytes,
+      });
+    }
+    if (refused > 0 && before.fullSince === null) {
+      this.opts.log.log(
+        'error',
+        'Uplink outbox full: no more batches are recorded (sealed data is being lost) until the broker takes the backlog',
+        {
+          budgetBytes: this.opts.budgetBytes,
+          depth: this.count,
+        },
+      );
+    }
+    if (seqs.length > 0 && refused === 0 && this.fullSince !== null) {
+      this.opts.log.log('info', 'Uplink outbox has room again: recording resumed', { fullSinceMs: now - this.fullSince });
+      this.fullSince = null;
+    }
+    if (seqs.length > 0 || droppedSeqs.length > 0) this.emitChange();
+    return { seqs, refused, dropped: droppedSeqs.length };
+  }
+
+  /** Up to `limit` batches after `seq`, oldest first (what the publisher sends next). */
+  after(seq: number, limit: number): OutboxRow[] {
+    return (this.st.after.raw().all([seq, limit]) as [number, string, string | null, unknown, number][]).map((r) => ({
+      seq: r[0],
+      kind: r[1] as OutboxKind,
+      machine: r[2],
+      bytes: blobOf(r[3]),
+      createdAt: r[4],
+    }));
+  }
+
+  /** Removes acknowledged batches, in one transaction; unknown sequences are ignored. */
+  remove(seqs: readonly number[]): number {
+    if (seqs.length === 0) return 0;
+    let removed = 0;
+    let bytes = 0;
+    let highest = this.lastAck ?? 0;
+    // Acknowledgements come in order: a few ranges, one statement each.
+    const ranges = addToRanges(
+      [],
+      [...seqs].sort((a, b) => a - b),
+    );
+    // libsql zeroes every freed page by default (secure_delete = ON): five times slower for
+    // batches that already left. FAST still clears the b-tree pages; the freed overflow pages
+    // stay encrypted until the incremental vacuum gives them back after the backlog.
+    const secure = (this.db.prepare('PRAGMA secure_delete').raw().get() as [number] | undefined)?.[0] ?? 1;
+    this.db.exec('PRAGMA secure_delete = FAST');
+    try {
+      this.db
+        .transaction(() => {
+          for (const [lo, hi] of ranges) {
+            for (const [s, len] of this.st.remove.raw().all([lo, hi]) as [number, number][]) {
+              removed++;
+              bytes += len;
+              highest = Math.max(highest, s);
+            }
+          }
+          if (removed > 0) writeMetaJson(this.db, META.lastAck, highest);
+        })
+        .immediate();
+    } finally {
+      this.db.exec(`PRAGMA secure_delete = ${secure === 0 ? 'OFF' : secure === 2 ? 'FAST' : 'ON'}`);
+    }
+    if (removed > 0) this.lastAck = highest;
+    this.count -= removed;
+    this.used -= bytes;
+    if (removed > 0) this.emitChange();
+    return removed;
+  }
+
+  /** Sequences up to `seq` are in flight (published, not yet acknowledged): the budget never drops them. */
+  setInflightFloor(seq: number): void {
+    this.floor = seq;
+  }
+
+  /** Depth, bytes, oldest entry, last sequence, drops and the full flag. */
+  stats(): OutboxStats {
+    const oldest = this.count > 0 ? ((this.st.oldest.raw().get() as [number] | undefined)?.[0] ?? null) : null;
+    return {
+      depth: this.count,
+      bytes: this.used,
+      budgetBytes: this.opts.budgetBytes,
+      oldestCreatedAt: oldest,
+      lastSeq: this.lastSeq,
+      lastAckSeq: this.lastAck,
+      full: this.fullSince !== null,
+      fullSince: this.fullSince,
+      drops: { ...this.totals },
+    };
+  }
+
+  /** Calls `fn` after batches were added or removed; returns the unsubscribe. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => void this.listeners.delete(fn);
+  }
+
+  /** Free pages in the database file (pages new batches reuse before the file grows). */
+  freePages(): number {
+    return (this.db.prepare('PRAGMA freelist_count').raw().get() as [number])[0];
+  }
+
+  /**
+   * One step of `incremental_vacuum` (up to `pages`), giving free pages back to the file system;
+   * returns the free pages left (0: nothing to do, or the store is not in incremental mode).
+   * The caller runs it once a backlog has drained: during a drain it would move the rows still
+   * waiting, which costs more than the drain itself.
+   */
+  reclaim(pages = 2048): number {
+    const mode = (this.db.prepare('PRAGMA auto_vacuum').raw().get() as [number] | undefined)?.[0];
+    if (mode !== 2) return 0;
+    const free = this.freePages();
+    if (free === 0) return 0;
+    this.db.exec(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+    return this.freePages();
+  }
+
+  private pendingNotRecorded(): number {
+    return this.pending.notRecorded.sealed + this.pending.notRecorded.plain;
+  }
+
+  private insertRow(seq: number, kind: OutboxKind, machine: string | null, bytes: Buffer, now: number): void {
+    this.st.insert.run([seq, kind, machine, bytes, now]);
+    this.lastSeq = seq;
+    this.used += bytes.length;
+    this.count++;
+  }
+
+  private dropOldestPlain(need: number): { seqs: number[]; bytes: number } {
+    const seqs: number[] = [];
+    let bytes = 0;
+    // Rounds of as many rows as the average size suggests: no more dropped than needed.
+    for (let round = 0; round < 256 && bytes < need; round++) {
+      const avg = this.count > 0 ? Math.max(1, this.used / this.count) : 1;
+      const limit = Math.min(10_000, Math.max(1, Math.ceil((need - bytes) / avg)));
+      const rows = this.st.dropPlain.raw().all([this.floor, limit]) as [number, number][];
+      if (rows.length === 0) break;
+      for (const [s, len] of rows) {
+        seqs.push(s);
+        bytes += len;
+      }
+    }
+    seqs.sort((a, b) => a - b);
+    this.used -= bytes;
+    this.count -= seqs.length;
+    this.totals.droppedPlain += seqs.length;
+    this.totals.droppedBytes += bytes;
+    return { seqs, bytes };
+  }
+
+  /** Inserts gap notice(s) for `droppedSeqs` and the pending unrecorded counts; budget-exempt (they are small). */
+  private emitGap(droppedSeqs: number[], now: number): void {
+    const ranges = addToRanges([], droppedSeqs);
+    const nr = this.pending.notRecorded;
+    const notRecordedNow = nr.sealed + nr.plain;
+    this.totals.notRecordedSealed += nr.sealed;
+    this.totals.notRecordedPlain += nr.plain;
+    let first = true;
+    for (let i = 0; i < Math.max(1, ranges.length); i += MAX_GAP_RANGES) {
+      const part = ranges.slice(i, i + MAX_GAP_RANGES);
+      const batches = part.reduce((a, [lo, hi]) => a + hi - lo + 1, 0);
+      const seq = this.lastSeq + 1;
+      const report: GapReport = {
+        dropped: { batches, seqs: part },
+        notRecorded: first ? { ...nr } : { sealed: 0, plain: 0 },
+        totals: { dropped: this.totals.droppedPlain, notRecorded: this.totals.notRecordedSealed + this.totals.notRecordedPlain },
+      };
+      const text = this.opts.gapNotice(seq, now, report);
+      this.insertRow(seq, 'gap', null, Buffer.from(text, 'utf8'), now);
+      this.totals.gapNotices++;
+      first = false;
+    }
+    this.pending = { notRecorded: { sealed: 0, plain: 0 }, lastNoticeAt: now };
+    if (notRecordedNow > 0)
+      this.opts.log.log('warn', 'Uplink gap notice queued for the cloud', { notRecorded: notRecordedNow, dropped: droppedSeqs.length });
+  }
+
+  private emitChange(): void {
+    for (const fn of [...this.listeners]) {
+      try {
+        fn();
+      } catch {
+        // A listener's failure must not undo a committed append.
+      }
+    }
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * The uplink service: PlantCore.onMachine → batcher → outbox (in the encrypted store) → MQTT
+ * link, with the downlink beside it, and the status the UI, the API and /healthz show.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import type { MachineSnapshot, UplinkStatus } from '../../src-preload/contract';
+import type { ResolvedDevice } from '../config/schema';
+import { ConsoleError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { systemClock, type Clock } from '../core/types';
+import { buildStateMessage, currentEntry, plantPseudonym, plantTopics, type KeyRing, type SigningKeyPair } from '../protocol';
+import type { StoreDb } from '../store/schema';
+import { Batcher, machinePlans, toOutboxItem, type MachinePlan } from './batcher';
+import type { UplinkConfig } from './config';
+import { Downlink } from './downlink';
+import { Forwarder } from './forwarder';
+import { buildGapNotice } from './gap';
+import { MqttLink } from './mqtt-link';
+import { Outbox, type OutboxRow } from './outbox';
+import { provisionedCloudRing, provisionedSupplierKeys, readProvisioning } from './provisioning';
+import { ensurePseudonymKey, loadCloudRing, saveCloudRing } from './state';
+
+/** What the service reads from the plant core. */
+export interface MachineSource {
+  onMachine(handler: (snap: MachineSnapshot) => void): () => void;
+}
+
+export interface UplinkServiceOptions {
+  config: UplinkConfig;
+  /** Directory relative paths of the config (CA, provisioning) are resolved against. */
+  configDir: string;
+  devices: readonly ResolvedDevice[];
+  core: MachineSource;
+  store: { db: StoreDb; identity: { signing: SigningKeyPair } };
+  /** The broker password (default: the environment variable the config names). */
+  password?: string;
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  log: Logger;
+  /** The MQTT transport, injectable for tests. */
+  connect?: (opts: IClientOptions) => MqttClient;
+}
+
+/** Below this many free pages (16 MiB of 4 KiB) the file is left as it is: new batches reuse them. */
+const RECLAIM_MIN_PAGES = 4096;
+
+export type UplinkHealth = NonNullable<import('../../src-preload/contract').Health['uplink']>;
+
+function readFileOf(dir: string, path: string, what: string): Buffer {
+  const full = isAbsolute(path) ? path : resolve(dir, path);
+  try {
+    return readFileSync(full);
+  } catch (err) {
+    throw new ConsoleError(
+      'CONFIG_UNREADABLE',
+      `uplink.${what}: cannot read ${full} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      { cause: err },
+    );
+  }
+}
+
+/** The protected uplink of one plant. */
+export class UplinkService {
+  readonly outbox: Outbox;
+  readonly link: MqttLink;
+  readonly downlink: Downlink;
+  readonly plant: { id: string; pseudonym: string };
+  private readonly o: UplinkServiceOptions;
+  private readonly clock: Clock;
+  private readonly batcher: Batcher;
+  private readonly forwarder: Forwarder;
+  private readonly plans: MachinePlan[];
+  private ring: KeyRing<Uint8Array>;
+  private readonly updateHandlers = new Set<(s: UplinkStatus) => void>();
+  private readonly offs: (() => void)[] = [];
+  private batchTimer: ReturnType<typeof setInterval> | null = null;
+  private reclaimTimer: ReturnType<typeof setInterval> | null = null;
+  private lastUpdateAt = 0;
+  private stopped = false;
+  private reclaiming = false;
+  private reclaimPages = 1024;
+
+  constructor(opts: UplinkServiceOptions) {
+    this.o = opts;
+    this.clock = opts.clock ?? systemClock;
+    const cfg = opts.config;
+    const { db } = opts.store;
+    const { provisioning, warnings } = readProvisioning(
+      isAbsolute(cfg.provisioning) ? cfg.provisioning : resolve(opts.configDir, cfg.provisioning),
+    );
+    for (const w of warnings) opts.log.log('warn', w);
+    const plantId = provisioning.plant?.id ?? cfg.plantId;
+    if (plantId === undefined) {
+      throw new ConsoleError(
+        'CONFIG_INVALID',
+        `uplink: the provisioning file has no plant section: set uplink.plantId to the plant identifier the supplier registered`,
+      );
+    }
+    const pseudonymKey = ensurePseudonymKey(db, provisioning.plant?.pseudonymKey);
+    this.plant = { id: plantId, pseudonym: plantPseudonym(pseudonymKey, plantId) };
+    const loaded = loadCloudRing(db, provisionedCloudRing(provisioning));
+    this.ring = loaded.ring;
+    if (loaded.source === 'provisioning') saveCloudRing(db, this.ring);
+    this.plans = machinePlans(opts.devices, pseudonymKey);
+    pseudonymKey.fill(0);
+    this.batcher = new Batcher(this.plans);
+    const topics = plantTopics(this.plant.pseudonym);
+    const signer = (): SigningKeyPair => opts.store.identity.signing;
+
+    this.outbox = new Outbox(db, {
+      budgetBytes: cfg.outbox.budgetBytes,
+      clock: this.clock,
+      log: opts.log,
+      gapNotice: (seq, issued, report) => buildGapNotice({ plant: this.plant.pseudonym, seq, issued, report, signer: signer() }),
+    });
+
+    const password = opts.password ?? (cfg.passwordEnv !== undefined ? (opts.env ?? process.env)[cfg.passwordEnv] : undefined);
+    if (cfg.passwordEnv !== undefined && password === undefined) {
+      throw new ConsoleError('UNAVAILABLE', `uplink: the broker password is missing: set the environment variable ${cfg.passwordEnv}`);
+    }
+    const tls = cfg.insecurePlainTcp
+      ? undefined
+      : {
+          ...(cfg.tls.ca ? { ca: readFileOf(opts.configDir, cfg.tls.ca, 'tls.ca') } : {}),
+          ...(cfg.tls.cert ? { cert: readFileOf(opts.configDir, cfg.tls.cert, 'tls.cert') } : {}),
+          ...(cfg.tls.key ? { key: readFileOf(opts.configDir, cfg.tls.key, 'tls.key') } : {}),
+          ...(cfg.tls.servername ? { servername: cfg.tls.servername } : {}),
+        };
+    this.link = new MqttLink({
+      url: cfg.broker,
+      protocolVersion: cfg.protocolVersion,
+      ...(tls ? { tls } : {}),
+      ...(cfg.username !== undefined ? { username: cfg.username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      clientId: cfg.clientId ?? `pc-${this.plant.pseudonym}`,
+      keepaliveS: cfg.keepaliveS,
+      connectTimeoutMs: cfg.connectTimeoutMs,
+      backoff: cfg.backoff,
+      window: cfg.publish.inflightWindow,
+      maxMessagesPerSecond: cfg.publish.maxMessagesPerSecond,
+      maxBytesPerSecond: cfg.publish.maxBytesPerSecond,
+      stateMessages: (session) => ({
+        topic: topics.state,
+        online: buildStateMessage({ plant: this.plant.pseudonym, state: 'online', session, signer: signer() }).json,
+        offline: buildStateMessage({ plant: this.plant.pseudonym, state: 'offline', session, signer: signer() }).json,
+      }),
+      subscriptions: [topics.down],
+      clock: this.clock,
+      log: opts.log,
+      ...(opts.connect ? { connect: opts.connect } : {}),
+    });
+    this.downlink = new Downlink({
+      topic: topics.down,
+      ring: () => this.ring,
+      saveRing: (ring) => {
+        this.ring = ring;
+        saveCloudRing(db, ring);
+      },
+      supplierKeys: provisionedSupplierKeys(provisioning),
+      clock: this.clock,
+      log: opts.log,
+    });
+    const topicFor = (row: OutboxRow): string =>
+      row.kind === 'gap'
+        ? `${topics.publishPrefix}gap`
+        : row.kind === 'sealed'
+          ? topics.sealed(row.machine ?? '')
+          : topics.plain(row.machine ?? '');
+    this.forwarder = new Forwarder({ outbox: this.outbox, link: this.link, topicFor, log: opts.log });
+  }
+
+  /** Starts batching, the link and the periodic work. */
+  start(): void {
+    if (this.stopped || this.batchTimer) return;
+    const cfg = this.o.config;
+    this.offs.push(
+      this.o.core.onMachine((snap) => this.batcher.ingest(snap)),
+      this.link.on('message', ({ topic, payload }) => void this.downlink.handle(topic, payload)),
+      this.link.on('state', () => this.emitUpdate(true)),
+    );
+    this.batchTimer = setInterval(() => this.tick(), cfg.batchIntervalMs);
+    this.batchTimer.unref?.();
+    this.reclaimTimer = setInterval(() => this.reclaim(), 250);
+    this.reclaimTimer.unref?.();
+    if (cfg.insecurePlainTcp)
+      this.o.log.log('warn', 'Uplink over plain TCP: everything, plain data included, travels readable', { broker: cfg.broker });
+    this.o.log.log('info', 'Uplink started', {
+      broker: cfg.broker,
+      plant: this.plant.pseudonym,
+      machines: this.plans.length,
+      lastSeq: this.outbox.stats().lastSeq,
+    });
+    this.link.start();
+    this.forwarder.pump();
+  }
+
+  /** Batches what was collected since the last interval into the outbox (the interval timer). */
+  tick(): void {
+    const pending = this.batcher.flush();
+    if (pending.length > 0) {
+      const signer = {
+        plant: { id: this.plant.id, pseudonym: this.plant.pseudonym },
+        signer: () => this.o.store.identity.signing,
+        cloudPublicKey: () => currentEntry(this.ring).key,
+      };
+      try {
+        this.outbox.append(pending.map((b) => toOutboxItem(b, signer)));
+      } catch (err) {
+        this.o.log.log('error', 'Cannot record uplink batches in the outbox', {
+          error: err instanceof Error ? err.message : String(err),
+          batches: pending.length,
+        });
+      }
+    }
+    this.emitUpdate(false);
+  }
+
+  /**
+   * Gives the disk of a drained backlog back, in steps of about 50 ms so polling and the UI
+   * never wait long. Only once the backlog is gone (at most one window waiting) and more than
+   * RECLAIM_MIN_PAGES are free: a few free pages are simply reused by the next batches.
+   */
+  private reclaim(): void {
+    try {
+      if (this.outbox.stats().depth > this.o.config.publish.inflightWindow) return;
+      if (!this.reclaiming && this.outbox.freePages() < RECLAIM_MIN_PAGES) return;
+      const t = performance.now();
+      const left = this.outbox.reclaim(this.reclaimPages);
+      const ms = performance.now() - t;
+      this.reclaimPages = Math.max(
+        64,
+        Math.min(16_384, ms < 25 ? this.reclaimPages * 2 : ms > 60 ? Math.floor(this.reclaimPages / 2) : this.reclaimPages),
+      );
+      if (!this.reclaiming && left > 0) this.o.log.log('info', 'Uplink backlog drained: giving its disk space back', { freePages: left });
+      this.reclaiming = left > 0;
+    } catch (err) {
+      this.o.log.log('warn', 'Outbox disk reclaim failed', { error: String(err) });
+    }
+  }
+
+  /** Records what is batched so far, says "offline", disconnects; the store stays open (the caller closes it). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.batchTimer) clearInterval(this.batchTimer);
+    if (this.reclaimTimer) clearInterval(this.reclaimTimer);
+    for (const off of this.offs) off();
+    this.offs.length = 0;
+    this.tick();
+    await this.link.stop();
+    this.forwarder.stop();
+    this.o.log.log('info', 'Uplink stopped', { outboxDepth: this.outbox.stats().depth });
+  }
+
+  /** The uplink state as the UI, the API and /healthz show it. */
+  status(): UplinkStatus {
+    const cfg = this.o.config;
+    const l = this.link.status();
+    const ob = this.outbox.stats();
+    const dl = this.downlink.stats();
+    const fwdError = this.forwarder.lastRefusal
+      ? { code: 'BROKER_REFUSED', message: `The broker refused a batch: ${this.forwarder.lastRefusal}. Check its ACL.` }
+      : null;
+    return {
+      configured: true,
+      state: l.state,
+      since: l.since,
+      broker: cfg.broker,
+      protocolVersion: cfg.protocolVersion,
+      tls: {
+        enabled: !cfg.insecurePlainTcp,
+        servername: cfg.insecurePlainTcp ? null : (cfg.tls.servername ?? null),
+        clientCertificate: cfg.tls.cert !== undefined,
+        serverFingerprint: l.serverFingerprint,
+      },
+      plainTcp: cfg.insecurePlainTcp,
+      connectedSince: l.connectedSince,
+      downSince: l.downSince,
+      lastError: l.lastError ?? fwdError,
+      plant: { pseudonym: this.plant.pseudonym, signingKeyId: this.o.store.identity.signing.kid, cloudKeyId: this.ring.current },
+      outbox: {
+        depth: ob.depth,
+        bytes: ob.bytes,
+        budgetBytes: ob.budgetBytes,
+        oldestCreatedAt: ob.oldestCreatedAt,
+        full: ob.full,
+        fullSince: ob.fullSince,
+      },
+      lastSeq: ob.lastSeq,
+      lastAckSeq: ob.lastAckSeq,
+      inflight: l.inflight,
+      published: this.forwarder.published,
+      acknowledged: this.forwarder.acknowledged,
+      drops: ob.drops,
+      downlink: { accepted: dl.accepted, refused: dl.refused, lastRefusal: dl.lastRefusal },
+      downBannerAfterS: cfg.downBannerAfterS,
+      ts: this.clock.now(),
+    };
+  }
+
+  /** What /healthz carries. */
+  health(): UplinkHealth {
+    const ob = this.outbox.stats();
+    return { state: this.link.status().state, lastAckSeq: ob.lastAckSeq, outboxDepth: ob.depth };
+  }
+
+  /** Machine id → pseudonym, for the "What leaves this plant" page. */
+  pseudonyms(): Map<string, string> {
+    return new Map(this.plans.map((p) => [p.id, p.pseudonym]));
+  }
+
+  /** Calls `handler` with the status on every state change and about once a second; returns the unsubscribe. */
+  onUpdate(handler: (s: UplinkStatus) => void): () => void {
+    this.updateHandlers.add(handler);
+    return () => void this.updateHandlers.delete(handler);
+  }
+
+  private emitUpdate(force: boolean): void {
+    if (this.updateHandlers.size === 0) return;
+    const now = this.clock.now();
+    if (!force && now - this.lastUpdateAt < 900) return;
+    this.lastUpdateAt = now;
+    const s = this.status();
+    for (const h of [...this.updateHandlers]) {
+      try {
+        h(s);
+      } catch (err) {
+        this.o.log.log('warn', 'An uplink.update handler threw', { error: String(err) });
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Who is signed in, in the header of every screen (web mode): the name and role with a Sign
+ * out button, or Sign in when the console is viewed without a session. Nothing over IPC: the
+ * Electron window is the local console itself.
+ */
+import { selectAuth, useAuthStore } from '../stores/auth';
+
+const ROLE_WORD: Record<string, string> = {
+  operator: 'operator',
+  maintenance: 'maintenance',
+  admin: 'administrator',
+  'supplier-support': 'supplier support',
+};
+
+/** The header's session chip. */
+export function SessionControls() {
+  const auth = useAuthStore(selectAuth);
+  if (auth.mode !== 'web' || !auth.checked) return null;
+  if (!auth.session) {
+    return (
+      <button type="button" className="nav-btn hdr-signin" data-testid="sign-in" onClick={() => auth.actions.openLogin()}>
+        Sign in
+      </button>
+    );
+  }
+  return (
+    <div className="hdr-session" data-testid="session-user">
+      <span className="hdr-label">Signed in</span>
+      <span className="hdr-session-name" title={`Signed in as ${auth.session.user} (${ROLE_WORD[auth.session.role] ?? auth.session.role})`}>
+        {auth.session.user}
+        {/* The demo accounts are named after their roles: no need to say it twice. */}
+        {auth.session.user !== auth.session.role && <span className="hdr-session-role"> · {ROLE_WORD[auth.session.role] ?? auth.session.role}</span>}
+      </span>
+      <button type="button" className="nav-btn hdr-signout" data-testid="sign-out" onClick={() => void auth.actions.logout()}>
+        Sign out
+      </button>
+    </div>
+  );
+}

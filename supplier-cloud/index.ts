@@ -1,0 +1,14 @@
+/**
+ * The reference supplier cloud as a library, for the demo plant (in-process receiver) and
+ * tests. The command line is `cli.ts`; the protocol itself lives in src-main/protocol.
+ */
+export { runSupplierCloudCli } from './cli';
+export { startReceiver, type Receiver, type ReceiverOptions, type ReceiverStats } from './receiver';
+export { loadReceiverConfig, resolveReceiverConfig, ReceiverConfigSchema, type ReceiverConfigInput, type ResolvedReceiverConfig, type RegisteredPlant } from './config';
+export { generateSupplierKeys, writePlantProvisioning, type KeygenResult } from './keygen';
+export { KEY_FILES, readCloudKeyring, readSupplierSigner } from './keyfiles';
+export { ProvisioningSchema, readProvisioning, type Provisioning } from './provisioning';
+export { rotateCloudKey, republishAnnouncement, publishAnnouncement, parseDuration, type RotateResult } from './rotate';
+export { openCloudStore, type CloudStore, type PlantStatus } from './store';
+export { formatEvent, eventJson, type ReceiverEvent } from './events';
+export { GAP_LABEL } from './gap-notice';

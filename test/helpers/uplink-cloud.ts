@@ -1,0 +1,149 @@
+/**
+ * A minimal supplier cloud for uplink tests: subscribes to every plant's uplink, verifies and
+ * decrypts each message with the protocol library (openSealed, openPlain, gap and state
+ * checks), and keeps per plant what was accepted, in arrival order, and what was refused and
+ * why. Sequences are judged as a receiver that remembers every accepted number: a redelivery
+ * is a duplicate, a late number that fills a gap is new.
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import {
+  openPlain,
+  openSealed,
+  openStateMessage,
+  parseTopic,
+  type BoxKeyPair,
+  type CloudKeyRecord,
+  type OpenedSealedBatch,
+  type PlainBatch,
+  type PlantKeyRecord,
+  type Refusal,
+} from '../../src-main/protocol';
+import { openGapNotice, type GapNotice } from '../../src-main/uplink/gap';
+
+export interface PlantLog {
+  /** Accepted sequence numbers in arrival order. */
+  accepted: number[];
+  duplicates: number;
+  refusals: Refusal[];
+  sealed: OpenedSealedBatch[];
+  plain: PlainBatch[];
+  gaps: GapNotice[];
+  states: string[];
+}
+
+export class TestCloud {
+  readonly plants = new Map<string, PlantLog>();
+  private readonly seen = new Map<string, Set<number>>();
+  private readonly cloudKeys: Map<string, CloudKeyRecord>;
+  client: MqttClient | null = null;
+
+  constructor(
+    private readonly plantKeys: ReadonlyMap<string, PlantKeyRecord>,
+    cloud: BoxKeyPair[],
+  ) {
+    this.cloudKeys = new Map(cloud.map((k) => [k.kid, { publicKey: k.publicKey, secretKey: k.secretKey }]));
+  }
+
+  log(plant: string): PlantLog {
+    let l = this.plants.get(plant);
+    if (!l) {
+      l = { accepted: [], duplicates: 0, refusals: [], sealed: [], plain: [], gaps: [], states: [] };
+      this.plants.set(plant, l);
+    }
+    return l;
+  }
+
+  /** Connects (mqtt.js reconnects by itself) and subscribes; resolves once subscribed. */
+  async connect(options: IClientOptions): Promise<void> {
+    const client = mqtt.connect({ reconnectPeriod: 200, connectTimeout: 5000, ...options });
+    this.client = client;
+    client.on('message', (topic, payload) => this.handle(topic, payload));
+    // mqtt.js resubscribes by itself after a reconnect (clean session, resubscribe on).
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    await client.subscribeAsync(['pc/v1/+/up/#', 'pc/v1/+/state'], { qos: 1 });
+  }
+
+  /** Waits until the client is connected and subscribed again (after a broker restart). */
+  async resubscribed(timeoutMs = 10_000): Promise<void> {
+    const c = this.client!;
+    const until = Date.now() + timeoutMs;
+    while (!c.connected && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    if (!c.connected) throw new Error('the test cloud did not reconnect');
+    await c.subscribeAsync(['pc/v1/+/up/#', 'pc/v1/+/state'], { qos: 1 });
+  }
+
+  async close(): Promise<void> {
+    await this.client?.endAsync(true);
+  }
+
+  private handle(topic: string, payload: Buffer): void {
+    const t = parseTopic(topic);
+    const plant = t?.plant ?? topic.split('/')[2] ?? '?';
+    const log = this.log(plant);
+    const seen = this.seen.get(plant) ?? new Set<number>();
+    this.seen.set(plant, seen);
+    const check = {
+      lastSequence: () => null,
+      classifySequence: (_p: string, seq: bigint) => (seen.has(Number(seq)) ? ('duplicate' as const) : ('new' as const)),
+    };
+    const now = Date.now();
+    const accept = (seq: number): void => {
+      seen.add(seq);
+      log.accepted.push(seq);
+    };
+    const refuse = (r: Refusal): void => {
+      if (r.reason === 'duplicate_sequence') log.duplicates++;
+      else log.refusals.push(r);
+    };
+    if (topic.endsWith('/state')) {
+      const s = openStateMessage(payload, { plantPublicKeys: this.plantKeys, now, topicPlant: plant });
+      if (s.ok) log.states.push(s.state.state);
+      else refuse(s);
+      return;
+    }
+    if (topic.endsWith('/up/gap')) {
+      const g = openGapNotice(payload, { plantPublicKeys: this.plantKeys, now, topicPlant: plant });
+      if (!g.ok) return refuse(g);
+      if (seen.has(g.notice.seq)) return void log.duplicates++;
+      log.gaps.push(g.notice);
+      return accept(g.notice.seq);
+    }
+    if (t?.kind === 'sealed') {
+      const r = openSealed(payload, {
+        plantPublicKeys: this.plantKeys,
+        cloudSecretKeys: this.cloudKeys,
+        now,
+        topic: { plant: t.plant, ...(t.machine ? { machine: t.machine } : {}) },
+        ...check,
+      });
+      if (!r.ok) return refuse(r);
+      log.sealed.push(r);
+      return accept(Number(r.header.seq));
+    }
+    if (t?.kind === 'plain') {
+      const r = openPlain(payload, {
+        plantPublicKeys: this.plantKeys,
+        now,
+        topic: { plant: t.plant, ...(t.machine ? { machine: t.machine } : {}) },
+        ...check,
+      });
+      if (!r.ok) return refuse(r);
+      log.plain.push(r.batch);
+      return accept(r.batch.seq);
+    }
+    log.refusals.push({ ok: false, reason: 'malformed', detail: `unexpected topic ${topic}` });
+  }
+}
+
+/** Polls `ok` every 50 ms until it holds or `timeoutMs` passes (bounded). */
+export async function waitUntil(ok: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (ok()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}

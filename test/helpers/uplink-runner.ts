@@ -1,0 +1,31 @@
+/**
+ * The console as a child process for uplink tests: `startPlant` (store + core + uplink) from a
+ * config, exactly as `plant-console serve` starts it, without the web server. Prints `ready`,
+ * then one JSON status line every 200 ms; SIGTERM stops it cleanly. Bundled and started by
+ * `startUplinkRunner` (test/helpers/uplink-process.ts).
+ *
+ *   node runner.mjs CONFIG DATA_DIR        (PLANT_CONSOLE_PASSPHRASE in the environment)
+ */
+import { startPlant } from '../../src-main/app/bootstrap';
+import { consoleLogger } from '../../src-main/core/log';
+
+const [configPath, dataDir] = process.argv.slice(2);
+if (!configPath || !dataDir) {
+  process.stderr.write('usage: runner CONFIG DATA_DIR\n');
+  process.exit(2);
+}
+const plant = await startPlant({ configPath, dataDir, log: consoleLogger('warn') });
+const report = (): void => {
+  const s = plant.uplink?.status();
+  if (s)
+    process.stdout.write(JSON.stringify({ state: s.state, lastSeq: s.lastSeq, lastAckSeq: s.lastAckSeq, depth: s.outbox.depth }) + '\n');
+};
+const timer = setInterval(report, 200);
+process.stdout.write('ready\n');
+process.once('SIGTERM', () => {
+  clearInterval(timer);
+  void plant.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+});

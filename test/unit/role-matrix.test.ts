@@ -1,0 +1,193 @@
+/**
+ * The whole role matrix through ConsoleApi.handle: every command × every role × local and
+ * remote origin, allowed or FORBIDDEN. The expected table is written out here on purpose; it
+ * is not derived from COMMANDS, so a change of a command's roles must be made in both places.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConsoleApi } from '../../src-main/api/service';
+import type { AuditEntry } from '../../src-main/audit/record';
+import { commandsFor, mayCall, roleMatrix, rolesFor } from '../../src-main/auth/roles';
+import { resolveConfig } from '../../src-main/config/load';
+import { memoryLogger } from '../../src-main/core/log';
+import { PlantCore } from '../../src-main/core/plant';
+import type { Poller } from '../../src-main/core/types';
+import { ALL_ROLES, COMMAND_NAMES, type Caller, type CommandName, type Link, type Role } from '../../src-preload/contract';
+
+const T0 = Date.UTC(2026, 0, 12, 9, 0);
+
+/** Columns: operator, maintenance, admin, supplier-support. Y = allowed, - = FORBIDDEN. */
+const LOCAL_MATRIX = `
+  plant.info       Y Y Y Y
+  machines.list    Y Y Y Y
+  machines.get     Y Y Y Y
+  history.query    Y Y Y Y
+  kpi.history      Y Y Y Y
+  system.health    Y Y Y Y
+  points.write     - Y Y -
+  points.revert    - Y Y -
+  writes.log       Y Y Y -
+  alarms.list      Y Y Y Y
+  alarms.ack       Y Y Y -
+  alarms.history   Y Y Y Y
+  uplink.status    Y Y Y Y
+  uplink.points    Y Y Y Y
+  session.info     Y Y Y Y
+  remote.grant     - Y Y -
+  remote.end       Y Y Y -
+  remote.list      Y Y Y Y
+  remote.requests  Y Y Y Y
+  remote.propose   - - - Y
+  remote.confirm   - Y Y -
+  remote.reject    - Y Y -
+  remote.reportPage - - - Y
+  remote.summary   - Y Y -
+`;
+
+/**
+ * The role table is the same for both origins; what a supplier-support person may do beyond
+ * it is narrowed by the live remote session's grant (test/unit/remote.test.ts), not by this table.
+ */
+const REMOTE_MATRIX = LOCAL_MATRIX;
+
+const COLUMNS: readonly Role[] = ['operator', 'maintenance', 'admin', 'supplier-support'];
+
+function parseMatrix(text: string): Map<string, Set<Role>> {
+  const out = new Map<string, Set<Role>>();
+  for (const line of text.trim().split('\n')) {
+    const [name, ...cells] = line.trim().split(/\s+/);
+    expect(cells, `row ${name}`).toHaveLength(COLUMNS.length);
+    out.set(name!, new Set(COLUMNS.filter((_, i) => cells[i] === 'Y')));
+  }
+  return out;
+}
+
+/** A valid request for every command, and what an allowed call answers (ok, or the error proving the gate was passed). */
+const CALLS: Record<CommandName, { request: unknown; allowed: 'ok' | 'NOT_FOUND' | 'UNAVAILABLE' }> = {
+  'plant.info': { request: {}, allowed: 'ok' },
+  'machines.list': { request: {}, allowed: 'ok' },
+  'machines.get': { request: { machineId: 'im-1' }, allowed: 'ok' },
+  'history.query': { request: { machineId: 'im-1', pointIds: ['zone1'], fromMs: T0 - 60_000, toMs: T0, maxPoints: 10 }, allowed: 'ok' },
+  'kpi.history': { request: { machineId: 'im-1' }, allowed: 'ok' },
+  'system.health': { request: {}, allowed: 'ok' },
+  // Writes are off in this plant: an allowed write is answered with a refused WriteResult.
+  'points.write': { request: { machineId: 'im-1', pointId: 'zone1-sp', value: 215 }, allowed: 'ok' },
+  'points.revert': { request: { writeId: 'no-such-write' }, allowed: 'NOT_FOUND' },
+  'writes.log': { request: {}, allowed: 'ok' },
+  'alarms.list': { request: {}, allowed: 'ok' },
+  'alarms.ack': { request: { alarmIds: ['im-1/fault'] }, allowed: 'ok' },
+  'alarms.history': { request: {}, allowed: 'ok' },
+  'uplink.status': { request: {}, allowed: 'ok' },
+  'uplink.points': { request: {}, allowed: 'ok' },
+  'session.info': { request: {}, allowed: 'ok' },
+  // This API has no remote support wired: an allowed call passes the role gate and finds it missing.
+  'remote.grant': { request: { account: 'support', scope: 'view' }, allowed: 'UNAVAILABLE' },
+  'remote.end': { request: { grantId: 'g' }, allowed: 'UNAVAILABLE' },
+  'remote.list': { request: {}, allowed: 'UNAVAILABLE' },
+  'remote.requests': { request: {}, allowed: 'UNAVAILABLE' },
+  'remote.propose': { request: { machineId: 'im-1', pointId: 'zone1-sp', value: 215 }, allowed: 'UNAVAILABLE' },
+  'remote.confirm': { request: { requestId: 'r' }, allowed: 'UNAVAILABLE' },
+  'remote.reject': { request: { requestId: 'r' }, allowed: 'UNAVAILABLE' },
+  'remote.reportPage': { request: { page: '#/' }, allowed: 'UNAVAILABLE' },
+  'remote.summary': { request: { grantId: 'g' }, allowed: 'UNAVAILABLE' },
+};
+
+const idlePoller = (): Poller => ({
+  start() {},
+  async stop() {},
+  onResult: () => () => undefined,
+  link: (): Link => ({
+    state: 'connecting',
+    since: T0,
+    lastOkAt: null,
+    lastError: null,
+    consecutiveFailures: 0,
+    pollsOk: 0,
+    pollsFailed: 0,
+    lastPollMs: null,
+  }),
+  async write() {},
+  async readPoint() {
+    throw new Error('not read in this test');
+  },
+});
+
+function setup() {
+  const config = resolveConfig(
+    {
+      plant: { name: 'Matrix', timezone: 'UTC' },
+      devices: [{ id: 'im-1', name: 'Moulder 1', profile: 'builtin:im250', transport: { type: 'tcp', host: '127.0.0.1', port: 1502 } }],
+    },
+    'matrix.json',
+  );
+  const audited: AuditEntry[] = [];
+  const log = memoryLogger();
+  const core = new PlantCore({
+    config,
+    clock: { now: () => T0 },
+    log,
+    pollerFactory: idlePoller,
+    audit: { record: (e) => void audited.push(e) },
+  });
+  return { core, api: new ConsoleApi(core, { log }), audited, log };
+}
+
+describe('role matrix', () => {
+  it('covers every command of the contract, no more and no less', () => {
+    expect([...parseMatrix(LOCAL_MATRIX).keys()].sort()).toEqual([...COMMAND_NAMES].sort());
+    expect([...parseMatrix(REMOTE_MATRIX).keys()].sort()).toEqual([...COMMAND_NAMES].sort());
+    expect(Object.keys(CALLS).sort()).toEqual([...COMMAND_NAMES].sort());
+    expect(COLUMNS).toEqual(ALL_ROLES);
+  });
+
+  for (const [origin, text] of [
+    ['local', LOCAL_MATRIX],
+    ['remote', REMOTE_MATRIX],
+  ] as const) {
+    it(`enforces the table for ${origin} callers: ${COMMAND_NAMES.length} commands × ${ALL_ROLES.length} roles`, async () => {
+      const matrix = parseMatrix(text);
+      const { api, audited, core } = setup();
+      const seen: string[] = [];
+      for (const name of COMMAND_NAMES) {
+        for (const role of ALL_ROLES) {
+          const caller: Caller = { user: `${role}-${origin}`, role, origin };
+          const result = await api.handle(caller, name, CALLS[name].request);
+          const allowed = matrix.get(name)!.has(role);
+          const got = result.ok ? 'ok' : result.error.code;
+          seen.push(`${name} ${role} ${got}`);
+          if (allowed) expect(got, `${name} as ${role} (${origin})`).toBe(CALLS[name].allowed);
+          else {
+            expect(got, `${name} as ${role} (${origin})`).toBe('FORBIDDEN');
+            expect(result).toMatchObject({ ok: false, error: { message: `Role "${role}" may not call ${name}` } });
+          }
+        }
+      }
+      expect(seen).toHaveLength(COMMAND_NAMES.length * ALL_ROLES.length);
+      // Refused calls never reached the core: writes and acknowledgements only from allowed roles.
+      expect(core.writes.log().map((w) => w.user)).toEqual([`admin-${origin}`, `maintenance-${origin}`]);
+      expect(audited.filter((e) => e.kind === 'write').map((e) => e.role)).toEqual(['maintenance', 'admin']);
+      expect(audited.every((e) => e.role !== 'supplier-support' && !(e.kind === 'write' && e.role === 'operator'))).toBe(true);
+    });
+  }
+
+  it('refuses an unknown role and an unknown command before the table is read', async () => {
+    const { api } = setup();
+    const forged = { user: 'x', role: 'superuser', origin: 'local' } as unknown as Caller;
+    expect(await api.handle(forged, 'plant.info', {})).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await api.handle({ user: 'a', role: 'admin', origin: 'remote' }, 'users.delete', {})).toMatchObject({
+      ok: false,
+      error: { code: 'UNKNOWN_COMMAND' },
+    });
+  });
+
+  it('answers the same through the role helpers the UI and admin screens use', () => {
+    const matrix = parseMatrix(LOCAL_MATRIX);
+    for (const role of ALL_ROLES) {
+      expect(commandsFor(role)).toEqual(COMMAND_NAMES.filter((n) => matrix.get(n)!.has(role)));
+      expect(roleMatrix()[role]).toEqual(commandsFor(role));
+      for (const name of COMMAND_NAMES) expect(mayCall(role, name)).toBe(matrix.get(name)!.has(role));
+    }
+    expect(rolesFor('points.write')).toEqual(['maintenance', 'admin']);
+    expect(rolesFor('nope')).toEqual([]);
+    expect(mayCall('admin', 'constructor')).toBe(false);
+  });
+});
