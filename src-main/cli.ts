@@ -30,10 +30,14 @@ Usage:
   plant-console read --config FILE [--device ID] [--json]
       Commissioning: one poll of each device, every decoded point or a clear per-device error.
       Exit code 1 when a device could not be read.
-  plant-console keys show [--data-dir DIR] [--json]
-      The plant's public keys (Ed25519 signing, X25519 encryption), key ids and fingerprints,
-      for the supplier to register. Unlocks the store with PLANT_CONSOLE_PASSPHRASE or asks on
-      the terminal. Exit code 1 when the store is locked or the passphrase is wrong.
+  plant-console keys show [--data-dir DIR] [--config FILE] [--json]
+      The plant's pseudonym, public keys (Ed25519 signing, X25519 encryption), key ids and
+      fingerprints, for the supplier to register. Unlocks the store with PLANT_CONSOLE_PASSPHRASE
+      or asks on the terminal. Exit code 1 when the store is locked or the passphrase is wrong.
+  plant-console keys rotate [--data-dir DIR] [--config FILE] [--grace 7d] [--json]
+      A new signing key; the old one is retired and signs the announcement, queued in the uplink
+      outbox ahead of every batch. The cloud accepts the old key for the grace period. Run it
+      with the console stopped (a running console signs with its old key until restarted).
   plant-console user add --name NAME --role ROLE [--data-dir DIR]
       A local account (operator, maintenance, admin, supplier-support). The password is read
       from standard input: asked twice without echo on a terminal, or the first piped line.

@@ -29,6 +29,7 @@ export const COMMAND_NAMES = [
   'remote.reject',
   'remote.reportPage',
   'remote.summary',
+  'audit.query',
 ] as const;
 
 /** Every event stream of the console API. */
@@ -41,6 +42,9 @@ export type EventName = (typeof EVENT_NAMES)[number];
 export const commandChannel = (name: CommandName): string => `pc:cmd:${name}`;
 /** IPC channel carrying one event stream from main to the renderer. */
 export const eventChannel = (name: EventName): string => `pc:evt:${name}`;
+
+/** WebSocket close code of web mode when the connection's session ended; the close reason says why. */
+export const SESSION_ENDED_CLOSE = 4401;
 
 /** The preload's global: `window.plantConsole`. */
 export const BRIDGE_KEY = 'plantConsole';

@@ -455,6 +455,30 @@ export const SessionInfoSchema = z.object({
 });
 export type SessionInfoView = z.infer<typeof SessionInfoSchema>;
 
+/** One audit record as the audit page reads it (prevHash stays in the store; `audit verify` checks the chain). */
+export const AuditRecordSchema = z.object({
+  seq: z.number().int(),
+  at: z.number(),
+  kind: z.string(),
+  user: z.string().nullable(),
+  role: RoleSchema.nullable(),
+  origin: z.enum(['local', 'remote']).nullable(),
+  sessionId: z.string().nullable(),
+  machineId: z.string().nullable(),
+  detail: z.record(z.string(), z.unknown()),
+  hash: z.string(),
+});
+export type AuditRecordView = z.infer<typeof AuditRecordSchema>;
+
+/** A page of the audit log, newest first; `points` names the points the records mention (`machineId/pointId`). */
+export const AuditPageSchema = z.object({
+  records: z.array(AuditRecordSchema),
+  /** Pass as `beforeSeq` for the next older page; null when this was the oldest. */
+  nextBeforeSeq: z.number().int().nullable(),
+  points: z.record(z.string(), z.object({ name: z.string(), unit: z.string(), decimals: z.number().int() })),
+});
+export type AuditPage = z.infer<typeof AuditPageSchema>;
+
 // ---------------------------------------------------------------------------------------------
 // Commands
 
@@ -586,6 +610,22 @@ export const COMMANDS = {
   'remote.summary': {
     request: z.object({ grantId: z.string().min(1).max(64) }).strict(),
     response: RemoteSummarySchema,
+    roles: ['maintenance', 'admin'],
+  },
+  // Who did what: for the people who answer for the plant, not for everyone on the floor.
+  'audit.query': {
+    request: z
+      .object({
+        from: epochMs.optional(),
+        to: epochMs.optional(),
+        user: z.string().min(1).max(64).optional(),
+        kinds: z.array(z.string().min(1).max(40)).max(32).optional(),
+        machineId: machineId.optional(),
+        beforeSeq: z.number().int().min(1).optional(),
+        limit: z.number().int().min(1).max(500).optional(),
+      })
+      .strict(),
+    response: AuditPageSchema,
     roles: ['maintenance', 'admin'],
   },
 } as const satisfies Record<

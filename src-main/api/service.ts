@@ -16,7 +16,8 @@ import {
   type Result,
   type Role,
 } from '../../src-preload/contract';
-import { auditActor } from '../audit/record';
+import type { AuditQuery } from '../audit/query';
+import { auditActor, isAuditKind, type AuditRecord } from '../audit/record';
 import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import type { PlantCore } from '../core/plant';
@@ -43,7 +44,27 @@ export interface ConsoleApiOptions {
   uplink?: UplinkApi;
   /** Remote support sessions (src-main/remote/): the remote.* commands and the narrowing of supplier support. */
   remote?: RemoteApi;
+  /** The audit log (audit/log.ts): what audit.query reads. */
+  audit?: AuditReader;
 }
+
+/** What audit.query needs of the audit log. */
+export interface AuditReader {
+  query(q: AuditQuery): AuditRecord[];
+}
+
+/** audit.query's request after the schema. */
+interface AuditQueryRequest {
+  from?: number;
+  to?: number;
+  user?: string;
+  kinds?: string[];
+  machineId?: string;
+  beforeSeq?: number;
+  limit?: number;
+}
+
+const AUDIT_PAGE = 100;
 
 type Handler = (caller: Caller, request: never) => unknown;
 
@@ -159,7 +180,39 @@ export class ConsoleApi {
       'remote.reject': (caller, req: { requestId: string; reason?: string }) => needRemote().reject(caller, req),
       'remote.reportPage': (caller, req: { page: string }) => needRemote().reportPage(caller, req),
       'remote.summary': (caller, req: { grantId: string }) => needRemote().summary(caller, req),
+      'audit.query': (_c, req: AuditQueryRequest) => {
+        if (!opts.audit) throw new ConsoleError('UNAVAILABLE', 'This console keeps no audit log');
+        return this.auditPage(opts.audit, req);
+      },
     };
+  }
+
+  /** One page of audit.query: records without prevHash, the next page's cursor, and the names of the points they mention. */
+  private auditPage(audit: AuditReader, req: AuditQueryRequest) {
+    const unknown = req.kinds?.find((k) => !isAuditKind(k));
+    if (unknown !== undefined) throw new ConsoleError('BAD_REQUEST', `kinds: "${unknown}" is not a kind of audit record`);
+    const limit = req.limit ?? AUDIT_PAGE;
+    // One more than asked tells whether an older page exists without a second query.
+    const found = audit.query({
+      ...(req.from !== undefined ? { from: req.from } : {}),
+      ...(req.to !== undefined ? { to: req.to } : {}),
+      ...(req.user !== undefined ? { user: req.user } : {}),
+      ...(req.kinds !== undefined ? { kind: req.kinds.filter(isAuditKind) } : {}),
+      ...(req.machineId !== undefined ? { machineId: req.machineId } : {}),
+      ...(req.beforeSeq !== undefined ? { beforeSeq: req.beforeSeq } : {}),
+      limit: limit + 1,
+    });
+    const page = found.slice(0, limit);
+    const points: Record<string, { name: string; unit: string; decimals: number }> = {};
+    const records = page.map(({ prevHash: _prev, ...r }) => {
+      const pointId = r.detail['pointId'];
+      if (r.machineId !== null && typeof pointId === 'string') {
+        const meta = this.core.point(r.machineId, pointId);
+        if (meta) points[`${r.machineId}/${pointId}`] = { name: meta.name, unit: meta.unit, decimals: meta.decimals };
+      }
+      return r;
+    });
+    return { records, nextBeforeSeq: found.length > limit ? (page.at(-1)?.seq ?? null) : null, points };
   }
 
   /** Web mode's address and certificate fingerprint, for plant.info (the local console shows them). */

@@ -19,6 +19,7 @@ import { createSqlAlarmStore } from '../store/alarms-sql';
 import { openPlantStore, type PlantStore } from '../store/open';
 import { createSqlWriteLog } from '../store/write-log-sql';
 import type { OsKeyStore } from '../store/key-wrappers';
+import { signingPublicKeys } from '../uplink/plant-keys';
 import { UplinkService } from '../uplink/service';
 import { startDemoPlant, type DemoPlant } from './demo';
 import { VERSION } from './version';
@@ -112,7 +113,7 @@ export async function startPlant(opts: {
   let uplink: UplinkService | null = null;
   if (config.uplink) {
     try {
-      demo?.uplink?.writePlantKeys(dataDir, store.identity.publicKeys());
+      demo?.uplink?.writePlantKeys(dataDir, store.identity.publicKeys(), signingPublicKeys(store.db));
       uplink = new UplinkService({
         config: config.uplink,
         configDir: opts.configPath ? dirname(resolve(opts.configPath)) : dataDir,
@@ -145,7 +146,9 @@ export async function startPlant(opts: {
       maxDurationMs: (config.access.remoteSessionMaxMinutes ?? 240) * 60_000,
     },
   });
-  const api = new ConsoleApi(core, { log: opts.log, ...(uplink ? { uplink } : {}), remote: remote.api });
+  const api = new ConsoleApi(core, { log: opts.log, ...(uplink ? { uplink } : {}), remote: remote.api, audit });
+  // The demo's supplier cloud subscribes before the plant publishes, so it sees every batch from the first.
+  if (uplink) await demo?.uplink?.startCloud();
   core.start();
   uplink?.start();
   return {

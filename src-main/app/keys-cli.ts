@@ -1,15 +1,24 @@
 /**
  * `plant-console keys show`: unlocks the store the way the console does and prints the plant's
- * public keys, key ids and fingerprints for the supplier to register. Never a secret.
+ * pseudonym, public keys, key ids and fingerprints for the supplier to register. Never a secret.
+ * `plant-console keys rotate`: a new signing key, the old one retired, and the announcement
+ * (signed by the old key) queued in the uplink outbox ahead of every batch (uplink/plant-keys.ts).
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load';
 import { ConsoleError } from '../core/errors';
 import { consoleLogger, type Logger } from '../core/log';
+import { fromHex, plantPseudonym } from '../protocol';
 import type { PublicKeyInfo } from '../store/identity';
 import { storeKeyWrapper } from '../store/key-file';
-import { openPlantStore } from '../store/open';
+import { openPlantStore, type PlantStore } from '../store/open';
 import type { PassphrasePrompt } from '../store/prompt';
+import type { StoreDb } from '../store/schema';
+import { rotatePlantSigningKey, type PlantKeyRotation } from '../uplink/plant-keys';
+import { readProvisioning } from '../uplink/provisioning';
+import { META, readMetaJson } from '../uplink/state';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
@@ -19,19 +28,38 @@ export interface KeysCliDeps {
   /** The terminal prompt; null never asks (default: ask when stdin is a TTY). */
   prompt?: PassphrasePrompt | null;
   log?: Logger;
+  /** The clock of `rotate` (ms). */
+  now?: () => number;
+}
+
+/** The plant as the uplink names it; `source` says where the pseudonym came from. */
+export interface PlantName {
+  id: string;
+  pseudonym: string;
+  source: 'config' | 'store' | 'demo provisioning';
 }
 
 /** The JSON form of `keys show --json`. */
 export interface KeysShowReport {
   dataDir: string;
   demo: boolean;
-  keys: { use: PublicKeyInfo['use']; alg: PublicKeyInfo['alg']; keyId: string; fingerprint: string; publicKey: string; publicKeyHex: string; createdAt: string }[];
+  /** Null until the plant knows its uplink identity (give --config, or start the console with an uplink once). */
+  plant: PlantName | null;
+  keys: {
+    use: PublicKeyInfo['use'];
+    alg: PublicKeyInfo['alg'];
+    keyId: string;
+    fingerprint: string;
+    publicKey: string;
+    publicKeyHex: string;
+    createdAt: string;
+  }[];
 }
 
 const TITLES: Record<PublicKeyInfo['use'], string> = { signing: 'Signing key (Ed25519)', encryption: 'Encryption key (X25519)' };
+const DAY = 86_400_000;
 
-/** Reads the public half of the plant identity of `dataDir`. */
-export async function keysShow(dataDir: string, deps: KeysCliDeps = {}): Promise<KeysShowReport> {
+async function openForKeys(dataDir: string, deps: KeysCliDeps): Promise<{ store: PlantStore; dir: string; demo: boolean }> {
   const dir = resolve(dataDir);
   // Only a store created for the demo plant may be opened with the demo key file; openPlantStore
   // then checks the marker in the (decrypted) meta table too.
@@ -45,10 +73,40 @@ export async function keysShow(dataDir: string, deps: KeysCliDeps = {}): Promise
     ...(deps.prompt !== undefined ? { prompt: deps.prompt } : {}),
     history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
   });
+  return { store, dir, demo };
+}
+
+/** The plant's id and pseudonym: from the config's uplink section, else as the console recorded it, else the demo's provisioning. */
+function plantName(db: StoreDb, dir: string, configPath?: string): PlantName | null {
+  if (configPath !== undefined) {
+    const config = loadConfig(configPath);
+    const up = config.uplink;
+    if (!up) throw new ConsoleError('CONFIG_INVALID', `${configPath} has no uplink section: the plant has no pseudonym to show`);
+    const file = isAbsolute(up.provisioning) ? up.provisioning : resolve(dirname(resolve(configPath)), up.provisioning);
+    const plant = readProvisioning(file).provisioning.plant;
+    if (plant) return { id: plant.id, pseudonym: plant.pseudonym, source: 'config' };
+    const key = fromHex(readMetaJson<string>(db, META.pseudonymKey) ?? '', 32);
+    if (up.plantId === undefined || !key) return null;
+    const pseudonym = plantPseudonym(key, up.plantId);
+    key.fill(0);
+    return { id: up.plantId, pseudonym, source: 'config' };
+  }
+  const recorded = readMetaJson<{ id?: unknown; pseudonym?: unknown }>(db, META.plant);
+  if (typeof recorded?.id === 'string' && typeof recorded.pseudonym === 'string')
+    return { id: recorded.id, pseudonym: recorded.pseudonym, source: 'store' };
+  const demoProvisioning = join(dir, 'demo-cloud', 'provisioning.json');
+  const plant = existsSync(demoProvisioning) ? readProvisioning(demoProvisioning).provisioning.plant : undefined;
+  return plant ? { id: plant.id, pseudonym: plant.pseudonym, source: 'demo provisioning' } : null;
+}
+
+/** Reads the public half of the plant identity of `dataDir` and its pseudonym. */
+export async function keysShow(dataDir: string, deps: KeysCliDeps = {}, configPath?: string): Promise<KeysShowReport> {
+  const { store, dir, demo } = await openForKeys(dataDir, deps);
   try {
     return {
       dataDir: dir,
       demo,
+      plant: plantName(store.db, dir, configPath),
       keys: store.identity.publicKeys().map((k) => ({
         use: k.use,
         alg: k.alg,
@@ -69,25 +127,117 @@ export function formatKeysReport(r: KeysShowReport): string {
   const lines = [
     `Plant identity in ${r.dataDir}${r.demo ? ' (SIMULATED demo plant)' : ''}`,
     'Give these public keys to the supplier; compare the fingerprints over a second channel.',
+    '',
+    r.plant
+      ? `Plant ${r.plant.id}  pseudonym ${r.plant.pseudonym}  (topic prefix pc/v1/${r.plant.pseudonym}/)`
+      : 'Plant pseudonym: not known yet (give --config FILE with the uplink section, or start the console with its uplink once)',
   ];
   for (const k of r.keys) {
-    lines.push('', TITLES[k.use], `  key id       ${k.keyId}`, `  fingerprint  ${k.fingerprint}`, `  public key   ${k.publicKey}`, `  created      ${k.createdAt}`);
+    lines.push(
+      '',
+      TITLES[k.use],
+      `  key id       ${k.keyId}`,
+      `  fingerprint  ${k.fingerprint}`,
+      `  public key   ${k.publicKey}`,
+      `  created      ${k.createdAt}`,
+    );
   }
   return lines.join('\n') + '\n';
+}
+
+/** `30d`, `12h`, `90m`, `45s` → ms (at least one minute, at most a year). */
+export function parseGrace(text: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text);
+  const ms = m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: DAY }[m[2] as 's' | 'm' | 'h' | 'd'] : NaN;
+  if (!(ms >= 60_000 && ms <= 366 * DAY))
+    throw new ConsoleError('BAD_REQUEST', `--grace must be a duration from 1m to 366d such as 7d or 12h, got "${text}"`);
+  return ms;
+}
+
+/** The JSON form of `keys rotate --json`. */
+export interface KeysRotateReport extends Omit<PlantKeyRotation, 'announcement'> {
+  dataDir: string;
+  demo: boolean;
+  plant: PlantName;
+}
+
+/** Rotates the plant's signing key and queues its announcement (see uplink/plant-keys.ts). */
+export async function keysRotate(
+  dataDir: string,
+  opts: { graceMs: number; configPath?: string },
+  deps: KeysCliDeps = {},
+): Promise<KeysRotateReport> {
+  const { store, dir, demo } = await openForKeys(dataDir, deps);
+  try {
+    const plant = plantName(store.db, dir, opts.configPath);
+    if (!plant) {
+      throw new ConsoleError(
+        'CONFIG_INVALID',
+        'keys rotate: the plant pseudonym the announcement names is not known: give --config FILE (the console configuration with its uplink section)',
+      );
+    }
+    const r = rotatePlantSigningKey(store.db, { plant: plant.pseudonym, now: (deps.now ?? Date.now)(), graceMs: opts.graceMs });
+    return {
+      dataDir: dir,
+      demo,
+      plant,
+      previous: r.previous,
+      next: r.next,
+      issued: r.issued,
+      graceUntil: r.graceUntil,
+      outboxSeq: r.outboxSeq,
+    };
+  } finally {
+    store.close();
+  }
+}
+
+/** What `keys rotate` prints for people. */
+export function formatRotateReport(r: KeysRotateReport): string {
+  return [
+    `Rotated the plant's signing key in ${r.dataDir}${r.demo ? ' (SIMULATED demo plant)' : ''}`,
+    `  previous key  ${r.previous.keyId}  retired; the cloud accepts it until ${new Date(r.graceUntil).toISOString()}`,
+    `  new key       ${r.next.keyId}  fingerprint ${r.next.fingerprint}`,
+    `The announcement, signed by the previous key, waits in the uplink outbox ahead of every batch: it goes to`,
+    `pc/v1/${r.plant.pseudonym}/up/keys at the console's next connection, before the first batch signed by the new key.`,
+    `A console running now keeps signing with the key it started with: restart it before ${new Date(r.graceUntil).toISOString()}.`,
+    '',
+  ].join('\n');
 }
 
 /** `keys <subcommand>`; resolves with the exit code, throws ConsoleErrors for the CLI to print. */
 export async function runKeysCommand(argv: string[], io: Out, deps: KeysCliDeps = {}): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'show') throw new ConsoleError('BAD_REQUEST', sub === undefined ? 'keys needs a subcommand: show' : `unknown keys subcommand "${sub}" (known: show)`);
+  if (sub !== 'show' && sub !== 'rotate') {
+    throw new ConsoleError(
+      'BAD_REQUEST',
+      sub === undefined ? 'keys needs a subcommand: show or rotate' : `unknown keys subcommand "${sub}" (known: show, rotate)`,
+    );
+  }
   const { values } = parseArgs({
     args: rest,
     strict: true,
     allowPositionals: false,
-    options: { 'data-dir': { type: 'string', default: '.data' }, json: { type: 'boolean', default: false } },
+    options: {
+      'data-dir': { type: 'string', default: '.data' },
+      config: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      ...(sub === 'rotate' ? { grace: { type: 'string', default: '7d' } } : {}),
+    },
   });
   // Unlock notices (the demo key file warning) go to the command's stderr, below the warn level nothing.
-  const report = await keysShow(values['data-dir'], { log: consoleLogger('warn', (line) => io.err(line + '\n')), ...deps });
+  const withLog = { log: consoleLogger('warn', (line) => io.err(line + '\n')), ...deps };
+  if (sub === 'rotate') {
+    const graceMs = parseGrace(String(values.grace));
+    const report = await keysRotate(
+      values['data-dir'],
+      { graceMs, ...(values.config !== undefined ? { configPath: values.config } : {}) },
+      withLog,
+    );
+    io.out(values.json ? JSON.stringify(report, null, 2) + '\n' : formatRotateReport(report));
+    return 0;
+  }
+  const report = await keysShow(values['data-dir'], withLog, values.config);
   io.out(values.json ? JSON.stringify(report, null, 2) + '\n' : formatKeysReport(report));
   return 0;
 }

@@ -2,7 +2,7 @@
  * The Electron main process: the only place that imports electron. It starts the plant core
  * (plain Node, shared with web mode), opens one locked-down window and carries the API over IPC.
  */
-import { app, BrowserWindow, ipcMain, session } from 'electron';
+import { app, BrowserWindow, ipcMain, Menu, session } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { attachIpcAdapter, type IpcSender } from '../api/ipc-adapter';
@@ -11,6 +11,7 @@ import { packageRoot } from '../config/load';
 import { consoleLogger } from '../core/log';
 import { CSP } from '../web/server';
 import { parseElectronArgs } from './args';
+import { safeStorageKeyStore } from './safe-storage';
 
 // The build output sits in the package (or app.asar) next to profiles/.
 const outDir = join(packageRoot(), 'out');
@@ -44,7 +45,7 @@ function createWindow(): BrowserWindow {
       nodeIntegrationInSubFrames: false,
       webviewTag: false,
       spellcheck: false,
-      devTools: !app.isPackaged,
+      devTools: !app.isPackaged && !args.kiosk,
     },
   });
   w.once('ready-to-show', () => w.show());
@@ -80,12 +81,20 @@ void app.whenReady().then(async () => {
     cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
   try {
-    plant = await startPlant({ configPath: args.config, dataDir: args.dataDir ?? join(app.getPath('userData'), 'data'), log });
+    // The store's key is wrapped by the OS key store (safeStorage) when one is available.
+    plant = await startPlant({
+      configPath: args.config,
+      dataDir: args.dataDir ?? join(app.getPath('userData'), 'data'),
+      log,
+      osKeyStore: safeStorageKeyStore(),
+    });
   } catch (err) {
     log.log('error', `Cannot start the plant core: ${(err as Error).message}`);
     app.exit(1);
     return;
   }
+  // An operator panel in kiosk mode has no menus to escape through.
+  if (args.kiosk) Menu.setApplicationMenu(null);
   win = createWindow();
   detach = attachIpcAdapter({
     ipcMain: {

@@ -67,7 +67,8 @@ export class RemoteApi {
   gate(caller: Caller, name: string, request: unknown): string | null {
     if (caller.role !== 'supplier-support') return null;
     const grant = this.opts.support.liveGrantOf(caller);
-    if (!grant) return 'Supplier support can do nothing without a live remote session: the person on site grants one and reads you its join code';
+    if (!grant)
+      return 'Supplier support can do nothing without a live remote session: the person on site grants one and reads you its join code';
     if (name === 'remote.propose') {
       if (grant.scope === 'view') return 'This remote session is view only: it cannot ask for changes';
     } else if (!VIEW_COMMANDS.has(name)) return `A remote support session may not call ${name}`;
@@ -77,7 +78,12 @@ export class RemoteApi {
     }
     if (name === 'machines.get' && typeof machineId === 'string' && this.lastOpened.get(grant.id) !== machineId) {
       this.lastOpened.set(grant.id, machineId);
-      this.opts.audit?.record({ kind: 'remote_action', ...auditActor(caller), machineId, detail: { grantId: grant.id, action: 'open-machine' } });
+      this.opts.audit?.record({
+        kind: 'remote_action',
+        ...auditActor(caller),
+        machineId,
+        detail: { grantId: grant.id, action: 'open-machine' },
+      });
     }
     return null;
   }
@@ -192,19 +198,27 @@ export class RemoteApi {
   /** Everything about one session: who, when, pages viewed, changes asked for and their outcome, its audit records. */
   summary(_caller: Caller, req: { grantId: string }): RemoteSummary {
     const grant = this.opts.support.get(req.grantId);
-    if (!grant) throw new ConsoleError('NOT_FOUND', `No remote session "${req.grantId}" (only the last 50 are kept in memory; the audit log has them all)`);
+    if (!grant)
+      throw new ConsoleError(
+        'NOT_FOUND',
+        `No remote session "${req.grantId}" (only the last 50 are kept in memory; the audit log has them all)`,
+      );
     const q = this.opts.audit?.query?.bind(this.opts.audit);
     const byGrant = (r: AuditRecord) => r.detail.grantId === grant.id;
     const records = q
       ? [
           ...q({ kind: ['remote_grant', 'remote_end', 'remote_join'], from: grant.createdAt, limit: 1000 }).filter(byGrant),
-          ...(grant.sessionId ? q({ sessionId: grant.sessionId, limit: 1000 }).filter((r) => !(r.kind === 'remote_end' || r.kind === 'remote_join')) : []),
+          ...(grant.sessionId
+            ? q({ sessionId: grant.sessionId, limit: 1000 }).filter((r) => !(r.kind === 'remote_end' || r.kind === 'remote_join'))
+            : []),
         ]
       : [];
     records.sort((a, b) => a.seq - b.seq);
     return {
       grant,
-      pages: records.filter((r) => r.kind === 'remote_action' && r.detail.action === 'view').map((r) => ({ at: r.at, page: String(r.detail.page) })),
+      pages: records
+        .filter((r) => r.kind === 'remote_action' && r.detail.action === 'view')
+        .map((r) => ({ at: r.at, page: String(r.detail.page) })),
       requests: this.opts.requests.list(grant.id).reverse(),
       audit: records.map((r) => ({ seq: r.seq, at: r.at, kind: r.kind, user: r.user, detail: r.detail })),
     };

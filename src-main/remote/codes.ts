@@ -37,8 +37,3 @@ export class JoinCodes {
 export function normalizeJoinCode(code: string): string {
   return code.replace(/[\s-]/g, '');
 }
-
-/** "12345678" → "1234 5678", as it is shown and read out. */
-export function formatJoinCode(code: string): string {
-  return code.length === JOIN_CODE_DIGITS ? `${code.slice(0, 4)} ${code.slice(4)}` : code;
-}

@@ -14,7 +14,7 @@ import { RemoteSupport, type RemoteAccounts, type RemoteSupportOptions } from '.
 export { RemoteApi } from './api';
 export { ChangeRequests, type RemoteHost } from './requests';
 export { RemoteSupport, type JoinResult } from './support';
-export { formatJoinCode, normalizeJoinCode } from './codes';
+export { normalizeJoinCode } from './codes';
 
 /** What remote support needs of the AuthService. */
 export interface RemoteAuthService {

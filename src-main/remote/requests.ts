@@ -66,7 +66,8 @@ export class ChangeRequests {
     if (!point) throw new ConsoleError('NOT_FOUND', `Machine "${req.machineId}" has no point "${req.pointId}"`);
     if (!point.writable) throw new ConsoleError('BAD_REQUEST', `${point.name} is read-only`);
     const open = [...this.requests.values()].filter((r) => r.grantId === grant.id && r.state === 'pending').length;
-    if (open >= (this.opts.maxPending ?? 20)) throw new ConsoleError('BAD_REQUEST', 'Too many requests wait for the site already: wait for a decision');
+    if (open >= (this.opts.maxPending ?? 20))
+      throw new ConsoleError('BAD_REQUEST', 'Too many requests wait for the site already: wait for a decision');
     const v = snap.values[req.pointId]?.value;
     const r: ChangeRequest = {
       id: randomBytes(8).toString('hex'),
@@ -95,7 +96,16 @@ export class ChangeRequests {
       kind: 'remote_action',
       ...auditActor(caller),
       machineId: r.machineId,
-      detail: { grantId: grant.id, action: 'request', requestId: r.id, kind: r.kind, pointId: r.pointId, from: r.from, to: r.to, unit: r.unit },
+      detail: {
+        grantId: grant.id,
+        action: 'request',
+        requestId: r.id,
+        kind: r.kind,
+        pointId: r.pointId,
+        from: r.from,
+        to: r.to,
+        unit: r.unit,
+      },
     });
     this.opts.support.changed();
     return { ...r };
@@ -114,7 +124,8 @@ export class ChangeRequests {
     const grant = this.opts.support.get(r.grantId);
     // Checked again after the PIN: the session may have ended, or someone else decided meanwhile.
     this.pending(req.requestId);
-    if (!grant || grant.state !== 'live') throw new ConsoleError('BAD_REQUEST', 'The remote session has ended: the request can no longer be applied');
+    if (!grant || grant.state !== 'live')
+      throw new ConsoleError('BAD_REQUEST', 'The remote session has ended: the request can no longer be applied');
     const now = this.opts.host.clock.now();
     r.state = 'applying';
     r.decidedBy = caller.user;
@@ -165,7 +176,8 @@ export class ChangeRequests {
   private pending(id: string): ChangeRequest {
     const r = this.requests.get(id);
     if (!r) throw new ConsoleError('NOT_FOUND', `No change request "${id}"`);
-    if (r.state !== 'pending') throw new ConsoleError('BAD_REQUEST', `The change request was ${r.state === 'applying' ? 'being applied' : r.state} already`);
+    if (r.state !== 'pending')
+      throw new ConsoleError('BAD_REQUEST', `The change request was ${r.state === 'applying' ? 'being applied' : r.state} already`);
     return r;
   }
 
@@ -189,15 +201,21 @@ export class ChangeRequests {
         ...(caller.sessionId ? { bySession: caller.sessionId } : {}),
       },
     });
-    this.log.log('info', `Remote change request ${r.state}: ${r.machineId}/${r.pointId} → ${String(r.to)} (asked by ${r.requestedBy}, decided by ${caller.user})`, {
-      requestId: r.id,
-    });
+    this.log.log(
+      'info',
+      `Remote change request ${r.state}: ${r.machineId}/${r.pointId} → ${String(r.to)} (asked by ${r.requestedBy}, decided by ${caller.user})`,
+      {
+        requestId: r.id,
+      },
+    );
     this.opts.support.changed();
   }
 
   private trim(): void {
     if (this.requests.size <= KEEP) return;
-    const done = [...this.requests.values()].filter((r) => r.state !== 'pending' && r.state !== 'applying').sort((a, b) => a.requestedAt - b.requestedAt);
+    const done = [...this.requests.values()]
+      .filter((r) => r.state !== 'pending' && r.state !== 'applying')
+      .sort((a, b) => a.requestedAt - b.requestedAt);
     for (const r of done.slice(0, this.requests.size - KEEP)) this.requests.delete(r.id);
   }
 }

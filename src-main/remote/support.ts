@@ -57,7 +57,8 @@ interface GrantRec extends RemoteGrant {
 }
 
 /** The outcome of a join attempt (web-auth.ts answers the login with it). */
-export type JoinResult = { ok: true; grant: RemoteGrant } | { ok: false; code: 'NO_GRANT' | 'JOIN_CODE_REQUIRED' | 'BAD_JOIN_CODE'; message: string };
+export type JoinResult =
+  { ok: true; grant: RemoteGrant } | { ok: false; code: 'NO_GRANT' | 'JOIN_CODE_REQUIRED' | 'BAD_JOIN_CODE'; message: string };
 
 const MIN = 60_000;
 /** Ended grants kept for the list and the summary export. */
@@ -107,19 +108,27 @@ export class RemoteSupport {
   }
 
   /** Grants a session to a supplier-support account; returns the grant and its join code (shown once, never stored). */
-  grant(by: Caller, req: { account: string; scope: RemoteScope; machines?: string[]; durationMin?: number }): { grant: RemoteGrant; joinCode: string } {
+  grant(
+    by: Caller,
+    req: { account: string; scope: RemoteScope; machines?: string[]; durationMin?: number },
+  ): { grant: RemoteGrant; joinCode: string } {
     const account = this.opts.accounts.get(req.account.trim().toLowerCase());
-    if (!account || account.role !== 'supplier-support') throw new ConsoleError('BAD_REQUEST', `"${req.account}" is not a supplier-support account of this console`);
+    if (!account || account.role !== 'supplier-support')
+      throw new ConsoleError('BAD_REQUEST', `"${req.account}" is not a supplier-support account of this console`);
     if (account.disabled) throw new ConsoleError('BAD_REQUEST', `The account "${account.name}" is disabled`);
     const durationMs = req.durationMin === undefined ? this.defaultDurationMs : req.durationMin * MIN;
     if (durationMs > this.maxDurationMs) {
-      throw new ConsoleError('BAD_REQUEST', `A session may last at most ${Math.round(this.maxDurationMs / MIN)} min on this plant (asked: ${req.durationMin ?? 0} min)`);
+      throw new ConsoleError(
+        'BAD_REQUEST',
+        `A session may last at most ${Math.round(this.maxDurationMs / MIN)} min on this plant (asked: ${req.durationMin ?? 0} min)`,
+      );
     }
     const machines = req.machines ? [...new Set(req.machines)] : null;
     for (const m of machines ?? []) if (!this.opts.hasMachine(m)) throw new ConsoleError('BAD_REQUEST', `No machine "${m}" in this plant`);
     for (const g of this.grants.values()) {
       if (g.account !== account.name || g.state === 'ended') continue;
-      if (g.state === 'live') throw new ConsoleError('BAD_REQUEST', `${account.name} is in a live session already: end it before granting another`);
+      if (g.state === 'live')
+        throw new ConsoleError('BAD_REQUEST', `${account.name} is in a live session already: end it before granting another`);
       this.finish(g, 'replaced', auditActor(by), true);
     }
     const now = this.clock.now();
@@ -149,7 +158,9 @@ export class RemoteSupport {
       ...auditActor(by),
       detail: { grantId: g.id, account: g.account, scope: g.scope, machines: g.machines, durationMs, codeExpiresAt: g.codeExpiresAt },
     });
-    this.log.log('info', `Remote support granted to ${g.account} (${g.scope}, ${Math.round(durationMs / MIN)} min) by ${by.user}`, { grantId: g.id });
+    this.log.log('info', `Remote support granted to ${g.account} (${g.scope}, ${Math.round(durationMs / MIN)} min) by ${by.user}`, {
+      grantId: g.id,
+    });
     this.changed();
     return { grant: this.view(g), joinCode };
   }
@@ -164,7 +175,12 @@ export class RemoteSupport {
       this.opts.audit?.record({ kind: 'remote_join', ...actor, detail: { ok: false, reason: code, grantId, source } });
       return { ok: false, code, message };
     };
-    if (!waiting) return refuse('NO_GRANT', 'No remote session is granted to this account now: the person on site grants one and reads you its join code', null);
+    if (!waiting)
+      return refuse(
+        'NO_GRANT',
+        'No remote session is granted to this account now: the person on site grants one and reads you its join code',
+        null,
+      );
     if (joinCode === undefined) return refuse('JOIN_CODE_REQUIRED', 'Enter the join code the person on site read out to you', waiting.id);
     if (!this.codes.matches(waiting.codeHash!, joinCode)) {
       waiting.failures++;
@@ -179,8 +195,15 @@ export class RemoteSupport {
     waiting.sessionId = session.id;
     waiting.joinedAt = now;
     waiting.endsAt = Math.min(now + waiting.durationMs, session.expiresAt);
-    this.opts.audit?.record({ kind: 'remote_join', ...actor, detail: { ok: true, grantId: waiting.id, scope: waiting.scope, source, endsAt: waiting.endsAt } });
-    this.log.log('info', `Remote support session started: ${session.user} (${waiting.scope})`, { grantId: waiting.id, sessionId: session.id });
+    this.opts.audit?.record({
+      kind: 'remote_join',
+      ...actor,
+      detail: { ok: true, grantId: waiting.id, scope: waiting.scope, source, endsAt: waiting.endsAt },
+    });
+    this.log.log('info', `Remote support session started: ${session.user} (${waiting.scope})`, {
+      grantId: waiting.id,
+      sessionId: session.id,
+    });
     this.changed();
     return { ok: true, grant: this.view(waiting) };
   }
@@ -288,7 +311,14 @@ export class RemoteSupport {
       ...by,
       // The remote session's id, so the session's records group together; who ended it is `user`.
       sessionId: g.sessionId,
-      detail: { grantId: g.id, account: g.account, reason: why, wasLive, durationMs: g.joinedAt === null ? 0 : now - g.joinedAt, ...(by.sessionId ? { bySession: by.sessionId } : {}) },
+      detail: {
+        grantId: g.id,
+        account: g.account,
+        reason: why,
+        wasLive,
+        durationMs: g.joinedAt === null ? 0 : now - g.joinedAt,
+        ...(by.sessionId ? { bySession: by.sessionId } : {}),
+      },
     });
     this.log.log('info', `Remote support ${wasLive ? 'session' : 'grant'} of ${g.account} ended: ${text}`, { grantId: g.id });
     if (wasLive && g.sessionId !== null) {

@@ -7,6 +7,7 @@
  *   ca.crt, server.crt, server.key                                the broker's TLS (openssl, first start)
  *   broker.json    (0600)  broker URL, CA file, MQTT protocol version, plant and cloud credentials
  *   plant-keys.json        the plant's public keys as `plant-console keys show --json` prints them
+ *   receiver.json, cloud.db  the in-process supplier cloud (demo-cloud.ts)
  *
  * Node cannot make X.509 certificates by itself, so the certificates come from `openssl`
  * (execFile, no shell). Without openssl the demo runs without an uplink and says why.
@@ -21,6 +22,7 @@ import type { Logger } from '../core/log';
 import { plantTopics, randomBytes, toHex } from '../protocol';
 import { writeFileAtomic } from '../store/files';
 import type { PublicKeyInfo } from '../store/identity';
+import { startDemoCloud, type DemoCloud } from './demo-cloud';
 import { readProvisioning } from './provisioning';
 
 const run = promisify(execFile);
@@ -36,13 +38,25 @@ export interface DemoBrokerFile {
   cloud: { username: string; password: string };
 }
 
+/** One of the plant's signing keys, public half. */
+export interface DemoSigningKey {
+  keyId: string;
+  publicKey: Buffer;
+}
+
 /** The running demo uplink: the config section for the plant, its password, and the broker. */
 export interface DemoUplink {
   dir: string;
   uplink: Record<string, unknown>;
   password: string;
-  /** Writes plant-keys.json once the store (and so the plant identity) is open. */
-  writePlantKeys(dataDir: string, keys: PublicKeyInfo[]): void;
+  /**
+   * Writes plant-keys.json once the store (and so the plant identity) is open, unless it already
+   * names one of `signingKeys` (every signing key the store ever had, oldest first): it stands for
+   * what the supplier registered, and a rotation reaches the cloud as a signed announcement instead.
+   */
+  writePlantKeys(dataDir: string, keys: PublicKeyInfo[], signingKeys?: DemoSigningKey[]): void;
+  /** Starts the in-process supplier cloud (after writePlantKeys, before the uplink publishes). */
+  startCloud(): Promise<DemoCloud | null>;
   stop(): Promise<void>;
 }
 
@@ -183,6 +197,8 @@ export async function startDemoUplink(opts: { dataDir: string; log: Logger; host
   };
   writeFileAtomic(join(dir, 'broker.json'), JSON.stringify(file, null, 2) + '\n', { noClobber: false });
   opts.log.log('info', 'SIMULATED demo: embedded MQTT broker (aedes, TLS) listening', { url, plant: pseudonym });
+  let cloud: DemoCloud | null = null;
+  let allSigningKeys: DemoSigningKey[] = [];
   return {
     dir,
     password: creds.plant.password,
@@ -195,7 +211,19 @@ export async function startDemoUplink(opts: { dataDir: string; log: Logger; host
       backoff: { initialDelayMs: 500, maxDelayMs: 10_000, randomisationFactor: 0.3 },
       downBannerAfterS: 15,
     },
-    writePlantKeys(dataDir, keys) {
+    writePlantKeys(dataDir, keys, signingKeys = keys.filter((k) => k.alg === 'ed25519')) {
+      allSigningKeys = signingKeys;
+      const signingKeyIds = signingKeys.map((k) => k.keyId);
+      const target = join(dir, 'plant-keys.json');
+      if (existsSync(target)) {
+        try {
+          const doc = JSON.parse(readFileSync(target, 'utf8')) as { keys?: { alg?: unknown; keyId?: unknown }[] };
+          const kids = (doc.keys ?? []).filter((k) => k.alg === 'ed25519').map((k) => k.keyId);
+          if (kids.some((k) => typeof k === 'string' && signingKeyIds.includes(k))) return;
+        } catch {
+          // Unreadable: written again below.
+        }
+      }
       const report = {
         dataDir,
         demo: true,
@@ -209,9 +237,14 @@ export async function startDemoUplink(opts: { dataDir: string; log: Logger; host
           createdAt: new Date(k.createdAt).toISOString(),
         })),
       };
-      writeFileAtomic(join(dir, 'plant-keys.json'), JSON.stringify(report, null, 2) + '\n', { noClobber: false });
+      writeFileAtomic(target, JSON.stringify(report, null, 2) + '\n', { noClobber: false });
+    },
+    async startCloud() {
+      cloud ??= await startDemoCloud({ dir, broker: file, log: opts.log, signingKeys: allSigningKeys });
+      return cloud;
     },
     async stop() {
+      await cloud?.stop().catch((err: unknown) => opts.log.log('warn', 'Demo supplier cloud did not stop cleanly', { error: String(err) }));
       await new Promise<void>((r) => broker.close(() => r()));
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

@@ -7,6 +7,7 @@
  */
 import type { Logger } from '../core/log';
 import type { Outbox, OutboxRow } from './outbox';
+import { ANNOUNCEMENT_SEQ_FLOOR } from './plant-keys';
 import { PublishError, type MqttLink } from './mqtt-link';
 
 export interface ForwarderOptions {
@@ -26,7 +27,8 @@ const PER_TURN = 2000;
 /** The outbox → broker pump. */
 export class Forwarder {
   private readonly o: ForwarderOptions;
-  private cursor = 0;
+  /** Below every row: key announcements (negative sequences) go out first on each connection. */
+  private cursor = ANNOUNCEMENT_SEQ_FLOOR;
   private page: OutboxRow[] = [];
   private acked: number[] = [];
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
@@ -56,7 +58,7 @@ export class Forwarder {
 
   /** Starts from the oldest batch again (a new connection). */
   private reset(): void {
-    this.cursor = 0;
+    this.cursor = ANNOUNCEMENT_SEQ_FLOOR;
     this.page = [];
     this.o.outbox.setInflightFloor(0);
   }

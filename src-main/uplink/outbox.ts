@@ -13,6 +13,8 @@
  *   cloud in the same transaction as a drop, and when recording resumes after a refusal.
  * - Disk is given back once a backlog has drained (`reclaim`, incremental vacuum in steps
  *   that the service paces, see UplinkService).
+ * - Plant-keys announcements (`keys`) sit at negative sequences, outside the plant's numbering,
+ *   ahead of every batch (plant-keys.ts); `keys rotate` puts them there.
  */
 import type { Logger } from '../core/log';
 import type { Clock } from '../core/types';
@@ -20,7 +22,7 @@ import { blobOf, type StoreDb } from '../store/schema';
 import { addToRanges, MAX_GAP_RANGES, type GapReport } from './gap';
 import { META, readMetaJson, writeMetaJson } from './state';
 
-export type OutboxKind = 'sealed' | 'plain' | 'gap';
+export type OutboxKind = 'sealed' | 'plain' | 'gap' | 'keys';
 
 /** A batch to record: built only once its sequence number is known. */
 export interface OutboxItem {
@@ -257,20 +259,26 @@ export class Outbox {
             for (const [s, len] of this.st.remove.raw().all([lo, hi]) as [number, number][]) {
               removed++;
               bytes += len;
-              highest = Math.max(highest, s);
+              // Announcements (negative) are not part of the plant's sequence.
+              if (s > 0) highest = Math.max(highest, s);
             }
           }
-          if (removed > 0) writeMetaJson(this.db, META.lastAck, highest);
+          if (highest > (this.lastAck ?? 0)) writeMetaJson(this.db, META.lastAck, highest);
         })
         .immediate();
     } finally {
       this.db.exec(`PRAGMA secure_delete = ${secure === 0 ? 'OFF' : secure === 2 ? 'FAST' : 'ON'}`);
     }
-    if (removed > 0) this.lastAck = highest;
+    if (highest > (this.lastAck ?? 0)) this.lastAck = highest;
     this.count -= removed;
     this.used -= bytes;
     if (removed > 0) this.emitChange();
     return removed;
+  }
+
+  /** True while a plant-keys announcement waits to be acknowledged (rows below sequence 0). */
+  announcementPending(): boolean {
+    return this.db.prepare('SELECT 1 FROM uplink_outbox WHERE seq < 0 LIMIT 1').raw().get() !== undefined;
   }
 
   /** Sequences up to `seq` are in flight (published, not yet acknowledged): the budget never drops them. */

@@ -19,8 +19,9 @@ import { Forwarder } from './forwarder';
 import { buildGapNotice } from './gap';
 import { MqttLink } from './mqtt-link';
 import { Outbox, type OutboxRow } from './outbox';
+import { handoverSigner } from './plant-keys';
 import { provisionedCloudRing, provisionedSupplierKeys, readProvisioning } from './provisioning';
-import { ensurePseudonymKey, loadCloudRing, saveCloudRing } from './state';
+import { ensurePseudonymKey, loadCloudRing, META, saveCloudRing, writeMetaJson } from './state';
 
 /** What the service reads from the plant core. */
 export interface MachineSource {
@@ -73,6 +74,7 @@ export class UplinkService {
   private readonly forwarder: Forwarder;
   private readonly plans: MachinePlan[];
   private ring: KeyRing<Uint8Array>;
+  private handover: SigningKeyPair | null = null;
   private readonly updateHandlers = new Set<(s: UplinkStatus) => void>();
   private readonly offs: (() => void)[] = [];
   private batchTimer: ReturnType<typeof setInterval> | null = null;
@@ -100,6 +102,8 @@ export class UplinkService {
     }
     const pseudonymKey = ensurePseudonymKey(db, provisioning.plant?.pseudonymKey);
     this.plant = { id: plantId, pseudonym: plantPseudonym(pseudonymKey, plantId) };
+    // `keys show` and `keys rotate` name the plant by it without needing the config.
+    writeMetaJson(db, META.plant, this.plant);
     const loaded = loadCloudRing(db, provisionedCloudRing(provisioning));
     this.ring = loaded.ring;
     if (loaded.source === 'provisioning') saveCloudRing(db, this.ring);
@@ -108,6 +112,15 @@ export class UplinkService {
     this.batcher = new Batcher(this.plans);
     const topics = plantTopics(this.plant.pseudonym);
     const signer = (): SigningKeyPair => opts.store.identity.signing;
+    // After `keys rotate`, state messages are signed by the key the cloud knows until the announcement is acknowledged.
+    this.handover = handoverSigner(db);
+    const stateSigner = (): SigningKeyPair => {
+      if (this.handover && !this.outbox.announcementPending()) {
+        this.handover.secretKey.fill(0);
+        this.handover = null;
+      }
+      return this.handover ?? signer();
+    };
 
     this.outbox = new Outbox(db, {
       budgetBytes: cfg.outbox.budgetBytes,
@@ -143,8 +156,8 @@ export class UplinkService {
       maxBytesPerSecond: cfg.publish.maxBytesPerSecond,
       stateMessages: (session) => ({
         topic: topics.state,
-        online: buildStateMessage({ plant: this.plant.pseudonym, state: 'online', session, signer: signer() }).json,
-        offline: buildStateMessage({ plant: this.plant.pseudonym, state: 'offline', session, signer: signer() }).json,
+        online: buildStateMessage({ plant: this.plant.pseudonym, state: 'online', session, signer: stateSigner() }).json,
+        offline: buildStateMessage({ plant: this.plant.pseudonym, state: 'offline', session, signer: stateSigner() }).json,
       }),
       subscriptions: [topics.down],
       clock: this.clock,
@@ -165,9 +178,11 @@ export class UplinkService {
     const topicFor = (row: OutboxRow): string =>
       row.kind === 'gap'
         ? `${topics.publishPrefix}gap`
-        : row.kind === 'sealed'
-          ? topics.sealed(row.machine ?? '')
-          : topics.plain(row.machine ?? '');
+        : row.kind === 'keys'
+          ? topics.keys
+          : row.kind === 'sealed'
+            ? topics.sealed(row.machine ?? '')
+            : topics.plain(row.machine ?? '');
     this.forwarder = new Forwarder({ outbox: this.outbox, link: this.link, topicFor, log: opts.log });
   }
 
@@ -251,6 +266,8 @@ export class UplinkService {
     this.tick();
     await this.link.stop();
     this.forwarder.stop();
+    this.handover?.secretKey.fill(0);
+    this.handover = null;
     this.o.log.log('info', 'Uplink stopped', { outboxDepth: this.outbox.stats().depth });
   }
 

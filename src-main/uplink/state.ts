@@ -13,6 +13,8 @@ export const META = {
   cloudRing: 'uplink.cloud_ring',
   pseudonymKey: 'uplink.pseudonym_key',
   lastAck: 'uplink.last_ack',
+  /** `{ id, pseudonym }` of the plant, recorded when the uplink starts. */
+  plant: 'uplink.plant',
 } as const;
 
 /** Reads a JSON value from `meta`; undefined when absent or unreadable. */

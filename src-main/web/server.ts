@@ -10,6 +10,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { LOCAL_OPERATOR, type ConsoleApi } from '../api/service';
@@ -223,7 +224,9 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  // A wildcard address is no place to open: name this machine instead (the certificate covers its name).
+  const shownHost = opts.host === '0.0.0.0' || opts.host === '::' || opts.host === '[::]' ? hostname() : opts.host;
+  const hostForUrl = shownHost.includes(':') ? `[${shownHost}]` : shownHost;
   const url = `${opts.tls ? 'https' : 'http'}://${hostForUrl}:${port}/`;
   const fingerprint = opts.tls ? (opts.tls.fingerprint ?? certificateFingerprint(opts.tls.cert)) : null;
   opts.log.log('info', `Web mode listening on ${url}`, { tls: fingerprint !== null, loginRequired, ...(fingerprint ? { fingerprint } : {}) });

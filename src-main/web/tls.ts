@@ -96,7 +96,8 @@ export function loadCertificate(certPath: string, keyPath: string): TlsMaterial 
   } catch (err) {
     throw new ConsoleError('BAD_REQUEST', `${certPath} is not a PEM certificate: ${(err as Error).message}`);
   }
-  if (!x509.checkPrivateKey(privateKeyOf(key, keyPath))) throw new ConsoleError('BAD_REQUEST', `The key in ${keyPath} does not belong to the certificate ${certPath}`);
+  if (!x509.checkPrivateKey(privateKeyOf(key, keyPath)))
+    throw new ConsoleError('BAD_REQUEST', `The key in ${keyPath} does not belong to the certificate ${certPath}`);
   return { cert, key, fingerprint: x509.fingerprint256, names: certificateNames(cert), source: 'configured', certPath };
 }
 
@@ -136,7 +137,9 @@ export async function ensureCertificate(opts: CertificateOptions): Promise<TlsMa
   const dir = join(opts.dataDir, 'web-tls');
   const certPath = join(dir, 'cert.pem');
   const keyPath = join(dir, 'key.pem');
-  const names = [...new Set([...LOOPBACK_NAMES, ...opts.hosts.map((h) => h.replace(/^\[|\]$/g, '').toLowerCase()).filter((h) => !WILDCARDS.has(h))])];
+  const names = [
+    ...new Set([...LOOPBACK_NAMES, ...opts.hosts.map((h) => h.replace(/^\[|\]$/g, '').toLowerCase()).filter((h) => !WILDCARDS.has(h))]),
+  ];
   if (existsSync(certPath) && existsSync(keyPath)) {
     const cert = readFileSync(certPath, 'utf8');
     if (usable(cert, names, Date.now())) {
@@ -152,13 +155,29 @@ export async function ensureCertificate(opts: CertificateOptions): Promise<TlsMa
   const tmpKey = `${keyPath}.new`;
   try {
     await run(openssl, [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', tmpKey, '-out', tmpCert, '-days', String(opts.days ?? 825),
-      '-subj', '/O=Plant Console/CN=Plant Console web mode',
-      '-addext', `subjectAltName=${san}`,
-      '-addext', 'basicConstraints=critical,CA:FALSE',
-      '-addext', 'keyUsage=critical,digitalSignature',
-      '-addext', 'extendedKeyUsage=serverAuth',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      tmpKey,
+      '-out',
+      tmpCert,
+      '-days',
+      String(opts.days ?? 825),
+      '-subj',
+      '/O=Plant Console/CN=Plant Console web mode',
+      '-addext',
+      `subjectAltName=${san}`,
+      '-addext',
+      'basicConstraints=critical,CA:FALSE',
+      '-addext',
+      'keyUsage=critical,digitalSignature',
+      '-addext',
+      'extendedKeyUsage=serverAuth',
     ]);
     chmodSync(tmpKey, 0o600);
     // Key first: a crash in between leaves a pair that fails the check above and is remade.
@@ -170,7 +189,14 @@ export async function ensureCertificate(opts: CertificateOptions): Promise<TlsMa
     throw err;
   }
   const cert = readFileSync(certPath, 'utf8');
-  const material: TlsMaterial = { cert, key: readFileSync(keyPath, 'utf8'), fingerprint: certificateFingerprint(cert), names: certificateNames(cert), source: 'generated', certPath };
+  const material: TlsMaterial = {
+    cert,
+    key: readFileSync(keyPath, 'utf8'),
+    fingerprint: certificateFingerprint(cert),
+    names: certificateNames(cert),
+    source: 'generated',
+    certPath,
+  };
   log.log('info', 'Generated a self-signed certificate for web mode', { names: material.names, fingerprint: material.fingerprint });
   return material;
 }

@@ -14,14 +14,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
+import { SESSION_ENDED_CLOSE } from '../../src-preload/channels';
 import type { Caller } from '../../src-preload/contract';
 import { callerOf, type AuthService, type SessionEndReason, type SessionInfo } from '../auth/sessions';
 import type { Logger } from '../core/log';
 import { clientAddress, cookieValue, isJson, isLoopbackAddress, readBody, sameOrigin, SESSION_COOKIE, sessionCookie } from './http-util';
 import type { ConnectionIdentity } from './ws-adapter';
 
-/** WebSocket close code for "your session ended"; the close reason says why. */
-export const SESSION_ENDED_CLOSE = 4401;
+export { SESSION_ENDED_CLOSE };
 
 /** Binds a just-opened supplier-support session to the grant its join code belongs to. */
 export interface RemoteJoiner {
@@ -108,7 +108,15 @@ export function sessionEndedText(reason: SessionEndReason | string): string {
 
 /** A session as the client may see it (never the token). */
 export function sessionView(s: SessionInfo) {
-  return { id: s.id, user: s.user, role: s.role, origin: s.origin, createdAt: s.createdAt, expiresAt: s.expiresAt, idleExpiresAt: s.idleExpiresAt };
+  return {
+    id: s.id,
+    user: s.user,
+    role: s.role,
+    origin: s.origin,
+    createdAt: s.createdAt,
+    expiresAt: s.expiresAt,
+    idleExpiresAt: s.idleExpiresAt,
+  };
 }
 
 const MAX_SOURCES = 10_000;
@@ -162,10 +170,12 @@ export class WebAuth {
         return true;
       }
     }
-    const done = pathname === '/api/login' ? this.login(req, json) : pathname === '/api/logout' ? this.logout(req, json) : this.session(req, json);
+    const done =
+      pathname === '/api/login' ? this.login(req, json) : pathname === '/api/logout' ? this.logout(req, json) : this.session(req, json);
     done.catch((err: unknown) => {
       this.opts.log.log('error', `${pathname} failed`, { error: err instanceof Error ? err.message : String(err) });
-      if (!res.headersSent) json(500, { ok: false, code: 'INTERNAL', message: 'Sign-in failed inside the console; the details are in its log' });
+      if (!res.headersSent)
+        json(500, { ok: false, code: 'INTERNAL', message: 'Sign-in failed inside the console; the details are in its log' });
     });
     return true;
   }
@@ -189,7 +199,10 @@ export class WebAuth {
         const t = this.now();
         if (t - checkedAt >= cacheMs) {
           const s = this.opts.auth.resume(token);
-          if (!s || s.id !== sessionId) return { close: { code: SESSION_ENDED_CLOSE, reason: sessionEndedText(this.opts.remote?.endMessage?.(sessionId) ?? 'idle-lock') } };
+          if (!s || s.id !== sessionId)
+            return {
+              close: { code: SESSION_ENDED_CLOSE, reason: sessionEndedText(this.opts.remote?.endMessage?.(sessionId) ?? 'idle-lock') },
+            };
           caller = callerOf(s);
           checkedAt = t;
         }
@@ -248,7 +261,11 @@ export class WebAuth {
     if (!bucket.take()) {
       const retryAfterMs = bucket.retryAfterMs();
       const s = Math.max(1, Math.ceil(retryAfterMs / 1000));
-      json(429, { ok: false, code: 'RATE_LIMITED', message: `Too many attempts — try again in ${s} s`, retryAfterMs }, { 'Retry-After': String(s) });
+      json(
+        429,
+        { ok: false, code: 'RATE_LIMITED', message: `Too many attempts — try again in ${s} s`, retryAfterMs },
+        { 'Retry-After': String(s) },
+      );
       return;
     }
     let body: unknown;

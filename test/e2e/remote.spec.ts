@@ -7,7 +7,7 @@
  * the session id; ending the session on site cuts the remote page off within a second.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
@@ -41,7 +41,9 @@ async function signIn(page: Page, who: { name: string; password: string }, joinC
   await page.getByTestId('login-submit').click();
 }
 
-test('remote support: refused without a grant, joined with the code, watched on site, change confirmed on site, cut off at once', async ({ browser }) => {
+test('remote support: refused without a grant, joined with the code, watched on site, change confirmed on site, cut off at once', async ({
+  browser,
+}) => {
   assertBuilt();
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'pc-e2e-remote-'));
@@ -51,7 +53,13 @@ test('remote support: refused without a grant, joined with the code, watched on 
   let site: BrowserContext | null = null;
   let remote: BrowserContext | null = null;
   try {
-    await waitHealth(url, (h) => h.core === 'running' && h.machines.length === 3 && h.machines.every((m) => m.link.state === 'online'), 'the demo plant', 60_000, proc);
+    await waitHealth(
+      url,
+      (h) => h.core === 'running' && h.machines.length === 3 && h.machines.every((m) => m.link.state === 'online'),
+      'the demo plant',
+      60_000,
+      proc,
+    );
     site = await browser.newContext();
     remote = await browser.newContext();
     const onSite = await site.newPage();
@@ -111,13 +119,18 @@ test('remote support: refused without a grant, joined with the code, watched on 
 
     // On site: old → new, confirmed with the PIN, written through the bounded path.
     const pending = onSite.getByTestId('remote-request-pending');
-    await expect(pending).toContainText(`support asks: Set Zone 1 setpoint on Moulding 1 from ${before.toFixed(1)} °C to ${target.toFixed(1)} °C`);
+    await expect(pending).toContainText(
+      `support asks: Set Zone 1 setpoint on Moulding 1 from ${before.toFixed(1)} °C to ${target.toFixed(1)} °C`,
+    );
     const shots = join(ROOT, 'test-results/screenshots');
     mkdirSync(shots, { recursive: true });
     await onSite.screenshot({ path: join(shots, 'remote-banner.png') });
+    if (process.env.UPDATE_SCREENSHOTS === '1') copyFileSync(join(shots, 'remote-banner.png'), join(ROOT, 'docs/screenshot-remote-banner.png'));
     await onSite.getByTestId('remote-confirm-pin').fill(MAINT.pin);
     await onSite.getByTestId('remote-confirm').click();
-    await expect(onSite.getByTestId('remote-request-written')).toContainText(`written, read back ${target.toFixed(1)} °C (confirmed by maintenance)`);
+    await expect(onSite.getByTestId('remote-request-written')).toContainText(
+      `written, read back ${target.toFixed(1)} °C (confirmed by maintenance)`,
+    );
     await expect(away.getByTestId('remote-own-written')).toContainText(`written, read back ${target.toFixed(1)} °C`);
     await away.screenshot({ path: join(shots, 'remote-support-view.png') });
 
@@ -129,7 +142,10 @@ test('remote support: refused without a grant, joined with the code, watched on 
     await away.screenshot({ path: join(shots, 'remote-ended.png') });
 
     // The session's summary, exported on site: who, when, pages viewed, changes asked for and done.
-    const [download] = await Promise.all([onSite.waitForEvent('download'), onSite.getByTestId('grant-ended').getByTestId('grant-export').click()]);
+    const [download] = await Promise.all([
+      onSite.waitForEvent('download'),
+      onSite.getByTestId('grant-ended').getByTestId('grant-export').click(),
+    ]);
     const summary = JSON.parse(readFileSync(await download.path(), 'utf8')) as {
       grant: { account: string; state: string; endReason: string };
       pages: { page: string }[];
@@ -139,22 +155,50 @@ test('remote support: refused without a grant, joined with the code, watched on 
     expect(summary.grant).toMatchObject({ account: 'support', state: 'ended', endReason: 'ended on site' });
     expect(summary.pages.map((p) => p.page)).toEqual(['#/', '#/machine/im-1']);
     expect(summary.requests).toEqual([expect.objectContaining({ state: 'written', to: target, decidedBy: 'maintenance' })]);
-    expect(summary.audit.map((r) => r.kind)).toEqual(expect.arrayContaining(['remote_grant', 'remote_join', 'remote_action', 'write', 'remote_end']));
+    expect(summary.audit.map((r) => r.kind)).toEqual(
+      expect.arrayContaining(['remote_grant', 'remote_join', 'remote_action', 'write', 'remote_end']),
+    );
 
     // Audited under the remote session's id: join, the page views, the request, its confirmation, the write, the end.
-    const lines = execFileSync(process.execPath, ['bin/plant-console.js', 'audit', 'export', '--data-dir', dataDir, '--kind', 'remote_grant,remote_join,remote_action,remote_end,write'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const lines = execFileSync(
+      process.execPath,
+      [
+        'bin/plant-console.js',
+        'audit',
+        'export',
+        '--data-dir',
+        dataDir,
+        '--kind',
+        'remote_grant,remote_join,remote_action,remote_end,write',
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { kind: string; user: string | null; sessionId: string | null; detail: Record<string, unknown> });
     const joined = lines.find((r) => r.kind === 'remote_join' && r.detail.ok === true);
     expect(joined?.sessionId).toMatch(/^[0-9a-f]{32}$/);
-    const session = lines.filter((r) => r.sessionId === joined?.sessionId).map((r) => `${r.kind}:${String(r.detail.action ?? r.detail.outcome ?? '')}`);
-    expect(session).toEqual(expect.arrayContaining(['remote_join:', 'remote_action:view', 'remote_action:request', 'remote_action:confirm', 'write:written', 'remote_end:']));
-    expect(lines.find((r) => r.kind === 'write' && r.sessionId === joined?.sessionId)).toMatchObject({ user: 'support', detail: { requested: target, readback: target } });
+    const session = lines
+      .filter((r) => r.sessionId === joined?.sessionId)
+      .map((r) => `${r.kind}:${String(r.detail.action ?? r.detail.outcome ?? '')}`);
+    expect(session).toEqual(
+      expect.arrayContaining([
+        'remote_join:',
+        'remote_action:view',
+        'remote_action:request',
+        'remote_action:confirm',
+        'write:written',
+        'remote_end:',
+      ]),
+    );
+    expect(lines.find((r) => r.kind === 'write' && r.sessionId === joined?.sessionId)).toMatchObject({
+      user: 'support',
+      detail: { requested: target, readback: target },
+    });
     expect(lines.find((r) => r.kind === 'remote_action' && r.detail.action === 'confirm')).toMatchObject({ user: 'maintenance' });
     expect(JSON.stringify(lines)).not.toContain(code);
     expect(problems).toEqual([]);

@@ -60,7 +60,11 @@ export interface People {
 
 /** Accounts maint (maintenance, PIN), oper (operator) and support (supplier-support), two machines. */
 export async function setupPeople(
-  opts: { clock?: Clock; auth?: AuthServiceOptions; remote?: Partial<Pick<RemoteSupportOptions, 'maxDurationMs' | 'codeTtlMs' | 'maxJoinFailures' | 'timers' | 'sweepMs'>> } = {},
+  opts: {
+    clock?: Clock;
+    auth?: AuthServiceOptions;
+    remote?: Partial<Pick<RemoteSupportOptions, 'maxDurationMs' | 'codeTtlMs' | 'maxJoinFailures' | 'timers' | 'sweepMs'>>;
+  } = {},
 ): Promise<People> {
   const db = new Database(':memory:');
   migrate(db);

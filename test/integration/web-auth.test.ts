@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -29,7 +29,11 @@ interface Reply {
 }
 
 /** One request over HTTP or HTTPS (trusting only `ca`) to 127.0.0.1. */
-function call(web: { port: number }, path: string, o: { method?: string; headers?: Record<string, string>; body?: unknown; ca?: string | false } = {}): Promise<Reply> {
+function call(
+  web: { port: number },
+  path: string,
+  o: { method?: string; headers?: Record<string, string>; body?: unknown; ca?: string | false } = {},
+): Promise<Reply> {
   const secure = o.ca !== undefined;
   const payload = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
   return new Promise((resolve, reject) => {
@@ -43,7 +47,9 @@ function call(web: { port: number }, path: string, o: { method?: string; headers
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...(fingerprint ? { fingerprint } : {}) });
       });
     };
-    const req = secure ? httpsRequest({ ...opts, ...(o.ca ? { ca: o.ca } : {}), rejectUnauthorized: o.ca !== false }, onRes) : httpRequest(opts, onRes);
+    const req = secure
+      ? httpsRequest({ ...opts, ...(o.ca ? { ca: o.ca } : {}), rejectUnauthorized: o.ca !== false }, onRes)
+      : httpRequest(opts, onRes);
     req.on('error', reject);
     req.setTimeout(3000, () => req.destroy(new Error('timeout')));
     if (payload !== undefined) req.write(payload);
@@ -56,14 +62,22 @@ const json = (origin?: string) => ({ 'Content-Type': 'application/json', ...(ori
 /** Signs in over HTTPS; returns the reply and the cookie pair "pc_session=…". */
 async function login(web: WebServer, name: string, password: string, extra: Record<string, unknown> = {}, ca: string | null = tls.cert) {
   const origin = `${ca ? 'https' : 'http'}://127.0.0.1:${web.port}`;
-  const r = await call(web, '/api/login', { method: 'POST', headers: json(origin), body: { name, password, ...extra }, ...(ca ? { ca } : {}) });
+  const r = await call(web, '/api/login', {
+    method: 'POST',
+    headers: json(origin),
+    body: { name, password, ...extra },
+    ...(ca ? { ca } : {}),
+  });
   const setCookie = ([] as string[]).concat(r.headers['set-cookie'] ?? []);
   const cookie = setCookie[0]?.split(';')[0] ?? '';
   return { r, body: JSON.parse(r.body) as Record<string, unknown>, setCookie, cookie };
 }
 
 /** Opens a WebSocket; resolves with the socket or the refusal status. */
-function ws(web: WebServer, o: { cookie?: string; origin?: string; secure?: boolean } = {}): Promise<{ ws: WebSocket | null; status: number | null }> {
+function ws(
+  web: WebServer,
+  o: { cookie?: string; origin?: string; secure?: boolean } = {},
+): Promise<{ ws: WebSocket | null; status: number | null }> {
   const secure = o.secure ?? web.url.startsWith('https');
   return new Promise((resolve) => {
     const s = new WebSocket(`${secure ? 'wss' : 'ws'}://127.0.0.1:${web.port}/api`, {
@@ -77,7 +91,11 @@ function ws(web: WebServer, o: { cookie?: string; origin?: string; secure?: bool
   });
 }
 
-function rpc(s: WebSocket, name: string, request: unknown = {}): Promise<{ ok: boolean; value?: unknown; error?: { code: string; message: string } }> {
+function rpc(
+  s: WebSocket,
+  name: string,
+  request: unknown = {},
+): Promise<{ ok: boolean; value?: unknown; error?: { code: string; message: string } }> {
   const id = Math.floor(Math.random() * 1e9);
   return new Promise((resolve) => {
     const on = (d: WebSocket.RawData) => {
@@ -92,7 +110,10 @@ function rpc(s: WebSocket, name: string, request: unknown = {}): Promise<{ ok: b
   });
 }
 
-const closed = (s: WebSocket) => new Promise<{ code: number; reason: string; at: number }>((r) => s.once('close', (code, reason) => r({ code, reason: reason.toString(), at: Date.now() })));
+const closed = (s: WebSocket) =>
+  new Promise<{ code: number; reason: string; at: number }>((r) =>
+    s.once('close', (code, reason) => r({ code, reason: reason.toString(), at: Date.now() })),
+  );
 
 async function serve(people: People, o: Partial<WebServerOptions> = {}): Promise<WebServer> {
   return startWebServer({
@@ -137,7 +158,9 @@ describe('web mode beyond loopback', () => {
 
   beforeAll(async () => {
     // Many sign-ins from one address here: throttling has tests of its own below.
-    people = await setupPeople({ auth: { idleLockMs: { remote: null, local: null }, baseDelayMs: 1, maxDelayMs: 2, maxFailures: 1000, maxSourceFailures: 1000 } });
+    people = await setupPeople({
+      auth: { idleLockMs: { remote: null, local: null }, baseDelayMs: 1, maxDelayMs: 2, maxFailures: 1000, maxSourceFailures: 1000 },
+    });
     web = await serve(people, { limits: { loginRate: { perMinute: 6000, burst: 1000 } } });
   });
   afterAll(async () => {
@@ -152,7 +175,7 @@ describe('web mode beyond loopback', () => {
   });
 
   it('speaks only HTTPS: plain HTTP on its port fails, HTTPS verifies against the certificate itself', async () => {
-    expect(web.url).toMatch(/^https:\/\/0\.0\.0\.0:\d+\/$/);
+    expect(web.url).toBe(`https://${hostname()}:${web.port}/`);
     expect(web.loginRequired).toBe(true);
     await expect(call(web, '/healthz')).rejects.toThrow();
     const ok = await call(web, '/healthz', { ca: tls.cert });
@@ -178,7 +201,12 @@ describe('web mode beyond loopback', () => {
     expect(good.body).toMatchObject({ ok: true, session: { user: 'maint', role: 'maintenance', origin: 'remote' } });
     expect(good.r.body).not.toContain(good.cookie.slice('pc_session='.length));
     const who = await call(web, '/api/session', { ca: tls.cert, headers: { Cookie: good.cookie } });
-    expect(JSON.parse(who.body)).toMatchObject({ loginRequired: true, tls: true, session: { user: 'maint' }, caller: { user: 'maint', role: 'maintenance' } });
+    expect(JSON.parse(who.body)).toMatchObject({
+      loginRequired: true,
+      tls: true,
+      session: { user: 'maint' },
+      caller: { user: 'maint', role: 'maintenance' },
+    });
     const anon = await call(web, '/api/session', { ca: tls.cert });
     expect(JSON.parse(anon.body)).toMatchObject({ loginRequired: true, session: null, caller: null });
 
@@ -194,7 +222,12 @@ describe('web mode beyond loopback', () => {
     const body = { name: 'maint', password: PASSWORDS.maint };
     const foreign = await call(web, '/api/login', { method: 'POST', headers: json('https://evil.example'), body, ca: tls.cert });
     expect(foreign.status).toBe(403);
-    const form = await call(web, '/api/login', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'name=maint', ca: tls.cert });
+    const form = await call(web, '/api/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'name=maint',
+      ca: tls.cert,
+    });
     expect(form.status).toBe(415);
     const get = await call(web, '/api/login', { ca: tls.cert });
     expect(get.status).toBe(405);
@@ -211,7 +244,9 @@ describe('web mode beyond loopback', () => {
     const ok = await ws(web, { cookie: s.cookie, origin: `https://127.0.0.1:${web.port}` });
     expect(ok.status).toBe(101);
     const info = await rpc(ok.ws!, 'plant.info');
-    expect(info.value).toMatchObject({ caller: { user: 'oper', role: 'operator', origin: 'remote', sessionId: s.body.session && (s.body.session as { id: string }).id } });
+    expect(info.value).toMatchObject({
+      caller: { user: 'oper', role: 'operator', origin: 'remote', sessionId: s.body.session && (s.body.session as { id: string }).id },
+    });
     // The role check is the core's: an operator may not write.
     const write = await rpc(ok.ws!, 'points.write', { machineId: 'im-1', pointId: 'zone1-sp', value: 215 });
     expect(write).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
@@ -253,13 +288,19 @@ describe('web mode beyond loopback', () => {
     expect(none.setCookie).toEqual([]);
     expect(people.auth.list().filter((x) => x.user === 'support')).toEqual([]);
 
-    const { joinCode } = people.remote.support.grant({ user: 'maint', role: 'maintenance', origin: 'local' }, { account: 'support', scope: 'apply', machines: ['im-1'] });
+    const { joinCode } = people.remote.support.grant(
+      { user: 'maint', role: 'maintenance', origin: 'local' },
+      { account: 'support', scope: 'apply', machines: ['im-1'] },
+    );
     const wrong = await login(web, 'support', PASSWORDS.support, { joinCode: joinCode === '00000000' ? '11111111' : '00000000' });
     expect(wrong.body).toMatchObject({ ok: false, code: 'BAD_JOIN_CODE' });
     const ok = await login(web, 'support', PASSWORDS.support, { joinCode: `${joinCode.slice(0, 4)} ${joinCode.slice(4)}` });
     expect(ok.body).toMatchObject({ ok: true, session: { user: 'support', role: 'supplier-support', origin: 'remote' } });
     const c = await ws(web, { cookie: ok.cookie });
-    expect(await rpc(c.ws!, 'machines.get', { machineId: 'pk-2' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN', message: 'This remote session covers only im-1' } });
+    expect(await rpc(c.ws!, 'machines.get', { machineId: 'pk-2' })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN', message: 'This remote session covers only im-1' },
+    });
     expect(await rpc(c.ws!, 'machines.list')).toMatchObject({ ok: true, value: [{ id: 'im-1' }] });
     // The code was for one use only.
     const again = await login(web, 'support', PASSWORDS.support, { joinCode });
@@ -277,14 +318,19 @@ describe('web mode beyond loopback', () => {
   it('answers the PIN re-check through confirm only for a signed-in account with its PIN', async () => {
     const s = await login(web, 'maint', PASSWORDS.maint);
     const c = await ws(web, { cookie: s.cookie });
-    expect(await rpc(c.ws!, 'remote.confirm', { requestId: 'nope', pin: MAINT_PIN })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await rpc(c.ws!, 'remote.confirm', { requestId: 'nope', pin: MAINT_PIN })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND' },
+    });
     c.ws!.close();
   });
 });
 
 describe('sign-in limits', () => {
   it('locks an account after repeated failures, even for the right password, and says when to retry', async () => {
-    const people = await setupPeople({ auth: { maxFailures: 3, maxSourceFailures: 100, baseDelayMs: 1, maxDelayMs: 5, lockoutMs: 60_000 } });
+    const people = await setupPeople({
+      auth: { maxFailures: 3, maxSourceFailures: 100, baseDelayMs: 1, maxDelayMs: 5, lockoutMs: 60_000 },
+    });
     const web = await serve(people, { limits: { loginRate: { perMinute: 600, burst: 100 } } });
     try {
       const codes: unknown[] = [];
@@ -362,7 +408,11 @@ describe('sign-in limits', () => {
 describe('web mode on loopback', () => {
   it('serves the local caller without login, and signs in locally without Secure cookies', async () => {
     const people = await setupPeople();
-    const web = await serve(people, { host: '127.0.0.1', tls: undefined, caller: { user: 'local-operator', role: 'operator', origin: 'local' } });
+    const web = await serve(people, {
+      host: '127.0.0.1',
+      tls: undefined,
+      caller: { user: 'local-operator', role: 'operator', origin: 'local' },
+    });
     try {
       expect(web.loginRequired).toBe(false);
       const anon = await ws(web);
@@ -372,7 +422,9 @@ describe('web mode on loopback', () => {
       expect(r.setCookie[0]).not.toContain('Secure');
       expect(r.body).toMatchObject({ session: { origin: 'local' } });
       const signed = await ws(web, { cookie: r.cookie });
-      expect(await rpc(signed.ws!, 'plant.info')).toMatchObject({ value: { caller: { user: 'maint', role: 'maintenance', origin: 'local' } } });
+      expect(await rpc(signed.ws!, 'plant.info')).toMatchObject({
+        value: { caller: { user: 'maint', role: 'maintenance', origin: 'local' } },
+      });
       signed.ws!.close();
       const required = await serve(people, { host: '127.0.0.1', tls: undefined, requireLogin: true });
       expect((await ws(required)).status).toBe(401);

@@ -66,7 +66,16 @@ vi.mock('electron', async () => {
       webRequest: { onHeadersReceived: (f: typeof h.headersHook) => void (h.headersHook = f) },
     },
   };
-  return { app, BrowserWindow, ipcMain, session, default: { app, BrowserWindow, ipcMain, session } };
+  const Menu = { setApplicationMenu: vi.fn() };
+  // No OS key store here: the demo keeps its key file, as it does headless.
+  const safeStorage = {
+    isEncryptionAvailable: () => false,
+    encryptString: (s: string) => Buffer.from(s),
+    decryptString: (b: Buffer) => b.toString(),
+    getSelectedStorageBackend: () => 'basic_text',
+  };
+  const all = { app, BrowserWindow, ipcMain, session, Menu, safeStorage };
+  return { ...all, default: all };
 });
 
 await import('../../src-main/electron/main');

@@ -32,7 +32,10 @@ async function setup() {
 }
 
 /** Signs `support` in and joins it with `code`; returns its caller. */
-async function join(p: People, code: string | undefined): Promise<{ caller: Caller & { sessionId: string }; result: ReturnType<RemoteSupport['join']> }> {
+async function join(
+  p: People,
+  code: string | undefined,
+): Promise<{ caller: Caller & { sessionId: string }; result: ReturnType<RemoteSupport['join']> }> {
   const login = await p.auth.login('support', PASSWORDS.support, { key: '10.1.2.3', origin: 'remote' });
   if (!login.ok) throw new Error(login.message);
   const result = p.remote.support.join(login.session, code, '10.1.2.3');
@@ -63,11 +66,23 @@ describe('without a live grant', () => {
     const { p } = await setup();
     const grant = (req: unknown) => p.api.handle(MAINT_LOCAL, 'remote.grant', req);
     expect(await grant({ account: 'oper', scope: 'view' })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
-    expect(await grant({ account: 'support', scope: 'view', durationMin: 300 })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/at most 240 min/) } });
-    expect(await grant({ account: 'support', scope: 'view', machines: ['nope'] })).toMatchObject({ ok: false, error: { message: 'No machine "nope" in this plant' } });
-    expect(await p.api.handle(OPERATOR, 'remote.grant', { account: 'support', scope: 'view' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await grant({ account: 'support', scope: 'view', durationMin: 300 })).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/at most 240 min/) },
+    });
+    expect(await grant({ account: 'support', scope: 'view', machines: ['nope'] })).toMatchObject({
+      ok: false,
+      error: { message: 'No machine "nope" in this plant' },
+    });
+    expect(await p.api.handle(OPERATOR, 'remote.grant', { account: 'support', scope: 'view' })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
     const ok = await grant({ account: 'support', scope: 'view' });
-    expect(ok).toMatchObject({ ok: true, value: { grant: { account: 'support', scope: 'view', durationMs: 60 * MIN, state: 'waiting', machines: null } } });
+    expect(ok).toMatchObject({
+      ok: true,
+      value: { grant: { account: 'support', scope: 'view', durationMs: 60 * MIN, state: 'waiting', machines: null } },
+    });
     const code = ok.ok ? (ok.value as { joinCode: string }).joinCode : '';
     expect(code).toMatch(/^\d{8}$/);
     // The code appears in no audit record and in no list.
@@ -82,7 +97,8 @@ describe('joining', () => {
     const { joinCode } = p.remote.support.grant(MAINT_LOCAL, { account: 'support', scope: 'view' });
     expect((await join(p, undefined)).result).toMatchObject({ ok: false, code: 'JOIN_CODE_REQUIRED' });
     const wrong = joinCode === '12345678' ? '87654321' : '12345678';
-    for (let i = 0; i < 4; i++) expect((await join(p, wrong)).result).toMatchObject({ ok: false, code: 'BAD_JOIN_CODE', message: 'Wrong join code' });
+    for (let i = 0; i < 4; i++)
+      expect((await join(p, wrong)).result).toMatchObject({ ok: false, code: 'BAD_JOIN_CODE', message: 'Wrong join code' });
     expect((await join(p, wrong)).result).toMatchObject({ ok: false, message: expect.stringMatching(/the grant is void/) });
     expect((await join(p, joinCode)).result).toMatchObject({ ok: false, code: 'NO_GRANT' });
     expect(p.remote.support.list()[0]).toMatchObject({ state: 'ended', endReason: 'too many wrong join codes' });
@@ -117,7 +133,10 @@ describe('a live session', () => {
     });
     const info = await p.api.handle(caller, 'plant.info', {});
     expect(info.ok && (info.value as { machines: { id: string }[] }).machines.map((m) => m.id)).toEqual(['im-1']);
-    expect(await p.api.handle(caller, 'session.info', {})).toMatchObject({ ok: true, value: { session: { user: 'support', hasPin: false }, remote: { scope: 'view' } } });
+    expect(await p.api.handle(caller, 'session.info', {})).toMatchObject({
+      ok: true,
+      value: { session: { user: 'support', hasPin: false }, remote: { scope: 'view' } },
+    });
     // Events: only im-1, and remote.update shows only its own session.
     const machines: string[] = [];
     const offM = p.api.subscribe('machines.update', (s) => machines.push(s.id), caller);
@@ -148,7 +167,10 @@ describe('a live session', () => {
     const { p } = await setup();
     let g = p.remote.support.grant(MAINT_LOCAL, { account: 'support', scope: 'view' });
     let j = await join(p, g.joinCode);
-    expect(await p.api.handle(OPERATOR, 'remote.end', { grantId: g.grant.id })).toMatchObject({ ok: true, value: { state: 'ended', endReason: 'ended on site' } });
+    expect(await p.api.handle(OPERATOR, 'remote.end', { grantId: g.grant.id })).toMatchObject({
+      ok: true,
+      value: { state: 'ended', endReason: 'ended on site' },
+    });
     expect(p.auth.get(j.caller.sessionId)).toBeNull();
     expect(p.remote.support.endMessage(j.caller.sessionId)).toBe('ended on site by local-operator');
     g = p.remote.support.grant(MAINT_LOCAL, { account: 'support', scope: 'view' });
@@ -166,19 +188,34 @@ describe('change requests', () => {
     const { joinCode, grant } = p.remote.support.grant(MAINT_LOCAL, { account: 'support', scope: 'apply' });
     const { caller } = await join(p, joinCode);
     const asked = await p.api.handle(caller, 'remote.propose', { machineId: 'im-1', pointId: 'zone1-sp', value: 215 });
-    expect(asked).toMatchObject({ ok: true, value: { state: 'pending', kind: 'change', requestedBy: 'support', to: 215, pointName: expect.any(String) } });
+    expect(asked).toMatchObject({
+      ok: true,
+      value: { state: 'pending', kind: 'change', requestedBy: 'support', to: 215, pointName: expect.any(String) },
+    });
     const id = asked.ok ? (asked.value as { id: string }).id : '';
     const login = await p.auth.login('maint', PASSWORDS.maint, { key: 'local', origin: 'local' });
     if (!login.ok) throw new Error('login');
     const maint = { user: 'maint', role: 'maintenance' as const, origin: 'local' as const, sessionId: login.session.id };
     expect(await p.api.handle(caller, 'remote.confirm', { requestId: id })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
-    expect(await p.api.handle(maint, 'remote.confirm', { requestId: id })).toMatchObject({ ok: false, error: { message: 'Enter your PIN to confirm the change' } });
-    expect(await p.api.handle(maint, 'remote.confirm', { requestId: id, pin: '0000' })).toMatchObject({ ok: false, error: { message: 'Wrong PIN' } });
+    expect(await p.api.handle(maint, 'remote.confirm', { requestId: id })).toMatchObject({
+      ok: false,
+      error: { message: 'Enter your PIN to confirm the change' },
+    });
+    expect(await p.api.handle(maint, 'remote.confirm', { requestId: id, pin: '0000' })).toMatchObject({
+      ok: false,
+      error: { message: 'Wrong PIN' },
+    });
     clock.t += 2000; // the wrong PIN's delay
     const done = await p.api.handle(maint, 'remote.confirm', { requestId: id, pin: MAINT_PIN });
     // This plant has writes off: the bounded path refuses, and both sides see why.
-    expect(done).toMatchObject({ ok: true, value: { state: 'refused', decidedBy: 'maint', result: { code: 'WRITES_DISABLED', user: 'support' } } });
-    expect(await p.api.handle(maint, 'remote.confirm', { requestId: id, pin: MAINT_PIN })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(done).toMatchObject({
+      ok: true,
+      value: { state: 'refused', decidedBy: 'maint', result: { code: 'WRITES_DISABLED', user: 'support' } },
+    });
+    expect(await p.api.handle(maint, 'remote.confirm', { requestId: id, pin: MAINT_PIN })).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_REQUEST' },
+    });
     const own = await p.api.handle(caller, 'remote.requests', {});
     expect(own).toMatchObject({ ok: true, value: { requests: [{ id, state: 'refused' }] } });
     // Audited with the remote session's id: the request, the decision and the write itself.
@@ -198,11 +235,30 @@ describe('change requests', () => {
       writes: {
         write: async (caller: Caller, machineId: string, pointId: string, value: number | boolean): Promise<WriteResult> => {
           writes.push({ caller, value });
-          return { id: `w${writes.length}`, machineId, pointId, user: caller.user, at: T0, before: 212, requested: value, readback: value, outcome: 'written', code: null, reason: null, revertOf: null, unit: '°C' };
+          return {
+            id: `w${writes.length}`,
+            machineId,
+            pointId,
+            user: caller.user,
+            at: T0,
+            before: 212,
+            requested: value,
+            readback: value,
+            outcome: 'written',
+            code: null,
+            reason: null,
+            revertOf: null,
+            unit: '°C',
+          };
         },
       },
     };
-    const requests = new ChangeRequests({ host, support: p.remote.support, accounts: p.accounts, verifyPin: (u, pin) => p.auth.verifyPin(u, pin) });
+    const requests = new ChangeRequests({
+      host,
+      support: p.remote.support,
+      accounts: p.accounts,
+      verifyPin: (u, pin) => p.auth.verifyPin(u, pin),
+    });
     const apply = p.remote.support.grant(MAINT_LOCAL, { account: 'support', scope: 'apply' });
     const j = await join(p, apply.joinCode);
     const r1 = requests.propose(j.caller, p.remote.support.liveGrantOf(j.caller)!, { machineId: 'im-1', pointId: 'zone1-sp', value: 214 });
@@ -215,12 +271,23 @@ describe('change requests', () => {
 
     const prop = p.remote.support.grant(MAINT_LOCAL, { account: 'support', scope: 'propose' });
     const j2 = await join(p, prop.joinCode);
-    const r3 = requests.propose(j2.caller, p.remote.support.liveGrantOf(j2.caller)!, { machineId: 'im-1', pointId: 'zone1-sp', value: 213 });
+    const r3 = requests.propose(j2.caller, p.remote.support.liveGrantOf(j2.caller)!, {
+      machineId: 'im-1',
+      pointId: 'zone1-sp',
+      value: 213,
+    });
     expect(r3.kind).toBe('proposal');
     await requests.confirm(MAINT_LOCAL, { requestId: r3.id });
     expect(writes[1]?.caller).toEqual(MAINT_LOCAL);
-    const r4 = requests.propose(j2.caller, p.remote.support.liveGrantOf(j2.caller)!, { machineId: 'im-1', pointId: 'zone1-sp', value: 219 });
-    expect(requests.reject(MAINT_LOCAL, { requestId: r4.id, reason: 'not during this batch' })).toMatchObject({ state: 'rejected', reason: 'not during this batch' });
+    const r4 = requests.propose(j2.caller, p.remote.support.liveGrantOf(j2.caller)!, {
+      machineId: 'im-1',
+      pointId: 'zone1-sp',
+      value: 219,
+    });
+    expect(requests.reject(MAINT_LOCAL, { requestId: r4.id, reason: 'not during this batch' })).toMatchObject({
+      state: 'rejected',
+      reason: 'not during this batch',
+    });
     requests.close();
   });
 });

@@ -7,7 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { COMMANDS, type ChangeRequest, type TransportStatus } from '../../src-preload/contract';
-import { pageWords, REMOTE_DECIDE_ROLES, REMOTE_END_ROLES, requestSentence, requestStateWords, timeLeft } from '../../src-renderer/src/lib/remote';
+import {
+  pageWords,
+  REMOTE_DECIDE_ROLES,
+  REMOTE_END_ROLES,
+  requestSentence,
+  requestStateWords,
+  timeLeft,
+} from '../../src-renderer/src/lib/remote';
 import { selectLoginBlocks, selectLoginShown, startAuth, useAuthStore } from '../../src-renderer/src/stores/auth';
 import { createWebSocketTransport, type ClosableTransport, type SocketLike } from '../../src-renderer/src/transport/websocket';
 
@@ -54,7 +61,9 @@ describe('remote support words', () => {
     };
     expect(requestSentence(r)).toBe('Set Zone 1 setpoint on Moulding 1 from 212.0 °C to 215.0 °C');
     expect(requestStateWords(r)).toBe('waiting for confirmation on site');
-    expect(requestStateWords({ ...r, state: 'refused', reason: 'a change of 8.0 °C is larger than the largest allowed step of 5.0 °C' })).toMatch(/^refused by the console: a change/);
+    expect(
+      requestStateWords({ ...r, state: 'refused', reason: 'a change of 8.0 °C is larger than the largest allowed step of 5.0 °C' }),
+    ).toMatch(/^refused by the console: a change/);
   });
 });
 
@@ -139,14 +148,25 @@ function stubTransport() {
   return { t, calls, close: (code: number, reason: string) => closed?.(code, reason) };
 }
 
-const SESSION = { id: 'a'.repeat(32), user: 'maint', role: 'maintenance', origin: 'remote', createdAt: 1, expiresAt: 2, idleExpiresAt: null };
+const SESSION = {
+  id: 'a'.repeat(32),
+  user: 'maint',
+  role: 'maintenance',
+  origin: 'remote',
+  createdAt: 1,
+  expiresAt: 2,
+  idleExpiresAt: null,
+};
 
 describe('the sign-in store', () => {
   it('waits for a sign-in when one is required, connects after it, and counts a lockout down', async () => {
     const now = 1_000_000;
     const api = fakeFetch({
       '/api/session': { status: 200, body: { loginRequired: true, session: null } },
-      '/api/login': () => ({ status: 429, body: { ok: false, code: 'LOCKED_OUT', message: 'Too many failed sign-ins: try again in 40 s', retryAfterMs: 40_000 } }),
+      '/api/login': () => ({
+        status: 429,
+        body: { ok: false, code: 'LOCKED_OUT', message: 'Too many failed sign-ins: try again in 40 s', retryAfterMs: 40_000 },
+      }),
     });
     const { t, calls } = stubTransport();
     closers.push(startAuth(t, { fetch: api.f, now: () => now }));
@@ -154,7 +174,11 @@ describe('the sign-in store', () => {
     expect(calls).toEqual([]);
     expect(selectLoginBlocks(useAuthStore.getState())).toBe(true);
     expect(await useAuthStore.getState().actions.login('maint', 'wrong')).toBe(false);
-    expect(useAuthStore.getState().error).toEqual({ code: 'LOCKED_OUT', message: 'Too many failed sign-ins: try again in 40 s', retryAt: now + 40_000 });
+    expect(useAuthStore.getState().error).toEqual({
+      code: 'LOCKED_OUT',
+      message: 'Too many failed sign-ins: try again in 40 s',
+      retryAt: now + 40_000,
+    });
     expect(api.asked.find((a) => a.url === '/api/login')?.body).toBe('{"name":"maint","password":"wrong"}');
   });
 

@@ -41,6 +41,7 @@ const LOCAL_MATRIX = `
   remote.reject    - Y Y -
   remote.reportPage - - - Y
   remote.summary   - Y Y -
+  audit.query      - Y Y -
 `;
 
 /**
@@ -89,6 +90,8 @@ const CALLS: Record<CommandName, { request: unknown; allowed: 'ok' | 'NOT_FOUND'
   'remote.reject': { request: { requestId: 'r' }, allowed: 'UNAVAILABLE' },
   'remote.reportPage': { request: { page: '#/' }, allowed: 'UNAVAILABLE' },
   'remote.summary': { request: { grantId: 'g' }, allowed: 'UNAVAILABLE' },
+  // No audit log wired into this API: an allowed call passes the gate and finds none.
+  'audit.query': { request: { kinds: ['write'] }, allowed: 'UNAVAILABLE' },
 };
 
 const idlePoller = (): Poller => ({

@@ -54,7 +54,7 @@ export function Header() {
         </a>
         {info && info.caller.role !== 'supplier-support' && (
           <a
-            className="nav-btn"
+            className="nav-btn nav-btn-compact"
             href={routeHash({ page: 'remote' })}
             aria-current={route.page === 'remote' ? 'page' : undefined}
             title="Remote support: grant, watch and end sessions of the supplier's support staff"

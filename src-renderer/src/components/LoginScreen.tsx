@@ -46,7 +46,13 @@ export function LoginScreen() {
   };
 
   const throttled = (auth.error?.retryAt ?? null) !== null;
-  const errorText = auth.error ? (throttled ? (wait > 0 ? `Too many attempts — try again in ${wait} s` : 'You may try again now') : auth.error.message) : null;
+  const errorText = auth.error
+    ? throttled
+      ? wait > 0
+        ? `Too many attempts — try again in ${wait} s`
+        : 'You may try again now'
+      : auth.error.message
+    : null;
   const optional = !auth.loginRequired;
 
   return (
@@ -62,11 +68,27 @@ export function LoginScreen() {
         )}
         <label className="login-field">
           <span>Name</span>
-          <input ref={nameRef} name="username" autoComplete="username" autoCapitalize="none" spellCheck={false} value={name} onChange={(e) => setName(e.target.value)} data-testid="login-name" />
+          <input
+            ref={nameRef}
+            name="username"
+            autoComplete="username"
+            autoCapitalize="none"
+            spellCheck={false}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            data-testid="login-name"
+          />
         </label>
         <label className="login-field">
           <span>Password</span>
-          <input type="password" name="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} data-testid="login-password" />
+          <input
+            type="password"
+            name="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            data-testid="login-password"
+          />
         </label>
         <label className="login-field">
           <span>

@@ -43,7 +43,8 @@ export function RemoteBanner() {
         <RemoteIcon />
         <strong>REMOTE SUPPORT SESSION</strong>
         <span>
-          {SCOPE_WORDS[own.scope]} · {machinesWords(own, nameOf)} · {timeLeft(own.endsAt, now)} · granted by {own.createdBy} · everything is recorded
+          {SCOPE_WORDS[own.scope]} · {machinesWords(own, nameOf)} · {timeLeft(own.endsAt, now)} · granted by {own.createdBy} · everything is
+          recorded
         </span>
       </div>
     );
@@ -60,12 +61,18 @@ export function RemoteBanner() {
           <div className="remote-banner-text">
             <strong>REMOTE SUPPORT LIVE: {g.account}</strong>
             <span data-testid="banner-remote-detail">
-              {SCOPE_WORDS[g.scope]} · {machinesWords(g, nameOf)} · <span data-testid="banner-remote-left">{timeLeft(g.endsAt, now)}</span> · on{' '}
-              <span data-testid="banner-remote-page">{pageWords(g.page, nameOf)}</span>
+              {SCOPE_WORDS[g.scope]} · {machinesWords(g, nameOf)} · <span data-testid="banner-remote-left">{timeLeft(g.endsAt, now)}</span>{' '}
+              · on <span data-testid="banner-remote-page">{pageWords(g.page, nameOf)}</span>
             </span>
           </div>
           {mayEnd && (
-            <button type="button" className="btn banner-end" data-testid="remote-end-now" disabled={busy === g.id} onClick={() => void actions.end(transport, g.id)}>
+            <button
+              type="button"
+              className="btn banner-end"
+              data-testid="remote-end-now"
+              disabled={busy === g.id}
+              onClick={() => void actions.end(transport, g.id)}
+            >
               End session now
             </button>
           )}

@@ -12,7 +12,17 @@ import { selectMe, selectRemoteActions, selectRemoteBusy, selectRemoteError, sel
 import { useTransport } from '../transport/context';
 import '../styles/remote.css';
 
-function Row({ point, machine, disabled, onAsk }: { point: PointMeta; machine: MachineSnapshot; disabled: boolean; onAsk(value: number | boolean): void }) {
+function Row({
+  point,
+  machine,
+  disabled,
+  onAsk,
+}: {
+  point: PointMeta;
+  machine: MachineSnapshot;
+  disabled: boolean;
+  onAsk(value: number | boolean): void;
+}) {
   const v = machine.values[point.id]?.value;
   const current = typeof v === 'number' || typeof v === 'boolean' ? v : null;
   const [draft, setDraft] = useState('');
@@ -32,7 +42,14 @@ function Row({ point, machine, disabled, onAsk }: { point: PointMeta; machine: M
         {!isBool && (
           <label className="sp-input-wrap">
             <span className="sr-only">Requested value for {point.name}</span>
-            <input className="sp-input" type="number" inputMode="decimal" value={draft} onChange={(e) => setDraft(e.target.value)} data-testid={`remote-input-${point.id}`} />
+            <input
+              className="sp-input"
+              type="number"
+              inputMode="decimal"
+              value={draft}
+              onChange={(e) => setDraft(e.target.value)}
+              data-testid={`remote-input-${point.id}`}
+            />
             <span className="sp-unit">{point.unit}</span>
           </label>
         )}
@@ -67,7 +84,8 @@ export function RemoteRequestPanel({ machine, meta }: { machine: MachineSnapshot
   return (
     <section className="card setpoint-card" aria-labelledby="remote-sp-title" data-testid="remote-request-panel">
       <h2 id="remote-sp-title" className="card-title">
-        Setpoints <span className="muted">· remote session: {scope === 'view' ? 'view only' : 'changes wait for confirmation on site'}</span>
+        Setpoints{' '}
+        <span className="muted">· remote session: {scope === 'view' ? 'view only' : 'changes wait for confirmation on site'}</span>
       </h2>
       {error && (
         <p className="remote-error" role="alert" data-testid="remote-error">
@@ -76,7 +94,13 @@ export function RemoteRequestPanel({ machine, meta }: { machine: MachineSnapshot
       )}
       <div className="sp-list">
         {writable.map((p) => (
-          <Row key={p.id} point={p} machine={machine} disabled={scope === 'view' || busy !== null} onAsk={(value) => void actions.propose(transport, { machineId: machine.id, pointId: p.id, value })} />
+          <Row
+            key={p.id}
+            point={p}
+            machine={machine}
+            disabled={scope === 'view' || busy !== null}
+            onAsk={(value) => void actions.propose(transport, { machineId: machine.id, pointId: p.id, value })}
+          />
         ))}
       </div>
       {mine.length > 0 && (

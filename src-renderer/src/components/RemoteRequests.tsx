@@ -29,7 +29,9 @@ export function RemoteRequests({ grants }: { grants: RemoteGrant[] }) {
   const ids = new Set(grants.map((g) => g.id));
   const now = usePlantStore(selectNow);
   const rows = (state?.requests ?? []).filter(
-    (r) => ids.has(r.grantId) && (r.state === 'pending' || r.state === 'applying' || (r.decidedAt !== null && now - r.decidedAt < SHOW_DECIDED_MS)),
+    (r) =>
+      ids.has(r.grantId) &&
+      (r.state === 'pending' || r.state === 'applying' || (r.decidedAt !== null && now - r.decidedAt < SHOW_DECIDED_MS)),
   );
   if (rows.length === 0) return null;
   const mayDecide = info !== null && REMOTE_DECIDE_ROLES.includes(info.caller.role);
@@ -81,7 +83,13 @@ export function RemoteRequests({ grants }: { grants: RemoteGrant[] }) {
                 >
                   {r.kind === 'change' ? 'Confirm and write' : 'Adopt and write'}
                 </button>
-                <button type="button" className="btn" data-testid="remote-reject" disabled={busy !== null} onClick={() => void actions.reject(transport, r.id)}>
+                <button
+                  type="button"
+                  className="btn"
+                  data-testid="remote-reject"
+                  disabled={busy !== null}
+                  onClick={() => void actions.reject(transport, r.id)}
+                >
                   Reject
                 </button>
               </div>

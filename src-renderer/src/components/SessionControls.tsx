@@ -4,6 +4,7 @@
  * Electron window is the local console itself.
  */
 import { selectAuth, useAuthStore } from '../stores/auth';
+import '../styles/auth.css';
 
 const ROLE_WORD: Record<string, string> = {
   operator: 'operator',
@@ -18,7 +19,7 @@ export function SessionControls() {
   if (auth.mode !== 'web' || !auth.checked) return null;
   if (!auth.session) {
     return (
-      <button type="button" className="nav-btn hdr-signin" data-testid="sign-in" onClick={() => auth.actions.openLogin()}>
+      <button type="button" className="nav-btn nav-btn-compact hdr-signin" data-testid="sign-in" onClick={() => auth.actions.openLogin()}>
         Sign in
       </button>
     );
@@ -29,9 +30,16 @@ export function SessionControls() {
       <span className="hdr-session-name" title={`Signed in as ${auth.session.user} (${ROLE_WORD[auth.session.role] ?? auth.session.role})`}>
         {auth.session.user}
         {/* The demo accounts are named after their roles: no need to say it twice. */}
-        {auth.session.user !== auth.session.role && <span className="hdr-session-role"> · {ROLE_WORD[auth.session.role] ?? auth.session.role}</span>}
+        {auth.session.user !== auth.session.role && (
+          <span className="hdr-session-role"> · {ROLE_WORD[auth.session.role] ?? auth.session.role}</span>
+        )}
       </span>
-      <button type="button" className="nav-btn hdr-signout" data-testid="sign-out" onClick={() => void auth.actions.logout()}>
+      <button
+        type="button"
+        className="nav-btn nav-btn-compact hdr-signout"
+        data-testid="sign-out"
+        onClick={() => void auth.actions.logout()}
+      >
         Sign out
       </button>
     </div>

@@ -9,7 +9,14 @@ import { formatClock } from '../lib/format';
 import { joinCodeText, machinesWords, pageWords, REMOTE_DECIDE_ROLES, REMOTE_END_ROLES, SCOPE_WORDS, timeLeft } from '../lib/remote';
 import { selectAuthActions, selectCanSignIn, useAuthStore } from '../stores/auth';
 import { selectNow, selectPlantInfo, selectTimezone, usePlantStore } from '../stores/plant';
-import { selectJoinCode, selectRemoteActions, selectRemoteBusy, selectRemoteError, selectRemoteState, useRemoteStore } from '../stores/remote';
+import {
+  selectJoinCode,
+  selectRemoteActions,
+  selectRemoteBusy,
+  selectRemoteError,
+  selectRemoteState,
+  useRemoteStore,
+} from '../stores/remote';
 import { useTransport } from '../transport/context';
 import '../styles/remote.css';
 
@@ -33,18 +40,36 @@ function GrantForm({ maxMin, defaultMin }: { maxMin: number; defaultMin: number 
       data-testid="remote-grant-form"
       onSubmit={(e) => {
         e.preventDefault();
-        void actions.grant(transport, { account: account.trim(), scope, durationMin: minutes, ...(machines.length > 0 ? { machines } : {}) });
+        void actions.grant(transport, {
+          account: account.trim(),
+          scope,
+          durationMin: minutes,
+          ...(machines.length > 0 ? { machines } : {}),
+        });
       }}
     >
       <label className="login-field">
         <span>Supplier-support account</span>
-        <input value={account} onChange={(e) => setAccount(e.target.value)} autoCapitalize="none" spellCheck={false} data-testid="grant-account" />
+        <input
+          value={account}
+          onChange={(e) => setAccount(e.target.value)}
+          autoCapitalize="none"
+          spellCheck={false}
+          data-testid="grant-account"
+        />
       </label>
       <fieldset className="remote-choices">
         <legend>What they may do</legend>
         {SCOPES.map((s) => (
           <label key={s} className={`remote-choice ${scope === s ? 'remote-choice-on' : ''}`}>
-            <input type="radio" name="scope" value={s} checked={scope === s} onChange={() => setScope(s)} data-testid={`grant-scope-${s}`} />
+            <input
+              type="radio"
+              name="scope"
+              value={s}
+              checked={scope === s}
+              onChange={() => setScope(s)}
+              data-testid={`grant-scope-${s}`}
+            />
             {SCOPE_WORDS[s]}
           </label>
         ))}
@@ -113,7 +138,13 @@ function GrantRow({ g, mayEnd, mayExport }: { g: RemoteGrant; mayEnd: boolean; m
       </td>
       <td className="remote-row-actions">
         {g.state !== 'ended' && mayEnd && (
-          <button type="button" className="btn" disabled={busy === g.id} onClick={() => void actions.end(transport, g.id)} data-testid="grant-end">
+          <button
+            type="button"
+            className="btn"
+            disabled={busy === g.id}
+            onClick={() => void actions.end(transport, g.id)}
+            data-testid="grant-end"
+          >
             {g.state === 'live' ? 'End session now' : 'Withdraw'}
           </button>
         )}
@@ -122,7 +153,9 @@ function GrantRow({ g, mayEnd, mayExport }: { g: RemoteGrant; mayEnd: boolean; m
             type="button"
             className="btn"
             data-testid="grant-export"
-            onClick={() => void actions.summary(transport, g.id).then((s) => s && downloadJson(`remote-session-${g.account}-${g.id}.json`, s))}
+            onClick={() =>
+              void actions.summary(transport, g.id).then((s) => s && downloadJson(`remote-session-${g.account}-${g.id}.json`, s))
+            }
           >
             Export summary
           </button>
@@ -194,7 +227,8 @@ export function RemotePage() {
             {joinCodeText(code.code)}
           </p>
           <p>
-            Read it out by phone. It is shown only now, works once, and expires at {codeGrant ? formatClock(codeGrant.codeExpiresAt, tz) : 'in 10 minutes'} unless used.
+            Read it out by phone. It is shown only now, works once, and expires at{' '}
+            {codeGrant ? formatClock(codeGrant.codeExpiresAt, tz) : 'in 10 minutes'} unless used.
           </p>
           <button type="button" className="btn" onClick={() => actions.dismissCode()} data-testid="join-code-done">
             Done — hide the code
@@ -204,7 +238,10 @@ export function RemotePage() {
       <section className="card">
         <h2 className="card-title">Grant a remote support session</h2>
         {mayGrant ? (
-          <GrantForm maxMin={Math.round((state?.maxDurationMs ?? 4 * 3_600_000) / 60_000)} defaultMin={Math.round((state?.defaultDurationMs ?? 3_600_000) / 60_000)} />
+          <GrantForm
+            maxMin={Math.round((state?.maxDurationMs ?? 4 * 3_600_000) / 60_000)}
+            defaultMin={Math.round((state?.defaultDurationMs ?? 3_600_000) / 60_000)}
+          />
         ) : (
           <p className="write-readonly">
             Maintenance or an administrator grants sessions.{' '}

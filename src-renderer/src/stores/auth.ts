@@ -50,7 +50,10 @@ export interface AuthState {
   };
 }
 
-type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string; credentials?: 'same-origin' }) => Promise<{
+type FetchLike = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string; credentials?: 'same-origin' },
+) => Promise<{
   status: number;
   json(): Promise<unknown>;
 }>;
@@ -81,7 +84,8 @@ export const selectAuthActions = (s: AuthState): AuthState['actions'] => s.actio
 /** True when this window could sign in (web mode) but has not. */
 export const selectCanSignIn = (s: AuthState): boolean => s.mode === 'web' && s.checked && s.session === null;
 /** The plant is not shown at all: a sign-in is required and missing, or a session just ended (its page is cut off). */
-export const selectLoginBlocks = (s: AuthState): boolean => s.mode === 'web' && s.checked && ((s.loginRequired && s.session === null) || s.ended !== null);
+export const selectLoginBlocks = (s: AuthState): boolean =>
+  s.mode === 'web' && s.checked && ((s.loginRequired && s.session === null) || s.ended !== null);
 /** The sign-in screen covers the console: required and missing, asked for, or a session just ended. */
 export const selectLoginShown = (s: AuthState): boolean =>
   s.mode === 'web' && s.checked && ((s.loginRequired && s.session === null) || s.loginOpen || s.ended !== null);
@@ -151,7 +155,9 @@ export function startAuth(web: ClosableTransport | null, opts: { fetch?: FetchLi
         useAuthStore.setState({ error: { code, message, retryAt: throttled && retryAfterMs > 0 ? now() + retryAfterMs : null } });
         return false;
       } catch {
-        useAuthStore.setState({ error: { code: 'UNREACHABLE', message: 'The console does not answer: check the network connection and try again', retryAt: null } });
+        useAuthStore.setState({
+          error: { code: 'UNREACHABLE', message: 'The console does not answer: check the network connection and try again', retryAt: null },
+        });
         return false;
       } finally {
         useAuthStore.setState({ busy: false });

@@ -4,7 +4,7 @@
  * A close with code 4401 means the session ended: the transport then stops reconnecting
  * until told to `open()` again (after a new sign-in), and says why to `onClosed` listeners.
  */
-import type { CommandName, EventName } from '../../../src-preload/channels';
+import { SESSION_ENDED_CLOSE, type CommandName, type EventName } from '../../../src-preload/channels';
 import type {
   ClientMessage,
   CommandRequest,
@@ -40,8 +40,7 @@ export interface WebSocketTransportOptions {
   lazy?: boolean;
 }
 
-/** The WebSocket close code of an ended session (src-main/web/web-auth.ts). */
-export const SESSION_ENDED_CLOSE = 4401;
+export { SESSION_ENDED_CLOSE };
 
 /** A transport that can also be shut down (tests, page unload). */
 export interface ClosableTransport extends Transport {

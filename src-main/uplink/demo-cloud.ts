@@ -1,0 +1,183 @@
+/**
+ * The demo plant's supplier cloud, in process: the reference receiver (supplier-cloud/) on the
+ * embedded broker, configured from `<dataDir>/demo-cloud/`, storing into its own
+ * `demo-cloud/cloud.db`, so `npm start` shows the whole loop — sealed at origin, verified and
+ * decrypted on the other side — with no setup. It also writes `demo-cloud/receiver.json` for a
+ * person to run a second receiver by hand (supplier-cloud/README.md).
+ *
+ * aedes speaks MQTT 3.1.1 only: no shared subscription, so every receiver gets every message.
+ * The by-hand one therefore stores into a database of its own (sharing cloud.db would make one
+ * of the two judge each batch a duplicate), and is given every signing key the plant has had:
+ * started later, it never sees the announcement of a rotation. The in-process one knows the
+ * plant by plant-keys.json (its first keys, as registered) and learns rotations as the real
+ * cloud does, from the announcement signed by the previous key.
+ */
+import { join } from 'node:path';
+import type { ReceiverConfigInput } from '../../supplier-cloud/config';
+import type { ReceiverEvent } from '../../supplier-cloud/events';
+import type { Receiver, ReceiverStats } from '../../supplier-cloud/receiver';
+import type { Logger } from '../core/log';
+import { writeFileAtomic } from '../store/files';
+
+/** The variable `receiver.json` reads the broker password from (never written into the file). */
+export const DEMO_CLOUD_PASSWORD_ENV = 'SUPPLIER_CLOUD_MQTT_PASSWORD';
+const SUMMARY_EVERY_MS = 60_000;
+
+/** What the demo cloud needs of the embedded broker (broker.json). */
+export interface DemoCloudBroker {
+  url: string;
+  servername: string;
+  cloud: { username: string; password: string };
+}
+
+/** The running demo cloud. */
+export interface DemoCloud {
+  stats(): ReceiverStats;
+  /** Waits (briefly) for messages still on their way, then disconnects and closes cloud.db. */
+  stop(): Promise<void>;
+}
+
+type Registry = ReceiverConfigInput['plants'][number];
+
+/** The receiver configuration for `<dir>` (paths relative to it), storing into `database`. */
+export function demoReceiverConfig(broker: DemoCloudBroker, database: string, plant: Registry): ReceiverConfigInput {
+  return {
+    broker: {
+      url: broker.url,
+      ca: 'ca.crt',
+      username: broker.cloud.username,
+      passwordEnv: DEMO_CLOUD_PASSWORD_ENV,
+      servername: broker.servername,
+      protocolVersion: 4,
+    },
+    cloudKeys: 'cloud-keys.secret.json',
+    database,
+    group: 'demo-cloud',
+    plants: [plant],
+  };
+}
+
+function summary(s: ReceiverStats): Record<string, unknown> {
+  return {
+    accepted: s.accepted,
+    sealed: s.acceptedSealed,
+    plain: s.acceptedPlain,
+    refused: s.refused,
+    gaps: s.gaps,
+    gapNotices: s.gapNotices,
+  };
+}
+
+/** Starts the in-process receiver on the demo broker; null (with a warning) when it cannot. */
+export async function startDemoCloud(opts: {
+  dir: string;
+  broker: DemoCloudBroker;
+  log: Logger;
+  /** The plant's signing keys, oldest first (the last is current). */
+  signingKeys: readonly { keyId: string; publicKey: Buffer }[];
+}): Promise<DemoCloud | null> {
+  const { dir, broker, log } = opts;
+  const everyKey: Registry = {
+    provisioning: 'provisioning.json',
+    signingKeys: opts.signingKeys.map((k) => ({ publicKey: k.publicKey.toString('hex'), keyId: k.keyId })),
+  };
+  try {
+    const byHand = demoReceiverConfig(
+      broker,
+      'receiver-by-hand.db',
+      opts.signingKeys.length ? everyKey : { provisioning: 'provisioning.json', keysShow: 'plant-keys.json' },
+    );
+    writeFileAtomic(join(dir, 'receiver.json'), JSON.stringify(byHand, null, 2) + '\n', { noClobber: false });
+  } catch (err) {
+    log.log('warn', 'SIMULATED demo: cannot write demo-cloud/receiver.json', { error: String(err) });
+  }
+  let firstSeen = false;
+  let firstRefusal = false;
+  const onEvent = (e: ReceiverEvent): void => {
+    switch (e.event) {
+      case 'accept':
+        if (!firstSeen) {
+          firstSeen = true;
+          log.log('info', `Demo supplier cloud: received and verified ${e.kind} batch seq ${e.seq} from plant ${e.plant}`, {
+            machine: e.machine,
+            points: e.points,
+            samples: e.samples,
+            signingKey: e.signingKid,
+          });
+        }
+        return;
+      case 'refuse':
+        if (!firstRefusal) {
+          firstRefusal = true;
+          log.log('warn', `Demo supplier cloud: refused a message (${e.reason}): ${e.text}`, { topic: e.topic, detail: e.detail });
+        }
+        return;
+      case 'plant-keys':
+        log.log('info', `Demo supplier cloud: applied plant ${e.plant}'s key announcement, verified with its previous key ${e.previous}`, {
+          current: e.current,
+          graceUntil: new Date(e.graceUntil).toISOString(),
+        });
+        return;
+      case 'gap-notice':
+        log.log('warn', `Demo supplier cloud: gap notice from plant ${e.plant}`, {
+          seq: e.seq,
+          dropped: e.dropped.batches,
+          notRecorded: e.notRecorded,
+        });
+        return;
+      case 'error':
+        log.log('warn', `Demo supplier cloud: ${e.message}`);
+        return;
+      default:
+        return;
+    }
+  };
+  let receiver: Receiver;
+  try {
+    const { startReceiver } = await import('../../supplier-cloud/receiver');
+    receiver = await startReceiver(
+      demoReceiverConfig(broker, 'cloud.db', { provisioning: 'provisioning.json', keysShow: 'plant-keys.json' }),
+      {
+        baseDir: dir,
+        password: broker.cloud.password,
+        name: 'demo-cloud',
+        onEvent,
+      },
+    );
+  } catch (err) {
+    log.log('warn', 'SIMULATED demo: the demo supplier cloud did not start; batches still go to the embedded broker', {
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return null;
+  }
+  log.log('info', 'SIMULATED demo: supplier cloud receiving in process', { database: join(dir, 'cloud.db') });
+
+  let reported = -1;
+  const timer = setInterval(() => {
+    const s = receiver.stats();
+    if (s.accepted + s.refused === reported) return;
+    reported = s.accepted + s.refused;
+    log.log('info', `Demo supplier cloud: ${s.accepted} batches accepted, ${s.refused} refused, ${s.gaps} gaps since start`, summary(s));
+  }, SUMMARY_EVERY_MS);
+  timer.unref?.();
+  void receiver.closed.then(({ error }) => {
+    clearInterval(timer);
+    if (error) log.log('warn', 'Demo supplier cloud stopped on an error', { error });
+  });
+
+  return {
+    stats: () => receiver.stats(),
+    async stop() {
+      clearInterval(timer);
+      // Batches the broker took just before the plant stopped may still be on their way to us.
+      let last = -1;
+      for (let i = 0; i < 20 && receiver.stats().messages !== last; i++) {
+        last = receiver.stats().messages;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const final = summary(receiver.stats());
+      await receiver.stop();
+      log.log('info', 'Demo supplier cloud stopped', final);
+    },
+  };
+}
