@@ -9,6 +9,7 @@ import { AUDIT_KINDS, verifyAudit, writeAuditExport, type AuditKind, type AuditV
 import { isAuditKind } from '../audit/record';
 import { ConsoleError } from '../core/errors';
 import { openStoreForCli, type StoreCliDeps } from './user-cli';
+import { signingPublicKeys } from '../uplink/plant-keys';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
@@ -78,7 +79,8 @@ export async function runAuditCommand(argv: string[], io: Out, deps: StoreCliDep
     const externalKey = values['public-key'] === undefined ? null : parsePublicKey(values['public-key']);
     const store = await openStoreForCli(values['data-dir'], deps, io);
     try {
-      const result = verifyAudit(store.db, externalKey ?? store.identity.signing.publicKey);
+      // Heads signed before a key rotation carry the retired key: every key the plant has had counts.
+      const result = verifyAudit(store.db, externalKey ?? signingPublicKeys(store.db).map((k) => k.publicKey));
       io.out(values.json ? JSON.stringify(result, null, 2) + '\n' : formatVerifyResult(result) + '\n');
       return result.ok ? 0 : 1;
     } finally {

@@ -4,6 +4,7 @@ import { Banners } from './components/Banners';
 import { Header } from './components/Header';
 import { LoginScreen } from './components/LoginScreen';
 import { AlarmsPage } from './pages/AlarmsPage';
+import { AuditPage } from './pages/AuditPage';
 import { MachinePage } from './pages/MachinePage';
 import { Overview } from './pages/Overview';
 import { RemotePage } from './pages/RemotePage';
@@ -46,6 +47,8 @@ export function App() {
           <UplinkPage />
         ) : route.page === 'remote' ? (
           <RemotePage />
+        ) : route.page === 'audit' ? (
+          <AuditPage />
         ) : (
           <Overview />
         )}

@@ -5,6 +5,7 @@
 import { formatClock, formatRange, zoneAbbrev } from '../lib/format';
 import { AlarmCountButton } from './AlarmCountButton';
 import { SessionControls } from './SessionControls';
+import { AUDIT_ROLES } from '../stores/audit';
 import { machineById, useMachinesStore } from '../stores/machines';
 import { routeHash, selectLastMachineId, selectRoute, useNavigationStore } from '../stores/navigation';
 import { selectNow, selectPlantInfo, usePlantStore } from '../stores/plant';
@@ -61,6 +62,17 @@ export function Header() {
             data-testid="nav-remote"
           >
             Remote
+          </a>
+        )}
+        {info && AUDIT_ROLES.includes(info.caller.role) && (
+          <a
+            className="nav-btn nav-btn-compact"
+            href={routeHash({ page: 'audit' })}
+            aria-current={route.page === 'audit' ? 'page' : undefined}
+            title="Audit log: who did what, when, on which machine"
+            data-testid="nav-audit"
+          >
+            Audit
           </a>
         )}
       </nav>

@@ -1,17 +1,18 @@
 /** Which page is shown, kept in location.hash so reload and the back button work. */
 import { create } from 'zustand';
 
-export type Route = { page: 'overview' } | { page: 'machine'; machineId: string } | { page: 'alarms' } | { page: 'uplink' } | { page: 'remote' };
+export type Route = { page: 'overview' } | { page: 'machine'; machineId: string } | { page: 'alarms' } | { page: 'uplink' } | { page: 'remote' } | { page: 'audit' };
 
 export type TrendRange = '15m' | '1h';
 
 export const TREND_RANGE_MS: Record<TrendRange, number> = { '15m': 15 * 60_000, '1h': 60 * 60_000 };
 
-/** Route of a hash: "#/machine/ID", "#/alarms", "#/uplink", "#/remote", or anything else → overview. */
+/** Route of a hash: "#/machine/ID", "#/alarms", "#/uplink", "#/remote", "#/audit", or anything else → overview. */
 export function parseHash(hash: string): Route {
   if (/^#\/alarms\/?$/.test(hash)) return { page: 'alarms' };
   if (/^#\/uplink\/?$/.test(hash)) return { page: 'uplink' };
   if (/^#\/remote\/?$/.test(hash)) return { page: 'remote' };
+  if (/^#\/audit\/?$/.test(hash)) return { page: 'audit' };
   const m = /^#\/machine\/([^/?#]+)\/?$/.exec(hash);
   if (m?.[1]) {
     try {
@@ -28,6 +29,7 @@ export function routeHash(route: Route): string {
   if (route.page === 'alarms') return '#/alarms';
   if (route.page === 'uplink') return '#/uplink';
   if (route.page === 'remote') return '#/remote';
+  if (route.page === 'audit') return '#/audit';
   return route.page === 'machine' ? `#/machine/${encodeURIComponent(route.machineId)}` : '#/';
 }
 
