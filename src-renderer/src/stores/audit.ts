@@ -150,7 +150,11 @@ function writeText(r: AuditRecordView, points: AuditPage['points']): string {
   const unit = str(d['unit']) ?? meta?.unit ?? '';
   const dec = meta?.decimals ?? 1;
   const name = meta?.name ?? pointId;
-  const change = `${name} ${formatNumber(typeof d['before'] === 'number' ? d['before'] : null, dec)} → ${value(d['requested'], dec, unit)}`;
+  // A refused write was never read from the device first: it has no "before" to show.
+  const change =
+    d['before'] === null || d['before'] === undefined
+      ? `${name} to ${value(d['requested'], dec, unit)}`
+      : `${name} ${typeof d['before'] === 'boolean' ? value(d['before'], dec, unit) : formatNumber(typeof d['before'] === 'number' ? d['before'] : null, dec)} → ${value(d['requested'], dec, unit)}`;
   const prefix = r.kind === 'revert' ? 'Undo: ' : '';
   const reason = str(d['reason']);
   switch (d['outcome']) {
