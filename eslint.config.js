@@ -2,7 +2,20 @@
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 
-const nodeOnly = ['node:*', 'fs', 'path', 'net', 'http', 'child_process', 'modbus-serial', 'serialport', 'mqtt', 'sodium-native', 'libsql', 'ws'];
+const nodeOnly = [
+  'node:*',
+  'fs',
+  'path',
+  'net',
+  'http',
+  'child_process',
+  'modbus-serial',
+  'serialport',
+  'mqtt',
+  'sodium-native',
+  'libsql',
+  'ws',
+];
 
 export default tseslint.config(
   { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '.data/**'] },
@@ -16,7 +29,10 @@ export default tseslint.config(
     files: ['src-main/**/*.ts', 'device-agent/**/*.ts', 'supplier-cloud/**/*.ts'],
     ignores: ['src-main/electron/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'The plant core is plain Node: electron only in src-main/electron/.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'electron', message: 'The plant core is plain Node: electron only in src-main/electron/.' }] },
+      ],
     },
   },
   {

@@ -81,10 +81,10 @@ function parseArgs(argv: readonly string[]): CliArgs {
     else if (name === '--rtu-path') args.rtuPath = value;
     else if (name === '--rtu-tcp-port') args.rtuTcpPort = intOption(name, value, 0, 65535);
     else if (name === '--baud') {
-      if (![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(Number(value))) throw new UsageError('--baud must be a standard rate, 1200–115200');
+      if (![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(Number(value)))
+        throw new UsageError('--baud must be a standard rate, 1200–115200');
       args.baud = Number(value);
-    }
-    else if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(value)) throw new UsageError('--model must be a profile name such as im250');
+    } else if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(value)) throw new UsageError('--model must be a profile name such as im250');
     else args.model = value;
   }
   return args;

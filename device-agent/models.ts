@@ -60,22 +60,37 @@ export const running = (c: Ctx): boolean => c.state === 'running';
 export const smooth = (x: number): number => (x <= 0 ? 0 : x >= 1 ? 1 : x * x * (3 - 2 * x));
 
 export const GENERIC: ModelSpec = {
-  slowdown: 0.05, jitter: 0.02, scrap: () => 0.01,
-  mtbfS: Infinity, faultS: [20, 90], faultCodes: [], mtbIdleS: Infinity, idleS: [60, 240],
-  setpoints: {}, process: {}, bits: {}, identity: {},
+  slowdown: 0.05,
+  jitter: 0.02,
+  scrap: () => 0.01,
+  mtbfS: Infinity,
+  faultS: [20, 90],
+  faultCodes: [],
+  mtbIdleS: Infinity,
+  idleS: [60, 240],
+  setpoints: {},
+  process: {},
+  bits: {},
+  identity: {},
 };
 
 export const PK60_REEL = 3500;
 
 export const MODELS: Record<string, ModelSpec> = {
   im250: {
-    slowdown: 0.06, jitter: 0.03,
+    slowdown: 0.06,
+    jitter: 0.03,
     // Holding pressure away from the optimum gives sink marks or flash; cold barrels give short shots.
-    scrap: (c) => 0.02 + 0.06 * ((c.sp('hold-sp', 600) - 650) / 300) ** 2 + (Math.abs(c.pv('zone1', 215) - c.sp('zone1-sp', 215)) > 8 ? 0.1 : 0),
+    scrap: (c) =>
+      0.02 + 0.06 * ((c.sp('hold-sp', 600) - 650) / 300) ** 2 + (Math.abs(c.pv('zone1', 215) - c.sp('zone1-sp', 215)) > 8 ? 0.1 : 0),
     // 101 barrel temperature deviation, 204 mould protection, 310 oil too hot, 412 ejector, 900 emergency stop.
-    mtbfS: 600, faultS: [20, 90], faultCodes: [101, 204, 310, 412, 900],
-    mtbIdleS: 1800, idleS: [60, 240],
-    faultCodePoint: 'fault-code', enableCoil: 'auto',
+    mtbfS: 600,
+    faultS: [20, 90],
+    faultCodes: [101, 204, 310, 412, 900],
+    mtbIdleS: 1800,
+    idleS: [60, 240],
+    faultCodePoint: 'fault-code',
+    enableCoil: 'auto',
     setpoints: { 'zone1-sp': 215, 'zone2-sp': 220, 'hold-sp': 600 },
     process: {
       zone1: { kind: 'lag', target: (c) => c.sp('zone1-sp', 215), tauS: 90, noise: 0.3, startOffset: -8 },
@@ -91,11 +106,15 @@ export const MODELS: Record<string, ModelSpec> = {
     identity: { serial: (d) => `IM250-${d.slice(0, 6)}`, recipe: () => 'PP-CAP-38MM' },
   },
   hp200: {
-    slowdown: 0.05, jitter: 0.02,
+    slowdown: 0.05,
+    jitter: 0.02,
     scrap: (c) => 0.015 + 0.05 * ((c.sp('force-sp', 1700) - 1750) / 400) ** 2,
     // 12 oil pressure low, 31 light curtain interrupted, 47 die protection, 58 oil too hot.
-    mtbfS: 600, faultS: [20, 90], faultCodes: [12, 31, 47, 58],
-    mtbIdleS: 2400, idleS: [60, 300],
+    mtbfS: 600,
+    faultS: [20, 90],
+    faultCodes: [12, 31, 47, 58],
+    mtbIdleS: 2400,
+    idleS: [60, 300],
     busyCode: { raw: 2, from: 0.35, to: 0.6 },
     faultCodePoint: 'fault-code',
     enableCoil: 'pump',
@@ -114,25 +133,33 @@ export const MODELS: Record<string, ModelSpec> = {
         kind: 'cycle',
         noise: 0.05,
         value: (c) =>
-          c.phase < 0.35 ? 180 * smooth(c.phase / 0.35)
-          : c.phase < 0.6 ? 180 + 4 * Math.sin((Math.PI * (c.phase - 0.35)) / 0.25)
-          : 180 * (1 - smooth((c.phase - 0.6) / 0.4)),
+          c.phase < 0.35
+            ? 180 * smooth(c.phase / 0.35)
+            : c.phase < 0.6
+              ? 180 + 4 * Math.sin((Math.PI * (c.phase - 0.35)) / 0.25)
+              : 180 * (1 - smooth((c.phase - 0.6) / 0.4)),
       },
     },
     bits: { guard: (c) => !(c.state === 'fault' && c.faultCode === 31) },
     identity: { customer: () => 'Nordwerk Metall GmbH' },
   },
   pk60: {
-    slowdown: 0, jitter: 0.01,
+    slowdown: 0,
+    jitter: 0.01,
     // The line's cycle is its speed; the speed setpoint cannot beat the ideal rate.
     cycleS: (c) => 60 / Math.max(c.pv('speed', 0), 6),
     scrap: (c) => 0.01 + 0.05 * ((c.sp('jaw-sp', 160) - 162) / 20) ** 2 + 0.002 * Math.max(0, c.pv('speed', 0) - 58),
     // 3 film break, 7 jaw temperature, 15 product jam, 21 print mark lost.
-    mtbfS: 600, faultS: [20, 90], faultCodes: [3, 7, 15, 21],
+    mtbfS: 600,
+    faultS: [20, 90],
+    faultCodes: [3, 7, 15, 21],
     faultCodePoint: 'fault-code',
-    mtbIdleS: 2400, idleS: [30, 120],
+    mtbIdleS: 2400,
+    idleS: [30, 120],
     // A film reel lasts PK60_REEL packs; the reel change is the changeover state (3).
-    changeoverAfterParts: PK60_REEL, changeoverS: [90, 240], changeoverCode: 3,
+    changeoverAfterParts: PK60_REEL,
+    changeoverS: [90, 240],
+    changeoverCode: 3,
     setpoints: { 'jaw-sp': 160, 'speed-sp': 57 },
     process: {
       speed: { kind: 'lag', target: (c) => (running(c) ? Math.min(c.sp('speed-sp', 57), 60) * 0.97 : 0), tauS: 4, noise: 0.3 },

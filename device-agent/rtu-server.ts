@@ -23,7 +23,8 @@ import { ModbusException, type RegisterBank } from './register-bank';
 import type { Simulator } from './simulator';
 
 /** A deliberate misbehaviour for the next request(s) to a unit. */
-export type UnitFault = 'silent' | 'late' | 'short' | 'bad-crc' | 'wrong-unit' | 'wrong-function' | 'bad-bytecount' | 'exception' | 'garbage' | 'close-mid-frame';
+export type UnitFault =
+  'silent' | 'late' | 'short' | 'bad-crc' | 'wrong-unit' | 'wrong-function' | 'bad-bytecount' | 'exception' | 'garbage' | 'close-mid-frame';
 
 export interface LineUnitOptions {
   unitId: number;
@@ -119,7 +120,11 @@ export function answerPdu(bank: RegisterBank, pdu: Buffer): Buffer {
       const want = fc === 15 ? Math.ceil(qty / 8) : qty * 2;
       if (qty < 1 || bytes !== want || pdu.length !== 6 + bytes) throw new ModbusException(3, 'byte count does not match the quantity');
       if (fc === 15) for (let i = 0; i < qty; i++) bank.writeCoil(addr + i, ((pdu[6 + (i >> 3)]! >> (i & 7)) & 1) === 1);
-      else bank.writeRegisters(addr, Array.from({ length: qty }, (_, i) => pdu.readUInt16BE(6 + i * 2)));
+      else
+        bank.writeRegisters(
+          addr,
+          Array.from({ length: qty }, (_, i) => pdu.readUInt16BE(6 + i * 2)),
+        );
     } else {
       throw new ModbusException(1, `function ${fc}`);
     }
@@ -157,16 +162,31 @@ export async function startRtuLine(opts: LineServerOptions): Promise<LineServer>
   const owned: Simulation[] = [];
   const units = new Map<number, SimUnit>();
   for (const u of opts.units) {
-    if (!Number.isInteger(u.unitId) || u.unitId < 1 || u.unitId > 247) throw new ConsoleError('BAD_REQUEST', `unit id must be 1–247, not ${u.unitId}`);
+    if (!Number.isInteger(u.unitId) || u.unitId < 1 || u.unitId > 247)
+      throw new ConsoleError('BAD_REQUEST', `unit id must be 1–247, not ${u.unitId}`);
     if (units.has(u.unitId)) throw new ConsoleError('BAD_REQUEST', `unit ${u.unitId} is on this line twice`);
     let sim = u.simulation;
     if (!sim) {
       const profile = u.profile ?? loadProfile(`builtin:${u.model ?? 'im250'}`, packageRoot());
-      const started = startSimulation({ profile, seed: u.seed ?? randomInt(0x7fffffff), tickMs: opts.tickMs ?? 100, clock: opts.clock ?? Date.now, logger: log });
+      const started = startSimulation({
+        profile,
+        seed: u.seed ?? randomInt(0x7fffffff),
+        tickMs: opts.tickMs ?? 100,
+        clock: opts.clock ?? Date.now,
+        logger: log,
+      });
       owned.push(started);
       sim = started;
     }
-    units.set(u.unitId, { unitId: u.unitId, model: sim.bank.profile.model, simulator: sim.simulator, bank: sim.bank, dead: u.dead ?? false, requests: 0, faults: [] });
+    units.set(u.unitId, {
+      unitId: u.unitId,
+      model: sim.bank.profile.model,
+      simulator: sim.simulator,
+      bank: sim.bank,
+      dead: u.dead ?? false,
+      requests: 0,
+      faults: [],
+    });
   }
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void): void => {
@@ -355,7 +375,11 @@ export async function startRtuLine(opts: LineServerOptions): Promise<LineServer>
       });
     } catch (err) {
       for (const s of owned) s.stop();
-      throw new ConsoleError('UNAVAILABLE', `device-agent: cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+      throw new ConsoleError(
+        'UNAVAILABLE',
+        `device-agent: cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        { cause: err },
+      );
     }
     port = (server.address() as AddressInfo).port;
     closeTransport = () =>
@@ -381,7 +405,8 @@ export async function startRtuLine(opts: LineServerOptions): Promise<LineServer>
       if (!u) throw new ConsoleError('NOT_FOUND', `no unit ${unitId} on this line`);
       u.dead = dead;
     },
-    requests: (unitId) => (unitId === undefined ? [...units.values()].reduce((n, u) => n + u.requests, 0) : (units.get(unitId)?.requests ?? 0)),
+    requests: (unitId) =>
+      unitId === undefined ? [...units.values()].reduce((n, u) => n + u.requests, 0) : (units.get(unitId)?.requests ?? 0),
     connections: () => conns,
     stop() {
       stopping ??= (async () => {

@@ -45,7 +45,10 @@ const SUBSTEP_MS = 100;
 // A host that slept for hours catches up at most this much; the rest of the gap is skipped.
 const MAX_CATCHUP_MS = 15 * 60_000;
 const INT_RANGES: Partial<Record<PointDef['type'], [number, number]>> = {
-  int16: [-0x8000, 0x7fff], uint16: [0, 0xffff], int32: [-0x80000000, 0x7fffffff], uint32: [0, 0xffffffff],
+  int16: [-0x8000, 0x7fff],
+  uint16: [0, 0xffff],
+  int32: [-0x80000000, 0x7fffffff],
+  uint32: [0, 0xffffffff],
 };
 
 /** Keeps a value inside what the point's register type can hold, as a PLC's conversion saturates. */
@@ -79,7 +82,8 @@ export function createSimulator(profile: Profile, opts: { seed: number; startMs:
   const codes = stateCodes(statePoint);
   // Extra codes only count when the profile maps them to the state they stand for.
   const busy = spec.busyCode && statePoint?.states?.[String(spec.busyCode.raw)] === 'running' ? spec.busyCode : undefined;
-  const changeoverCode = spec.changeoverCode !== undefined && statePoint?.states?.[String(spec.changeoverCode)] === 'idle' ? spec.changeoverCode : undefined;
+  const changeoverCode =
+    spec.changeoverCode !== undefined && statePoint?.states?.[String(spec.changeoverCode)] === 'idle' ? spec.changeoverCode : undefined;
 
   let t = opts.startMs;
   let state: SimState = 'running';
@@ -111,12 +115,24 @@ export function createSimulator(profile: Profile, opts: { seed: number; startMs:
   const overrides = new Map<string, SimValue>();
 
   const ctx: Ctx = {
-    get state() { return state; },
-    get phase() { return state === 'running' ? phase : 0; },
-    get cycleNoise() { return cycleNoise; },
-    get faultCode() { return faultCode; },
-    get faultElapsedS() { return state === 'fault' ? (t - faultStart) / 1000 : 0; },
-    get partsSinceChangeover() { return partsSinceChangeover; },
+    get state() {
+      return state;
+    },
+    get phase() {
+      return state === 'running' ? phase : 0;
+    },
+    get cycleNoise() {
+      return cycleNoise;
+    },
+    get faultCode() {
+      return faultCode;
+    },
+    get faultElapsedS() {
+      return state === 'fault' ? (t - faultStart) / 1000 : 0;
+    },
+    get partsSinceChangeover() {
+      return partsSinceChangeover;
+    },
     sp: (id, fallback) => sp.get(id) ?? fallback,
     pv: (id, fallback) => out.get(id) ?? fallback,
   };
@@ -244,7 +260,14 @@ export function createSimulator(profile: Profile, opts: { seed: number; startMs:
     const o = overrides.get(p.id);
     if (o !== undefined) return o;
     if (p.role === 'state') {
-      const raw = state === 'fault' ? codes.fault : state === 'idle' ? idleCode : busy && phase >= busy.from && phase < busy.to ? busy.raw : codes.running;
+      const raw =
+        state === 'fault'
+          ? codes.fault
+          : state === 'idle'
+            ? idleCode
+            : busy && phase >= busy.from && phase < busy.to
+              ? busy.raw
+              : codes.running;
       return (raw ?? 0) * p.scale + p.offset;
     }
     if (p.role === 'goodCount') return good;

@@ -33,9 +33,13 @@ async function freePort(): Promise<number> {
 }
 
 async function startAgentProcess(model: string, port: number, seed: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin/device-agent.js'), '--modbus-port', String(port), '--model', model, '--seed', String(seed)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(packageRoot(), 'bin/device-agent.js'), '--modbus-port', String(port), '--model', model, '--seed', String(seed)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent ${model} did not start in 10 s`)), 10_000);
     child.stdout!.on('data', (d: Buffer) => {
@@ -140,7 +144,9 @@ async function main(): Promise<void> {
       devices.push(device(i, model, port));
     }
     const pointsPerCycle = devices.reduce((a, d) => a + d.profileDef.points.length, 0);
-    console.log(`Plant Console bench: ${devices.length} device agents (${MODELS.join(', ')}), ${pointsPerCycle} points per round, ${SECONDS} s per phase, Node ${process.version}`);
+    console.log(
+      `Plant Console bench: ${devices.length} device agents (${MODELS.join(', ')}), ${pointsPerCycle} points per round, ${SECONDS} s per phase, Node ${process.version}`,
+    );
     const raw = await rawLoop(devices, SECONDS);
     const con = await consoleLoop(devices, SECONDS);
     const rawRate = raw.points / SECONDS;

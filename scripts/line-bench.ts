@@ -46,7 +46,11 @@ function device(transport: TransportConfig, unitId: number): ResolvedDevice {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls/s of the live units over `seconds`, with or without the dead unit (measured once it is demoted). */
-async function measure(transport: TransportConfig, withDead: boolean, seconds: number): Promise<{ rate: number; demotedAfterMs: number | null }> {
+async function measure(
+  transport: TransportConfig,
+  withDead: boolean,
+  seconds: number,
+): Promise<{ rate: number; demotedAfterMs: number | null }> {
   const pool = new LinePool();
   const live = Array.from({ length: UNITS - 1 }, (_, i) => createPoller(device(transport, i + 1), { pool }));
   const dead = withDead ? createPoller(device(transport, DEAD), { pool }) : null;
@@ -86,7 +90,12 @@ export async function runLineBenches(seconds: number): Promise<void> {
     `\nShared lines: ${UNITS} units (${UNITS - 1} live + 1 dead, timeout ${DEAD_TIMEOUT_MS} ms, 1 retry, demoted after 3 failed polls, then probed every ${DEMOTION_MS / 1000} s), ${seconds} s per phase`,
   );
   const units = (dead: boolean | 'exception') =>
-    Array.from({ length: UNITS }, (_, i) => ({ unitId: i + 1, model: MODELS[i % MODELS.length], seed: i + 1, dead: i + 1 === DEAD ? dead : false }));
+    Array.from({ length: UNITS }, (_, i) => ({
+      unitId: i + 1,
+      model: MODELS[i % MODELS.length],
+      seed: i + 1,
+      dead: i + 1 === DEAD ? dead : false,
+    }));
 
   let pty: PtyPair | null = null;
   let server: LineServer | null = null;
@@ -96,7 +105,11 @@ export async function runLineBenches(seconds: number): Promise<void> {
     try {
       pty = await startPtyPair();
       server = await startRtuLine({ path: pty.a, baudRate: 115200, units: units(true) });
-      await runCase('RTU 115200 8N1 (socat pty pair)', { type: 'rtu', path: pty.b, baudRate: 115200, parity: 'none', dataBits: 8, stopBits: 1 }, seconds);
+      await runCase(
+        'RTU 115200 8N1 (socat pty pair)',
+        { type: 'rtu', path: pty.b, baudRate: 115200, parity: 'none', dataBits: 8, stopBits: 1 },
+        seconds,
+      );
     } finally {
       await server?.stop();
       await pty?.stop();
@@ -105,7 +118,11 @@ export async function runLineBenches(seconds: number): Promise<void> {
   for (const dead of [true, 'exception'] as const) {
     const gw = await startRtuLine({ port: 0, framing: 'mbap', units: units(dead) });
     try {
-      await runCase(`TCP gateway, dead unit ${dead === true ? 'silent' : 'exception 11'}`, { type: 'tcp', host: '127.0.0.1', port: gw.port! }, seconds);
+      await runCase(
+        `TCP gateway, dead unit ${dead === true ? 'silent' : 'exception 11'}`,
+        { type: 'tcp', host: '127.0.0.1', port: gw.port! },
+        seconds,
+      );
     } finally {
       await gw.stop();
     }

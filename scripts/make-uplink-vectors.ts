@@ -51,7 +51,13 @@ export function makeUplinkVectors(): Record<string, unknown> {
     plant: { id: v.plantId },
     machine: { id: v.machineId, model: 'im250' },
     points: {
-      zone1: { unit: '°C', samples: [[v.from, 212.5], [v.from + 500, 212.75]] },
+      zone1: {
+        unit: '°C',
+        samples: [
+          [v.from, 212.5],
+          [v.from + 500, 212.75],
+        ],
+      },
       good: { unit: 'pcs', samples: [[v.to, 1234]] },
     },
   };
@@ -84,7 +90,12 @@ export function makeUplinkVectors(): Record<string, unknown> {
 
   const nextCloud = boxKeyPair(v.nextCloudBoxSeed);
   const nextPlant = signingKeyPair(v.nextPlantSigningSeed);
-  const cloudKeyDoc = announceCloudKey({ cloudPublicKey: nextCloud.publicKey, issued: v.to + 1000, graceUntil: v.to + 7 * 86_400_000, supplier });
+  const cloudKeyDoc = announceCloudKey({
+    cloudPublicKey: nextCloud.publicKey,
+    issued: v.to + 1000,
+    graceUntil: v.to + 7 * 86_400_000,
+    supplier,
+  });
   const plantKeysDoc = announcePlantKeys({
     plant: plantPs,
     issued: v.to + 2000,

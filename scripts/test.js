@@ -15,9 +15,24 @@ const playwrightJson = join(results, 'playwright.json');
 rmSync(vitestJson, { force: true });
 rmSync(playwrightJson, { force: true });
 
+/** What Prettier keeps formatted (see .prettierrc.json; Markdown and fixtures are left alone). */
+const FORMATTED = [
+  'src-main/**/*.ts',
+  'src-renderer/**/*.{ts,tsx,css}',
+  'src-preload/**/*.ts',
+  'device-agent/**/*.ts',
+  'supplier-cloud/**/*.ts',
+  'test/**/*.ts',
+  'scripts/**/*.{ts,js}',
+  'bin/*.js',
+  '*.ts',
+  'eslint.config.js',
+];
+
 const steps = [
   ['type-check', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']],
   ['lint', bin('eslint'), ['.']],
+  ['format', bin('prettier'), ['--check', '--log-level', 'warn', ...FORMATTED]],
   ['build', bin('electron-vite'), ['build']],
   ['unit + integration', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile=${vitestJson}`]],
   ['end-to-end', bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: playwrightJson }],
@@ -29,7 +44,9 @@ for (const [name, cmd, args, env] of steps) {
   process.stdout.write(`\n=== ${name} ===\n`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
   const ok = r.status === 0;
-  process.stdout.write(`=== ${name}: ${ok ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s ===\n`);
+  process.stdout.write(
+    `=== ${name}: ${ok ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s ===\n`,
+  );
   if (!ok) failedSteps.push(name);
   // Without a build there is nothing to test further.
   if (!ok && name === 'build') break;

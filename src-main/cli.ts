@@ -112,7 +112,8 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
       'require-login': { type: 'boolean', default: false },
     },
   });
-  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) return usageError(io, '--tls-cert and --tls-key go together');
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
+    return usageError(io, '--tls-cert and --tls-key go together');
   const level = values['log-level'] as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) return usageError(io, '--log-level must be debug, info, warn or error');
   const log = consoleLogger(level);
@@ -122,7 +123,8 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
   const plant = await startPlant({ configPath: values.config, dataDir: values['data-dir'], log });
   let web;
   try {
-    const tls: TlsMaterial | null = configured ?? (loopback ? null : await ensureCertificate({ dataDir: plant.dataDir, hosts: namesForBind(values.host), log }));
+    const tls: TlsMaterial | null =
+      configured ?? (loopback ? null : await ensureCertificate({ dataDir: plant.dataDir, hosts: namesForBind(values.host), log }));
     web = await startWebServer({
       api: plant.api,
       core: plant.core,
@@ -157,7 +159,10 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
       void web
         .close()
         .then(() => plant.stop())
-        .then(() => resolveExit(0), () => resolveExit(1));
+        .then(
+          () => resolveExit(0),
+          () => resolveExit(1),
+        );
     };
     signals.once('SIGINT', () => stop('SIGINT'));
     signals.once('SIGTERM', () => stop('SIGTERM'));

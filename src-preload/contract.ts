@@ -38,31 +38,13 @@ export type MachineState = z.infer<typeof MachineStateSchema>;
 export const PointFunctionSchema = z.enum(['coil', 'discrete', 'input', 'holding']);
 export type PointFunction = z.infer<typeof PointFunctionSchema>;
 
-export const PointTypeSchema = z.enum([
-  'bool',
-  'int16',
-  'uint16',
-  'int32',
-  'uint32',
-  'float32',
-  'float64',
-  'string',
-]);
+export const PointTypeSchema = z.enum(['bool', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'float64', 'string']);
 export type PointType = z.infer<typeof PointTypeSchema>;
 
 export const ByteOrderSchema = z.enum(['big', 'little']);
 export type ByteOrder = z.infer<typeof ByteOrderSchema>;
 
-export const PointRoleSchema = z.enum([
-  'state',
-  'goodCount',
-  'scrapCount',
-  'cycleTime',
-  'process',
-  'setpoint',
-  'identity',
-  'info',
-]);
+export const PointRoleSchema = z.enum(['state', 'goodCount', 'scrapCount', 'cycleTime', 'process', 'setpoint', 'identity', 'info']);
 export type PointRole = z.infer<typeof PointRoleSchema>;
 
 export const ErrorInfoSchema = z.object({ code: z.string(), message: z.string() });
@@ -88,7 +70,10 @@ export const PointMetaSchema = z.object({
   normal: z.object({ low: z.number(), high: z.number() }).nullable(),
   writable: z.object({ min: z.number(), max: z.number(), maxStep: z.number() }).nullable(),
   /** Machine states in which writes are allowed (null: any). */
-  interlock: z.array(z.enum(['running', 'idle', 'fault'])).nullable().optional(),
+  interlock: z
+    .array(z.enum(['running', 'idle', 'fault']))
+    .nullable()
+    .optional(),
 });
 export type PointMeta = z.infer<typeof PointMetaSchema>;
 
@@ -316,7 +301,9 @@ export const UplinkPointsSchema = z.object({
       model: z.string(),
       /** The pseudonym topics carry instead of the machine id (null without an uplink). */
       pseudonym: z.string().nullable(),
-      points: z.array(z.object({ id: z.string(), name: z.string(), unit: z.string(), sensitivity: SensitivitySchema, leaves: UplinkLeavesSchema })),
+      points: z.array(
+        z.object({ id: z.string(), name: z.string(), unit: z.string(), sensitivity: SensitivitySchema, leaves: UplinkLeavesSchema }),
+      ),
     }),
   ),
 });
@@ -330,7 +317,12 @@ export const UplinkStatusSchema = z.object({
   since: z.number(),
   broker: z.string().nullable(),
   protocolVersion: z.number().int().nullable(),
-  tls: z.object({ enabled: z.boolean(), servername: z.string().nullable(), clientCertificate: z.boolean(), serverFingerprint: z.string().nullable() }),
+  tls: z.object({
+    enabled: z.boolean(),
+    servername: z.string().nullable(),
+    clientCertificate: z.boolean(),
+    serverFingerprint: z.string().nullable(),
+  }),
   /** Configured as plain TCP: everything travels readable (a permanent warning). */
   plainTcp: z.boolean(),
   connectedSince: z.number().nullable(),
@@ -352,7 +344,13 @@ export const UplinkStatusSchema = z.object({
   inflight: z.number().int(),
   published: z.number(),
   acknowledged: z.number(),
-  drops: z.object({ droppedPlain: z.number(), droppedBytes: z.number(), notRecordedSealed: z.number(), notRecordedPlain: z.number(), gapNotices: z.number() }),
+  drops: z.object({
+    droppedPlain: z.number(),
+    droppedBytes: z.number(),
+    notRecordedSealed: z.number(),
+    notRecordedPlain: z.number(),
+    gapNotices: z.number(),
+  }),
   downlink: z.object({ accepted: z.number(), refused: z.number(), lastRefusal: z.string().nullable() }),
   /** The UI's "uplink down" banner appears after this many seconds offline. */
   downBannerAfterS: z.number(),
@@ -430,7 +428,9 @@ export const RemoteSummarySchema = z.object({
   grant: RemoteGrantSchema,
   pages: z.array(z.object({ at: z.number(), page: z.string() })),
   requests: z.array(ChangeRequestSchema),
-  audit: z.array(z.object({ seq: z.number(), at: z.number(), kind: z.string(), user: z.string().nullable(), detail: z.record(z.string(), z.unknown()) })),
+  audit: z.array(
+    z.object({ seq: z.number(), at: z.number(), kind: z.string(), user: z.string().nullable(), detail: z.record(z.string(), z.unknown()) }),
+  ),
 });
 export type RemoteSummary = z.infer<typeof RemoteSummarySchema>;
 
@@ -564,7 +564,12 @@ export const COMMANDS = {
         account: z.string().min(1).max(64),
         scope: RemoteScopeSchema,
         machines: z.array(machineId).min(1).max(64).optional(),
-        durationMin: z.number().int().min(1).max(24 * 60).optional(),
+        durationMin: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .optional(),
       })
       .strict(),
     response: z.object({ grant: RemoteGrantSchema, joinCode: z.string() }),
@@ -628,10 +633,7 @@ export const COMMANDS = {
     response: AuditPageSchema,
     roles: ['maintenance', 'admin'],
   },
-} as const satisfies Record<
-  CommandName,
-  { request: z.ZodType; response: z.ZodType; roles: readonly Role[] }
->;
+} as const satisfies Record<CommandName, { request: z.ZodType; response: z.ZodType; roles: readonly Role[] }>;
 
 export type CommandRequest<K extends CommandName> = z.input<(typeof COMMANDS)[K]['request']>;
 export type CommandResponse<K extends CommandName> = z.infer<(typeof COMMANDS)[K]['response']>;
@@ -653,13 +655,7 @@ export type EventPayload<E extends EventName> = z.infer<(typeof EVENTS)[E]>;
 // Result envelope and transport
 
 /** Error codes an API call can answer with. */
-export type ApiErrorCode =
-  | 'BAD_REQUEST'
-  | 'UNKNOWN_COMMAND'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'UNAVAILABLE'
-  | 'INTERNAL';
+export type ApiErrorCode = 'BAD_REQUEST' | 'UNKNOWN_COMMAND' | 'FORBIDDEN' | 'NOT_FOUND' | 'UNAVAILABLE' | 'INTERNAL';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: { code: ApiErrorCode | string; message: string } };
 

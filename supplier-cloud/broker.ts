@@ -8,7 +8,11 @@ import { randomBytes, toHex } from '../src-main/protocol';
 import type { ResolvedReceiverConfig } from './config';
 
 /** mqtt.js options for the configured broker. */
-export function brokerOptions(broker: ResolvedReceiverConfig['broker'], clientId: string, extra: Partial<IClientOptions> = {}): IClientOptions {
+export function brokerOptions(
+  broker: ResolvedReceiverConfig['broker'],
+  clientId: string,
+  extra: Partial<IClientOptions> = {},
+): IClientOptions {
   const url = new URL(broker.url);
   const tls = url.protocol === 'mqtts:';
   return {
@@ -47,7 +51,13 @@ export function connectOnce(options: IClientOptions, prepare?: (client: MqttClie
     const fail = (err: Error): void => {
       done();
       client.end(true);
-      reject(new ConsoleError('UNAVAILABLE', `Cannot connect to the broker ${options.protocol}://${options.host}:${options.port}: ${err.message}`, { cause: err }));
+      reject(
+        new ConsoleError(
+          'UNAVAILABLE',
+          `Cannot connect to the broker ${options.protocol}://${options.host}:${options.port}: ${err.message}`,
+          { cause: err },
+        ),
+      );
     };
     const ok = (): void => {
       done();

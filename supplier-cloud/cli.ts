@@ -93,9 +93,18 @@ function keygen(argv: string[], io: Io): number {
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: { out: { type: 'string' }, 'plant-id': { type: 'string' }, force: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    options: {
+      out: { type: 'string' },
+      'plant-id': { type: 'string' },
+      force: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
   });
-  const r = generateSupplierKeys({ dir: required(values.out, '--out'), force: values.force, ...(values['plant-id'] !== undefined ? { plantId: values['plant-id'] } : {}) });
+  const r = generateSupplierKeys({
+    dir: required(values.out, '--out'),
+    force: values.force,
+    ...(values['plant-id'] !== undefined ? { plantId: values['plant-id'] } : {}),
+  });
   io.out(values.json ? JSON.stringify(r, null, 2) + '\n' : formatKeygenReport(r));
   return 0;
 }
@@ -104,7 +113,12 @@ function provision(argv: string[], io: Io): number {
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: { keys: { type: 'string' }, 'plant-id': { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean', default: false } },
+    options: {
+      keys: { type: 'string' },
+      'plant-id': { type: 'string' },
+      out: { type: 'string' },
+      force: { type: 'boolean', default: false },
+    },
   });
   const r = writePlantProvisioning({
     keysDir: resolve(required(values.keys, '--keys')),
@@ -112,7 +126,9 @@ function provision(argv: string[], io: Io): number {
     out: required(values.out, '--out'),
     force: values.force,
   });
-  io.out(`Provisioning file for plant ${r.plant?.id ?? '?'} (pseudonym ${r.plant?.pseudonym ?? '?'}) written to ${r.path} (mode 0600: it holds the plant's pseudonym key).\n`);
+  io.out(
+    `Provisioning file for plant ${r.plant?.id ?? '?'} (pseudonym ${r.plant?.pseudonym ?? '?'}) written to ${r.path} (mode 0600: it holds the plant's pseudonym key).\n`,
+  );
   return 0;
 }
 
@@ -143,7 +159,9 @@ async function receive(argv: string[], io: Io): Promise<number> {
         else io.err(`supplier-cloud: ${formatEvent(e)}\n`);
       },
     });
-    io.err(`supplier-cloud: receiver ${receiver.name} on ${config.broker.url}, group ${config.group}, ${config.plants.length} plant(s), cloud keys ${receiver.stats().cloudKeyIds.join(', ')}\n`);
+    io.err(
+      `supplier-cloud: receiver ${receiver.name} on ${config.broker.url}, group ${config.group}, ${config.plants.length} plant(s), cloud keys ${receiver.stats().cloudKeyIds.join(', ')}\n`,
+    );
     const ended = await Promise.race([signal.promise.then(() => null), receiver.closed]);
     await receiver.stop();
     const s = receiver.stats();
@@ -167,7 +185,8 @@ async function rotate(argv: string[], io: Io): Promise<number> {
     },
   });
   const keysDir = resolve(required(values.keys, '--keys'));
-  if (values.plant?.length && !values.config) throw new ConsoleError('BAD_REQUEST', '--plant needs --config (the registry names the plants and the broker)');
+  if (values.plant?.length && !values.config)
+    throw new ConsoleError('BAD_REQUEST', '--plant needs --config (the registry names the plants and the broker)');
   const config = values.config ? loadReceiverConfig(values.config, io.env ?? process.env) : undefined;
   if (values.republish) {
     if (!config) throw new ConsoleError('BAD_REQUEST', '--republish needs --config');
@@ -176,23 +195,41 @@ async function rotate(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const graceMs = parseDuration(required(values.grace, '--grace'));
-  const r = await rotateCloudKey({ keysDir, graceMs, ...(config ? { publish: { config, ...(values.plant ? { plantIds: values.plant } : {}) } } : {}) });
+  const r = await rotateCloudKey({
+    keysDir,
+    graceMs,
+    ...(config ? { publish: { config, ...(values.plant ? { plantIds: values.plant } : {}) } } : {}),
+  });
   io.out(
     [
       `New cloud key ${r.kid} (fingerprint ${r.fingerprint}) is current; ${r.previous} is accepted until ${new Date(r.graceUntil).toISOString()}.`,
       ...(r.pruned.length ? [`Removed keys whose grace had ended: ${r.pruned.join(', ')}.`] : []),
       `Announcement signed by the supplier key: ${r.announcementPath}`,
-      ...(config ? r.published.map((p) => `published to plant ${p.plant} on ${p.topic} (retained)`) : ['Not published (no --config): publish it with "rotate-key --republish --config FILE" or hand it over with the plant\'s next provisioning.']),
+      ...(config
+        ? r.published.map((p) => `published to plant ${p.plant} on ${p.topic} (retained)`)
+        : [
+            'Not published (no --config): publish it with "rotate-key --republish --config FILE" or hand it over with the plant\'s next provisioning.',
+          ]),
     ].join('\n') + '\n',
   );
   return 0;
 }
 
 function status(argv: string[], io: Io): number {
-  const { values } = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean', default: false } } });
-  const settings = values.config ? loadDatabaseSettings(values.config, io.env ?? process.env) : { database: resolve(required(values.db, '--config or --db')) };
-  if (!existsSync(settings.database)) throw new ConsoleError('CONFIG_UNREADABLE', `No receiver database at ${settings.database} (a receiver creates it when it starts)`);
-  const store = openCloudStore(settings.database, { receiver: 'status', ...('databaseKey' in settings && settings.databaseKey ? { key: settings.databaseKey } : {}) });
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { config: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const settings = values.config
+    ? loadDatabaseSettings(values.config, io.env ?? process.env)
+    : { database: resolve(required(values.db, '--config or --db')) };
+  if (!existsSync(settings.database))
+    throw new ConsoleError('CONFIG_UNREADABLE', `No receiver database at ${settings.database} (a receiver creates it when it starts)`);
+  const store = openCloudStore(settings.database, {
+    receiver: 'status',
+    ...('databaseKey' in settings && settings.databaseKey ? { key: settings.databaseKey } : {}),
+  });
   try {
     const report = statusReport(store, settings.database);
     io.out(values.json ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report));

@@ -27,7 +27,10 @@ const PlantEntrySchema = z
   .object({
     id: z.string().refine(isIdentifier, 'must be 1–256 characters of well-formed text').optional(),
     pseudonym: z.string().refine(isPseudonym, 'must be a pseudonym token (16 base32 characters)').optional(),
-    pseudonymKey: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters').optional(),
+    pseudonymKey: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters')
+      .optional(),
     /** The plant's provisioning file: its id and pseudonym key are read from there. */
     provisioning: z.string().optional(),
     signingKeys: z.array(SigningKeyEntrySchema).default([]),
@@ -43,7 +46,10 @@ export const ReceiverConfigSchema = z
         url: z.string().regex(/^mqtts?:\/\/[^/]+\/?$/, 'must be mqtts://host:port (or mqtt:// with insecurePlainTcp)'),
         ca: z.string().optional(),
         username: z.string().optional(),
-        passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+        passwordEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+          .optional(),
         servername: z.string().optional(),
         clientId: z.string().max(64).optional(),
         insecurePlainTcp: z.boolean().default(false),
@@ -56,8 +62,14 @@ export const ReceiverConfigSchema = z
     cloudKeys: z.union([z.string(), z.array(z.string()).min(1)]),
     database: z.string(),
     /** Environment variable holding a 64-hex-character key that encrypts the database (optional). */
-    databaseKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
-    group: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters [A-Za-z0-9_-]').default('supplier-cloud'),
+    databaseKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional(),
+    group: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters [A-Za-z0-9_-]')
+      .default('supplier-cloud'),
     /** How far below the highest accepted sequence a late batch may still fill a gap. */
     reorderWindow: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(100_000),
     /** How long a batch signed by an unknown key of a registered plant waits for its key announcement. */
@@ -147,7 +159,8 @@ function resolvePlant(entry: z.infer<typeof PlantEntrySchema>, at: (p: string) =
   if (id === undefined) throw invalid(`${where}: needs "id" (or "provisioning")`);
   const derived = pseudonymKey ? plantPseudonym(pseudonymKey, id) : undefined;
   wipe(pseudonymKey);
-  if (derived && entry.pseudonym && derived !== entry.pseudonym) throw invalid(`${where}: pseudonym ${entry.pseudonym} is not derived from ${id} with its pseudonym key`);
+  if (derived && entry.pseudonym && derived !== entry.pseudonym)
+    throw invalid(`${where}: pseudonym ${entry.pseudonym} is not derived from ${id} with its pseudonym key`);
   const pseudonym = derived ?? entry.pseudonym;
   if (!pseudonym) throw invalid(`${where}: needs "pseudonymKey", "pseudonym" or "provisioning" to know plant ${id}'s pseudonym`);
 
@@ -169,7 +182,12 @@ function resolvePlant(entry: z.infer<typeof PlantEntrySchema>, at: (p: string) =
 }
 
 /** Resolves a parsed or raw configuration object; `baseDir` anchors relative paths. */
-export function resolveReceiverConfig(raw: unknown, baseDir: string, env: Record<string, string | undefined> = process.env, password?: string): ResolvedReceiverConfig {
+export function resolveReceiverConfig(
+  raw: unknown,
+  baseDir: string,
+  env: Record<string, string | undefined> = process.env,
+  password?: string,
+): ResolvedReceiverConfig {
   const parsed = ReceiverConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -177,7 +195,8 @@ export function resolveReceiverConfig(raw: unknown, baseDir: string, env: Record
   }
   const c = parsed.data;
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  if (c.broker.url.startsWith('mqtt://') && !c.broker.insecurePlainTcp) throw invalid('broker.url is plain TCP: use mqtts://, or set "insecurePlainTcp": true explicitly');
+  if (c.broker.url.startsWith('mqtt://') && !c.broker.insecurePlainTcp)
+    throw invalid('broker.url is plain TCP: use mqtts://, or set "insecurePlainTcp": true explicitly');
   let pw = password;
   if (pw === undefined && c.broker.passwordEnv) {
     pw = env[c.broker.passwordEnv];
@@ -186,14 +205,17 @@ export function resolveReceiverConfig(raw: unknown, baseDir: string, env: Record
   let databaseKey: string | undefined;
   if (c.databaseKeyEnv) {
     databaseKey = env[c.databaseKeyEnv];
-    if (!databaseKey || !/^[0-9a-f]{64}$/.test(databaseKey)) throw invalid(`Set the environment variable ${c.databaseKeyEnv} to the database key (64 hex characters)`);
+    if (!databaseKey || !/^[0-9a-f]{64}$/.test(databaseKey))
+      throw invalid(`Set the environment variable ${c.databaseKeyEnv} to the database key (64 hex characters)`);
   }
   let ca: Buffer | undefined;
   if (c.broker.ca) {
     try {
       ca = readFileSync(at(c.broker.ca));
     } catch (err) {
-      throw new ConsoleError('CONFIG_UNREADABLE', `Cannot read the broker CA file ${at(c.broker.ca)}: ${(err as Error).message}`, { cause: err });
+      throw new ConsoleError('CONFIG_UNREADABLE', `Cannot read the broker CA file ${at(c.broker.ca)}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   const plants = c.plants.map((p, i) => resolvePlant(p, at, i));
@@ -234,7 +256,10 @@ export function loadReceiverConfig(path: string, env: Record<string, string | un
 }
 
 /** Only the database settings of a configuration file (`status` needs no broker, keys or password). */
-export function loadDatabaseSettings(path: string, env: Record<string, string | undefined> = process.env): { database: string; databaseKey?: string } {
+export function loadDatabaseSettings(
+  path: string,
+  env: Record<string, string | undefined> = process.env,
+): { database: string; databaseKey?: string } {
   const file = resolve(path);
   let raw: { database?: unknown; databaseKeyEnv?: unknown };
   try {
@@ -246,6 +271,7 @@ export function loadDatabaseSettings(path: string, env: Record<string, string | 
   const database = isAbsolute(raw.database) ? raw.database : resolve(dirname(file), raw.database);
   if (typeof raw.databaseKeyEnv !== 'string') return { database };
   const key = env[raw.databaseKeyEnv];
-  if (!key || !/^[0-9a-f]{64}$/.test(key)) throw invalid(`Set the environment variable ${raw.databaseKeyEnv} to the database key (64 hex characters)`);
+  if (!key || !/^[0-9a-f]{64}$/.test(key))
+    throw invalid(`Set the environment variable ${raw.databaseKeyEnv} to the database key (64 hex characters)`);
   return { database, databaseKey: key };
 }

@@ -44,13 +44,36 @@ export type ReceiverEvent =
       totals: { dropped: number; notRecorded: number };
       repeated: boolean;
     }
-  | { event: 'state'; receiver: string; plant: string; plantPseudonym: string; state: 'online' | 'offline'; session: number; stale: boolean }
-  | { event: 'plant-keys'; receiver: string; plant: string; plantPseudonym: string; current: string; previous: string; graceUntil: number; box?: string }
+  | {
+      event: 'state';
+      receiver: string;
+      plant: string;
+      plantPseudonym: string;
+      state: 'online' | 'offline';
+      session: number;
+      stale: boolean;
+    }
+  | {
+      event: 'plant-keys';
+      receiver: string;
+      plant: string;
+      plantPseudonym: string;
+      current: string;
+      previous: string;
+      graceUntil: number;
+      box?: string;
+    }
   | { event: 'connection'; receiver: string; state: 'online' | 'offline' | 'reconnecting' | 'closed'; detail?: string }
   | { event: 'error'; receiver: string; message: string };
 
 /** A refusal event for a reason and its detail. */
-export function refusalEvent(receiver: string, topic: string, reason: RefusalReason, detail: string, extra: { plant?: string; seq?: number } = {}): ReceiverEvent {
+export function refusalEvent(
+  receiver: string,
+  topic: string,
+  reason: RefusalReason,
+  detail: string,
+  extra: { plant?: string; seq?: number } = {},
+): ReceiverEvent {
   return { event: 'refuse', receiver, topic, reason, text: REFUSAL_TEXT[reason], detail, ...extra };
 }
 
@@ -64,7 +87,8 @@ function ranges(seqs: [number, number][], max = 8): string {
 }
 
 function notRecorded(n: Extract<ReceiverEvent, { event: 'gap-notice' }>['notRecorded']): string {
-  const window = n.from !== undefined && n.to !== undefined ? ` from ${new Date(n.from).toISOString()} to ${new Date(n.to).toISOString()}` : '';
+  const window =
+    n.from !== undefined && n.to !== undefined ? ` from ${new Date(n.from).toISOString()} to ${new Date(n.to).toISOString()}` : '';
   return `sealed:${n.sealed},plain:${n.plain}${window}`;
 }
 

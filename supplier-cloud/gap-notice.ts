@@ -10,7 +10,8 @@ import type { CloudStore } from './store';
 
 export { GAP_LABEL } from '../src-main/uplink/gap';
 
-export type GapNoticeResult = { ok: true; fresh: boolean; notice: GapNotice } | { ok: false; reason: RefusalReason; detail: string; seq?: number };
+export type GapNoticeResult =
+  { ok: true; fresh: boolean; notice: GapNotice } | { ok: false; reason: RefusalReason; detail: string; seq?: number };
 
 /**
  * Checks a gap notice (malformed → unsupported version → malformed → unknown key id → bad
@@ -24,13 +25,36 @@ export function handleGapNotice(
   if (!r.ok) return r;
   const n = r.notice;
   const verdict = opts.store.classify(n.plant, BigInt(n.seq), opts.reorderWindow);
-  if (verdict === 'replay') return { ok: false, reason: 'replay', detail: `plant ${n.plant} sequence ${n.seq} (a gap notice) is older than what was accepted`, seq: n.seq };
+  if (verdict === 'replay')
+    return {
+      ok: false,
+      reason: 'replay',
+      detail: `plant ${n.plant} sequence ${n.seq} (a gap notice) is older than what was accepted`,
+      seq: n.seq,
+    };
   // The notice took a sequence number of the plant's: storing it keeps that number from
   // looking missing, and the primary key makes a redelivered notice a duplicate.
   const stored =
     verdict === 'new' &&
-    opts.store.accept({ plant: n.plant, seq: n.seq, kind: 'gap-notice', machine: '', from: n.issued, to: n.issued, signingKid: n.kid, points: 0, samples: 0, payload: JSON.stringify(n) }).stored;
-  if (!stored) return { ok: false, reason: 'duplicate_sequence', detail: `plant ${n.plant} sequence ${n.seq} (a gap notice) was already accepted`, seq: n.seq };
+    opts.store.accept({
+      plant: n.plant,
+      seq: n.seq,
+      kind: 'gap-notice',
+      machine: '',
+      from: n.issued,
+      to: n.issued,
+      signingKid: n.kid,
+      points: 0,
+      samples: 0,
+      payload: JSON.stringify(n),
+    }).stored;
+  if (!stored)
+    return {
+      ok: false,
+      reason: 'duplicate_sequence',
+      detail: `plant ${n.plant} sequence ${n.seq} (a gap notice) was already accepted`,
+      seq: n.seq,
+    };
   const fresh = opts.store.recordGapNotice({
     plant: n.plant,
     seq: n.seq,

@@ -124,8 +124,15 @@ export function createInbox(deps: InboxDeps): Inbox {
 
   function openBatch(kind: 'sealed' | 'plain', payload: Buffer, topic: { plant: string; machine?: string }): Opened {
     if (kind === 'sealed') {
-      const r = openSealed(payload, { ...sequences, cloudSecretKeys: deps.cloudKeys.lookup(), plantPublicKeys: plantLookup(), now: deps.now(), topic });
-      if (!r.ok) return { ok: false, reason: r.reason, detail: r.detail, ...(r.header ? { plant: r.header.plant, seq: r.header.seq } : {}) };
+      const r = openSealed(payload, {
+        ...sequences,
+        cloudSecretKeys: deps.cloudKeys.lookup(),
+        plantPublicKeys: plantLookup(),
+        now: deps.now(),
+        topic,
+      });
+      if (!r.ok)
+        return { ok: false, reason: r.reason, detail: r.detail, ...(r.header ? { plant: r.header.plant, seq: r.header.seq } : {}) };
       const h = r.header;
       return {
         ok: true,
@@ -146,7 +153,18 @@ export function createInbox(deps: InboxDeps): Inbox {
     const r = openPlain(payload, { ...sequences, plantPublicKeys: plantLookup(), now: deps.now(), topic });
     if (!r.ok) return { ok: false, reason: r.reason, detail: r.detail };
     const b = r.batch;
-    return { ok: true, kind, plant: b.plant, machine: b.machine, seq: r.seq, from: b.from, to: b.to, signingKid: b.kid, payload: JSON.stringify(b), points: b.points };
+    return {
+      ok: true,
+      kind,
+      plant: b.plant,
+      machine: b.machine,
+      seq: r.seq,
+      from: b.from,
+      to: b.to,
+      signingKid: b.kid,
+      payload: JSON.stringify(b),
+      points: b.points,
+    };
   }
 
   /** Opens a batch, giving key changes a chance first: a rotated cloud key file, an announcement another receiver applied. */
@@ -170,13 +188,22 @@ export function createInbox(deps: InboxDeps): Inbox {
     stats.refusals[reason] += 1;
     const s = seq === undefined ? undefined : Number(seq) <= Number.MAX_SAFE_INTEGER ? Number(seq) : undefined;
     deps.store.recordRefusal({ topic, reason, detail, ...(plant !== undefined ? { plant } : {}), ...(s !== undefined ? { seq: s } : {}) });
-    return refusalEvent(deps.receiver, topic, reason, detail, { ...(plant !== undefined ? { plant: byPseudonym.get(plant)?.id ?? plant } : {}), ...(s !== undefined ? { seq: s } : {}) });
+    return refusalEvent(deps.receiver, topic, reason, detail, {
+      ...(plant !== undefined ? { plant: byPseudonym.get(plant)?.id ?? plant } : {}),
+      ...(s !== undefined ? { seq: s } : {}),
+    });
   }
 
-  async function batch(topic: string, kind: 'sealed' | 'plain', payload: Buffer, where: { plant: string; machine?: string }): Promise<ReceiverEvent[]> {
+  async function batch(
+    topic: string,
+    kind: 'sealed' | 'plain',
+    payload: Buffer,
+    where: { plant: string; machine?: string },
+  ): Promise<ReceiverEvent[]> {
     const r = await openWithRetry(kind, payload, where);
     if (!r.ok) return [refuse(topic, r.reason, r.detail, r.plant ?? where.plant, r.seq)];
-    if (r.seq > BigInt(Number.MAX_SAFE_INTEGER)) return [refuse(topic, 'malformed', `sequence ${r.seq} is beyond 2^53−1 (docs/uplink.md §7)`, r.plant)];
+    if (r.seq > BigInt(Number.MAX_SAFE_INTEGER))
+      return [refuse(topic, 'malformed', `sequence ${r.seq} is beyond 2^53−1 (docs/uplink.md §7)`, r.plant)];
     const seq = Number(r.seq);
     const series = Object.values(r.points);
     const samples = series.reduce((n, s) => n + s.samples.length, 0);
@@ -195,7 +222,10 @@ export function createInbox(deps: InboxDeps): Inbox {
       ...(r.machineId !== undefined ? { machineId: r.machineId } : {}),
       ...(r.model !== undefined ? { model: r.model } : {}),
     });
-    if (!outcome.stored) return [refuse(topic, 'duplicate_sequence', `plant ${r.plant} sequence ${seq} was stored meanwhile by another receiver`, r.plant, seq)];
+    if (!outcome.stored)
+      return [
+        refuse(topic, 'duplicate_sequence', `plant ${r.plant} sequence ${seq} was stored meanwhile by another receiver`, r.plant, seq),
+      ];
     stats.accepted += 1;
     if (r.kind === 'sealed') stats.acceptedSealed += 1;
     else stats.acceptedPlain += 1;
@@ -224,7 +254,15 @@ export function createInbox(deps: InboxDeps): Inbox {
     const below = outcome.previous ?? 0;
     if (seq > below + 1) {
       stats.gaps += 1;
-      events.push({ event: 'gap', receiver: deps.receiver, plant: plantId, plantPseudonym: r.plant, from: below + 1, to: seq - 1, before: seq });
+      events.push({
+        event: 'gap',
+        receiver: deps.receiver,
+        plant: plantId,
+        plantPseudonym: r.plant,
+        from: below + 1,
+        to: seq - 1,
+        before: seq,
+      });
     }
     return events;
   }
@@ -235,7 +273,12 @@ export function createInbox(deps: InboxDeps): Inbox {
     let result: ReturnType<typeof applyPlantKeysAnnouncement> | null = null;
     let previous = '';
     deps.store.updateSigningRing(plant, (stored) => {
-      const ring = stored ? { ...stored, entries: [...stored.entries, ...registered.ring.entries.filter((e) => !stored.entries.some((s) => s.kid === e.kid))] } : registered.ring;
+      const ring = stored
+        ? {
+            ...stored,
+            entries: [...stored.entries, ...registered.ring.entries.filter((e) => !stored.entries.some((s) => s.kid === e.kid))],
+          }
+        : registered.ring;
       previous = ring.current;
       result = applyPlantKeysAnnouncement(ring, payload, { plant, now: deps.now() });
       return result.ok ? { ring: result.ring, ...(result.box ? { box: result.box } : {}) } : null;
@@ -264,11 +307,27 @@ export function createInbox(deps: InboxDeps): Inbox {
     if (!r.ok) return [refuse(topic, r.reason, r.detail, plant)];
     const fresh = deps.store.recordState(plant, r.state.state, r.state.session);
     stats.states += 1;
-    return [{ event: 'state', receiver: deps.receiver, plant: byPseudonym.get(plant)?.id ?? plant, plantPseudonym: plant, state: r.state.state, session: r.state.session, stale: !fresh }];
+    return [
+      {
+        event: 'state',
+        receiver: deps.receiver,
+        plant: byPseudonym.get(plant)?.id ?? plant,
+        plantPseudonym: plant,
+        state: r.state.state,
+        session: r.state.session,
+        stale: !fresh,
+      },
+    ];
   }
 
   function gapNotice(topic: string, plant: string, payload: Buffer): ReceiverEvent[] {
-    const r = handleGapNotice(payload, { plant, plantPublicKeys: plantLookup(), now: deps.now(), store: deps.store, reorderWindow: deps.reorderWindow });
+    const r = handleGapNotice(payload, {
+      plant,
+      plantPublicKeys: plantLookup(),
+      now: deps.now(),
+      store: deps.store,
+      reorderWindow: deps.reorderWindow,
+    });
     if (!r.ok) return [refuse(topic, r.reason, r.detail, plant, r.seq)];
     stats.gapNotices += 1;
     const n = r.notice;
@@ -305,7 +364,7 @@ export function createInbox(deps: InboxDeps): Inbox {
         case 'state':
           return state(topic, t.plant, payload);
         case 'down':
-          return [refuse(topic, 'malformed', 'the downlink is not the cloud receiver\'s to read', t.plant)];
+          return [refuse(topic, 'malformed', "the downlink is not the cloud receiver's to read", t.plant)];
         default:
           return assertNever(t.kind, 'topic kind');
       }

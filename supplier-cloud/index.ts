@@ -4,7 +4,14 @@
  */
 export { runSupplierCloudCli } from './cli';
 export { startReceiver, type Receiver, type ReceiverOptions, type ReceiverStats } from './receiver';
-export { loadReceiverConfig, resolveReceiverConfig, ReceiverConfigSchema, type ReceiverConfigInput, type ResolvedReceiverConfig, type RegisteredPlant } from './config';
+export {
+  loadReceiverConfig,
+  resolveReceiverConfig,
+  ReceiverConfigSchema,
+  type ReceiverConfigInput,
+  type ResolvedReceiverConfig,
+  type RegisteredPlant,
+} from './config';
 export { generateSupplierKeys, writePlantProvisioning, type KeygenResult } from './keygen';
 export { KEY_FILES, readCloudKeyring, readSupplierSigner } from './keyfiles';
 export { ProvisioningSchema, readProvisioning, type Provisioning } from './provisioning';

@@ -71,7 +71,10 @@ const SupplierKeyEntrySchema = z
     kid,
     alg: z.literal('ed25519'),
     publicKey: hex32,
-    secretKey: z.string().regex(/^[0-9a-f]{128}$/).optional(),
+    secretKey: z
+      .string()
+      .regex(/^[0-9a-f]{128}$/)
+      .optional(),
     fingerprint: z.string(),
     createdAt: z.string(),
   })
@@ -136,11 +139,14 @@ export function readCloudKeyring(path: string): KeyRing<CloudKeyPair> {
   const entries = file.keys.map((k) => {
     const publicKey = Buffer.from(k.publicKey, 'hex');
     const secretKey = k.secretKey ? Buffer.from(k.secretKey, 'hex') : null;
-    if (!secretKey) throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path} holds no secret key for ${k.kid}: give the .secret.json file`);
-    if (keyId(publicKey, 'x25519') !== k.kid) throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path}: key id ${k.kid} does not match its public key`);
+    if (!secretKey)
+      throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path} holds no secret key for ${k.kid}: give the .secret.json file`);
+    if (keyId(publicKey, 'x25519') !== k.kid)
+      throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path}: key id ${k.kid} does not match its public key`);
     return { kid: k.kid, key: { publicKey, secretKey }, notAfter: k.notAfter };
   });
-  if (!entries.some((e) => e.kid === file.current)) throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path}: the current key ${file.current} is not in it`);
+  if (!entries.some((e) => e.kid === file.current))
+    throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path}: the current key ${file.current} is not in it`);
   return { current: file.current, entries, lastIssued: file.lastIssued };
 }
 
@@ -200,9 +206,11 @@ export function readSupplierSigner(path: string): SigningKeyPair {
   const file = parseWith(SupplierKeysFileSchema, readJson(path, 'supplier key file'), path, 'Supplier key file');
   const entry = file.keys.find((k) => k.kid === file.current);
   const secret = entry?.secretKey ? fromHex(entry.secretKey, 64) : null;
-  if (!entry || !secret) throw new ConsoleError('CONFIG_INVALID', `Supplier key file ${path} holds no secret for its current key: give the .secret.json file`);
+  if (!entry || !secret)
+    throw new ConsoleError('CONFIG_INVALID', `Supplier key file ${path} holds no secret for its current key: give the .secret.json file`);
   const pair = signingKeyPairFromSecret(secret);
-  if (pair.kid !== entry.kid) throw new ConsoleError('CONFIG_INVALID', `Supplier key file ${path}: key id ${entry.kid} does not match its key`);
+  if (pair.kid !== entry.kid)
+    throw new ConsoleError('CONFIG_INVALID', `Supplier key file ${path}: key id ${entry.kid} does not match its key`);
   return pair;
 }
 

@@ -40,12 +40,18 @@ export interface KeygenResult {
 function refuseOverwrite(paths: string[], force: boolean): void {
   const existing = paths.filter((p) => existsSync(p));
   if (existing.length && !force) {
-    throw new ConsoleError('BAD_REQUEST', `Refusing to overwrite existing key files (${existing.join(', ')}); give --force to replace them (the old keys are then lost).`);
+    throw new ConsoleError(
+      'BAD_REQUEST',
+      `Refusing to overwrite existing key files (${existing.join(', ')}); give --force to replace them (the old keys are then lost).`,
+    );
   }
 }
 
 /** Writes a plant's provisioning file from the keys in `keysDir` (mode 0600: it holds the pseudonym key). */
-export function writePlantProvisioning(p: { keysDir: string; out: string; plantId?: string; force?: boolean; now?: number }): { path: string; plant?: { id: string; pseudonym: string } } {
+export function writePlantProvisioning(p: { keysDir: string; out: string; plantId?: string; force?: boolean; now?: number }): {
+  path: string;
+  plant?: { id: string; pseudonym: string };
+} {
   const now = p.now ?? Date.now();
   const out = resolve(p.out);
   refuseOverwrite([out], p.force ?? false);
@@ -77,7 +83,13 @@ export function generateSupplierKeys(p: { dir: string; plantId?: string; force?:
   const dir = resolve(p.dir);
   const now = p.now ?? Date.now();
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new ConsoleError('BAD_REQUEST', `${dir} exists and is not a directory`);
-  const paths = [KEY_FILES.cloudSecret, KEY_FILES.cloudPublic, KEY_FILES.supplierSecret, KEY_FILES.supplierPublic, KEY_FILES.provisioning].map((f) => join(dir, f));
+  const paths = [
+    KEY_FILES.cloudSecret,
+    KEY_FILES.cloudPublic,
+    KEY_FILES.supplierSecret,
+    KEY_FILES.supplierPublic,
+    KEY_FILES.provisioning,
+  ].map((f) => join(dir, f));
   refuseOverwrite(paths, p.force ?? false);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 
@@ -87,12 +99,26 @@ export function generateSupplierKeys(p: { dir: string; plantId?: string; force?:
   const ring: KeyRing<CloudKeyPair> = createKeyRing(cloud.kid, { publicKey: cloud.publicKey, secretKey: cloud.secretKey });
   try {
     writeCloudKeyring(dir, ring, new Map([[cloud.kid, created]]));
-    writeFileAtomic(join(dir, KEY_FILES.supplierSecret), JSON.stringify(supplierKeysFile(supplier, created, true), null, 2) + '\n', SECRET_MODE);
-    writeFileAtomic(join(dir, KEY_FILES.supplierPublic), JSON.stringify(supplierKeysFile(supplier, created, false), null, 2) + '\n', PUBLIC_MODE);
+    writeFileAtomic(
+      join(dir, KEY_FILES.supplierSecret),
+      JSON.stringify(supplierKeysFile(supplier, created, true), null, 2) + '\n',
+      SECRET_MODE,
+    );
+    writeFileAtomic(
+      join(dir, KEY_FILES.supplierPublic),
+      JSON.stringify(supplierKeysFile(supplier, created, false), null, 2) + '\n',
+      PUBLIC_MODE,
+    );
   } finally {
     wipe(cloud.secretKey, supplier.secretKey);
   }
-  const prov = writePlantProvisioning({ keysDir: dir, out: join(dir, KEY_FILES.provisioning), force: true, now, ...(p.plantId !== undefined ? { plantId: p.plantId } : {}) });
+  const prov = writePlantProvisioning({
+    keysDir: dir,
+    out: join(dir, KEY_FILES.provisioning),
+    force: true,
+    now,
+    ...(p.plantId !== undefined ? { plantId: p.plantId } : {}),
+  });
   return {
     dir,
     files: [
@@ -103,8 +129,20 @@ export function generateSupplierKeys(p: { dir: string; plantId?: string; force?:
       { path: prov.path, mode: SECRET_MODE, secret: prov.plant !== undefined, forPlant: true },
     ],
     keys: [
-      { role: 'cloud-encryption', alg: 'x25519', kid: cloud.kid, fingerprint: fingerprint(cloud.publicKey, 'x25519'), publicKey: cloud.publicKey.toString('hex') },
-      { role: 'supplier-signing', alg: 'ed25519', kid: supplier.kid, fingerprint: fingerprint(supplier.publicKey, 'ed25519'), publicKey: supplier.publicKey.toString('hex') },
+      {
+        role: 'cloud-encryption',
+        alg: 'x25519',
+        kid: cloud.kid,
+        fingerprint: fingerprint(cloud.publicKey, 'x25519'),
+        publicKey: cloud.publicKey.toString('hex'),
+      },
+      {
+        role: 'supplier-signing',
+        alg: 'ed25519',
+        kid: supplier.kid,
+        fingerprint: fingerprint(supplier.publicKey, 'ed25519'),
+        publicKey: supplier.publicKey.toString('hex'),
+      },
     ],
     ...(prov.plant ? { plant: { ...prov.plant, provisioning: prov.path } } : {}),
   };
@@ -113,15 +151,28 @@ export function generateSupplierKeys(p: { dir: string; plantId?: string; force?:
 /** The keygen report for people: files, public keys and fingerprints, never a secret. */
 export function formatKeygenReport(r: KeygenResult): string {
   const lines = [`Supplier keys written to ${r.dir}`, ''];
-  const note = (f: KeygenResult['files'][number]): string => (f.forPlant ? '  (for the plant only)' : f.secret ? '  (secret: never leaves the supplier)' : '');
+  const note = (f: KeygenResult['files'][number]): string =>
+    f.forPlant ? '  (for the plant only)' : f.secret ? '  (secret: never leaves the supplier)' : '';
   for (const f of r.files) lines.push(`  ${f.mode.toString(8).padStart(4, '0')}  ${f.path}${note(f)}`);
   for (const k of r.keys) {
-    lines.push('', k.role === 'cloud-encryption' ? 'Cloud encryption key (X25519)' : 'Supplier signing key (Ed25519)', `  key id       ${k.kid}`, `  fingerprint  ${k.fingerprint}`);
+    lines.push(
+      '',
+      k.role === 'cloud-encryption' ? 'Cloud encryption key (X25519)' : 'Supplier signing key (Ed25519)',
+      `  key id       ${k.kid}`,
+      `  fingerprint  ${k.fingerprint}`,
+    );
   }
   if (r.plant) {
-    lines.push('', `Plant ${r.plant.id}: pseudonym ${r.plant.pseudonym}`, `  give ${r.plant.provisioning} to the plant over a trusted channel; it holds the plant's pseudonym key.`);
+    lines.push(
+      '',
+      `Plant ${r.plant.id}: pseudonym ${r.plant.pseudonym}`,
+      `  give ${r.plant.provisioning} to the plant over a trusted channel; it holds the plant's pseudonym key.`,
+    );
   } else {
-    lines.push('', `No --plant-id: ${r.files[4]?.path ?? KEY_FILES.provisioning} pins the cloud and supplier keys only; run "supplier-cloud provision" per plant.`);
+    lines.push(
+      '',
+      `No --plant-id: ${r.files[4]?.path ?? KEY_FILES.provisioning} pins the cloud and supplier keys only; run "supplier-cloud provision" per plant.`,
+    );
   }
   return lines.join('\n') + '\n';
 }

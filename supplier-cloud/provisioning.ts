@@ -39,7 +39,9 @@ export const ProvisioningSchema = z
     cloud: z
       .object({
         current: kid,
-        keys: z.array(z.object({ kid, alg: z.literal('x25519'), publicKey: hex32, fingerprint: z.string(), notAfter: time.nullable() }).strict()).min(1),
+        keys: z
+          .array(z.object({ kid, alg: z.literal('x25519'), publicKey: hex32, fingerprint: z.string(), notAfter: time.nullable() }).strict())
+          .min(1),
       })
       .strict(),
     supplier: z
@@ -61,7 +63,9 @@ export function buildProvisioning(p: {
 }): Provisioning {
   // Keys whose grace already ended would only be refused by the cloud: leave them out.
   const cloudKeys = p.cloudRing.entries.filter((e) => e.notAfter === null || e.notAfter >= p.now);
-  const plant = p.plant ? { id: p.plant.id, pseudonym: plantPseudonym(p.plant.pseudonymKey, p.plant.id), pseudonymKey: toHex(p.plant.pseudonymKey) } : undefined;
+  const plant = p.plant
+    ? { id: p.plant.id, pseudonym: plantPseudonym(p.plant.pseudonymKey, p.plant.id), pseudonymKey: toHex(p.plant.pseudonymKey) }
+    : undefined;
   const topics = plant ? plantTopics(plant.pseudonym) : undefined;
   return {
     v: 1,
@@ -70,10 +74,21 @@ export function buildProvisioning(p: {
     ...(plant ? { plant } : {}),
     cloud: {
       current: p.cloudRing.current,
-      keys: cloudKeys.map((e) => ({ kid: e.kid, alg: 'x25519' as const, publicKey: toHex(e.key.publicKey), fingerprint: fingerprint(e.key.publicKey, 'x25519'), notAfter: e.notAfter })),
+      keys: cloudKeys.map((e) => ({
+        kid: e.kid,
+        alg: 'x25519' as const,
+        publicKey: toHex(e.key.publicKey),
+        fingerprint: fingerprint(e.key.publicKey, 'x25519'),
+        notAfter: e.notAfter,
+      })),
     },
     supplier: {
-      keys: p.supplierKeys.map((k) => ({ kid: k.kid, alg: 'ed25519' as const, publicKey: toHex(k.publicKey), fingerprint: fingerprint(k.publicKey, 'ed25519') })),
+      keys: p.supplierKeys.map((k) => ({
+        kid: k.kid,
+        alg: 'ed25519' as const,
+        publicKey: toHex(k.publicKey),
+        fingerprint: fingerprint(k.publicKey, 'ed25519'),
+      })),
     },
     ...(topics ? { topics: { up: `${topics.publishPrefix}#`, state: topics.state, down: topics.down } } : {}),
   };
@@ -81,9 +96,11 @@ export function buildProvisioning(p: {
 
 /** The first inconsistency of a parsed provisioning document (ids vs keys, pseudonym vs key), or null. */
 export function provisioningProblem(doc: Provisioning): string | null {
-  for (const k of doc.cloud.keys) if (keyId(Buffer.from(k.publicKey, 'hex'), 'x25519') !== k.kid) return `cloud key id ${k.kid} is not the id of its public key`;
+  for (const k of doc.cloud.keys)
+    if (keyId(Buffer.from(k.publicKey, 'hex'), 'x25519') !== k.kid) return `cloud key id ${k.kid} is not the id of its public key`;
   if (!doc.cloud.keys.some((k) => k.kid === doc.cloud.current)) return `the current cloud key ${doc.cloud.current} is not listed`;
-  for (const k of doc.supplier.keys) if (keyId(Buffer.from(k.publicKey, 'hex'), 'ed25519') !== k.kid) return `supplier key id ${k.kid} is not the id of its public key`;
+  for (const k of doc.supplier.keys)
+    if (keyId(Buffer.from(k.publicKey, 'hex'), 'ed25519') !== k.kid) return `supplier key id ${k.kid} is not the id of its public key`;
   if (doc.plant && plantPseudonym(Buffer.from(doc.plant.pseudonymKey, 'hex'), doc.plant.id) !== doc.plant.pseudonym) {
     return `the plant pseudonym ${doc.plant.pseudonym} is not derived from plant ${doc.plant.id} with its pseudonym key`;
   }
@@ -101,7 +118,10 @@ export function readProvisioning(path: string): Provisioning {
   const parsed = ProvisioningSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConsoleError('CONFIG_INVALID', `Provisioning file ${path} is invalid at ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    throw new ConsoleError(
+      'CONFIG_INVALID',
+      `Provisioning file ${path} is invalid at ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   const problem = provisioningProblem(parsed.data);
   if (problem) throw new ConsoleError('CONFIG_INVALID', `Provisioning file ${path}: ${problem}`);

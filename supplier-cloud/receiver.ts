@@ -51,8 +51,13 @@ function isResolved(c: ReceiverConfigInput | ResolvedReceiverConfig): c is Resol
 }
 
 /** Starts a receiver; resolves once it is connected and subscribed. */
-export async function startReceiver(config: ReceiverConfigInput | ResolvedReceiverConfig, options: ReceiverOptions = {}): Promise<Receiver> {
-  const cfg = isResolved(config) ? config : resolveReceiverConfig(config, options.baseDir ?? process.cwd(), options.env ?? process.env, options.password);
+export async function startReceiver(
+  config: ReceiverConfigInput | ResolvedReceiverConfig,
+  options: ReceiverOptions = {},
+): Promise<Receiver> {
+  const cfg = isResolved(config)
+    ? config
+    : resolveReceiverConfig(config, options.baseDir ?? process.cwd(), options.env ?? process.env, options.password);
   const name = options.name ?? `receiver-${toHex(randomBytes(3))}`;
   const now = options.now ?? Date.now;
   const emit = (e: ReceiverEvent): void => options.onEvent?.(e);
@@ -66,7 +71,15 @@ export async function startReceiver(config: ReceiverConfigInput | ResolvedReceiv
     throw err;
   }
   const keys = cloudKeys;
-  const inbox = createInbox({ receiver: name, store, cloudKeys: keys, plants: cfg.plants, now, reorderWindow: cfg.reorderWindow, announcementWaitMs: cfg.announcementWaitMs });
+  const inbox = createInbox({
+    receiver: name,
+    store,
+    cloudKeys: keys,
+    plants: cfg.plants,
+    now,
+    reorderWindow: cfg.reorderWindow,
+    announcementWaitMs: cfg.announcementWaitMs,
+  });
 
   let failed: string | null = null;
   let stopping = false;
@@ -142,7 +155,12 @@ export async function startReceiver(config: ReceiverConfigInput | ResolvedReceiv
     throw err;
   }
   client.on('connect', () => emit({ event: 'connection', receiver: name, state: 'online' }));
-  emit({ event: 'connection', receiver: name, state: 'online', detail: `${cfg.broker.url} ${v5 ? `group ${cfg.group}` : 'MQTT 3.1.1, no shared subscription'}` });
+  emit({
+    event: 'connection',
+    receiver: name,
+    state: 'online',
+    detail: `${cfg.broker.url} ${v5 ? `group ${cfg.group}` : 'MQTT 3.1.1, no shared subscription'}`,
+  });
 
   return {
     name,

@@ -25,7 +25,15 @@ import {
 } from '../src-main/protocol';
 import { brokerOptions, clientIdFor, connectOnce } from './broker';
 import type { ResolvedReceiverConfig } from './config';
-import { KEY_FILES, PUBLIC_MODE, cloudKeyCreationTimes, readCloudKeyring, readSupplierSigner, writeCloudKeyring, writeFileAtomic } from './keyfiles';
+import {
+  KEY_FILES,
+  PUBLIC_MODE,
+  cloudKeyCreationTimes,
+  readCloudKeyring,
+  readSupplierSigner,
+  writeCloudKeyring,
+  writeFileAtomic,
+} from './keyfiles';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -72,7 +80,8 @@ export async function publishAnnouncement(text: string, config: ResolvedReceiver
     for (const p of plants) {
       const topic = plantTopics(p.pseudonym).down;
       const ack = (await client.publishAsync(topic, text, { qos: 1, retain: true })) as { reasonCode?: number } | undefined;
-      if ((ack?.reasonCode ?? 0) >= 128) throw new ConsoleError('UNAVAILABLE', `The broker refused the announcement on ${topic} (reason ${ack?.reasonCode}): check the ACL`);
+      if ((ack?.reasonCode ?? 0) >= 128)
+        throw new ConsoleError('UNAVAILABLE', `The broker refused the announcement on ${topic} (reason ${ack?.reasonCode}): check the ACL`);
       published.push({ plant: p.id, pseudonym: p.pseudonym, topic });
     }
   } finally {
@@ -82,7 +91,12 @@ export async function publishAnnouncement(text: string, config: ResolvedReceiver
 }
 
 /** Rotates the cloud key in `keysDir`, writes and (with `publish`) publishes the signed announcement. */
-export async function rotateCloudKey(p: { keysDir: string; graceMs: number; now?: number; publish?: { config: ResolvedReceiverConfig; plantIds?: string[] } }): Promise<RotateResult> {
+export async function rotateCloudKey(p: {
+  keysDir: string;
+  graceMs: number;
+  now?: number;
+  publish?: { config: ResolvedReceiverConfig; plantIds?: string[] };
+}): Promise<RotateResult> {
   const now = p.now ?? Date.now();
   const ringPath = join(p.keysDir, KEY_FILES.cloudSecret);
   const ring = readCloudKeyring(ringPath);
@@ -92,7 +106,10 @@ export async function rotateCloudKey(p: { keysDir: string; graceMs: number; now?
   // Announcements are ordered by `issued`: a second rotation in the same millisecond still moves on.
   const issued = Math.max(now, ring.lastIssued + 1);
   const graceUntil = now + p.graceMs;
-  const next = pruneKeyRing(rotateKeyRing(ring, pair.kid, { publicKey: pair.publicKey, secretKey: pair.secretKey }, graceUntil, issued), now);
+  const next = pruneKeyRing(
+    rotateKeyRing(ring, pair.kid, { publicKey: pair.publicKey, secretKey: pair.secretKey }, graceUntil, issued),
+    now,
+  );
   const pruned = ring.entries.filter((e) => !next.entries.some((n) => n.kid === e.kid)).map((e) => e.kid);
   createdAt.set(pair.kid, new Date(now).toISOString());
   let text: string;
@@ -118,7 +135,16 @@ export async function rotateCloudKey(p: { keysDir: string; graceMs: number; now?
       );
     }
   }
-  return { kid: pair.kid, fingerprint: fingerprint(pair.publicKey, 'x25519'), previous: ring.current, issued, graceUntil, pruned, announcementPath, published };
+  return {
+    kid: pair.kid,
+    fingerprint: fingerprint(pair.publicKey, 'x25519'),
+    previous: ring.current,
+    issued,
+    graceUntil,
+    pruned,
+    announcementPath,
+    published,
+  };
 }
 
 /** Publishes the last announcement of `keysDir` again (after a failed publication, or to new plants). */

@@ -36,16 +36,23 @@ export function formatStatus(r: StatusReport): string {
         ? '  batches   none yet'
         : `  batches   ${p.accepted} stored, sequences ${p.firstSeq}..${p.lastSeq}, last received ${new Date(p.lastReceivedAt ?? 0).toISOString()}`,
     );
-    lines.push(p.missing ? `  gaps      ${p.missing} missing: ${p.gaps.map(gapText).join(', ')}${p.gaps.length < countGaps(p) ? ', …' : ''}` : '  gaps      none');
+    lines.push(
+      p.missing
+        ? `  gaps      ${p.missing} missing: ${p.gaps.map(gapText).join(', ')}${p.gaps.length < countGaps(p) ? ', …' : ''}`
+        : '  gaps      none',
+    );
     lines.push(`  refused   ${refusalText(p.refusals)}`);
     if (p.gapNotices) {
       const t = p.reportedTotals;
-      lines.push(`  notices   ${p.gapNotices} gap notice(s)${t ? `; the plant reports ${t.dropped} batch(es) dropped and ${t.notRecorded} never recorded in all` : ''}`);
+      lines.push(
+        `  notices   ${p.gapNotices} gap notice(s)${t ? `; the plant reports ${t.dropped} batch(es) dropped and ${t.notRecorded} never recorded in all` : ''}`,
+      );
     }
     lines.push(`  state     ${p.state ? `${p.state.state} (session ${new Date(p.state.session).toISOString()})` : 'unknown'}`);
     lines.push(`  signing   ${p.signingKid ? `key ${p.signingKid} (announced by the plant)` : 'key(s) from the registry'}`);
   }
-  if (Object.keys(r.unattributedRefusals).length) lines.push('', `Refused from no registered plant: ${refusalText(r.unattributedRefusals)}`);
+  if (Object.keys(r.unattributedRefusals).length)
+    lines.push('', `Refused from no registered plant: ${refusalText(r.unattributedRefusals)}`);
   return lines.join('\n') + '\n';
 }
 

@@ -164,7 +164,10 @@ export interface CloudStore {
   recordState(plant: string, state: string, session: number): boolean;
   signingRing(plant: string): KeyRing<Uint8Array> | null;
   /** Replaces a plant's signing ring inside one write transaction; `update` returns null to keep it. */
-  updateSigningRing(plant: string, update: (ring: KeyRing<Uint8Array> | null) => { ring: KeyRing<Uint8Array>; box?: { kid: string; publicKey: Buffer } } | null): boolean;
+  updateSigningRing(
+    plant: string,
+    update: (ring: KeyRing<Uint8Array> | null) => { ring: KeyRing<Uint8Array>; box?: { kid: string; publicKey: Buffer } } | null,
+  ): boolean;
   status(maxGaps?: number): { plants: PlantStatus[]; unattributedRefusals: Record<string, number> };
   batchCount(plant?: string): number;
   close(): void;
@@ -200,7 +203,21 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (plant, seq) DO NOTHING`,
   );
   const acceptTx = db.transaction((b: StoredBatch): AcceptOutcome => {
-    const r = insertBatch.run([b.plant, b.seq, b.kind, b.machine, b.from, b.to, b.signingKid, b.encryptionKid ?? null, b.points, b.samples, b.payload, now(), opts.receiver]);
+    const r = insertBatch.run([
+      b.plant,
+      b.seq,
+      b.kind,
+      b.machine,
+      b.from,
+      b.to,
+      b.signingKid,
+      b.encryptionKid ?? null,
+      b.points,
+      b.samples,
+      b.payload,
+      now(),
+      opts.receiver,
+    ]);
     if (r.changes === 0) return { stored: false };
     if (b.machineId !== undefined) {
       db.prepare(
@@ -234,8 +251,15 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
   };
 
   const noticesOf = (plant: string): Pick<PlantStatus, 'gapNotices' | 'notRecorded' | 'reportedTotals'> => {
-    const agg = rowOf(db, 'SELECT count(*), coalesce(sum(not_recorded_sealed), 0), coalesce(sum(not_recorded_plain), 0) FROM gap_notices WHERE plant = ?', [plant]) ?? [];
-    const latest = rowOf(db, 'SELECT total_dropped, total_not_recorded FROM gap_notices WHERE plant = ? ORDER BY seq DESC LIMIT 1', [plant]);
+    const agg =
+      rowOf(
+        db,
+        'SELECT count(*), coalesce(sum(not_recorded_sealed), 0), coalesce(sum(not_recorded_plain), 0) FROM gap_notices WHERE plant = ?',
+        [plant],
+      ) ?? [];
+    const latest = rowOf(db, 'SELECT total_dropped, total_not_recorded FROM gap_notices WHERE plant = ? ORDER BY seq DESC LIMIT 1', [
+      plant,
+    ]);
     return {
       gapNotices: num(agg[0]) ?? 0,
       notRecorded: { sealed: num(agg[1]) ?? 0, plain: num(agg[2]) ?? 0 },
@@ -245,7 +269,9 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
 
   return {
     registerPlants(plants) {
-      const stmt = db.prepare('INSERT INTO plants (plant, plant_id) VALUES (?, ?) ON CONFLICT (plant) DO UPDATE SET plant_id = excluded.plant_id');
+      const stmt = db.prepare(
+        'INSERT INTO plants (plant, plant_id) VALUES (?, ?) ON CONFLICT (plant) DO UPDATE SET plant_id = excluded.plant_id',
+      );
       db.transaction(() => {
         for (const p of plants) stmt.run([p.pseudonym, p.id]);
       }).immediate();
@@ -277,37 +303,41 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
       ]);
     },
     recordGapNotice(n) {
-      return db.transaction(() => {
-        const r = db
-          .prepare(
-            `INSERT INTO gap_notices (plant, seq, issued, received_at, receiver, dropped_batches, not_recorded_sealed, not_recorded_plain,
+      return db
+        .transaction(() => {
+          const r = db
+            .prepare(
+              `INSERT INTO gap_notices (plant, seq, issued, received_at, receiver, dropped_batches, not_recorded_sealed, not_recorded_plain,
                not_recorded_from, not_recorded_to, total_dropped, total_not_recorded, sig)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sig) DO NOTHING`,
-          )
-          .run([
-            n.plant,
-            n.seq,
-            n.issued,
-            now(),
-            opts.receiver,
-            n.droppedBatches,
-            n.notRecorded.sealed,
-            n.notRecorded.plain,
-            n.notRecorded.from ?? null,
-            n.notRecorded.to ?? null,
-            n.totals.dropped,
-            n.totals.notRecorded,
-            n.sig,
-          ]);
-        if (r.changes === 0) return false;
-        const range = db.prepare('INSERT INTO declared_lost (plant, from_seq, to_seq, notice_seq) VALUES (?, ?, ?, ?)');
-        for (const [from, to] of n.ranges) range.run([n.plant, from, to, n.seq]);
-        return true;
-      }).immediate();
+            )
+            .run([
+              n.plant,
+              n.seq,
+              n.issued,
+              now(),
+              opts.receiver,
+              n.droppedBatches,
+              n.notRecorded.sealed,
+              n.notRecorded.plain,
+              n.notRecorded.from ?? null,
+              n.notRecorded.to ?? null,
+              n.totals.dropped,
+              n.totals.notRecorded,
+              n.sig,
+            ]);
+          if (r.changes === 0) return false;
+          const range = db.prepare('INSERT INTO declared_lost (plant, from_seq, to_seq, notice_seq) VALUES (?, ?, ?, ?)');
+          for (const [from, to] of n.ranges) range.run([n.plant, from, to, n.seq]);
+          return true;
+        })
+        .immediate();
     },
     recordState(plant, state, session) {
       const r = db
-        .prepare('UPDATE plants SET state = ?, state_session = ?, state_at = ? WHERE plant = ? AND (state_session IS NULL OR state_session <= ?)')
+        .prepare(
+          'UPDATE plants SET state = ?, state_session = ?, state_at = ? WHERE plant = ? AND (state_session IS NULL OR state_session <= ?)',
+        )
         .run([state, session, now(), plant, session]);
       return r.changes > 0;
     },
@@ -316,40 +346,46 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
       return typeof r?.[0] === 'string' ? keyRingFromJson(JSON.parse(r[0]) as KeyRing<string>) : null;
     },
     updateSigningRing(plant, update) {
-      return db.transaction(() => {
-        const r = rowOf(db, 'SELECT signing_ring FROM plants WHERE plant = ?', [plant]);
-        const current = typeof r?.[0] === 'string' ? keyRingFromJson(JSON.parse(r[0]) as KeyRing<string>) : null;
-        const next = update(current);
-        if (!next) return false;
-        db.prepare('UPDATE plants SET signing_ring = ?, box_kid = coalesce(?, box_kid), box_public_key = coalesce(?, box_public_key) WHERE plant = ?').run([
-          JSON.stringify(keyRingToJson(next.ring)),
-          next.box?.kid ?? null,
-          next.box ? next.box.publicKey.toString('hex') : null,
-          plant,
-        ]);
-        return true;
-      }).immediate();
+      return db
+        .transaction(() => {
+          const r = rowOf(db, 'SELECT signing_ring FROM plants WHERE plant = ?', [plant]);
+          const current = typeof r?.[0] === 'string' ? keyRingFromJson(JSON.parse(r[0]) as KeyRing<string>) : null;
+          const next = update(current);
+          if (!next) return false;
+          db.prepare(
+            'UPDATE plants SET signing_ring = ?, box_kid = coalesce(?, box_kid), box_public_key = coalesce(?, box_public_key) WHERE plant = ?',
+          ).run([
+            JSON.stringify(keyRingToJson(next.ring)),
+            next.box?.kid ?? null,
+            next.box ? next.box.publicKey.toString('hex') : null,
+            plant,
+          ]);
+          return true;
+        })
+        .immediate();
     },
     status(maxGaps = 20) {
       const refusals = rowsOf(db, 'SELECT plant, reason, count(*) FROM refusals GROUP BY plant, reason');
-      const plants = rowsOf(db, 'SELECT plant, plant_id, state, state_session, state_at, signing_ring FROM plants ORDER BY plant_id').map((r): PlantStatus => {
-        const plant = String(r[0]);
-        const agg = rowOf(db, 'SELECT count(*), min(seq), max(seq), max(received_at) FROM batches WHERE plant = ?', [plant]) ?? [];
-        const ring = typeof r[5] === 'string' ? (JSON.parse(r[5]) as KeyRing<string>) : null;
-        return {
-          plant,
-          plantId: String(r[1]),
-          accepted: num(agg[0]) ?? 0,
-          firstSeq: num(agg[1]),
-          lastSeq: num(agg[2]),
-          lastReceivedAt: num(agg[3]),
-          ...gapsOf(plant, maxGaps),
-          refusals: Object.fromEntries(refusals.filter((x) => x[0] === plant).map((x) => [String(x[1]), num(x[2]) ?? 0])),
-          ...noticesOf(plant),
-          state: typeof r[2] === 'string' ? { state: r[2], session: num(r[3]) ?? 0, at: num(r[4]) ?? 0 } : null,
-          signingKid: ring?.current ?? null,
-        };
-      });
+      const plants = rowsOf(db, 'SELECT plant, plant_id, state, state_session, state_at, signing_ring FROM plants ORDER BY plant_id').map(
+        (r): PlantStatus => {
+          const plant = String(r[0]);
+          const agg = rowOf(db, 'SELECT count(*), min(seq), max(seq), max(received_at) FROM batches WHERE plant = ?', [plant]) ?? [];
+          const ring = typeof r[5] === 'string' ? (JSON.parse(r[5]) as KeyRing<string>) : null;
+          return {
+            plant,
+            plantId: String(r[1]),
+            accepted: num(agg[0]) ?? 0,
+            firstSeq: num(agg[1]),
+            lastSeq: num(agg[2]),
+            lastReceivedAt: num(agg[3]),
+            ...gapsOf(plant, maxGaps),
+            refusals: Object.fromEntries(refusals.filter((x) => x[0] === plant).map((x) => [String(x[1]), num(x[2]) ?? 0])),
+            ...noticesOf(plant),
+            state: typeof r[2] === 'string' ? { state: r[2], session: num(r[3]) ?? 0, at: num(r[4]) ?? 0 } : null,
+            signingKid: ring?.current ?? null,
+          };
+        },
+      );
       const known = new Set(plants.map((p) => p.plant));
       const unattributedRefusals: Record<string, number> = {};
       for (const x of refusals) {
@@ -359,7 +395,10 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
       return { plants, unattributedRefusals };
     },
     batchCount(plant) {
-      const r = plant === undefined ? rowOf(db, 'SELECT count(*) FROM batches') : rowOf(db, 'SELECT count(*) FROM batches WHERE plant = ?', [plant]);
+      const r =
+        plant === undefined
+          ? rowOf(db, 'SELECT count(*) FROM batches')
+          : rowOf(db, 'SELECT count(*) FROM batches WHERE plant = ?', [plant]);
       return num(r?.[0]) ?? 0;
     },
     close() {

@@ -311,7 +311,18 @@ export class AlarmEngine {
   }
 
   private eventOf(a: Alarm, event: AlarmEvent['event'], at: number, user: string | null, value: number | null): AlarmEvent {
-    return { at, alarmId: a.id, machineId: a.machineId, event, state: a.state, priority: a.priority, message: a.message, user, value, unit: a.unit };
+    return {
+      at,
+      alarmId: a.id,
+      machineId: a.machineId,
+      event,
+      state: a.state,
+      priority: a.priority,
+      message: a.message,
+      user,
+      value,
+      unit: a.unit,
+    };
   }
 
   private afterChange(changed: boolean): void {

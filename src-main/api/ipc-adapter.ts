@@ -3,14 +3,7 @@
  * interface so that it runs (and is tested) without Electron. Every call is checked in order:
  * sender frame, then schema (in the API), then role (in the API).
  */
-import {
-  COMMAND_NAMES,
-  EVENT_NAMES,
-  commandChannel,
-  eventChannel,
-  type Caller,
-  type Result,
-} from '../../src-preload/contract';
+import { COMMAND_NAMES, EVENT_NAMES, commandChannel, eventChannel, type Caller, type Result } from '../../src-preload/contract';
 import type { Logger } from '../core/log';
 import { LOCAL_OPERATOR, type ConsoleApi } from './service';
 

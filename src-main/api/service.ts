@@ -125,7 +125,10 @@ export class ConsoleApi {
           const meta = this.core.point(req.machineId, pointId);
           if (!meta) throw new ConsoleError('NOT_FOUND', `Machine "${req.machineId}" has no point "${pointId}"`);
           if (meta.type === 'string') {
-            throw new ConsoleError('NOT_FOUND', `Point "${pointId}" of "${req.machineId}" is text and has no history (only numbers and booleans are recorded)`);
+            throw new ConsoleError(
+              'NOT_FOUND',
+              `Point "${pointId}" of "${req.machineId}" is text and has no history (only numbers and booleans are recorded)`,
+            );
           }
         }
         return {
@@ -255,7 +258,10 @@ export class ConsoleApi {
       this.log.log('debug', `API ${name}`, { command: name, ms: Math.round(performance.now() - started), ...callerFields });
       return { ok: true, value };
     } catch (err) {
-      if (err instanceof ConsoleError && (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE' || err.code === 'BAD_REQUEST' || err.code === 'FORBIDDEN')) {
+      if (
+        err instanceof ConsoleError &&
+        (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE' || err.code === 'BAD_REQUEST' || err.code === 'FORBIDDEN')
+      ) {
         return refuse(err.code, err.message);
       }
       this.log.log('error', `API ${name} failed`, {

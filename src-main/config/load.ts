@@ -4,14 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { ConsoleError } from '../core/errors';
-import {
-  ConfigSchema,
-  ProfileSchema,
-  type PlantConfig,
-  type PlantConfigFile,
-  type Profile,
-  type ResolvedDevice,
-} from './schema';
+import { ConfigSchema, ProfileSchema, type PlantConfig, type PlantConfigFile, type Profile, type ResolvedDevice } from './schema';
 
 /** `devices[0].transport.port` from a zod issue path. */
 function formatPath(path: readonly PropertyKey[]): string {

@@ -3,13 +3,7 @@
  * through here; defaults make the secure choice (unclassified points are `local`).
  */
 import { z } from 'zod';
-import {
-  ByteOrderSchema,
-  PointFunctionSchema,
-  PointRoleSchema,
-  PointTypeSchema,
-  SensitivitySchema,
-} from '../../src-preload/contract';
+import { ByteOrderSchema, PointFunctionSchema, PointRoleSchema, PointTypeSchema, SensitivitySchema } from '../../src-preload/contract';
 import { UplinkConfigSchema } from '../uplink/config';
 
 const slug = z
@@ -40,11 +34,17 @@ export const PointSchema = z
     /** Shown on the overview tile. */
     key: z.boolean().default(false),
     normal: z.object({ low: finite, high: finite }).strict().optional(),
-    writable: z.object({ min: finite, max: finite, maxStep: finite.refine((n) => n > 0, 'must be > 0') }).strict().optional(),
+    writable: z
+      .object({ min: finite, max: finite, maxStep: finite.refine((n) => n > 0, 'must be > 0') })
+      .strict()
+      .optional(),
     /** For the `state` role: raw value → machine state. */
     states: StateMapSchema.optional(),
     /** Writes are allowed only while the machine is in one of these states. */
-    interlock: z.object({ states: z.array(z.enum(['running', 'idle', 'fault'])).min(1) }).strict().optional(),
+    interlock: z
+      .object({ states: z.array(z.enum(['running', 'idle', 'fault'])).min(1) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -136,7 +136,11 @@ export const ProfileSchema = z
         const p = prof.points.find((x) => x.id === a.point);
         if (!p) ctx.addIssue({ code: 'custom', path: ['alarms', i, 'point'], message: `no point "${a.point}" in this profile` });
         else if (p.type === 'string' || p.type === 'bool') {
-          ctx.addIssue({ code: 'custom', path: ['alarms', i, 'point'], message: `a ${a.kind} alarm needs a numeric point, "${a.point}" is ${p.type}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['alarms', i, 'point'],
+            message: `a ${a.kind} alarm needs a numeric point, "${a.point}" is ${p.type}`,
+          });
         }
       }
     });
@@ -184,7 +188,11 @@ export const RtuTransportSchema = z
   .object({
     type: z.literal('rtu'),
     path: z.string().min(1).max(255),
-    baudRate: z.number().int().refine((n) => [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(n), 'must be a standard baud rate (1200–115200)').default(19200),
+    baudRate: z
+      .number()
+      .int()
+      .refine((n) => [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(n), 'must be a standard baud rate (1200–115200)')
+      .default(19200),
     parity: z.enum(['none', 'even', 'odd']).default('even'),
     dataBits: z.literal(8).default(8),
     stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
@@ -256,13 +264,25 @@ export const ConfigSchema = z
         { name: 'Night', start: '22:00' },
       ]),
     kpi: z
-      .object({ rollingWindowMin: z.number().int().min(1).max(24 * 60).default(60) })
+      .object({
+        rollingWindowMin: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(60),
+      })
       .strict()
       .default({ rollingWindowMin: 60 }),
     history: z
       .object({
         /** How long live history is kept when there is no persistent store (tests, tools). */
-        retentionMin: z.number().int().min(15).max(7 * 24 * 60).default(12 * 60),
+        retentionMin: z
+          .number()
+          .int()
+          .min(15)
+          .max(7 * 24 * 60)
+          .default(12 * 60),
         /** Raw samples kept in the encrypted store. */
         retentionDays: z.number().int().min(1).max(366).default(7),
         /** Disk the store may use before the oldest samples are trimmed. */
@@ -271,7 +291,10 @@ export const ConfigSchema = z
       .strict()
       .default({ retentionMin: 12 * 60, retentionDays: 7, diskBudgetMB: 512 }),
     /** Setpoint writes from the console: off unless the plant turns them on. */
-    writes: z.object({ enabled: z.boolean().default(false) }).strict().default({ enabled: false }),
+    writes: z
+      .object({ enabled: z.boolean().default(false) })
+      .strict()
+      .default({ enabled: false }),
     /** The role of the local console user until accounts exist, sign-in in web mode, and remote support limits. */
     access: z
       .object({
@@ -279,8 +302,18 @@ export const ConfigSchema = z
         /** Web mode on loopback asks for sign-in too (absent: no; beyond loopback it always does). */
         localLoginRequired: z.boolean().optional(),
         /** A remote support session's default length (absent: 60), and the longest one may be granted (absent: 240). */
-        remoteSessionMinutes: z.number().int().min(5).max(24 * 60).optional(),
-        remoteSessionMaxMinutes: z.number().int().min(5).max(24 * 60).optional(),
+        remoteSessionMinutes: z
+          .number()
+          .int()
+          .min(5)
+          .max(24 * 60)
+          .optional(),
+        remoteSessionMaxMinutes: z
+          .number()
+          .int()
+          .min(5)
+          .max(24 * 60)
+          .optional(),
       })
       .strict()
       .default({ localRole: 'operator' }),
@@ -300,13 +333,21 @@ export const ConfigSchema = z
       const unitKey = `${key}#${d.unitId}`;
       const other = units.get(unitKey);
       if (other !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'unitId'], message: `unit ${d.unitId} on ${key} is already devices[${other}]` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'unitId'],
+          message: `unit ${d.unitId} on ${key} is already devices[${other}]`,
+        });
       }
       units.set(unitKey, i);
       const settings = JSON.stringify(d.transport);
       const line = lines.get(key);
       if (line && line.settings !== settings) {
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'transport'], message: `line ${key} is configured differently in devices[${line.index}]` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'transport'],
+          message: `line ${key} is configured differently in devices[${line.index}]`,
+        });
       }
       if (!line) lines.set(key, { index: i, settings });
     });

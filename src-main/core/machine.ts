@@ -155,7 +155,10 @@ export class MachineModel {
       scrapSpec: spec(this.roles.scrap),
     });
     this.values = Object.fromEntries(
-      this.profile.points.map((p) => [p.id, { value: null, raw: [], quality: 'bad', ts: 0, reason: 'not polled yet' } satisfies PointValue]),
+      this.profile.points.map((p) => [
+        p.id,
+        { value: null, raw: [], quality: 'bad', ts: 0, reason: 'not polled yet' } satisfies PointValue,
+      ]),
     );
   }
 

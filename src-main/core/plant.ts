@@ -102,8 +102,7 @@ export class PlantCore {
     this.audit = opts.audit;
     this.writes = new WriteService({ host: this, store: opts.writeLog, log: this.log, audit: opts.audit });
     this.pollerFactory = opts.pollerFactory;
-    this.history =
-      opts.history ?? createMemoryHistory({ retentionMs: this.config.history.retentionMin * 60_000, clock: this.clock });
+    this.history = opts.history ?? createMemoryHistory({ retentionMs: this.config.history.retentionMin * 60_000, clock: this.clock });
     this.shiftOf = shiftCalendar(this.config.shifts, this.config.plant.timezone);
     this.started = this.clock.now();
     const alarmRetentionMs = this.config.history.retentionMin * 60_000;
@@ -289,7 +288,8 @@ export class PlantCore {
     const mod = await import('../modbus/poller');
     // One pool per core: units on the same port or gateway share its line and request queue.
     const pool = new mod.LinePool();
-    return (device) => mod.createPoller(device, { pool, clock: this.clock, onLog: (level, msg) => this.log.log(level, msg, { device: device.id }) });
+    return (device) =>
+      mod.createPoller(device, { pool, clock: this.clock, onLog: (level, msg) => this.log.log(level, msg, { device: device.id }) });
   }
 
   private startPollers(factory: PollerFactory): void {

@@ -41,14 +41,7 @@ export interface WriteServiceOptions {
 }
 
 /** Codes of a refused write; failed writes carry the device's error code (MODBUS_*). */
-export type RefusalCode =
-  | 'WRITES_DISABLED'
-  | 'NOT_WRITABLE'
-  | 'BAD_VALUE'
-  | 'LIMIT_EXCEEDED'
-  | 'STEP_EXCEEDED'
-  | 'INTERLOCK'
-  | 'OFFLINE';
+export type RefusalCode = 'WRITES_DISABLED' | 'NOT_WRITABLE' | 'BAD_VALUE' | 'LIMIT_EXCEEDED' | 'STEP_EXCEEDED' | 'INTERLOCK' | 'OFFLINE';
 
 /** Entries `log` returns unless told otherwise. */
 export const DEFAULT_LOG_LIMIT = 100;
@@ -182,7 +175,10 @@ export class WriteService {
       unit: point?.unit ?? '',
     };
     if (!this.host.config.writes.enabled) {
-      return this.finish(base, { code: 'WRITES_DISABLED', reason: 'Setpoint changes are turned off for this plant (writes.enabled in the configuration)' });
+      return this.finish(base, {
+        code: 'WRITES_DISABLED',
+        reason: 'Setpoint changes are turned off for this plant (writes.enabled in the configuration)',
+      });
     }
     if (!device) throw new ConsoleError('NOT_FOUND', `No machine "${machineId}" in this plant`);
     if (!point) throw new ConsoleError('NOT_FOUND', `Machine "${machineId}" has no point "${pointId}"`);
@@ -224,7 +220,11 @@ export class WriteService {
       const state = await this.freshState(poller, device);
       if ('error' in state) return this.finish(base, { outcome: 'failed', ...state.error });
       if (!point.interlock.states.includes(state.value as Exclude<MachineState, 'offline'>)) {
-        return this.refuse(a, 'INTERLOCK', `only while the machine is ${statesInWords(point.interlock.states)}; it is ${STATE_WORD[state.value]}`);
+        return this.refuse(
+          a,
+          'INTERLOCK',
+          `only while the machine is ${statesInWords(point.interlock.states)}; it is ${STATE_WORD[state.value]}`,
+        );
       }
     }
 
@@ -235,7 +235,12 @@ export class WriteService {
       return this.refuse(a, 'BAD_VALUE', toErrorInfo(err).message);
     }
     const fn = point.function === 'coil' ? 'coil' : 'holding';
-    const req: ModbusWriteRequest = { function: fn, address: point.address, values: words, fc: writeFunctionCode(fn, words.length, device.writeFunction) };
+    const req: ModbusWriteRequest = {
+      function: fn,
+      address: point.address,
+      values: words,
+      fc: writeFunctionCode(fn, words.length, device.writeFunction),
+    };
     try {
       await poller.write(req);
     } catch (err) {
@@ -245,7 +250,11 @@ export class WriteService {
       const after = ambiguous ? await this.readValue(poller, point, 'could not read back') : null;
       if (after && 'value' in after) base.readback = after.value;
       const now = after && 'value' in after ? `; the device now reports ${formatWriteValue(after.value, point)}` : '';
-      return this.finish(base, { outcome: 'failed', code: info.code, reason: `the device did not confirm the write (${info.message})${now}` });
+      return this.finish(base, {
+        outcome: 'failed',
+        code: info.code,
+        reason: `the device did not confirm the write (${info.message})${now}`,
+      });
     }
 
     const after = await this.readValue(poller, point, 'the device took the write, but the value could not be read back');
@@ -267,12 +276,18 @@ export class WriteService {
   }
 
   /** Reads one point now; an error becomes the code and a reason for the log. */
-  private async readValue(poller: Poller, point: PointDef, what: string): Promise<{ value: Value } | { error: { code: string; reason: string } }> {
+  private async readValue(
+    poller: Poller,
+    point: PointDef,
+    what: string,
+  ): Promise<{ value: Value } | { error: { code: string; reason: string } }> {
     try {
       const pv = await poller.readPoint(point.id);
       const v = asValue(pv.value);
       if (v === null || pv.quality !== 'good') {
-        return { error: { code: 'DECODE_FAILED', reason: `${what} of ${point.name}: the device answered with ${pv.reason ?? 'no usable value'}` } };
+        return {
+          error: { code: 'DECODE_FAILED', reason: `${what} of ${point.name}: the device answered with ${pv.reason ?? 'no usable value'}` },
+        };
       }
       return { value: v };
     } catch (err) {
@@ -286,7 +301,10 @@ export class WriteService {
    * at the moment of writing rather than at the last poll; the core's state when the profile
    * has no state point.
    */
-  private async freshState(poller: Poller, device: ResolvedDevice): Promise<{ value: MachineState } | { error: { code: string; reason: string } }> {
+  private async freshState(
+    poller: Poller,
+    device: ResolvedDevice,
+  ): Promise<{ value: MachineState } | { error: { code: string; reason: string } }> {
     const statePoint = device.profileDef.points.find((p) => p.role === 'state');
     if (!statePoint) return { value: this.host.machineState(device.id) ?? 'offline' };
     try {

@@ -67,14 +67,7 @@ export function zoneOffsetMs(ms: number, timeZone: string): number {
  * that never happens) the clock is read with the offset from before the change, which lands
  * as far after the gap as the time was into it (02:30 → 03:30 summer time).
  */
-export function zonedTimeToEpoch(
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  timeZone: string,
-): number {
+export function zonedTimeToEpoch(year: number, month: number, day: number, hour: number, minute: number, timeZone: string): number {
   const local = Date.UTC(year, month - 1, day, hour, minute);
   const before = zoneOffsetMs(local - DAY_MS, timeZone);
   const after = zoneOffsetMs(local + DAY_MS, timeZone);

@@ -45,10 +45,13 @@ export class Sleeper {
   /** Resolves after `ms` (or at once when cancelled). */
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.waits.delete(t);
-        resolve();
-      }, Math.max(0, ms));
+      const t = setTimeout(
+        () => {
+          this.waits.delete(t);
+          resolve();
+        },
+        Math.max(0, ms),
+      );
       this.waits.set(t, resolve);
     });
   }

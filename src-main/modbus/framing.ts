@@ -48,9 +48,7 @@ export function describeRead(fn: PointFunction, start: number, count: number): s
 }
 
 /** How the answer to a request must look. */
-export type Expectation =
-  | { kind: 'read'; fc: number; count: number; byteCount: number }
-  | { kind: 'echo'; fc: number; echo: Buffer };
+export type Expectation = { kind: 'read'; fc: number; count: number; byteCount: number } | { kind: 'echo'; fc: number; echo: Buffer };
 
 /** A request ready for a line: its PDU, what the answer must look like, and words for messages. */
 export interface ModbusRequest {
@@ -87,7 +85,9 @@ export function writeRequest(req: ModbusWriteRequest): ModbusRequest {
   }
   const max = fc === 15 ? 1968 : fc === 16 ? 123 : 1;
   if (!Array.isArray(values) || values.length < 1 || values.length > max) {
-    throw badWrite(`FC${fc} carries ${max === 1 ? 'exactly one value' : `1–${max} values`}, not ${Array.isArray(values) ? values.length : 'none'}`);
+    throw badWrite(
+      `FC${fc} carries ${max === 1 ? 'exactly one value' : `1–${max} values`}, not ${Array.isArray(values) ? values.length : 'none'}`,
+    );
   }
   if (!Number.isInteger(address) || address < 0 || address + values.length > 0x10000) {
     throw badWrite(`address ${address} (+${values.length}) is outside 0–65535`);
@@ -145,7 +145,8 @@ export function checkAnswer(exp: Expectation, unitWanted: number, unitGot: numbe
     return { ok: true, data: Buffer.from(echo) };
   }
   const byteCount = pdu[1] ?? -1;
-  if (byteCount !== exp.byteCount) return { ok: false, problem: `byte count ${byteCount}, expected ${exp.byteCount} for ${exp.count} value(s)` };
+  if (byteCount !== exp.byteCount)
+    return { ok: false, problem: `byte count ${byteCount}, expected ${exp.byteCount} for ${exp.count} value(s)` };
   if (pdu.length !== 2 + byteCount) {
     return { ok: false, problem: `${pdu.length - 2} data byte(s) for a byte count of ${byteCount} (frame too short or too long)` };
   }
@@ -233,7 +234,8 @@ function crcOk(frame: Buffer): boolean {
  * what is there. CRC first, so that noise is reported as noise rather than as a wrong field.
  */
 export function judgeRtuAnswer(exp: Expectation, unitId: number, buf: Buffer, quiet: boolean): RtuVerdict {
-  if (buf.length > RTU_MAX_FRAME) return { status: 'malformed', detail: `${buf.length} bytes without a frame end (an RTU frame has at most ${RTU_MAX_FRAME})` };
+  if (buf.length > RTU_MAX_FRAME)
+    return { status: 'malformed', detail: `${buf.length} bytes without a frame end (an RTU frame has at most ${RTU_MAX_FRAME})` };
   const own = ownLength(buf);
   if (typeof own === 'number' && buf.length >= own) {
     const frame = buf.subarray(0, own);
@@ -281,7 +283,10 @@ export interface Target {
 /** The ConsoleError for an exception answer: gateway exceptions (10, 11) mean the unit is unreachable. */
 export function exceptionError(t: Target, what: string, code: number): ConsoleError {
   if (code === 10 || code === 11) {
-    return new ConsoleError('MODBUS_GATEWAY', `${exceptionText(code)} (exception ${code}) for unit ${t.unitId} behind ${t.address}, ${what}`);
+    return new ConsoleError(
+      'MODBUS_GATEWAY',
+      `${exceptionText(code)} (exception ${code}) for unit ${t.unitId} behind ${t.address}, ${what}`,
+    );
   }
   return new ConsoleError('MODBUS_EXCEPTION', `${exceptionText(code)} (exception ${code}) ${what}`);
 }

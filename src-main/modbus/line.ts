@@ -56,7 +56,13 @@ function bitsPerChar(t: Extract<TransportConfig, { type: 'rtu' }>): number {
 function buildChannel(t: TransportConfig, opts: LineOptions, now: () => number, onState: (s: ChannelState) => void): Channel {
   if (t.type === 'tcp') return new MbapChannel(new TcpStream(t.host, t.port), now, onState);
   if (t.type === 'rtu-tcp') return new RtuChannel(new TcpStream(t.host, t.port), { now, onState, silenceMs: opts.silenceMs });
-  return new RtuChannel(new SerialStream(t), { now, onState, silenceMs: opts.silenceMs, baudRate: t.baudRate, bitsPerChar: bitsPerChar(t) });
+  return new RtuChannel(new SerialStream(t), {
+    now,
+    onState,
+    silenceMs: opts.silenceMs,
+    baudRate: t.baudRate,
+    bitsPerChar: bitsPerChar(t),
+  });
 }
 
 /** One port or gateway connection with its request queue. */

@@ -96,7 +96,8 @@ export class MbapChannel implements Channel {
     if (!p) return;
     const target = { address: this.address, unitId: p.x.unitId };
     // Part of an answer is not "no answer": say what came.
-    if (p.received.length > 0) this.fail(malformedError(target, p.x.what, `incomplete answer (${p.received.length} byte(s)) within ${timeoutMs} ms`));
+    if (p.received.length > 0)
+      this.fail(malformedError(target, p.x.what, `incomplete answer (${p.received.length} byte(s)) within ${timeoutMs} ms`));
     else this.fail(timeoutError(target, timeoutMs));
     this.drop();
   }

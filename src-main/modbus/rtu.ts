@@ -105,7 +105,13 @@ export class RtuChannel implements Channel {
   async prepare(x: Exchange, capMs: number): Promise<void> {
     const late = this.late;
     if (late && this.now() >= late.until) this.late = null;
-    else if (late && late.unitId === x.unitId && late.fc === x.expect.fc && late.length === rtuAnswerLength(x.expect) && !late.pdu.equals(x.pdu)) {
+    else if (
+      late &&
+      late.unitId === x.unitId &&
+      late.fc === x.expect.fc &&
+      late.length === rtuAnswerLength(x.expect) &&
+      !late.pdu.equals(x.pdu)
+    ) {
       // Same unit, same function, same answer length: a late answer would pass every check.
       await this.sleeper.sleep(late.until - this.now());
       this.late = null;
@@ -152,7 +158,13 @@ export class RtuChannel implements Channel {
       if (this.pending !== p) return;
       this.fail(malformedError(target, p.x.what, `incomplete answer (${p.received.length} byte(s)) within ${timeoutMs} ms`));
     } else {
-      this.late = { unitId: p.x.unitId, fc: p.x.expect.fc, length: rtuAnswerLength(p.x.expect), pdu: p.x.pdu, until: this.now() + 2 * timeoutMs };
+      this.late = {
+        unitId: p.x.unitId,
+        fc: p.x.expect.fc,
+        length: rtuAnswerLength(p.x.expect),
+        pdu: p.x.pdu,
+        until: this.now() + 2 * timeoutMs,
+      };
       this.fail(timeoutError(target, timeoutMs));
     }
     this.dirty = true;
@@ -216,9 +228,13 @@ export class RtuChannel implements Channel {
     if (p) {
       const when = p.received.length > 0 ? 'in the middle of its answer' : 'before it answered';
       this.fail(
-        new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} lost ${when} (unit ${p.x.unitId}, ${p.x.what})${err ? `: ${err.message}` : ''}`, {
-          cause: err ?? undefined,
-        }),
+        new ConsoleError(
+          'MODBUS_CLOSED',
+          `connection to ${this.address} lost ${when} (unit ${p.x.unitId}, ${p.x.what})${err ? `: ${err.message}` : ''}`,
+          {
+            cause: err ?? undefined,
+          },
+        ),
       );
     }
     this.dirty = true;

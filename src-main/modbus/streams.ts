@@ -82,7 +82,8 @@ export class TcpStream implements ByteStream {
         clearTimeout(timer);
         socket.off('connect', onConnect);
         if (this.closed) reject(closedByConsole(this.address));
-        else if (timedOut) reject(new ConsoleError('MODBUS_CONNECT', `cannot connect to ${this.address}: no answer within ${timeoutMs} ms`));
+        else if (timedOut)
+          reject(new ConsoleError('MODBUS_CONNECT', `cannot connect to ${this.address}: no answer within ${timeoutMs} ms`));
         else reject(connectError(this.address, this.lastError));
       };
       socket.once('connect', onConnect);
@@ -108,10 +109,12 @@ export class TcpStream implements ByteStream {
 
   write(buf: Buffer): Promise<void> {
     const socket = this.socket;
-    if (!socket || !this.isOpen) return Promise.reject(new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} closed before the request could be sent`));
+    if (!socket || !this.isOpen)
+      return Promise.reject(new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} closed before the request could be sent`));
     return new Promise((resolve, reject) => {
       socket.write(buf, (err) => {
-        if (err) reject(new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} failed while sending: ${err.message}`, { cause: err }));
+        if (err)
+          reject(new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} failed while sending: ${err.message}`, { cause: err }));
         else resolve();
       });
     });
@@ -196,10 +199,19 @@ export class SerialStream implements ByteStream {
     try {
       Ctor = await loadSerialPort();
     } catch (err) {
-      throw new ConsoleError('MODBUS_CONNECT', `cannot open ${this.address}: serial support (the serialport package) is not installed`, { cause: err });
+      throw new ConsoleError('MODBUS_CONNECT', `cannot open ${this.address}: serial support (the serialport package) is not installed`, {
+        cause: err,
+      });
     }
     const s = this.settings;
-    const port = new Ctor({ path: s.path, baudRate: s.baudRate, parity: s.parity, dataBits: s.dataBits, stopBits: s.stopBits, autoOpen: false });
+    const port = new Ctor({
+      path: s.path,
+      baudRate: s.baudRate,
+      parity: s.parity,
+      dataBits: s.dataBits,
+      stopBits: s.stopBits,
+      autoOpen: false,
+    });
     this.port = port;
     port.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
@@ -239,12 +251,14 @@ export class SerialStream implements ByteStream {
 
   write(buf: Buffer): Promise<void> {
     const port = this.port;
-    if (!port || !port.isOpen) return Promise.reject(new ConsoleError('MODBUS_CLOSED', `serial port ${this.address} closed before the request could be sent`));
+    if (!port || !port.isOpen)
+      return Promise.reject(new ConsoleError('MODBUS_CLOSED', `serial port ${this.address} closed before the request could be sent`));
     return new Promise((resolve, reject) => {
       port.write(buf);
       // drain (tcdrain) returns once the bytes left the UART, so timeouts start after sending.
       port.drain((err) => {
-        if (err) reject(new ConsoleError('MODBUS_CLOSED', `serial port ${this.address} failed while sending: ${err.message}`, { cause: err }));
+        if (err)
+          reject(new ConsoleError('MODBUS_CLOSED', `serial port ${this.address} failed while sending: ${err.message}`, { cause: err }));
         else resolve();
       });
     });

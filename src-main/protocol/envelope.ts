@@ -103,14 +103,18 @@ export function sealBatch(input: SealBatchInput): Buffer {
   const parsed = SealedPayloadSchema.safeParse(input.payload);
   if (!parsed.success) throw new ConsoleError('PROTOCOL_INVALID', `Sealed payload is invalid: ${schemaProblem(parsed.error)}.`);
   checkOutgoingPoints(input.payload.points, input.from, input.to);
-  if (input.cloudPublicKey.byteLength !== PUBLIC_KEY_BYTES) throw new ConsoleError('PROTOCOL_INVALID', 'The cloud public key must be 32 bytes.');
+  if (input.cloudPublicKey.byteLength !== PUBLIC_KEY_BYTES)
+    throw new ConsoleError('PROTOCOL_INVALID', 'The cloud public key must be 32 bytes.');
   if (input.fixed && (input.fixed.batchKey.length !== BATCH_KEY_BYTES || input.fixed.nonce.length !== NONCE_BYTES)) {
     throw new ConsoleError('PROTOCOL_INVALID', 'A fixed batch key has 32 bytes and a nonce 24.');
   }
   const payload = canonicalBytes(input.payload);
   if (payload.length > MAX_PAYLOAD_BYTES) {
     wipe(payload);
-    throw new ConsoleError('PROTOCOL_INVALID', `A sealed payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}: batch more often.`);
+    throw new ConsoleError(
+      'PROTOCOL_INVALID',
+      `A sealed payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}: batch more often.`,
+    );
   }
   const header = encodeHeader({
     plant: input.plant,
@@ -224,12 +228,17 @@ function afterDecrypt(h: SealedHeader, payloadBytes: Buffer, plantKey: PlantKeyR
   const outside = sampleOutsideRange(parsed.data.points, h.from, h.to);
   if (outside) return refuse('malformed', outside, h);
 
-  if (h.plant !== plantKey.plant) return refuse('wrong_plant', `key ${h.signingKid} signs for plant ${plantKey.plant}, the header names ${h.plant}`, h);
+  if (h.plant !== plantKey.plant)
+    return refuse('wrong_plant', `key ${h.signingKid} signs for plant ${plantKey.plant}, the header names ${h.plant}`, h);
   if (plantKey.plantId !== undefined && parsed.data.plant.id !== plantKey.plantId) {
     return refuse('wrong_plant', `the payload names another plant than the one registered for key ${h.signingKid}`, h);
   }
   if (opts.topic && (opts.topic.plant !== h.plant || (opts.topic.machine !== undefined && opts.topic.machine !== h.machine))) {
-    return refuse('wrong_plant', `published under ${opts.topic.plant}/${opts.topic.machine ?? '*'} but the header names ${h.plant}/${h.machine}`, h);
+    return refuse(
+      'wrong_plant',
+      `published under ${opts.topic.plant}/${opts.topic.machine ?? '*'} but the header names ${h.plant}/${h.machine}`,
+      h,
+    );
   }
 
   const seqRefusal = sequenceRefusal(judgeSequence(opts, h.plant, h.seq), h.plant, h.seq);

@@ -57,7 +57,13 @@ export interface SealedHeader {
 }
 
 /** Offsets of the envelope's parts for a given payload length. */
-export function envelopeLayout(payloadLength: number): { keyBlock: number; nonce: number; ciphertext: number; signature: number; total: number } {
+export function envelopeLayout(payloadLength: number): {
+  keyBlock: number;
+  nonce: number;
+  ciphertext: number;
+  signature: number;
+  total: number;
+} {
   const keyBlock = HEADER_BYTES;
   const nonce = keyBlock + KEY_BLOCK_BYTES;
   const ciphertext = nonce + NONCE_BYTES;
@@ -97,8 +103,7 @@ export function encodeHeader(h: Omit<SealedHeader, 'version'>): Buffer {
 }
 
 export type HeaderResult =
-  | { ok: true; header: SealedHeader }
-  | { ok: false; reason: 'malformed' | 'unsupported_version'; detail: string; header?: SealedHeader };
+  { ok: true; header: SealedHeader } | { ok: false; reason: 'malformed' | 'unsupported_version'; detail: string; header?: SealedHeader };
 
 /**
  * Reads and frames an envelope's header: magic (malformed), version (unsupported version),
@@ -106,9 +111,12 @@ export type HeaderResult =
  */
 export function decodeHeader(bytes: Uint8Array): HeaderResult {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 4 || !b.subarray(0, 3).equals(MAGIC)) return { ok: false, reason: 'malformed', detail: 'not a sealed batch (magic "PCU" missing)' };
-  if (b[3] !== FORMAT_VERSION) return { ok: false, reason: 'unsupported_version', detail: `format version ${b[3]} (this receiver reads ${FORMAT_VERSION})` };
-  if (b.length < ENVELOPE_OVERHEAD) return { ok: false, reason: 'malformed', detail: `${b.length} bytes is shorter than an empty v1 envelope (${ENVELOPE_OVERHEAD})` };
+  if (b.length < 4 || !b.subarray(0, 3).equals(MAGIC))
+    return { ok: false, reason: 'malformed', detail: 'not a sealed batch (magic "PCU" missing)' };
+  if (b[3] !== FORMAT_VERSION)
+    return { ok: false, reason: 'unsupported_version', detail: `format version ${b[3]} (this receiver reads ${FORMAT_VERSION})` };
+  if (b.length < ENVELOPE_OVERHEAD)
+    return { ok: false, reason: 'malformed', detail: `${b.length} bytes is shorter than an empty v1 envelope (${ENVELOPE_OVERHEAD})` };
   const payloadLength = b.readUInt32BE(64);
   const seq = b.readBigUInt64BE(40);
   const from = b.readBigUInt64BE(48);
@@ -124,10 +132,13 @@ export function decodeHeader(bytes: Uint8Array): HeaderResult {
     to: Number(to),
     payloadLength,
   };
-  if (payloadLength > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'malformed', detail: `payload length ${payloadLength} exceeds ${MAX_PAYLOAD_BYTES}`, header };
+  if (payloadLength > MAX_PAYLOAD_BYTES)
+    return { ok: false, reason: 'malformed', detail: `payload length ${payloadLength} exceeds ${MAX_PAYLOAD_BYTES}`, header };
   const expected = ENVELOPE_OVERHEAD + payloadLength;
-  if (b.length !== expected) return { ok: false, reason: 'malformed', detail: `${b.length} bytes, but the header's payload length makes ${expected}`, header };
+  if (b.length !== expected)
+    return { ok: false, reason: 'malformed', detail: `${b.length} bytes, but the header's payload length makes ${expected}`, header };
   const maxTime = BigInt(Number.MAX_SAFE_INTEGER);
-  if (from > maxTime || to > maxTime || from > to) return { ok: false, reason: 'malformed', detail: `time range [${from}, ${to}] is not 0 ≤ from ≤ to ≤ 2^53−1`, header };
+  if (from > maxTime || to > maxTime || from > to)
+    return { ok: false, reason: 'malformed', detail: `time range [${from}, ${to}] is not 0 ≤ from ≤ to ≤ 2^53−1`, header };
   return { ok: true, header };
 }

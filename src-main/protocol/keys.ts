@@ -66,7 +66,8 @@ export function isKeyId(text: unknown): text is string {
 }
 
 function checkSeed(seed: Uint8Array): void {
-  if (seed.byteLength !== SEED_BYTES) throw new ConsoleError('PROTOCOL_INVALID', `A key seed has ${SEED_BYTES} bytes, not ${seed.byteLength}.`);
+  if (seed.byteLength !== SEED_BYTES)
+    throw new ConsoleError('PROTOCOL_INVALID', `A key seed has ${SEED_BYTES} bytes, not ${seed.byteLength}.`);
 }
 
 /** A new Ed25519 key pair, random or (for test vectors) from a 32-byte seed. */

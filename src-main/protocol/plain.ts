@@ -46,16 +46,27 @@ export interface PlainBatchInput {
 
 /** Builds and signs a plain batch; returns the document and its wire text (canonical JSON). */
 export function buildPlainBatch(input: PlainBatchInput): { doc: PlainBatch; json: string } {
-  if (!isPseudonym(input.plant) || !isPseudonym(input.machine)) throw new ConsoleError('PROTOCOL_INVALID', 'Plant and machine must be pseudonym tokens.');
-  if (input.seq < 0n || input.seq > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConsoleError('PROTOCOL_INVALID', `A plain batch carries sequences up to 2^53−1, not ${input.seq}.`);
+  if (!isPseudonym(input.plant) || !isPseudonym(input.machine))
+    throw new ConsoleError('PROTOCOL_INVALID', 'Plant and machine must be pseudonym tokens.');
+  if (input.seq < 0n || input.seq > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new ConsoleError('PROTOCOL_INVALID', `A plain batch carries sequences up to 2^53−1, not ${input.seq}.`);
   checkOutgoingPoints(input.points, input.from, input.to);
   const doc = signJson(
     PLAIN_SIGNATURE_LABEL,
-    { v: 1 as const, plant: input.plant, machine: input.machine, seq: Number(input.seq), from: input.from, to: input.to, points: input.points },
+    {
+      v: 1 as const,
+      plant: input.plant,
+      machine: input.machine,
+      seq: Number(input.seq),
+      from: input.from,
+      to: input.to,
+      points: input.points,
+    },
     input.signer,
   );
   const json = canonicalJson(doc);
-  if (Buffer.byteLength(json) > MAX_PLAIN_BYTES) throw new ConsoleError('PROTOCOL_INVALID', `A plain batch of ${json.length} bytes is too large: batch more often.`);
+  if (Buffer.byteLength(json) > MAX_PLAIN_BYTES)
+    throw new ConsoleError('PROTOCOL_INVALID', `A plain batch of ${json.length} bytes is too large: batch more often.`);
   return { doc, json };
 }
 
@@ -76,7 +87,8 @@ export type OpenPlainResult = { ok: true; batch: PlainBatch; seq: bigint } | Ref
 export function openPlain(input: string | Uint8Array, opts: OpenPlainOptions): OpenPlainResult {
   const json = parseJsonObject(input, MAX_PLAIN_BYTES);
   if (!json) return { ok: false, reason: 'malformed', detail: 'not a JSON object in UTF-8' };
-  if (json.v !== 1) return { ok: false, reason: typeof json.v === 'number' ? 'unsupported_version' : 'malformed', detail: `version ${String(json.v)}` };
+  if (json.v !== 1)
+    return { ok: false, reason: typeof json.v === 'number' ? 'unsupported_version' : 'malformed', detail: `version ${String(json.v)}` };
   const parsed = PlainBatchSchema.safeParse(json);
   if (!parsed.success) return { ok: false, reason: 'malformed', detail: schemaProblem(parsed.error) };
   const doc = parsed.data;
@@ -90,9 +102,14 @@ export function openPlain(input: string | Uint8Array, opts: OpenPlainOptions): O
   if (!verifySignedJson(PLAIN_SIGNATURE_LABEL, json, key.key.publicKey)) {
     return { ok: false, reason: 'bad_signature', detail: `the signature does not verify with plant key ${doc.kid}` };
   }
-  if (doc.plant !== key.key.plant) return { ok: false, reason: 'wrong_plant', detail: `key ${doc.kid} signs for plant ${key.key.plant}, the batch names ${doc.plant}` };
+  if (doc.plant !== key.key.plant)
+    return { ok: false, reason: 'wrong_plant', detail: `key ${doc.kid} signs for plant ${key.key.plant}, the batch names ${doc.plant}` };
   if (opts.topic && (opts.topic.plant !== doc.plant || (opts.topic.machine !== undefined && opts.topic.machine !== doc.machine))) {
-    return { ok: false, reason: 'wrong_plant', detail: `published under ${opts.topic.plant}/${opts.topic.machine ?? '*'} but the batch names ${doc.plant}/${doc.machine}` };
+    return {
+      ok: false,
+      reason: 'wrong_plant',
+      detail: `published under ${opts.topic.plant}/${opts.topic.machine ?? '*'} but the batch names ${doc.plant}/${doc.machine}`,
+    };
   }
   const seq = BigInt(doc.seq);
   const refusal = sequenceRefusal(judgeSequence(opts, doc.plant, seq), doc.plant, seq);

@@ -90,12 +90,17 @@ export function judgeSequence(check: SequenceCheck, plant: string, seq: bigint):
 /** The refusal for a sequence verdict, or null when the sequence is new. */
 export function sequenceRefusal(verdict: SequenceVerdict, plant: string, seq: bigint): Refusal | null {
   if (verdict === 'new') return null;
-  if (verdict === 'duplicate') return { ok: false, reason: 'duplicate_sequence', detail: `plant ${plant} sequence ${seq} was already accepted` };
+  if (verdict === 'duplicate')
+    return { ok: false, reason: 'duplicate_sequence', detail: `plant ${plant} sequence ${seq} was already accepted` };
   return { ok: false, reason: 'replay', detail: `plant ${plant} sequence ${seq} is older than what was accepted` };
 }
 
 /** Finds a key by id and checks it is still accepted at `now`. */
-export function findKey<T extends Expiring>(lookup: KeyLookup<T>, kid: string, now: number): { ok: true; key: T } | { ok: false; detail: string } {
+export function findKey<T extends Expiring>(
+  lookup: KeyLookup<T>,
+  kid: string,
+  now: number,
+): { ok: true; key: T } | { ok: false; detail: string } {
   const key = typeof lookup === 'function' ? lookup(kid) : lookup.get(kid);
   if (!key) return { ok: false, detail: `key id ${kid} is not known` };
   if (key.notAfter !== undefined && key.notAfter !== null && now > key.notAfter) {

@@ -73,11 +73,18 @@ export function cloudKeyLookup(ring: KeyRing<{ publicKey: Uint8Array; secretKey:
 }
 
 /** Every registered plant's signing ring as the lookup `openSealed`/`openPlain` take. */
-export function plantKeyLookup(plants: Iterable<{ plant: string; plantId?: string; ring: KeyRing<Uint8Array> }>): KeyLookup<PlantKeyRecord> {
+export function plantKeyLookup(
+  plants: Iterable<{ plant: string; plantId?: string; ring: KeyRing<Uint8Array> }>,
+): KeyLookup<PlantKeyRecord> {
   const map = new Map<string, PlantKeyRecord>();
   for (const p of plants) {
     for (const e of p.ring.entries) {
-      map.set(e.kid, { publicKey: e.key, plant: p.plant, notAfter: e.notAfter, ...(p.plantId !== undefined ? { plantId: p.plantId } : {}) });
+      map.set(e.kid, {
+        publicKey: e.key,
+        plant: p.plant,
+        notAfter: e.notAfter,
+        ...(p.plantId !== undefined ? { plantId: p.plantId } : {}),
+      });
     }
   }
   return map;
@@ -130,8 +137,19 @@ function keyRef(publicKey: Uint8Array, alg: KeyAlg): { kid: string; publicKey: s
 }
 
 /** The supplier announces a new cloud X25519 key; old keys stay valid until `graceUntil`. */
-export function announceCloudKey(p: { cloudPublicKey: Uint8Array; issued: number; graceUntil: number; supplier: SigningKeyPair }): Signed<CloudKeyAnnouncement> {
-  const doc = { v: 1 as const, type: 'cloud-key' as const, issued: p.issued, key: keyRef(p.cloudPublicKey, 'x25519'), graceUntil: p.graceUntil };
+export function announceCloudKey(p: {
+  cloudPublicKey: Uint8Array;
+  issued: number;
+  graceUntil: number;
+  supplier: SigningKeyPair;
+}): Signed<CloudKeyAnnouncement> {
+  const doc = {
+    v: 1 as const,
+    type: 'cloud-key' as const,
+    issued: p.issued,
+    key: keyRef(p.cloudPublicKey, 'x25519'),
+    graceUntil: p.graceUntil,
+  };
   return signJson(CLOUD_KEY_LABEL, doc, p.supplier);
 }
 
@@ -166,19 +184,23 @@ type Parsed<T> = { ok: true; doc: T; json: Record<string, unknown> } | Refusal;
 function parseAnnouncement<T>(input: string | Uint8Array | Record<string, unknown>, schema: z.ZodType<T>): Parsed<T> {
   const json = typeof input === 'string' || input instanceof Uint8Array ? parseJsonObject(input, MAX_ANNOUNCEMENT_BYTES) : input;
   if (!json) return { ok: false, reason: 'malformed', detail: 'not a JSON object in UTF-8' };
-  if (json.v !== 1) return { ok: false, reason: typeof json.v === 'number' ? 'unsupported_version' : 'malformed', detail: `version ${String(json.v)}` };
+  if (json.v !== 1)
+    return { ok: false, reason: typeof json.v === 'number' ? 'unsupported_version' : 'malformed', detail: `version ${String(json.v)}` };
   const parsed = schema.safeParse(json);
   if (!parsed.success) return { ok: false, reason: 'malformed', detail: schemaProblem(parsed.error) };
   return { ok: true, doc: parsed.data, json };
 }
 
 function refKeyMismatch(ref: { kid: string; publicKey: string }, alg: KeyAlg): Refusal | null {
-  return keyId(Buffer.from(ref.publicKey, 'hex'), alg) === ref.kid ? null : { ok: false, reason: 'malformed', detail: `key id ${ref.kid} is not the id of the announced ${alg} key` };
+  return keyId(Buffer.from(ref.publicKey, 'hex'), alg) === ref.kid
+    ? null
+    : { ok: false, reason: 'malformed', detail: `key id ${ref.kid} is not the id of the announced ${alg} key` };
 }
 
 function issuedRefusal(issued: number, lastIssued: number): Refusal | null {
   if (issued > lastIssued) return null;
-  if (issued === lastIssued) return { ok: false, reason: 'duplicate_sequence', detail: `announcement issued at ${issued} was already applied` };
+  if (issued === lastIssued)
+    return { ok: false, reason: 'duplicate_sequence', detail: `announcement issued at ${issued} was already applied` };
   return { ok: false, reason: 'replay', detail: `announcement issued at ${issued} is older than the last applied (${lastIssued})` };
 }
 
@@ -223,13 +245,15 @@ export function applyPlantKeysAnnouncement(
   const bad = refKeyMismatch(p.doc.sign, 'ed25519') ?? (p.doc.box ? refKeyMismatch(p.doc.box, 'x25519') : null);
   if (bad) return bad;
   // Only the current key may hand over: a retired key still in its grace must not.
-  if (p.doc.kid !== ring.current) return { ok: false, reason: 'unknown_key_id', detail: `key id ${p.doc.kid} is not the plant's current signing key` };
+  if (p.doc.kid !== ring.current)
+    return { ok: false, reason: 'unknown_key_id', detail: `key id ${p.doc.kid} is not the plant's current signing key` };
   const current = findKey(new Map(ring.entries.map((e) => [e.kid, { publicKey: e.key, notAfter: e.notAfter }])), p.doc.kid, opts.now);
   if (!current.ok) return { ok: false, reason: 'unknown_key_id', detail: current.detail };
   if (!verifySignedJson(PLANT_KEYS_LABEL, p.json, current.key.publicKey)) {
     return { ok: false, reason: 'bad_signature', detail: `the announcement does not verify with plant key ${p.doc.kid}` };
   }
-  if (p.doc.plant !== opts.plant) return { ok: false, reason: 'wrong_plant', detail: `the announcement is for plant ${p.doc.plant}, not ${opts.plant}` };
+  if (p.doc.plant !== opts.plant)
+    return { ok: false, reason: 'wrong_plant', detail: `the announcement is for plant ${p.doc.plant}, not ${opts.plant}` };
   const stale = issuedRefusal(p.doc.issued, ring.lastIssued);
   if (stale) return stale;
   const next = rotateKeyRing(ring, p.doc.sign.kid, Buffer.from(p.doc.sign.publicKey, 'hex'), p.doc.graceUntil, p.doc.issued);

@@ -80,21 +80,33 @@ export const StateMessageSchema = z
 export type StateMessage = z.infer<typeof StateMessageSchema>;
 
 /** The signed birth ("online") or last-will ("offline") message of a session, as wire text. */
-export function buildStateMessage(p: { plant: string; state: 'online' | 'offline'; session: number; signer: SigningKeyPair }): { doc: Signed<StateMessage>; json: string } {
-  const doc = signJson(STATE_LABEL, { v: 1 as const, type: 'state' as const, plant: p.plant, state: p.state, session: p.session }, p.signer);
+export function buildStateMessage(p: { plant: string; state: 'online' | 'offline'; session: number; signer: SigningKeyPair }): {
+  doc: Signed<StateMessage>;
+  json: string;
+} {
+  const doc = signJson(
+    STATE_LABEL,
+    { v: 1 as const, type: 'state' as const, plant: p.plant, state: p.state, session: p.session },
+    p.signer,
+  );
   return { doc, json: canonicalJson(doc) };
 }
 
 /** Verifies a state message (no sequence: the newest `session` wins). */
-export function openStateMessage(input: string | Uint8Array, opts: { plantPublicKeys: KeyLookup<PlantKeyRecord>; now: number; topicPlant?: string }): { ok: true; state: StateMessage } | Refusal {
+export function openStateMessage(
+  input: string | Uint8Array,
+  opts: { plantPublicKeys: KeyLookup<PlantKeyRecord>; now: number; topicPlant?: string },
+): { ok: true; state: StateMessage } | Refusal {
   const json = parseJsonObject(input, 4096);
   if (!json) return { ok: false, reason: 'malformed', detail: 'not a JSON object in UTF-8' };
-  if (json.v !== 1) return { ok: false, reason: typeof json.v === 'number' ? 'unsupported_version' : 'malformed', detail: `version ${String(json.v)}` };
+  if (json.v !== 1)
+    return { ok: false, reason: typeof json.v === 'number' ? 'unsupported_version' : 'malformed', detail: `version ${String(json.v)}` };
   const parsed = StateMessageSchema.safeParse(json);
   if (!parsed.success) return { ok: false, reason: 'malformed', detail: schemaProblem(parsed.error) };
   const key = findKey(opts.plantPublicKeys, parsed.data.kid, opts.now);
   if (!key.ok) return { ok: false, reason: 'unknown_key_id', detail: `signing ${key.detail}` };
-  if (!verifySignedJson(STATE_LABEL, json, key.key.publicKey)) return { ok: false, reason: 'bad_signature', detail: 'the state message does not verify' };
+  if (!verifySignedJson(STATE_LABEL, json, key.key.publicKey))
+    return { ok: false, reason: 'bad_signature', detail: 'the state message does not verify' };
   if (parsed.data.plant !== key.key.plant || (opts.topicPlant !== undefined && opts.topicPlant !== parsed.data.plant)) {
     return { ok: false, reason: 'wrong_plant', detail: `state of ${parsed.data.plant} signed by a key of ${key.key.plant}` };
   }

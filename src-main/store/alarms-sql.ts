@@ -101,7 +101,10 @@ export function createSqlAlarmStore(db: StoreDb, opts: SqlAlarmStoreOptions): Sq
   const unreadable = (what: string, key: string, err: unknown): void => {
     if (bad.has(key) || bad.size >= MAX_REMEMBERED_BAD) return;
     bad.add(key);
-    log.log('error', `Alarm store: a stored ${what} cannot be read and is skipped`, { row: key, error: err instanceof Error ? err.message : String(err) });
+    log.log('error', `Alarm store: a stored ${what} cannot be read and is skipped`, {
+      row: key,
+      error: err instanceof Error ? err.message : String(err),
+    });
   };
 
   /** Removes the oldest events beyond the cap inside the caller's transaction; returns how many. */

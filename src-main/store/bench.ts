@@ -64,7 +64,13 @@ export function runStoreBench(opts: StoreBenchOptions = {}): StoreBenchResult {
   wipe(key);
   try {
     migrate(db);
-    const history = createSqlHistory(db, { log: silentLogger, flushIntervalMs: 0, maintenanceIntervalMs: 0, retentionDays: 365, diskBudgetBytes: 1e12 });
+    const history = createSqlHistory(db, {
+      log: silentLogger,
+      flushIntervalMs: 0,
+      maintenanceIntervalMs: 0,
+      retentionDays: 365,
+      diskBudgetBytes: 1e12,
+    });
     const t0 = Date.UTC(2026, 0, 12, 6);
     const pointIds = Array.from({ length: points }, (_, p) => `p${p}`);
     const machineIds = Array.from({ length: machines }, (_, m) => `m${m}`);
@@ -115,7 +121,9 @@ export function formatStoreBench(r: StoreBenchResult): string {
     `store (encrypted libsql, WAL, synchronous=${r.durability}): ${r.machines}×${r.points} points at 1 Hz for ${r.seconds} s → ` +
     `${r.samplesPerSecond.toFixed(0)} samples/s, ${(r.cpuPerSimulatedSecond * 100).toFixed(1)}% of a core at 1 Hz, ` +
     `${r.bytesPerSample.toFixed(1)} bytes/sample, ` +
-    (r.writtenBytesPerSimulatedSecond === null ? '' : `${(r.writtenBytesPerSimulatedSecond / 1024 / 1024).toFixed(2)} MiB written per second, `) +
+    (r.writtenBytesPerSimulatedSecond === null
+      ? ''
+      : `${(r.writtenBytesPerSimulatedSecond / 1024 / 1024).toFixed(2)} MiB written per second, `) +
     `flush every ${r.flushEverySeconds} s, 1 h query ${r.queryMs.toFixed(1)} ms`
   );
 }

@@ -105,7 +105,9 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
       'INSERT INTO kpi_samples (machine, t, availability, performance, quality, oee, good_count, scrap_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     kpiSince: db
-      .prepare('SELECT t, availability, performance, quality, oee, good_count, scrap_count FROM kpi_samples WHERE machine = ? AND t >= ? ORDER BY t, rowid')
+      .prepare(
+        'SELECT t, availability, performance, quality, oee, good_count, scrap_count FROM kpi_samples WHERE machine = ? AND t >= ? ORDER BY t, rowid',
+      )
       .raw(),
     kpiDelete: db.prepare('DELETE FROM kpi_samples WHERE t < ?'),
     pageCount: db.prepare('PRAGMA page_count').raw(),
@@ -137,7 +139,10 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
     const now = clock.now();
     if (now - lastErrorLogAt >= 60_000) {
       lastErrorLogAt = now;
-      log.log('error', `History store: ${what} failed: ${err instanceof Error ? err.message : String(err)}`, { errors: stats.errors, dropped: stats.samplesDropped });
+      log.log('error', `History store: ${what} failed: ${err instanceof Error ? err.message : String(err)}`, {
+        errors: stats.errors,
+        dropped: stats.samplesDropped,
+      });
     }
   };
 
@@ -280,7 +285,10 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
       });
     }
     if (stats.overBudget) {
-      log.log('warn', 'The store is over its disk budget with no history left to trim', { usedMiB: +(stats.usedBytes / MIB).toFixed(1), budgetMiB: +(budget / MIB).toFixed(1) });
+      log.log('warn', 'The store is over its disk budget with no history left to trim', {
+        usedMiB: +(stats.usedBytes / MIB).toFixed(1),
+        budgetMiB: +(budget / MIB).toFixed(1),
+      });
     }
   };
 
@@ -372,14 +380,31 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
           tail = (q.kpiTail.get([machineId]) as [number | null] | undefined)?.[0] ?? -Infinity;
         }
         if (sample.t < tail) return;
-        q.kpiInsert.run([machineId, sample.t, sample.availability, sample.performance, sample.quality, sample.oee, sample.goodCount, sample.scrapCount]);
+        q.kpiInsert.run([
+          machineId,
+          sample.t,
+          sample.availability,
+          sample.performance,
+          sample.quality,
+          sample.oee,
+          sample.goodCount,
+          sample.scrapCount,
+        ]);
         kpiTails.set(machineId, sample.t);
       } catch (err) {
         failed('recording a KPI sample', err);
       }
     },
     kpis(machineId, fromMs): KpiSample[] {
-      const rows = q.kpiSince.all([machineId, fromMs]) as [number, number | null, number | null, number | null, number | null, number, number][];
+      const rows = q.kpiSince.all([machineId, fromMs]) as [
+        number,
+        number | null,
+        number | null,
+        number | null,
+        number | null,
+        number,
+        number,
+      ][];
       return rows.map(([t, availability, performance, quality, oee, goodCount, scrapCount]) => ({
         t,
         availability,

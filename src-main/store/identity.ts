@@ -65,7 +65,13 @@ function currentKeys(db: StoreDb): KeyRow[] {
     .all()
     .map((row) => {
       const r = row as RawKeyRow;
-      return { key_id: r.key_id, kind: r.kind, public_key: blobOf(r.public_key), secret_key: blobOf(r.secret_key), created_at: r.created_at };
+      return {
+        key_id: r.key_id,
+        kind: r.kind,
+        public_key: blobOf(r.public_key),
+        secret_key: blobOf(r.secret_key),
+        created_at: r.created_at,
+      };
     });
 }
 
@@ -124,11 +130,27 @@ export function ensurePlantIdentity(db: StoreDb, opts: { log: Logger; clock?: Cl
     throw new StoreError('key-file-invalid', "The plant identity's key ids do not match its public keys");
   }
   const info: PublicKeyInfo[] = [
-    { use: 'signing', alg: 'ed25519', keyId: signing.kid, fingerprint: fingerprint(signing.publicKey, 'ed25519'), publicKey: signing.publicKey, createdAt: sRow.created_at },
-    { use: 'encryption', alg: 'x25519', keyId: encryption.kid, fingerprint: fingerprint(encryption.publicKey, 'x25519'), publicKey: encryption.publicKey, createdAt: bRow.created_at },
+    {
+      use: 'signing',
+      alg: 'ed25519',
+      keyId: signing.kid,
+      fingerprint: fingerprint(signing.publicKey, 'ed25519'),
+      publicKey: signing.publicKey,
+      createdAt: sRow.created_at,
+    },
+    {
+      use: 'encryption',
+      alg: 'x25519',
+      keyId: encryption.kid,
+      fingerprint: fingerprint(encryption.publicKey, 'x25519'),
+      publicKey: encryption.publicKey,
+      createdAt: bRow.created_at,
+    },
   ];
   if (created.length > 0) {
-    opts.log.log('info', 'Generated the plant identity', { keys: info.filter((k) => created.includes(k.alg)).map((k) => `${k.alg} ${k.keyId}`) });
+    opts.log.log('info', 'Generated the plant identity', {
+      keys: info.filter((k) => created.includes(k.alg)).map((k) => `${k.alg} ${k.keyId}`),
+    });
   }
   return {
     signing,

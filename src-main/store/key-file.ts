@@ -63,7 +63,9 @@ export function writeNewKeyFile(dataDir: string, key: WrappedKey, now: Date = ne
     writeFileAtomic(keyFilePath(dataDir), JSON.stringify(file, null, 2) + '\n', { noClobber: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new StoreError('key-file-invalid', `${keyFilePath(dataDir)} was created by another process meanwhile: start again`, { cause: err });
+      throw new StoreError('key-file-invalid', `${keyFilePath(dataDir)} was created by another process meanwhile: start again`, {
+        cause: err,
+      });
     }
     throw err;
   }

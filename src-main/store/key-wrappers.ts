@@ -99,7 +99,10 @@ function seal(key: Uint8Array, wrappingKey: Uint8Array, ad: Buffer): { nonce: st
 function open(w: { nonce: string; ciphertext: string }, wrappingKey: Uint8Array, ad: Buffer): Buffer | null {
   const nonce = Buffer.from(w.nonce, 'base64');
   const c = Buffer.from(w.ciphertext, 'base64');
-  if (nonce.length !== sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES || c.length !== STORE_KEY_BYTES + sodium.crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+  if (
+    nonce.length !== sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
+    c.length !== STORE_KEY_BYTES + sodium.crypto_aead_xchacha20poly1305_ietf_ABYTES
+  ) {
     return null;
   }
   const key = Buffer.alloc(STORE_KEY_BYTES);
@@ -130,7 +133,11 @@ async function deriveKey(passphrase: string, salt: Buffer, opslimit: number, mem
 }
 
 /** Argon2id(passphrase, salt) → XChaCha20-Poly1305 wrap. `keyFilePath` only names the file in errors. */
-export function argon2idWrapper(opts: { passphrase: string; keyFilePath: string; params?: { opslimit: number; memlimit: number } }): KeyWrapper {
+export function argon2idWrapper(opts: {
+  passphrase: string;
+  keyFilePath: string;
+  params?: { opslimit: number; memlimit: number };
+}): KeyWrapper {
   const params = opts.params ?? ARGON2ID_DEFAULTS;
   return {
     kind: 'argon2id',
@@ -148,7 +155,8 @@ export function argon2idWrapper(opts: { passphrase: string; keyFilePath: string;
     async unwrap(wrapped) {
       if (wrapped.wrapper !== 'argon2id') throw new StoreError('key-file-invalid', `${opts.keyFilePath} is not wrapped by a passphrase`);
       const salt = Buffer.from(wrapped.kdf.salt, 'base64');
-      if (salt.length !== sodium.crypto_pwhash_SALTBYTES) throw new StoreError('key-file-invalid', `${opts.keyFilePath} has a malformed salt`);
+      if (salt.length !== sodium.crypto_pwhash_SALTBYTES)
+        throw new StoreError('key-file-invalid', `${opts.keyFilePath} has a malformed salt`);
       const kek = await deriveKey(opts.passphrase, salt, wrapped.kdf.opslimit, wrapped.kdf.memlimit);
       try {
         const key = open(wrapped, kek, argon2idAd(wrapped.kdf));
@@ -181,7 +189,12 @@ export function demoKeyFileWrapper(opts: { dataDir: string }): KeyWrapper {
       const text = kek.toString('base64') + '\n';
       try {
         writeFileAtomic(join(opts.dataDir, DEMO_KEY_FILE_NAME), text, { noClobber: false });
-        return { wrapper: 'demo-key-file', keyFile: DEMO_KEY_FILE_NAME, aead: 'xchacha20poly1305-ietf', ...seal(key, kek, demoAd(DEMO_KEY_FILE_NAME)) };
+        return {
+          wrapper: 'demo-key-file',
+          keyFile: DEMO_KEY_FILE_NAME,
+          aead: 'xchacha20poly1305-ietf',
+          ...seal(key, kek, demoAd(DEMO_KEY_FILE_NAME)),
+        };
       } finally {
         wipe(kek);
       }
@@ -189,7 +202,8 @@ export function demoKeyFileWrapper(opts: { dataDir: string }): KeyWrapper {
     async unwrap(wrapped) {
       if (wrapped.wrapper !== 'demo-key-file') throw new StoreError('key-file-invalid', 'The store key is not wrapped by a demo key file');
       const path = join(opts.dataDir, wrapped.keyFile);
-      if (!existsSync(path)) throw new StoreError('key-file-invalid', `The demo key file ${path} is missing: the demo store cannot be opened`);
+      if (!existsSync(path))
+        throw new StoreError('key-file-invalid', `The demo key file ${path} is missing: the demo store cannot be opened`);
       const kek = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
       try {
         const key = kek.length === sodium.crypto_aead_xchacha20poly1305_ietf_KEYBYTES ? open(wrapped, kek, demoAd(wrapped.keyFile)) : null;
@@ -217,9 +231,13 @@ export function osKeyStoreWrapper(store: OsKeyStore): KeyWrapper {
       try {
         plain = store.decryptString(Buffer.from(wrapped.ciphertext, 'base64'));
       } catch (err) {
-        throw new StoreError('wrong-key', `The OS key store (${store.backend()}) cannot unwrap the store key: was the data dir copied from another user or machine?`, {
-          cause: err,
-        });
+        throw new StoreError(
+          'wrong-key',
+          `The OS key store (${store.backend()}) cannot unwrap the store key: was the data dir copied from another user or machine?`,
+          {
+            cause: err,
+          },
+        );
       }
       const key = Buffer.from(plain, 'base64');
       if (key.length !== STORE_KEY_BYTES) {

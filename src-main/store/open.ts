@@ -55,9 +55,13 @@ export function openEncryptedDatabase(path: string, key: Uint8Array, durability:
     db.close();
     if (err instanceof StoreError) throw err;
     if (isNotADatabase(err)) {
-      throw new StoreError('wrong-key', `${path} cannot be opened with this key: it was encrypted with another key, or it is not a plant store`, {
-        cause: err,
-      });
+      throw new StoreError(
+        'wrong-key',
+        `${path} cannot be opened with this key: it was encrypted with another key, or it is not a plant store`,
+        {
+          cause: err,
+        },
+      );
     }
     throw err;
   }

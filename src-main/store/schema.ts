@@ -202,7 +202,9 @@ export const SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version)
 
 /** The schema version of an open database (0 for a new one). */
 export function schemaVersion(db: StoreDb): number {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT',
+  );
   const row = db.prepare('SELECT max(version) FROM schema_version').raw().get() as [number | null] | undefined;
   return row?.[0] ?? 0;
 }
@@ -212,7 +214,10 @@ export function migrate(db: StoreDb, migrations: readonly Migration[] = MIGRATIO
   const current = schemaVersion(db);
   const newest = migrations.reduce((v, m) => Math.max(v, m.version), 0);
   if (current > newest) {
-    throw new StoreError('schema-too-new', `The store was written by a newer Plant Console (schema ${current}, this one knows ${newest}): update the console`);
+    throw new StoreError(
+      'schema-too-new',
+      `The store was written by a newer Plant Console (schema ${current}, this one knows ${newest}): update the console`,
+    );
   }
   const pending = [...migrations].filter((m) => m.version > current).sort((a, b) => a.version - b.version);
   if (pending.length === 0) return [];

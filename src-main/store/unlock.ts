@@ -83,14 +83,21 @@ function checkDemo(opts: UnlockOptions, wrapper: WrapperKind): void {
     );
   }
   if (wrapper !== 'demo-key-file' && opts.demo) {
-    throw new StoreError('demo-mismatch', `${opts.dataDir} holds a configured plant's store: the demo plant runs in a data dir of its own (--data-dir).`);
+    throw new StoreError(
+      'demo-mismatch',
+      `${opts.dataDir} holds a configured plant's store: the demo plant runs in a data dir of its own (--data-dir).`,
+    );
   }
 }
 
 function logDemoKey(opts: UnlockOptions): void {
-  opts.log.log('warn', `SIMULATED demo plant: its store key is kept in a plain file beside the data (${DEMO_KEY_FILE_NAME}), not protected`, {
-    dataDir: opts.dataDir,
-  });
+  opts.log.log(
+    'warn',
+    `SIMULATED demo plant: its store key is kept in a plain file beside the data (${DEMO_KEY_FILE_NAME}), not protected`,
+    {
+      dataDir: opts.dataDir,
+    },
+  );
 }
 
 async function unwrapExisting(opts: UnlockOptions, kind: WrapperKind): Promise<KeyWrapper> {
@@ -140,7 +147,10 @@ export async function unlockStoreKey(opts: UnlockOptions): Promise<UnlockedKey> 
     );
   }
   if (opts.create === false) {
-    throw new StoreError('no-store', `There is no plant store in ${opts.dataDir} yet (no ${keyFilePath(opts.dataDir)}): start the console once to create it`);
+    throw new StoreError(
+      'no-store',
+      `There is no plant store in ${opts.dataDir} yet (no ${keyFilePath(opts.dataDir)}): start the console once to create it`,
+    );
   }
   const wrapper = await wrapperForNewStore(opts);
   const key = Buffer.alloc(STORE_KEY_BYTES);

@@ -107,7 +107,10 @@ export function createSqlWriteLog(db: StoreDb, opts: SqlWriteLogOptions): SqlWri
     const now = clock.now();
     if (now - lastDropLogAt >= LOG_EVERY_MS) {
       lastDropLogAt = now;
-      log.log('warn', `The write log is at its cap of ${cap} entries: the oldest are dropped although younger than the retention`, { dropped, cap });
+      log.log('warn', `The write log is at its cap of ${cap} entries: the oldest are dropped although younger than the retention`, {
+        dropped,
+        cap,
+      });
     }
   };
 
@@ -124,7 +127,10 @@ export function createSqlWriteLog(db: StoreDb, opts: SqlWriteLogOptions): SqlWri
     } catch (err) {
       if (!bad.has(id) && bad.size < 1000) {
         bad.add(id);
-        log.log('error', 'Write log: a stored entry cannot be read and is skipped', { writeId: id, error: err instanceof Error ? err.message : String(err) });
+        log.log('error', 'Write log: a stored entry cannot be read and is skipped', {
+          writeId: id,
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
       return undefined;
     }
@@ -146,7 +152,10 @@ export function createSqlWriteLog(db: StoreDb, opts: SqlWriteLogOptions): SqlWri
         const now = clock.now();
         if (now - lastFailLogAt >= LOG_EVERY_MS) {
           lastFailLogAt = now;
-          log.log('error', `Write log: an entry could not be stored: ${err instanceof Error ? err.message : String(err)}`, { writeId: entry.id, failed });
+          log.log('error', `Write log: an entry could not be stored: ${err instanceof Error ? err.message : String(err)}`, {
+            writeId: entry.id,
+            failed,
+          });
         }
       }
     },

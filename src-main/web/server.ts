@@ -121,7 +121,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     );
   }
   if (!loopback && opts.requireLogin === false) {
-    throw new ConsoleError('BAD_REQUEST', `Refusing to listen on ${opts.host} without login: beyond loopback every connection must sign in.`);
+    throw new ConsoleError(
+      'BAD_REQUEST',
+      `Refusing to listen on ${opts.host} without login: beyond loopback every connection must sign in.`,
+    );
   }
   const loginRequired = opts.requireLogin ?? !loopback;
   if (loginRequired && !opts.auth) throw new ConsoleError('BAD_REQUEST', 'Login is required but no sign-in service was given');
@@ -180,10 +183,14 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       res.end();
       return;
     }
-    createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
   };
   // Beyond loopback there is no clear-text listener at all: a plain HTTP request fails the TLS handshake.
-  const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, onRequest) : createServer(onRequest);
+  const server = opts.tls
+    ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, onRequest)
+    : createServer(onRequest);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const identities = new WeakMap<IncomingMessage, ConnectionIdentity>();
@@ -229,7 +236,11 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   const hostForUrl = shownHost.includes(':') ? `[${shownHost}]` : shownHost;
   const url = `${opts.tls ? 'https' : 'http'}://${hostForUrl}:${port}/`;
   const fingerprint = opts.tls ? (opts.tls.fingerprint ?? certificateFingerprint(opts.tls.cert)) : null;
-  opts.log.log('info', `Web mode listening on ${url}`, { tls: fingerprint !== null, loginRequired, ...(fingerprint ? { fingerprint } : {}) });
+  opts.log.log('info', `Web mode listening on ${url}`, {
+    tls: fingerprint !== null,
+    loginRequired,
+    ...(fingerprint ? { fingerprint } : {}),
+  });
   opts.api.setWebInfo({ url, fingerprint });
 
   return {

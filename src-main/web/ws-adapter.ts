@@ -6,13 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import {
-  ClientMessageSchema,
-  EVENT_NAMES,
-  type Caller,
-  type EventName,
-  type ServerMessage,
-} from '../../src-preload/contract';
+import { ClientMessageSchema, EVENT_NAMES, type Caller, type EventName, type ServerMessage } from '../../src-preload/contract';
 import { LOCAL_OPERATOR, type ConsoleApi } from '../api/service';
 import type { Logger } from '../core/log';
 

@@ -19,8 +19,26 @@ test.use({
       'pack-3': {
         ...profile('pk60'),
         alarms: [
-          { id: 'tension-high', kind: 'high', point: 'tension', limit: 15, deadband: 1, delayS: 0, priority: 'high', message: 'Film tension too high' },
-          { id: 'jaw-temp-low', kind: 'low', point: 'jaw-temp', limit: 170, deadband: 1, delayS: 0, priority: 'medium', message: 'Sealing jaw too cold' },
+          {
+            id: 'tension-high',
+            kind: 'high',
+            point: 'tension',
+            limit: 15,
+            deadband: 1,
+            delayS: 0,
+            priority: 'high',
+            message: 'Film tension too high',
+          },
+          {
+            id: 'jaw-temp-low',
+            kind: 'low',
+            point: 'jaw-temp',
+            limit: 170,
+            deadband: 1,
+            delayS: 0,
+            priority: 'medium',
+            message: 'Sealing jaw too cold',
+          },
         ],
       },
       'im-1': { ...profile('im250'), alarms: [] },
@@ -38,7 +56,10 @@ async function headerCount(page: Page): Promise<string> {
   return ((await page.getByTestId('alarm-count').textContent()) ?? '').trim();
 }
 
-test('an alarm is listed, acknowledged, counted in the header, badged on its tile and shown on its machine page', async ({ page, plant }) => {
+test('an alarm is listed, acknowledged, counted in the header, badged on its tile and shown on its machine page', async ({
+  page,
+  plant,
+}) => {
   await page.goto(plant.console.url);
   await expect(page.getByTestId('alarm-count')).toHaveText('2 alarms · 2 unacknowledged');
   await expect(page.getByTestId('alarm-count')).toHaveAttribute('data-priority', 'high');

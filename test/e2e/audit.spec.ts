@@ -8,7 +8,10 @@ test.use({ plantOptions: { writes: true, localRole: 'maintenance' } });
 
 const c = (v: number): string => `${v.toFixed(1)} °C`;
 
-test('a setpoint write made in the UI appears on the audit page with before → after in words, and the kind filter narrows the list', async ({ page, plant }) => {
+test('a setpoint write made in the UI appears on the audit page with before → after in words, and the kind filter narrows the list', async ({
+  page,
+  plant,
+}) => {
   await page.goto(plant.console.url);
   await page.getByTestId('machine-tile-im-1').click();
   await expect(page.getByTestId('setpoint-value-zone1-sp')).toHaveText(/^\d+\.\d °C$/);
@@ -60,7 +63,8 @@ test('a setpoint write made in the UI appears on the audit page with before → 
   // Writes too: they come back, and nothing else but those two kinds is shown.
   await page.getByTestId('audit-filter-kind-write').click();
   await expect(page.getByTestId(rowId!)).toBeVisible();
-  for (const kind of await audit.locator('tbody td.audit-kind').allTextContents()) expect(['Setpoint written', 'Alarm acknowledged']).toContain(kind);
+  for (const kind of await audit.locator('tbody td.audit-kind').allTextContents())
+    expect(['Setpoint written', 'Alarm acknowledged']).toContain(kind);
 
   // Another machine: the write is not on it.
   await page.getByTestId('audit-filter-machine').selectOption({ index: 2 });

@@ -58,7 +58,8 @@ test('the 15 min / 1 h toggle changes the trend range; back and reload keep the 
   const grid = page.getByTestId('trend-grid');
   await expect(grid).toHaveAttribute('data-range', '15m');
   await expect(page.getByTestId('range-15m')).toHaveAttribute('aria-pressed', 'true');
-  const ticks = async (): Promise<string[]> => page.getByTestId('trend-chart-force').locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value').allTextContents();
+  const ticks = async (): Promise<string[]> =>
+    page.getByTestId('trend-chart-force').locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value').allTextContents();
   await expect.poll(async () => (await ticks()).length).toBeGreaterThan(2);
   const minutesApart = async (): Promise<number> => {
     const [a, b] = (await ticks()).map((t) => {

@@ -1,6 +1,9 @@
 import { expect, test, textOf } from './fixtures';
 
-test('a killed device agent turns its tile OFFLINE with a banner; the others keep updating; a restart brings it back', async ({ page, plant }) => {
+test('a killed device agent turns its tile OFFLINE with a banner; the others keep updating; a restart brings it back', async ({
+  page,
+  plant,
+}) => {
   const press = plant.agents.find((a) => a.spec.id === 'press-2')!;
   await page.goto(plant.console.url);
   await expect(page.getByTestId('machine-state-press-2')).toHaveText(/^(RUNNING|IDLE|FAULT)$/);

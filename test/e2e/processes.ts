@@ -144,7 +144,13 @@ export async function health(url: string): Promise<{ core: string; machines: Hea
 }
 
 /** Polls /healthz (bounded) until `ok` holds: acceptable for waiting on process startup. */
-export async function waitHealth(url: string, ok: (h: { core: string; machines: HealthMachine[] }) => boolean, what: string, timeoutMs = 30_000, proc?: Proc): Promise<void> {
+export async function waitHealth(
+  url: string,
+  ok: (h: { core: string; machines: HealthMachine[] }) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+  proc?: Proc,
+): Promise<void> {
   const start = Date.now();
   let last: unknown = null;
   while (Date.now() - start < timeoutMs) {
@@ -215,7 +221,8 @@ export async function startConfigPlant(opts: PlantOptions = {}): Promise<ConfigP
   let server: ConsoleServer | null = null;
   try {
     await Promise.all(agents.map((a) => a.ready()));
-    for (const [id, profile] of Object.entries(opts.profiles ?? {})) writeFileSync(join(configDir, `${id}.profile.json`), JSON.stringify(profile, null, 2));
+    for (const [id, profile] of Object.entries(opts.profiles ?? {}))
+      writeFileSync(join(configDir, `${id}.profile.json`), JSON.stringify(profile, null, 2));
     const config = {
       plant: { name: 'E2E Plant', timezone: 'Europe/Berlin' },
       ...(opts.writes ? { writes: { enabled: true } } : {}),
@@ -235,7 +242,13 @@ export async function startConfigPlant(opts: PlantOptions = {}): Promise<ConfigP
     writeFileSync(configFile, JSON.stringify(config, null, 2));
     server = await startConsole({ configFile });
     const s = server;
-    await waitHealth(s.url, (h) => h.machines.length === agents.length && h.machines.every((m) => m.link.state === 'online'), 'all machines online', 30_000, s.proc);
+    await waitHealth(
+      s.url,
+      (h) => h.machines.length === agents.length && h.machines.every((m) => m.link.state === 'online'),
+      'all machines online',
+      30_000,
+      s.proc,
+    );
   } catch (err) {
     await server?.stop();
     await Promise.all(agents.map((a) => a.proc.stop()));

@@ -125,7 +125,8 @@ test('remote support: refused without a grant, joined with the code, watched on 
     const shots = join(ROOT, 'test-results/screenshots');
     mkdirSync(shots, { recursive: true });
     await onSite.screenshot({ path: join(shots, 'remote-banner.png') });
-    if (process.env.UPDATE_SCREENSHOTS === '1') copyFileSync(join(shots, 'remote-banner.png'), join(ROOT, 'docs/screenshot-remote-banner.png'));
+    if (process.env.UPDATE_SCREENSHOTS === '1')
+      copyFileSync(join(shots, 'remote-banner.png'), join(ROOT, 'docs/screenshot-remote-banner.png'));
     await onSite.getByTestId('remote-confirm-pin').fill(MAINT.pin);
     await onSite.getByTestId('remote-confirm').click();
     await expect(onSite.getByTestId('remote-request-written')).toContainText(

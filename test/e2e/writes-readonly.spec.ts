@@ -6,7 +6,9 @@ import { ROOT } from './processes';
 // The default config plant: writes off, the local caller an operator (as a configured plant starts).
 test('setpoints and their limits show read-only, with the reason in words', async ({ page, plant }) => {
   await page.goto(`${plant.console.url}#/machine/im-1`);
-  await expect(page.getByTestId('setpoint-readonly')).toHaveText('Setpoint changes are turned off for this plant (writes.enabled in the configuration).');
+  await expect(page.getByTestId('setpoint-readonly')).toHaveText(
+    'Setpoint changes are turned off for this plant (writes.enabled in the configuration).',
+  );
   await expect(page.getByTestId('setpoint-zone1-sp')).toContainText('180–240 °C, steps of at most 5 °C');
   await expect(page.getByTestId('setpoint-interlock-hold-sp')).toContainText('Only while idle');
   await expect(page.getByTestId('setpoint-value-zone1-sp')).toHaveText(/^\d+\.\d °C$/);

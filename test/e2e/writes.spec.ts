@@ -17,7 +17,10 @@ async function valueOf(page: Page, testId: string): Promise<number> {
 
 const c = (v: number): string => `${v.toFixed(1)} °C`;
 
-test('a technician raises a zone setpoint by one step, confirms, reads the outcome and the log, undoes it, and a too-large value is refused', async ({ page, plant }) => {
+test('a technician raises a zone setpoint by one step, confirms, reads the outcome and the log, undoes it, and a too-large value is refused', async ({
+  page,
+  plant,
+}) => {
   await page.goto(plant.console.url);
   await page.getByTestId('machine-tile-im-1').click();
   await expect(page.getByTestId('machine-name')).toHaveText('Moulding 1');
@@ -78,7 +81,9 @@ test('a technician raises a zone setpoint by one step, confirms, reads the outco
   await expect(page.getByTestId('write-problems')).toContainText('larger than the largest allowed step');
   await page.screenshot({ path: join(shots, 'writes-dialog.png') });
   await page.getByTestId('confirm-write').click();
-  await expect(page.getByTestId('write-outcome')).toHaveText('Refused: a change of 8.0 °C is larger than the largest allowed step of 5.0 °C');
+  await expect(page.getByTestId('write-outcome')).toHaveText(
+    'Refused: a change of 8.0 °C is larger than the largest allowed step of 5.0 °C',
+  );
   await expect(log.locator('tbody tr').first()).toContainText('REFUSED');
   await expect(page.getByTestId('setpoint-value-zone1-sp')).toHaveText(c(before));
 

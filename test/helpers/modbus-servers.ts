@@ -80,7 +80,10 @@ async function listenVector(regs: RegisterTables, port: number, count: () => voi
  * A modbus-serial ServerTCP serving `regs` (any unit id). Pass `port` to reuse a port (e.g. to
  * restart a stopped server); otherwise a free port is picked.
  */
-export async function startVectorServer(regs: Partial<RegisterTables> = {}, opts: { port?: number; ignoreWrites?: boolean } = {}): Promise<VectorServer> {
+export async function startVectorServer(
+  regs: Partial<RegisterTables> = {},
+  opts: { port?: number; ignoreWrites?: boolean } = {},
+): Promise<VectorServer> {
   const tables: RegisterTables = {
     coils: regs.coils ?? [],
     discrete: regs.discrete ?? [],

@@ -27,7 +27,9 @@ export async function startPtyPair(timeoutMs = 5000): Promise<PtyPair> {
   const base = `/tmp/pc-${process.pid}-${randomBytes(4).toString('hex')}`;
   const a = `${base}A`;
   const b = `${base}B`;
-  const child: ChildProcess = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     // Only the start-up lines are of interest; keep the buffer small.

@@ -31,7 +31,16 @@ export function makeUplinkWorld(plantId = 'plant-alpha') {
     v: 1,
     plant: { id: plantId },
     machine: { id: 'im250-sn-1', model: 'im250' },
-    points: { zone1: { unit: '°C', samples: [[T0, 212.5], [T0 + 500, 213]] }, good: { unit: 'pcs', samples: [[T0 + 999, 17]] } },
+    points: {
+      zone1: {
+        unit: '°C',
+        samples: [
+          [T0, 212.5],
+          [T0 + 500, 213],
+        ],
+      },
+      good: { unit: 'pcs', samples: [[T0 + 999, 17]] },
+    },
   };
   const input = (over: Partial<SealBatchInput> = {}): SealBatchInput => ({
     plant,

@@ -72,7 +72,14 @@ describe('plant-console read', () => {
   it('reports a dead device clearly, exits 1, and still reads the live one', async () => {
     const file = writeConfig('mixed.json', [
       { id: 'live', name: 'Live', profile: 'builtin:hp200', transport: { type: 'tcp', host: '127.0.0.1', port: agent.port } },
-      { id: 'dead', name: 'Dead', profile: 'builtin:im250', transport: { type: 'tcp', host: '127.0.0.1', port: deadPort }, timeoutMs: 300, retries: 0 },
+      {
+        id: 'dead',
+        name: 'Dead',
+        profile: 'builtin:im250',
+        transport: { type: 'tcp', host: '127.0.0.1', port: deadPort },
+        timeoutMs: 300,
+        retries: 0,
+      },
     ]);
     const { code, out } = await cli(['read', '--config', file]);
     expect(code).toBe(1);
@@ -86,7 +93,13 @@ describe('plant-console read', () => {
 
   it('explains usage errors with exit code 2', async () => {
     expect((await cli(['read'])).err).toContain('read needs --config FILE');
-    const unknownDevice = await cli(['read', '--config', writeConfig('u.json', [{ id: 'a', name: 'A', profile: 'builtin:pk60', transport: { type: 'tcp', host: '127.0.0.1', port: 1 } }]), '--device', 'zz']);
+    const unknownDevice = await cli([
+      'read',
+      '--config',
+      writeConfig('u.json', [{ id: 'a', name: 'A', profile: 'builtin:pk60', transport: { type: 'tcp', host: '127.0.0.1', port: 1 } }]),
+      '--device',
+      'zz',
+    ]);
     expect(unknownDevice.code).toBe(2);
     expect(unknownDevice.err).toContain('no device "zz"');
     const bad = await cli(['serve', '--port', 'eighty']);
@@ -99,7 +112,9 @@ describe('plant-console read', () => {
   });
 
   it('names the file and field of a broken config', async () => {
-    const file = writeConfig('broken.json', [{ id: 'a', name: 'A', profile: 'builtin:pk60', transport: { type: 'tcp', host: '127.0.0.1', port: 'x' } }]);
+    const file = writeConfig('broken.json', [
+      { id: 'a', name: 'A', profile: 'builtin:pk60', transport: { type: 'tcp', host: '127.0.0.1', port: 'x' } },
+    ]);
     const { code, err } = await cli(['read', '--config', file]);
     expect(code).toBe(1);
     expect(err).toContain(`${file}: devices[0].transport.port:`);
@@ -134,7 +149,9 @@ describe('npm start without an Electron binary', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
       await expect.poll(() => out, { timeout: 60_000, interval: 200 }).toMatch(/Open http:\/\/127\.0\.0\.1:\d+\//);
-      expect(out).toMatch(/^Electron cannot start here \((the Electron binary is not installed|no graphical display)[^\n]*\): serving the console in web mode instead\.$/m);
+      expect(out).toMatch(
+        /^Electron cannot start here \((the Electron binary is not installed|no graphical display)[^\n]*\): serving the console in web mode instead\.$/m,
+      );
       const url = /Open (http:\/\/\S+)/.exec(out)![1]!;
       const health = (await (await fetch(new URL('healthz', url))).json()) as { simulated: boolean; machines: unknown[] };
       expect(health.simulated).toBe(true);

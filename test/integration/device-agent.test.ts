@@ -67,10 +67,15 @@ async function exceptionOf(request: Promise<unknown>): Promise<number> {
 /** Runs mbpoll once against the agent; never longer than 10 s. */
 function mbpoll(port: number, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(MBPOLL, ['-m', 'tcp', '-1', '-o', '2', '-p', String(port), ...args], { timeout: 10_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      MBPOLL,
+      ['-m', 'tcp', '-1', '-o', '2', '-p', String(port), ...args],
+      { timeout: 10_000, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -140,7 +145,9 @@ describe('device-agent over Modbus TCP', () => {
   });
 
   const hasMbpoll = existsSync(MBPOLL);
-  const mbpollTitle = hasMbpoll ? 'with Debian mbpoll (libmodbus)' : `with Debian mbpoll — SKIPPED: ${MBPOLL} is missing (apt-get install mbpoll)`;
+  const mbpollTitle = hasMbpoll
+    ? 'with Debian mbpoll (libmodbus)'
+    : `with Debian mbpoll — SKIPPED: ${MBPOLL} is missing (apt-get install mbpoll)`;
   describe.skipIf(!hasMbpoll)(mbpollTitle, () => {
     it('reads the same registers the agent serves', async () => {
       const a = await agent({ port: 0, model: 'im250', seed: 5, clock: () => T0 });
@@ -276,7 +283,10 @@ describe('device-agent CLI', () => {
     const t = io();
     let stop!: () => void;
     const stopSignal = new Promise<void>((res) => (stop = res));
-    const done = runDeviceAgentCli(['--modbus-port', String(port), '--model=pk60', '--unit-id', '3', '--seed', '9'], { ...t.io, stopSignal });
+    const done = runDeviceAgentCli(['--modbus-port', String(port), '--model=pk60', '--unit-id', '3', '--seed', '9'], {
+      ...t.io,
+      stopSignal,
+    });
     for (let i = 0; i < 100 && t.out.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(t.out[0]).toBe(`device-agent: PK-60 (pk60) unit 3 serving Modbus TCP on 127.0.0.1:${port} — SIMULATED`);
     const c = await client(port, 3);

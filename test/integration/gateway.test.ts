@@ -33,7 +33,10 @@ async function line(framing: 'mbap' | 'rtu', dead: boolean | 'exception'): Promi
     units: [1, 2, 3, 4].map((unitId) => ({ unitId, model: MODELS[unitId], seed: unitId, dead: unitId === DEAD ? dead : false })),
   });
   cleanups.push(() => server.stop());
-  const transport: TransportConfig = framing === 'mbap' ? { type: 'tcp', host: '127.0.0.1', port: server.port! } : { type: 'rtu-tcp', host: '127.0.0.1', port: server.port! };
+  const transport: TransportConfig =
+    framing === 'mbap'
+      ? { type: 'tcp', host: '127.0.0.1', port: server.port! }
+      : { type: 'rtu-tcp', host: '127.0.0.1', port: server.port! };
   return { server, transport };
 }
 
@@ -96,16 +99,25 @@ describe.each([
     deadPoller.start();
     await waitUntil(() => deadPoller.link().demoted === true, 3000, 'dead unit demoted');
     const together = await measureRates(live, 1500);
-    console.log(`${name}: live units ${alone.map((r) => r.toFixed(1)).join('/')} polls/s alone, ${together.map((r) => r.toFixed(1)).join('/')} next to the dead unit`);
+    console.log(
+      `${name}: live units ${alone.map((r) => r.toFixed(1)).join('/')} polls/s alone, ${together.map((r) => r.toFixed(1)).join('/')} next to the dead unit`,
+    );
     for (const [i, rate] of alone.entries()) {
       expect(rate).toBeGreaterThanOrEqual(12);
       expect(together[i]!).toBeGreaterThanOrEqual(0.7 * rate);
     }
     const link = deadPoller.link();
-    expect(link).toMatchObject({ state: 'offline', demoted: true, line: `${transport.type}:127.0.0.1:${server.port}`, lastError: { code: deadCode } });
+    expect(link).toMatchObject({
+      state: 'offline',
+      demoted: true,
+      line: `${transport.type}:127.0.0.1:${server.port}`,
+      lastError: { code: deadCode },
+    });
     expect(link.errorCounts?.[deadCode]).toBeGreaterThanOrEqual(3);
     if (deadCode === 'MODBUS_GATEWAY') {
-      expect(link.lastError?.message).toBe(`gateway target device failed to respond (exception 11) for unit 4 behind 127.0.0.1:${server.port}, reading discrete input 3`);
+      expect(link.lastError?.message).toBe(
+        `gateway target device failed to respond (exception 11) for unit 4 behind 127.0.0.1:${server.port}, reading discrete input 3`,
+      );
     }
     for (const p of live) expect(p.link()).toMatchObject({ state: 'online', demoted: false });
     // All units share one connection, except for reconnects after a silent unit's timeouts.
@@ -121,19 +133,31 @@ const TCP_FAULTS: [UnitFault, string, RegExp][] = [
   ['garbage', 'MODBUS_MALFORMED', /^malformed answer from 127\.0\.0\.1:\d+ unit 1 reading input registers 0–7: /],
   ['silent', 'MODBUS_TIMEOUT', /^no answer from 127\.0\.0\.1:\d+ unit 1 within 150 ms$/],
   ['exception', 'MODBUS_EXCEPTION', /^server device failure \(exception 4\) reading input registers 0–7$/],
-  ['close-mid-frame', 'MODBUS_CLOSED', /^connection closed by 127\.0\.0\.1:\d+ in the middle of its answer \(unit 1, reading input registers 0–7\)$/],
+  [
+    'close-mid-frame',
+    'MODBUS_CLOSED',
+    /^connection closed by 127\.0\.0\.1:\d+ in the middle of its answer \(unit 1, reading input registers 0–7\)$/,
+  ],
 ];
 
 const RTU_FAULTS: [UnitFault, string, RegExp][] = [
   ['short', 'MODBUS_MALFORMED', /: short frame: 11 of 21 byte\(s\) before the line fell quiet$/],
-  ['bad-crc', 'MODBUS_CRC', /^bad CRC \(received 0x[0-9A-F]{4}, computed 0x[0-9A-F]{4}\) in the answer from 127\.0\.0\.1:\d+ unit 1 reading input registers 0–7$/],
+  [
+    'bad-crc',
+    'MODBUS_CRC',
+    /^bad CRC \(received 0x[0-9A-F]{4}, computed 0x[0-9A-F]{4}\) in the answer from 127\.0\.0\.1:\d+ unit 1 reading input registers 0–7$/,
+  ],
   ['wrong-unit', 'MODBUS_MALFORMED', /: answer from unit 2, expected unit 1$/],
   ['wrong-function', 'MODBUS_MALFORMED', /: answer for function 3, expected 4$/],
   ['bad-bytecount', 'MODBUS_MALFORMED', /: byte count 18, expected 16 for 8 value\(s\)$/],
   ['garbage', 'MODBUS_MALFORMED', /not a Modbus RTU answer/],
   ['silent', 'MODBUS_TIMEOUT', /^no answer from 127\.0\.0\.1:\d+ unit 1 within 150 ms$/],
   ['exception', 'MODBUS_EXCEPTION', /^server device failure \(exception 4\) reading input registers 0–7$/],
-  ['close-mid-frame', 'MODBUS_CLOSED', /^connection to 127\.0\.0\.1:\d+ lost in the middle of its answer \(unit 1, reading input registers 0–7\)$/],
+  [
+    'close-mid-frame',
+    'MODBUS_CLOSED',
+    /^connection to 127\.0\.0\.1:\d+ lost in the middle of its answer \(unit 1, reading input registers 0–7\)$/,
+  ],
 ];
 
 describe.each([
@@ -195,7 +219,11 @@ describe('the plant core with its default poller factory', () => {
     core.start();
     await core.ready();
     const byId = (id: string) => core.health().machines.find((m) => m.id === id)!;
-    await waitUntil(() => byId('u4').link.demoted === true && ['u1', 'u2', 'u3'].every((id) => byId(id).link.pollsOk > 5), 5000, 'steady state');
+    await waitUntil(
+      () => byId('u4').link.demoted === true && ['u1', 'u2', 'u3'].every((id) => byId(id).link.pollsOk > 5),
+      5000,
+      'steady state',
+    );
     const health = JSON.parse(JSON.stringify(core.health())) as ReturnType<PlantCore['health']>;
     const key = `tcp:127.0.0.1:${server.port}`;
     expect(health.machines.map((m) => [m.id, m.link.state, m.link.demoted, m.link.line])).toEqual([

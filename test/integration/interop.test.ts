@@ -92,7 +92,14 @@ interface Item {
 
 const ITEMS: Item[] = [
   ...ORDERS.map(([w, b], i) => ({ id: `f32-${w}-${b}`, type: 'float32' as const, address: i * 2, wordOrder: w, byteOrder: b, value: F32 })),
-  ...ORDERS.map(([w, b], i) => ({ id: `i32-${w}-${b}`, type: 'int32' as const, address: 10 + i * 2, wordOrder: w, byteOrder: b, value: I32 })),
+  ...ORDERS.map(([w, b], i) => ({
+    id: `i32-${w}-${b}`,
+    type: 'int32' as const,
+    address: 10 + i * 2,
+    wordOrder: w,
+    byteOrder: b,
+    value: I32,
+  })),
   { id: 'u32', type: 'uint32', address: 20, wordOrder: 'little', byteOrder: 'big', value: 3_000_000_000 },
   { id: 'f64', type: 'float64', address: 22, wordOrder: 'big', byteOrder: 'big', value: 98765.4321 },
   { id: 'i16', type: 'int16', address: 26, wordOrder: 'big', byteOrder: 'little', value: -1234 },
@@ -106,7 +113,15 @@ const profile = ProfileSchema.parse({
   idealCycleTimeS: 1,
   points: [
     ...ITEMS.flatMap((it) =>
-      (['holding', 'input'] as const).map((fn) => ({ id: `${fn[0]}-${it.id}`, name: it.id, function: fn, address: it.address, type: it.type, wordOrder: it.wordOrder, byteOrder: it.byteOrder })),
+      (['holding', 'input'] as const).map((fn) => ({
+        id: `${fn[0]}-${it.id}`,
+        name: it.id,
+        function: fn,
+        address: it.address,
+        type: it.type,
+        wordOrder: it.wordOrder,
+        byteOrder: it.byteOrder,
+      })),
     ),
     ...BITS.map((_, i) => ({ id: `c${i}`, name: `coil ${i}`, function: 'coil', address: i, type: 'bool' })),
     ...BITS.map((_, i) => ({ id: `d${i}`, name: `input ${i}`, function: 'discrete', address: i, type: 'bool' })),
@@ -248,7 +263,15 @@ describe.skipIf(!haveSocat() || !existsSync(MBPOLL))('mbpoll reads the device ag
   });
 
   it('registers, a float32 and bits of several units on one line', async () => {
-    const line = await startRtuLine({ path: pty.a, baudRate: 115200, tickMs: 3_600_000, units: [{ unitId: 1, model: 'pk60', seed: 5 }, { unitId: 7, model: 'im250', seed: 6 }] });
+    const line = await startRtuLine({
+      path: pty.a,
+      baudRate: 115200,
+      tickMs: 3_600_000,
+      units: [
+        { unitId: 1, model: 'pk60', seed: 5 },
+        { unitId: 7, model: 'im250', seed: 6 },
+      ],
+    });
     cleanups.push(() => line.stop());
     const rtu = ['-m', 'rtu', '-b', '115200', '-P', 'none', '-0'];
     for (const unit of [1, 7]) {
@@ -279,11 +302,14 @@ describe.skipIf(!haveSocat() || !existsSync(MBPOLL))('mbpoll reads the device ag
     const err: string[] = [];
     let stop!: () => void;
     const stopSignal = new Promise<void>((res) => (stop = res));
-    const done = runDeviceAgentCli(['--rtu-path', pty.a, '--baud', '115200', '--rtu-tcp-port', '0', '--model', 'pk60', '--unit-id', '3', '--seed', '9'], {
-      out: (l) => void out.push(l),
-      err: (l) => void err.push(l),
-      stopSignal,
-    });
+    const done = runDeviceAgentCli(
+      ['--rtu-path', pty.a, '--baud', '115200', '--rtu-tcp-port', '0', '--model', 'pk60', '--unit-id', '3', '--seed', '9'],
+      {
+        out: (l) => void out.push(l),
+        err: (l) => void err.push(l),
+        stopSignal,
+      },
+    );
     for (let i = 0; i < 100 && out.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     expect(out[0]).toBe(`device-agent: PK-60 (pk60) unit 3 serving Modbus RTU on ${pty.a} @ 115200 — SIMULATED`);
     expect(out[1]).toMatch(/^device-agent: PK-60 \(pk60\) unit 3 serving Modbus RTU over TCP on 127\.0\.0\.1:\d+ — SIMULATED$/);

@@ -6,8 +6,16 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerAvailable, disposeBroker, startBroker, type Broker } from '../helpers/mosquitto';
 
-const PLANT = { username: 'plant-a', password: 'pw-a-' + Math.random().toString(36).slice(2), acl: ['topic write pc/v1/aaaa/up/#', 'topic write pc/v1/aaaa/state', 'topic read pc/v1/aaaa/down'] };
-const CLOUD = { username: 'cloud', password: 'pw-c-' + Math.random().toString(36).slice(2), acl: ['topic read pc/v1/+/up/#', 'topic write pc/v1/+/down'] };
+const PLANT = {
+  username: 'plant-a',
+  password: 'pw-a-' + Math.random().toString(36).slice(2),
+  acl: ['topic write pc/v1/aaaa/up/#', 'topic write pc/v1/aaaa/state', 'topic read pc/v1/aaaa/down'],
+};
+const CLOUD = {
+  username: 'cloud',
+  password: 'pw-c-' + Math.random().toString(36).slice(2),
+  acl: ['topic read pc/v1/+/up/#', 'topic write pc/v1/+/down'],
+};
 let broker: Broker | undefined;
 
 function client(opts: Partial<mqtt.IClientOptions> & { ca?: Buffer }): Promise<MqttClient> {
@@ -53,14 +61,18 @@ describe.skipIf(!brokerAvailable())('mosquitto test broker (TLS, passwords, ACL)
   });
 
   it('refuses a server certificate from another CA', async () => {
-    await expect(client({ ca: broker!.otherCa, username: PLANT.username, password: PLANT.password })).rejects.toThrow(/certificate|self.signed|unable to verify/i);
+    await expect(client({ ca: broker!.otherCa, username: PLANT.username, password: PLANT.password })).rejects.toThrow(
+      /certificate|self.signed|unable to verify/i,
+    );
   });
 
   it('refuses a wrong password', async () => {
-    await expect(client({ ca: broker!.ca, username: PLANT.username, password: 'wrong' })).rejects.toThrow(/Bad User Name or Password|Not authorized|authori/i);
+    await expect(client({ ca: broker!.ca, username: PLANT.username, password: 'wrong' })).rejects.toThrow(
+      /Bad User Name or Password|Not authorized|authori/i,
+    );
   });
 
-  it('does not deliver what a plant publishes under another plant\'s prefix', async () => {
+  it("does not deliver what a plant publishes under another plant's prefix", async () => {
     const cloud = await client({ ca: broker!.ca, username: CLOUD.username, password: CLOUD.password });
     const plant = await client({ ca: broker!.ca, username: PLANT.username, password: PLANT.password });
     await cloud.subscribeAsync('pc/v1/+/up/#', { qos: 1 });

@@ -54,7 +54,9 @@ class FakeDevice implements Poller {
     return { value: decode(p, raw), raw, quality: 'good', ts: T0, reason: null };
   }
   async write(req: ModbusWriteRequest): Promise<void> {
-    const p = this.device.profileDef.points.find((x) => x.address === req.address && (x.function === 'coil') === (req.function === 'coil'))!;
+    const p = this.device.profileDef.points.find(
+      (x) => x.address === req.address && (x.function === 'coil') === (req.function === 'coil'),
+    )!;
     this.values[p.id] = decode(p, req.values) as Value;
   }
   emit(ts: number): void {
@@ -87,7 +89,18 @@ function plantConfig(): PlantConfig {
       alarms: [
         { id: 'fault', kind: 'state', state: 'fault', deadband: 0, delayS: 0, priority: 'high', message: 'Machine in fault' },
         ...(d.id === 'im-1'
-          ? [{ id: 'zone1-high', kind: 'high' as const, point: 'zone1', limit: 230, deadband: 2, delayS: 0, priority: 'medium' as const, message: MESSAGE_MARKER }]
+          ? [
+              {
+                id: 'zone1-high',
+                kind: 'high' as const,
+                point: 'zone1',
+                limit: 230,
+                deadband: 2,
+                delayS: 0,
+                priority: 'medium' as const,
+                message: MESSAGE_MARKER,
+              },
+            ]
           : []),
       ],
     };
@@ -101,7 +114,16 @@ afterAll(() => {
 });
 
 function openStore(dataDir: string, clock: { now(): number }): Promise<PlantStore> {
-  return openPlantStore({ dataDir, demo: false, passphrase: PASS, env: {}, prompt: null, log: memoryLogger(), clock, history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 } });
+  return openPlantStore({
+    dataDir,
+    demo: false,
+    passphrase: PASS,
+    env: {},
+    prompt: null,
+    log: memoryLogger(),
+    clock,
+    history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
+  });
 }
 
 /** One run of the console: the store, a core on it with fake machines, the API. */
@@ -138,14 +160,20 @@ async function console_(dataDir: string, clock: { t: number; now(): number }) {
   return { store, core, api, devices, poll, stop };
 }
 
-async function ok<K extends CommandName>(api: ConsoleApi, name: K, request: unknown, caller: Caller = OPERATOR): Promise<CommandResponse<K>> {
+async function ok<K extends CommandName>(
+  api: ConsoleApi,
+  name: K,
+  request: unknown,
+  caller: Caller = OPERATOR,
+): Promise<CommandResponse<K>> {
   const r = await api.handle(caller, name, request);
   if (!r.ok) throw new Error(`${name} failed: ${r.error.code} ${r.error.message}`);
   const schema: { parse(v: unknown): unknown } = COMMANDS[name].response;
   return schema.parse(r.value) as CommandResponse<K>;
 }
 
-const states = (alarms: readonly { id: string; state: string; ackedBy: string | null }[]): string[] => alarms.map((a) => `${a.id}:${a.state}:${a.ackedBy ?? '-'}`);
+const states = (alarms: readonly { id: string; state: string; ackedBy: string | null }[]): string[] =>
+  alarms.map((a) => `${a.id}:${a.state}:${a.ackedBy ?? '-'}`);
 
 describe('persistence across a console restart', () => {
   it('brings back alarms in their ISA-18.2 states, the shift history and the write log, encrypted on disk', async () => {

@@ -15,9 +15,7 @@ let core: PlantCore;
 const updates: MachineSnapshot[] = [];
 
 beforeAll(async () => {
-  agents = await Promise.all(
-    (['im250', 'hp200', 'pk60'] as const).map((model, i) => startAgent({ port: 0, model, seed: 40 + i })),
-  );
+  agents = await Promise.all((['im250', 'hp200', 'pk60'] as const).map((model, i) => startAgent({ port: 0, model, seed: 40 + i })));
   const config = resolveConfig(
     {
       plant: { name: 'Integration plant' },

@@ -163,7 +163,10 @@ describe('TCP poller', () => {
     const port = server.port;
     const logs: { level: LogLevel; msg: string }[] = [];
     const results: PollResult[] = [];
-    const dev = device('pk', port, profile, { pollIntervalMs: 50, backoff: { initialDelayMs: 40, maxDelayMs: 160, randomisationFactor: 0.5 } });
+    const dev = device('pk', port, profile, {
+      pollIntervalMs: 50,
+      backoff: { initialDelayMs: 40, maxDelayMs: 160, randomisationFactor: 0.5 },
+    });
     const random = () => 0.5; // no jitter: the spacing below is exact
     const poller = track(createTcpPoller(dev, { random, onLog: (level, msg) => logs.push({ level, msg }) }));
     poller.onResult((r) => results.push(r));
@@ -209,13 +212,21 @@ describe('TCP poller', () => {
 
   const faultExpect: Record<(typeof FAULT_MODES)[number], { code: string; message: RegExp; state: 'online' | 'offline' }> = {
     silent: { code: 'MODBUS_TIMEOUT', message: /^no answer from 127\.0\.0\.1:\d+ unit 1 within 150 ms$/, state: 'offline' },
-    garbage: { code: 'MODBUS_MALFORMED', message: /^malformed answer from .* reading input registers 0–2: not a Modbus TCP frame/, state: 'offline' },
+    garbage: {
+      code: 'MODBUS_MALFORMED',
+      message: /^malformed answer from .* reading input registers 0–2: not a Modbus TCP frame/,
+      state: 'offline',
+    },
     short: { code: 'MODBUS_MALFORMED', message: /reading input registers 0–2: 3 data byte\(s\) for a byte count of 6/, state: 'offline' },
     'wrong-unit': { code: 'MODBUS_MALFORMED', message: /answer from unit 2, expected unit 1/, state: 'offline' },
     'wrong-function': { code: 'MODBUS_MALFORMED', message: /answer for function 3, expected 4/, state: 'offline' },
     'bad-bytecount': { code: 'MODBUS_MALFORMED', message: /byte count 8, expected 6 for 3 value\(s\)/, state: 'offline' },
     exception: { code: 'MODBUS_EXCEPTION', message: /^illegal data address \(exception 2\) reading input registers 0–2$/, state: 'online' },
-    'close-mid-frame': { code: 'MODBUS_CLOSED', message: /^connection (closed|reset) by 127\.0\.0\.1:\d+ in the middle of its answer/, state: 'offline' },
+    'close-mid-frame': {
+      code: 'MODBUS_CLOSED',
+      message: /^connection (closed|reset) by 127\.0\.0\.1:\d+ in the middle of its answer/,
+      state: 'offline',
+    },
   };
 
   const mini = ProfileSchema.parse({
@@ -242,7 +253,13 @@ describe('TCP poller', () => {
     for (const id of ['a', 'b']) {
       const v = r.values[id]!;
       // Never read successfully: no value, no raw registers, no timestamp.
-      expect(v).toEqual({ value: null, raw: [], quality: want.state === 'online' ? 'bad' : 'stale', ts: 0, reason: r.link.lastError?.message });
+      expect(v).toEqual({
+        value: null,
+        raw: [],
+        quality: want.state === 'online' ? 'bad' : 'stale',
+        ts: 0,
+        reason: r.link.lastError?.message,
+      });
     }
     // It keeps polling (or probing) after the failure.
     const before = server.requests();
@@ -347,7 +364,13 @@ describe('TCP poller', () => {
     const garbage = track(await startFaultServer('garbage'));
     const bad = [
       createTcpPoller(device('silent', silent.port, profile, { pollIntervalMs: 100, timeoutMs: 300, retries: 2 })),
-      createTcpPoller(device('garbage', garbage.port, profile, { pollIntervalMs: 100, retries: 2, backoff: { initialDelayMs: 10, maxDelayMs: 20, randomisationFactor: 0 } })),
+      createTcpPoller(
+        device('garbage', garbage.port, profile, {
+          pollIntervalMs: 100,
+          retries: 2,
+          backoff: { initialDelayMs: 10, maxDelayMs: 20, randomisationFactor: 0 },
+        }),
+      ),
     ];
     for (const p of bad) {
       track(p);
@@ -355,7 +378,9 @@ describe('TCP poller', () => {
     }
     await waitUntil(() => silent.requests() > 0 && garbage.requests() > 0, 2000, 'faulty devices polled');
     const together = await measure();
-    console.log(`healthy device: ${alone.toFixed(1)} results/s alone, ${together.toFixed(1)} results/s next to silent+garbage (garbage requests ${garbage.requests()}, silent ${silent.requests()})`);
+    console.log(
+      `healthy device: ${alone.toFixed(1)} results/s alone, ${together.toFixed(1)} results/s next to silent+garbage (garbage requests ${garbage.requests()}, silent ${silent.requests()})`,
+    );
     expect(alone).toBeGreaterThanOrEqual(8);
     expect(together).toBeGreaterThanOrEqual(0.8 * alone);
   });

@@ -108,7 +108,9 @@ describe.skipIf(!haveSocat())('Modbus RTU over a pty pair (socat)', () => {
     dead.start();
     await waitUntil(() => dead.link().demoted === true, 3000, 'dead unit demoted');
     const together = await measureRates(live, 2000);
-    console.log(`RTU 115200 (pty): live units ${alone.map((r) => r.toFixed(1)).join('/')} polls/s alone, ${together.map((r) => r.toFixed(1)).join('/')} next to a dead unit`);
+    console.log(
+      `RTU 115200 (pty): live units ${alone.map((r) => r.toFixed(1)).join('/')} polls/s alone, ${together.map((r) => r.toFixed(1)).join('/')} next to a dead unit`,
+    );
 
     for (const [i, rate] of alone.entries()) {
       expect(rate).toBeGreaterThanOrEqual(6); // 10/s configured
@@ -134,8 +136,16 @@ describe.skipIf(!haveSocat())('Modbus RTU over a pty pair (socat)', () => {
   });
 
   const faults: [UnitFault, string, RegExp][] = [
-    ['short', 'MODBUS_MALFORMED', /^malformed answer from \S+ unit 1 reading input registers 0–7: short frame: 11 of 21 byte\(s\) before the line fell quiet$/],
-    ['bad-crc', 'MODBUS_CRC', /^bad CRC \(received 0x[0-9A-F]{4}, computed 0x[0-9A-F]{4}\) in the answer from \S+ unit 1 reading input registers 0–7$/],
+    [
+      'short',
+      'MODBUS_MALFORMED',
+      /^malformed answer from \S+ unit 1 reading input registers 0–7: short frame: 11 of 21 byte\(s\) before the line fell quiet$/,
+    ],
+    [
+      'bad-crc',
+      'MODBUS_CRC',
+      /^bad CRC \(received 0x[0-9A-F]{4}, computed 0x[0-9A-F]{4}\) in the answer from \S+ unit 1 reading input registers 0–7$/,
+    ],
     ['wrong-unit', 'MODBUS_MALFORMED', /: answer from unit 2, expected unit 1$/],
     ['wrong-function', 'MODBUS_MALFORMED', /: answer for function 3, expected 4$/],
     ['bad-bytecount', 'MODBUS_MALFORMED', /: byte count 18, expected 16 for 8 value\(s\)$/],
@@ -169,7 +179,7 @@ describe.skipIf(!haveSocat())('Modbus RTU over a pty pair (socat)', () => {
     await pool.release(line);
   });
 
-  it('counts each failure in the unit\'s Link and keeps polling through them', async () => {
+  it("counts each failure in the unit's Link and keeps polling through them", async () => {
     const pool = new LinePool();
     const poller = track(createPoller(device(1, { retries: 0, timeoutMs: 150 }), { pool }));
     const results: PollResult[] = [];
@@ -199,7 +209,10 @@ describe.skipIf(!haveSocat())('Modbus RTU over a pty pair (socat)', () => {
     const dead = track(createPoller(device(DEAD), { pool }));
     press.start();
     const sp = loadProfile('builtin:hp200', packageRoot()).points.find((p) => p.id === 'force-sp');
-    for (const [value, fc] of [[1500, 6], [1600, 16]] as const) {
+    for (const [value, fc] of [
+      [1500, 6],
+      [1600, 16],
+    ] as const) {
       await press.write({ function: 'holding', address: sp!.address, values: encode(sp!, value), fc });
       expect(await press.readPoint('force-sp')).toMatchObject({ value, quality: 'good' });
       expect(slave.units.get(2)!.simulator.values()['force-sp']).toBe(value);
@@ -208,7 +221,9 @@ describe.skipIf(!haveSocat())('Modbus RTU over a pty pair (socat)', () => {
       code: 'MODBUS_EXCEPTION',
       message: 'illegal data value (exception 3) writing holding register 40',
     });
-    await expect(dead.write({ function: 'holding', address: 100, values: [2000], fc: 6 })).rejects.toMatchObject({ code: 'MODBUS_TIMEOUT' });
+    await expect(dead.write({ function: 'holding', address: 100, values: [2000], fc: 6 })).rejects.toMatchObject({
+      code: 'MODBUS_TIMEOUT',
+    });
     await expect(dead.readPoint(device(DEAD).profileDef.points[0]!.id)).rejects.toMatchObject({ code: 'MODBUS_TIMEOUT' });
     await Promise.all([press.stop(), dead.stop()]);
   });

@@ -121,7 +121,8 @@ describe('plant store on disk', () => {
   it('writes its buffer from a timer, in slices, losing and reordering nothing', async () => {
     const store = await open(tempDir(), { history: { flushIntervalMs: 20 } });
     const mem = createMemoryHistory({ retentionMs: 365 * 86_400_000 });
-    for (let s = 0; s < 200; s++) for (const h of [store.history, mem]) for (let p = 0; p < 300; p++) h.append('m1', `p${p}`, T0 + s * 1000, s * p);
+    for (let s = 0; s < 200; s++)
+      for (const h of [store.history, mem]) for (let p = 0; p < 300; p++) h.append('m1', `p${p}`, T0 + s * 1000, s * p);
     const until = Date.now() + 10_000;
     while (store.history.stats().samplesWritten < 60_000 && Date.now() < until) {
       // Queries during the drain see every sample, stored or not.
@@ -129,14 +130,16 @@ describe('plant store on disk', () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(store.history.stats()).toMatchObject({ samplesWritten: 60_000, samplesDropped: 0 });
-    for (const p of ['p0', 'p150', 'p299']) expect(store.history.query('m1', p, T0, T0 + 200_000, 1000)).toEqual(mem.query('m1', p, T0, T0 + 200_000, 1000));
+    for (const p of ['p0', 'p150', 'p299'])
+      expect(store.history.query('m1', p, T0, T0 + 200_000, 1000)).toEqual(mem.query('m1', p, T0, T0 + 200_000, 1000));
     store.close();
   });
 
   it('gives the same downsampled series as the in-memory store', async () => {
     const store = await open(tempDir());
     const mem = createMemoryHistory({ retentionMs: 365 * 86_400_000 });
-    const value = (i: number): number | null => (i >= 4000 && i < 4050 ? null : i === 1234 ? 500 : i === 8765 ? -400 : Math.sin(i / 300) * 10 + ((i * 7919) % 13));
+    const value = (i: number): number | null =>
+      i >= 4000 && i < 4050 ? null : i === 1234 ? 500 : i === 8765 ? -400 : Math.sin(i / 300) * 10 + ((i * 7919) % 13);
     for (const h of [store.history, mem]) {
       feed(h, 10_000, value);
       // Two samples with one timestamp, and one from the past (dropped by both).
@@ -154,9 +157,11 @@ describe('plant store on disk', () => {
       [T0 + 5, T0 + 2, 10],
     ] as const;
     // From the write buffer, from the database, and from both (half stored, half buffered).
-    for (const [from, to, max] of ranges) expect(store.history.query('m1', 'p', from, to, max)).toEqual(mem.query('m1', 'p', from, to, max));
+    for (const [from, to, max] of ranges)
+      expect(store.history.query('m1', 'p', from, to, max)).toEqual(mem.query('m1', 'p', from, to, max));
     store.history.flush();
-    for (const [from, to, max] of ranges) expect(store.history.query('m1', 'p', from, to, max)).toEqual(mem.query('m1', 'p', from, to, max));
+    for (const [from, to, max] of ranges)
+      expect(store.history.query('m1', 'p', from, to, max)).toEqual(mem.query('m1', 'p', from, to, max));
     for (const h of [store.history, mem]) for (let i = 0; i < 500; i++) h.append('m1', 'p', T0 + 10_000_001 + i * 1000, i % 17);
     expect(store.history.query('m1', 'p', T0, T0 + 11_000_000, 300)).toEqual(mem.query('m1', 'p', T0, T0 + 11_000_000, 300));
     expect(store.history.query('m1', 'q', T0, T0, 10)).toEqual(mem.query('m1', 'q', T0, T0, 10));
@@ -229,7 +234,23 @@ describe('plant store on disk', () => {
     const first = await open(dir);
     expect(schemaVersion(first.db)).toBe(SCHEMA_VERSION);
     const tables = (first.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").raw().all() as [string][]).map((r) => r[0]);
-    for (const t of ['schema_version', 'meta', 'series', 'history', 'kpi_samples', 'plant_keys', 'uplink_outbox', 'sequence', 'write_log', 'alarms', 'alarm_events', 'users', 'sessions', 'audit_log', 'audit_heads']) {
+    for (const t of [
+      'schema_version',
+      'meta',
+      'series',
+      'history',
+      'kpi_samples',
+      'plant_keys',
+      'uplink_outbox',
+      'sequence',
+      'write_log',
+      'alarms',
+      'alarm_events',
+      'users',
+      'sessions',
+      'audit_log',
+      'audit_heads',
+    ]) {
       expect(tables).toContain(t);
     }
     const outboxCols = (first.db.prepare('PRAGMA table_info(uplink_outbox)').all() as { name: string }[]).map((c) => c.name);
@@ -242,7 +263,11 @@ describe('plant store on disk', () => {
     expect(second.db.prepare('SELECT count(*) FROM schema_version').raw().get()).toEqual([MIGRATIONS.length]);
     // A later migration list: a failing step rolls back every pending one.
     const next = SCHEMA_VERSION + 1;
-    const broken = [...MIGRATIONS, { version: next, name: 'ok', sql: 'CREATE TABLE later (x)' }, { version: next + 1, name: 'bad', sql: 'CREATE TABLE nonsense (' }];
+    const broken = [
+      ...MIGRATIONS,
+      { version: next, name: 'ok', sql: 'CREATE TABLE later (x)' },
+      { version: next + 1, name: 'bad', sql: 'CREATE TABLE nonsense (' },
+    ];
     expect(() => migrate(second.db, broken)).toThrow();
     expect(schemaVersion(second.db)).toBe(SCHEMA_VERSION);
     expect(second.db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'later'").raw().get()).toEqual([0]);

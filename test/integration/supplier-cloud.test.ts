@@ -94,7 +94,16 @@ function payloadFor(seq: number, plantId = 'plant-a', machineId = 'im250-sn-1') 
     v: 1 as const,
     plant: { id: plantId },
     machine: { id: machineId, model: 'im250' },
-    points: { zone1: { unit: '°C', samples: [[from, 200 + seq], [from + 500, 201]] as [number, number][] }, good: { unit: 'pcs', samples: [[from + 999, seq]] as [number, number][] } },
+    points: {
+      zone1: {
+        unit: '°C',
+        samples: [
+          [from, 200 + seq],
+          [from + 500, 201],
+        ] as [number, number][],
+      },
+      good: { unit: 'pcs', samples: [[from + 999, seq]] as [number, number][] },
+    },
   };
 }
 
@@ -114,18 +123,35 @@ function sealed(seq: number, over: { cloud?: Uint8Array; signer?: SigningKeyPair
 
 function plain(seq: number): string {
   const from = T0 + seq * 1000;
-  return buildPlainBatch({ plant: A, machine, seq: BigInt(seq), from, to: from + 999, points: { energy: { unit: 'kWh', samples: [[from, 1.5]] } }, signer: plantKey }).json;
+  return buildPlainBatch({
+    plant: A,
+    machine,
+    seq: BigInt(seq),
+    from,
+    to: from + 999,
+    points: { energy: { unit: 'kWh', samples: [[from, 1.5]] } },
+    signer: plantKey,
+  }).json;
 }
 
 function config(name: string, over: Partial<ReceiverConfigInput> = {}): ReceiverConfigInput {
   return {
-    broker: { url: `mqtts://127.0.0.1:${broker!.port}`, ca: join(broker!.dir, 'ca.crt'), username: cloudUser.username, passwordEnv: PASSWORD_ENV, servername: 'localhost' },
+    broker: {
+      url: `mqtts://127.0.0.1:${broker!.port}`,
+      ca: join(broker!.dir, 'ca.crt'),
+      username: cloudUser.username,
+      passwordEnv: PASSWORD_ENV,
+      servername: 'localhost',
+    },
     cloudKeys: join(keysDir, KEY_FILES.cloudSecret),
     database: join(tmp, `${name}.db`),
     group: name,
     announcementWaitMs: 0,
     plants: [
-      { provisioning: join(keysDir, KEY_FILES.provisioning), signingKeys: [{ publicKey: plantKey.publicKey.toString('base64'), keyId: plantKey.kid }] },
+      {
+        provisioning: join(keysDir, KEY_FILES.provisioning),
+        signingKeys: [{ publicKey: plantKey.publicKey.toString('base64'), keyId: plantKey.kid }],
+      },
       { provisioning: join(tmp, 'plant-b.json'), keysShow: join(tmp, 'plant-b-keys.json') },
     ],
     ...over,
@@ -144,7 +170,12 @@ async function cliReceiver(path: string, args: string[] = []) {
   let err = '';
   let stop: () => void = () => {};
   const stopSignal = new Promise<void>((r) => (stop = r));
-  const done = runSupplierCloudCli(['receive', '--config', path, ...args], { out: (s) => (out += s), err: (s) => (err += s), stopSignal, env });
+  const done = runSupplierCloudCli(['receive', '--config', path, ...args], {
+    out: (s) => (out += s),
+    err: (s) => (err += s),
+    stopSignal,
+    env,
+  });
   await until('the receiver to subscribe', () => /receiver \S+ on mqtts/.test(err) || /supplier-cloud: (?!CONNECTION)/.test(err));
   expect(err).toMatch(/receiver \S+ on mqtts/);
   return { lines: () => out.split('\n').filter(Boolean), err: () => err, stop: async () => (stop(), done) };
@@ -176,7 +207,21 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
     // What `plant-console keys show --json` prints for plant B.
     writeFileSync(
       join(tmp, 'plant-b-keys.json'),
-      JSON.stringify({ dataDir: '/x', demo: false, keys: [{ use: 'signing', alg: 'ed25519', keyId: keyB.kid, fingerprint: '', publicKey: keyB.publicKey.toString('base64'), publicKeyHex: keyB.publicKey.toString('hex'), createdAt: '' }] }),
+      JSON.stringify({
+        dataDir: '/x',
+        demo: false,
+        keys: [
+          {
+            use: 'signing',
+            alg: 'ed25519',
+            keyId: keyB.kid,
+            fingerprint: '',
+            publicKey: keyB.publicKey.toString('base64'),
+            publicKeyHex: keyB.publicKey.toString('hex'),
+            createdAt: '',
+          },
+        ],
+      }),
     );
     broker = await startBroker([
       { ...cloudUser, acl: ['topic read pc/v1/+/up/#', 'topic read pc/v1/+/state', 'topic write pc/v1/+/down'] },
@@ -196,13 +241,33 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
     const pub = await connectPlant();
     await pub.publishAsync(plantTopics(A).sealed(machine), sealed(1), { qos: 1 });
     await pub.publishAsync(plantTopics(A).plain(machine), plain(2), { qos: 1 });
-    await pub.publishAsync(plantTopics(A).state, buildStateMessage({ plant: A, state: 'online', session: T0, signer: plantKey }).json, { qos: 1 });
+    await pub.publishAsync(plantTopics(A).state, buildStateMessage({ plant: A, state: 'online', session: T0, signer: plantKey }).json, {
+      qos: 1,
+    });
     await until('three lines', () => rx.lines().length >= 3);
     expect(await rx.stop()).toBe(0);
     const lines = rx.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines[0]).toMatchObject({ event: 'accept', kind: 'sealed', plant: 'plant-a', plantPseudonym: A, machine: 'im250-sn-1', seq: 1, points: 2, samples: 3, late: false });
+    expect(lines[0]).toMatchObject({
+      event: 'accept',
+      kind: 'sealed',
+      plant: 'plant-a',
+      plantPseudonym: A,
+      machine: 'im250-sn-1',
+      seq: 1,
+      points: 2,
+      samples: 3,
+      late: false,
+    });
     // The plain batch names only pseudonyms; the machine is known from the sealed batch before it.
-    expect(lines[1]).toMatchObject({ event: 'accept', kind: 'plain', plant: 'plant-a', machine: 'im250-sn-1', seq: 2, points: 1, samples: 1 });
+    expect(lines[1]).toMatchObject({
+      event: 'accept',
+      kind: 'plain',
+      plant: 'plant-a',
+      machine: 'im250-sn-1',
+      seq: 2,
+      points: 1,
+      samples: 1,
+    });
     expect(lines[2]).toMatchObject({ event: 'state', plant: 'plant-a', state: 'online', session: T0 });
     // Nothing of the sealed payload but counts reaches the output.
     expect(rx.lines().join('\n')).not.toMatch(/zone1|°C/);
@@ -254,7 +319,16 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
 
     const a = (await statusOf('refuse')).plants.find((p) => p.plantId === 'plant-a')!;
     expect(a.accepted).toBe(2);
-    expect(a.refusals).toMatchObject({ bad_signature: 1, unknown_key_id: 1, header_tampered: 1, ciphertext_tampered: 1, duplicate_sequence: 1, replay: 1, wrong_plant: 1, unsupported_version: 1 });
+    expect(a.refusals).toMatchObject({
+      bad_signature: 1,
+      unknown_key_id: 1,
+      header_tampered: 1,
+      ciphertext_tampered: 1,
+      duplicate_sequence: 1,
+      replay: 1,
+      wrong_plant: 1,
+      unsupported_version: 1,
+    });
   });
 
   it('two receivers in one shared-subscription group split the load and store every sequence once', async () => {
@@ -263,7 +337,10 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
     receivers.push(two);
     const pub = await connectPlant();
     const N = 60;
-    const batches = Array.from({ length: N }, (_, i) => ({ topic: plantTopics(A).sealed(i % 2 ? machine2 : machine), bytes: sealed(i + 1, { m: i % 2 ? machine2 : machine }) }));
+    const batches = Array.from({ length: N }, (_, i) => ({
+      topic: plantTopics(A).sealed(i % 2 ? machine2 : machine),
+      bytes: sealed(i + 1, { m: i % 2 ? machine2 : machine }),
+    }));
     for (const b of batches) await pub.publishAsync(b.topic, b.bytes, { qos: 1 });
     const store = openCloudStore(join(tmp, 'split.db'), { receiver: 'test' });
     try {
@@ -279,7 +356,10 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
       // The plant sends everything again (a redelivery after a reconnect): both receivers see
       // duplicates, the store still holds each sequence once.
       for (const b of batches) await pub.publishAsync(b.topic, b.bytes, { qos: 1 });
-      await until('all duplicates refused', () => one.r.stats().refusals.duplicate_sequence + two.stats().refusals.duplicate_sequence === N);
+      await until(
+        'all duplicates refused',
+        () => one.r.stats().refusals.duplicate_sequence + two.stats().refusals.duplicate_sequence === N,
+      );
       expect(one.r.stats().refusals.duplicate_sequence).toBeGreaterThan(0);
       expect(two.stats().refusals.duplicate_sequence).toBeGreaterThan(0);
       expect(store.batchCount(A)).toBe(N);
@@ -291,13 +371,15 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
     await two.stop();
   });
 
-  it('reports a gap, accepts a late batch that fills it, and records the plant\'s gap notice', async () => {
+  it("reports a gap, accepts a late batch that fills it, and records the plant's gap notice", async () => {
     const { r, events } = await receiver('gaps');
     const pub = await connectPlant();
     const up = plantTopics(A).sealed(machine);
     for (const seq of [1, 2, 3, 6]) await pub.publishAsync(up, sealed(seq), { qos: 1 });
     await until('four batches', () => accepted(events).length === 4);
-    expect(events.filter((e) => e.event === 'gap')).toEqual([expect.objectContaining({ event: 'gap', plant: 'plant-a', from: 4, to: 5, before: 6 })]);
+    expect(events.filter((e) => e.event === 'gap')).toEqual([
+      expect.objectContaining({ event: 'gap', plant: 'plant-a', from: 4, to: 5, before: 6 }),
+    ]);
 
     await pub.publishAsync(up, sealed(4), { qos: 1 });
     await until('the late batch', () => accepted(events).length === 5);
@@ -308,7 +390,11 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
       plant: A,
       seq: 7,
       issued: T0 + 10_000,
-      report: { dropped: { batches: 1, seqs: [[5, 5]] }, notRecorded: { sealed: 0, plain: 2, from: T0 + 8000, to: T0 + 9999 }, totals: { dropped: 1, notRecorded: 2 } },
+      report: {
+        dropped: { batches: 1, seqs: [[5, 5]] },
+        notRecorded: { sealed: 0, plain: 2, from: T0 + 8000, to: T0 + 9999 },
+        totals: { dropped: 1, notRecorded: 2 },
+      },
       signer: plantKey,
     });
     const forged = canonicalJson({ ...(JSON.parse(notice) as Record<string, unknown>), totals: { dropped: 0, notRecorded: 0 } });
@@ -342,7 +428,13 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
     const { r, events } = await receiver('plant-keys');
     const pub = await connectPlant();
     const next = signingKeyPair();
-    const ann = announcePlantKeys({ plant: A, issued: T0, graceUntil: Date.now() + 60_000, oldSigner: plantKey, nextSigningPublicKey: next.publicKey });
+    const ann = announcePlantKeys({
+      plant: A,
+      issued: T0,
+      graceUntil: Date.now() + 60_000,
+      oldSigner: plantKey,
+      nextSigningPublicKey: next.publicKey,
+    });
     await pub.publishAsync(plantTopics(A).keys, announcementJson(ann), { qos: 1 });
     await pub.publishAsync(plantTopics(A).sealed(machine), sealed(1, { signer: next }), { qos: 1 });
     await pub.publishAsync(plantTopics(A).sealed(machine), sealed(2), { qos: 1 });
@@ -361,9 +453,18 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
     expect(accepted(events)).toHaveLength(0);
     // Another receiver of the group got the announcement: it lands in the shared store.
     const other = openCloudStore(join(tmp, 'key-race.db'), { receiver: 'other' });
-    const ann = announcePlantKeys({ plant: A, issued: T0, graceUntil: Date.now() + 60_000, oldSigner: plantKey, nextSigningPublicKey: next.publicKey });
+    const ann = announcePlantKeys({
+      plant: A,
+      issued: T0,
+      graceUntil: Date.now() + 60_000,
+      oldSigner: plantKey,
+      nextSigningPublicKey: next.publicKey,
+    });
     other.updateSigningRing(A, () => {
-      const applied = applyPlantKeysAnnouncement(createKeyRing(plantKey.kid, plantKey.publicKey), announcementJson(ann), { plant: A, now: Date.now() });
+      const applied = applyPlantKeysAnnouncement(createKeyRing(plantKey.kid, plantKey.publicKey), announcementJson(ann), {
+        plant: A,
+        now: Date.now(),
+      });
       return applied.ok ? { ring: applied.ring } : null;
     });
     other.close();
@@ -373,7 +474,7 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
     await r.stop();
   });
 
-  it('runs in-process against an MQTT 3.1.1 broker (the demo\'s aedes) without a shared subscription', async () => {
+  it("runs in-process against an MQTT 3.1.1 broker (the demo's aedes) without a shared subscription", async () => {
     const { Aedes } = await import('aedes');
     const aedes = await Aedes.createBroker();
     const server = createServer(aedes.handle);
@@ -415,21 +516,32 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
     await pub.publishAsync(up, sealed(1, { cloud: oldKey }), { qos: 1 });
     await until('the first batch', () => accepted(events).length === 1);
 
-    const rotated = await rotateCloudKey({ keysDir: rotDir, graceMs: 3_600_000, now: clock, publish: { config: resolveReceiverConfig(config('rotation', over), tmp, env), plantIds: ['plant-a'] } });
+    const rotated = await rotateCloudKey({
+      keysDir: rotDir,
+      graceMs: 3_600_000,
+      now: clock,
+      publish: { config: resolveReceiverConfig(config('rotation', over), tmp, env), plantIds: ['plant-a'] },
+    });
     expect(rotated.published).toEqual([{ plant: 'plant-a', pseudonym: A, topic: plantTopics(A).down }]);
 
     // A plant connecting afterwards still gets the announcement: it is retained, and it verifies
     // against the supplier key pinned in the provisioning file.
     const late = await connectPlant();
-    const got = new Promise<{ text: string; retain: boolean }>((res) => late.once('message', (_t, p, packet) => res({ text: p.toString(), retain: packet.retain })));
+    const got = new Promise<{ text: string; retain: boolean }>((res) =>
+      late.once('message', (_t, p, packet) => res({ text: p.toString(), retain: packet.retain })),
+    );
     await late.subscribeAsync(plantTopics(A).down, { qos: 1 });
     const msg = await got;
     expect(msg.retain).toBe(true);
     const supplier = readSupplierSigner(join(rotDir, KEY_FILES.supplierSecret));
-    const applied = applyCloudKeyAnnouncement(createKeyRing(readCloudKeyring(join(keysDir, KEY_FILES.cloudSecret)).current, oldKey), msg.text, {
-      supplierKeys: new Map([[supplier.kid, { publicKey: supplier.publicKey }]]),
-      now: clock,
-    });
+    const applied = applyCloudKeyAnnouncement(
+      createKeyRing(readCloudKeyring(join(keysDir, KEY_FILES.cloudSecret)).current, oldKey),
+      msg.text,
+      {
+        supplierKeys: new Map([[supplier.kid, { publicKey: supplier.publicKey }]]),
+        now: clock,
+      },
+    );
     expect(applied.ok && applied.ring.current).toBe(rotated.kid);
     const newKey = readCloudKeyring(join(rotDir, KEY_FILES.cloudSecret)).entries.find((e) => e.kid === rotated.kid)!.key.publicKey;
 
@@ -449,7 +561,10 @@ describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)',
 
     // The command line does the same with the real clock, and replaces the retained announcement.
     let out = '';
-    const code = await runSupplierCloudCli(['rotate-key', '--keys', rotDir, '--grace', '24h', '--config', writeConfig('rotation', over), '--plant', 'plant-a'], { out: (s) => (out += s), err: (s) => (out += s), env });
+    const code = await runSupplierCloudCli(
+      ['rotate-key', '--keys', rotDir, '--grace', '24h', '--config', writeConfig('rotation', over), '--plant', 'plant-a'],
+      { out: (s) => (out += s), err: (s) => (out += s), env },
+    );
     expect(code).toBe(0);
     expect(out).toMatch(/New cloud key [0-9a-f]{16} .* is current; [0-9a-f]{16} is accepted until/);
     expect(out).toContain(`published to plant plant-a on ${plantTopics(A).down} (retained)`);
@@ -461,5 +576,15 @@ async function statusOf(name: string) {
   let out = '';
   const code = await runSupplierCloudCli(['status', '--db', join(tmp, `${name}.db`), '--json'], { out: (s) => (out += s), err: () => {} });
   expect(code).toBe(0);
-  return JSON.parse(out) as { plants: { plantId: string; accepted: number; firstSeq: number; lastSeq: number; missing: number; refusals: Record<string, number>; state: unknown }[] };
+  return JSON.parse(out) as {
+    plants: {
+      plantId: string;
+      accepted: number;
+      firstSeq: number;
+      lastSeq: number;
+      missing: number;
+      refusals: Record<string, number>;
+      state: unknown;
+    }[];
+  };
 }

@@ -14,7 +14,10 @@ const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(import.meta.dirname, '../fixtures/uplink_verify.py');
 const probe = spawnSync(PYTHON, ['-c', 'import nacl.bindings, nacl.public, nacl.signing'], { encoding: 'utf8' });
 const hasNacl = probe.status === 0;
-if (!hasNacl) console.warn(`uplink interop skipped: ${PYTHON} cannot import PyNaCl (apt-get install python3-nacl): ${probe.stderr || probe.error?.message}`);
+if (!hasNacl)
+  console.warn(
+    `uplink interop skipped: ${PYTHON} cannot import PyNaCl (apt-get install python3-nacl): ${probe.stderr || probe.error?.message}`,
+  );
 
 interface PyResult {
   ok: boolean;
@@ -36,9 +39,24 @@ describe.skipIf(!hasNacl)('uplink interoperability with PyNaCl', () => {
     ...w.payload,
     machine: { id: 'IM250-SN-004711', name: 'Presse 4 (hall 3)', model: 'im250' },
     points: {
-      zone1: { unit: '°C', samples: [[T0, 212.5], [T0 + 100, 0.1 + 0.2], [T0 + 200, -0.000001], [T0 + 300, 1e21], [T0 + 400, 5e-324]] as [number, number][] },
+      zone1: {
+        unit: '°C',
+        samples: [
+          [T0, 212.5],
+          [T0 + 100, 0.1 + 0.2],
+          [T0 + 200, -0.000001],
+          [T0 + 300, 1e21],
+          [T0 + 400, 5e-324],
+        ] as [number, number][],
+      },
       serial: { unit: '', samples: [[T0 + 10, 'AB\u0001"\\\u2028😀']] as [number, string][] },
-      door: { unit: '', samples: [[T0 + 20, true], [T0 + 30, null]] as [number, boolean | null][] },
+      door: {
+        unit: '',
+        samples: [
+          [T0 + 20, true],
+          [T0 + 30, null],
+        ] as [number, boolean | null][],
+      },
     },
   };
   const seal = () => sealBatch(w.input({ seq: 123456789012n, payload }));
@@ -81,13 +99,25 @@ describe.skipIf(!hasNacl)('uplink interoperability with PyNaCl', () => {
       ['unsupported version', Buffer.concat([env.subarray(0, 3), Buffer.from([2]), env.subarray(4)])],
       ['malformed', env.subarray(0, env.length - 1)],
     ];
-    for (const [reason, bytes] of cases) expect([reason, python({ kind: 'sealed', envelope: bytes.toString('hex'), ...keys }).reason]).toEqual([reason, reason]);
+    for (const [reason, bytes] of cases)
+      expect([reason, python({ kind: 'sealed', envelope: bytes.toString('hex'), ...keys }).reason]).toEqual([reason, reason]);
     const stranger = makeUplinkWorld();
-    expect(python({ kind: 'sealed', envelope: env.toString('hex'), ...keys, plantPublicKey: stranger.plantKey.publicKey.toString('hex') }).reason).toBe('unknown key id');
+    expect(
+      python({ kind: 'sealed', envelope: env.toString('hex'), ...keys, plantPublicKey: stranger.plantKey.publicKey.toString('hex') })
+        .reason,
+    ).toBe('unknown key id');
   });
 
   it('verifies a plain batch by re-canonicalising it (RFC 8785) and refuses an edited one', () => {
-    const built = buildPlainBatch({ plant: w.plant, machine: w.machine, seq: 8n, from: T0, to: T0 + 999, points: payload.points, signer: w.plantKey });
+    const built = buildPlainBatch({
+      plant: w.plant,
+      machine: w.machine,
+      seq: 8n,
+      from: T0,
+      to: T0 + 999,
+      points: payload.points,
+      signer: w.plantKey,
+    });
     const r = python({ kind: 'plain', json: JSON.stringify(JSON.parse(built.json), null, 2), plantPublicKey: keys.plantPublicKey });
     expect(r.ok).toBe(true);
     const { sig: _sig, ...unsigned } = built.doc;
@@ -104,11 +134,20 @@ describe.skipIf(!hasNacl)('uplink interoperability with PyNaCl', () => {
       plain: { json: string };
     };
     // PyNaCl derives the X25519 secret from the documented seed itself (crypto_box_seed_keypair).
-    const seedKey = spawnSync(PYTHON, ['-c', 'import sys,nacl.public;print(nacl.public.PrivateKey.from_seed(bytes.fromhex(sys.stdin.read().strip())).encode().hex())'], {
-      input: v.inputs.cloudBoxSeed,
-      encoding: 'utf8',
-    }).stdout.trim();
-    const r = python({ kind: 'sealed', envelope: v.sealed.envelope, cloudSecretKey: seedKey, plantPublicKey: v.keys.plantSigning.publicKey });
+    const seedKey = spawnSync(
+      PYTHON,
+      ['-c', 'import sys,nacl.public;print(nacl.public.PrivateKey.from_seed(bytes.fromhex(sys.stdin.read().strip())).encode().hex())'],
+      {
+        input: v.inputs.cloudBoxSeed,
+        encoding: 'utf8',
+      },
+    ).stdout.trim();
+    const r = python({
+      kind: 'sealed',
+      envelope: v.sealed.envelope,
+      cloudSecretKey: seedKey,
+      plantPublicKey: v.keys.plantSigning.publicKey,
+    });
     expect(r.ok).toBe(true);
     expect(r.payload).toBe(v.sealed.payloadJson);
     expect(python({ kind: 'plain', json: v.plain.json, plantPublicKey: v.keys.plantSigning.publicKey }).ok).toBe(true);

@@ -21,7 +21,19 @@ const STUBBORN = parseProfile(
     model: 'stubborn',
     title: 'Device that ignores writes',
     idealCycleTimeS: 1,
-    points: [{ id: 'sp', name: 'Pressure setpoint', function: 'holding', address: 0, type: 'uint16', unit: 'bar', decimals: 0, role: 'setpoint', writable: { min: 0, max: 100, maxStep: 10 } }],
+    points: [
+      {
+        id: 'sp',
+        name: 'Pressure setpoint',
+        function: 'holding',
+        address: 0,
+        type: 'uint16',
+        unit: 'bar',
+        decimals: 0,
+        role: 'setpoint',
+        writable: { min: 0, max: 100, maxStep: 10 },
+      },
+    ],
   },
   'stubborn.json',
 );
@@ -34,15 +46,32 @@ let offCore: PlantCore;
 let api: ConsoleApi;
 
 function config(enabled: boolean): PlantConfig {
-  const poll = { pollIntervalMs: 100, timeoutMs: 500, retries: 0, backoff: { initialDelayMs: 100, maxDelayMs: 400, randomisationFactor: 0.1 } };
+  const poll = {
+    pollIntervalMs: 100,
+    timeoutMs: 500,
+    retries: 0,
+    backoff: { initialDelayMs: 100, maxDelayMs: 400, randomisationFactor: 0.1 },
+  };
   const cfg = resolveConfig(
     {
       plant: { name: 'Writes plant' },
       writes: { enabled },
       access: { localRole: 'maintenance' },
       devices: [
-        { id: 'im-1', name: 'Moulding 1', profile: 'builtin:im250', transport: { type: 'tcp', host: '127.0.0.1', port: agent.port }, ...poll },
-        { id: 'st-1', name: 'Stubborn 1', profile: 'builtin:im250', transport: { type: 'tcp', host: '127.0.0.1', port: stubborn.port }, ...poll },
+        {
+          id: 'im-1',
+          name: 'Moulding 1',
+          profile: 'builtin:im250',
+          transport: { type: 'tcp', host: '127.0.0.1', port: agent.port },
+          ...poll,
+        },
+        {
+          id: 'st-1',
+          name: 'Stubborn 1',
+          profile: 'builtin:im250',
+          transport: { type: 'tcp', host: '127.0.0.1', port: stubborn.port },
+          ...poll,
+        },
       ],
     },
     '(integration)',
@@ -61,10 +90,13 @@ beforeAll(async () => {
   core.start();
   offCore.start();
   await Promise.all([core.ready(), offCore.ready()]);
-  await vi.waitFor(() => {
-    expect(core.snapshots().every((s) => s.link.state === 'online')).toBe(true);
-    expect(core.machineState('im-1')).toBe('running');
-  }, { timeout: 10_000, interval: 50 });
+  await vi.waitFor(
+    () => {
+      expect(core.snapshots().every((s) => s.link.state === 'online')).toBe(true);
+      expect(core.machineState('im-1')).toBe('running');
+    },
+    { timeout: 10_000, interval: 50 },
+  );
 });
 
 afterAll(async () => {
@@ -75,7 +107,12 @@ afterAll(async () => {
 });
 
 /** Calls a command that must succeed and parses its answer with the contract's response schema. */
-async function write(request: unknown, caller: Caller = TECH, name: 'points.write' | 'points.revert' = 'points.write', on = api): Promise<WriteResult> {
+async function write(
+  request: unknown,
+  caller: Caller = TECH,
+  name: 'points.write' | 'points.revert' = 'points.write',
+  on = api,
+): Promise<WriteResult> {
   const r = await on.handle(caller, name, request);
   if (!r.ok) throw new Error(`${name} failed: ${r.error.code} ${r.error.message}`);
   return COMMANDS[name].response.parse(r.value);
@@ -103,19 +140,31 @@ describe('bounded writes over Modbus TCP', () => {
     expect(high).toMatchObject({ outcome: 'refused', code: 'LIMIT_EXCEEDED', reason: '250.0 °C is above the maximum 240.0 °C' });
     const target = now > 220 ? now - 8 : now + 8;
     const step = await write({ machineId: 'im-1', pointId: 'zone1-sp', value: target });
-    expect(step).toMatchObject({ outcome: 'refused', code: 'STEP_EXCEEDED', reason: 'a change of 8.0 °C is larger than the largest allowed step of 5.0 °C' });
+    expect(step).toMatchObject({
+      outcome: 'refused',
+      code: 'STEP_EXCEEDED',
+      reason: 'a change of 8.0 °C is larger than the largest allowed step of 5.0 °C',
+    });
     expect(simValue('zone1-sp')).toBeCloseTo(now, 5);
   });
 
   it('refuses an idle-only setpoint while the machine runs, and writes it once idle', async () => {
     const hold = simValue('hold-sp');
     const refused = await write({ machineId: 'im-1', pointId: 'hold-sp', value: hold + 10 });
-    expect(refused).toMatchObject({ outcome: 'refused', code: 'INTERLOCK', before: hold, reason: 'only while the machine is idle; it is running' });
+    expect(refused).toMatchObject({
+      outcome: 'refused',
+      code: 'INTERLOCK',
+      before: hold,
+      reason: 'only while the machine is idle; it is running',
+    });
     expect(simValue('hold-sp')).toBe(hold);
     agent.simulator.forceState('idle');
     try {
       await expect.poll(() => core.machineState('im-1'), { timeout: 5000 }).toBe('idle');
-      expect(await write({ machineId: 'im-1', pointId: 'hold-sp', value: hold + 10 })).toMatchObject({ outcome: 'written', readback: hold + 10 });
+      expect(await write({ machineId: 'im-1', pointId: 'hold-sp', value: hold + 10 })).toMatchObject({
+        outcome: 'written',
+        readback: hold + 10,
+      });
     } finally {
       agent.simulator.forceState('running');
     }
@@ -124,7 +173,13 @@ describe('bounded writes over Modbus TCP', () => {
 
   it('reports readback-mismatch when the device acknowledges the write but keeps its value', async () => {
     const r = await write({ machineId: 'st-1', pointId: 'sp', value: 55 });
-    expect(r).toMatchObject({ outcome: 'readback-mismatch', before: 50, requested: 55, readback: 50, reason: 'written, but the device reports 50 bar instead of 55 bar' });
+    expect(r).toMatchObject({
+      outcome: 'readback-mismatch',
+      before: 50,
+      requested: 55,
+      readback: 50,
+      reason: 'written, but the device reports 50 bar instead of 55 bar',
+    });
     expect(stubborn.regs.holding[0]).toBe(50);
   });
 
@@ -136,7 +191,10 @@ describe('bounded writes over Modbus TCP', () => {
     const refused = (await api.handle(TECH, 'writes.log', { machineId: 'im-1', limit: 50 })) as Result<{ entries: WriteResult[] }>;
     if (!refused.ok) throw new Error(refused.error.message);
     const notUndoable = refused.value.entries.find((e) => e.outcome === 'refused')!;
-    expect(await api.handle(TECH, 'points.revert', { writeId: notUndoable.id })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await api.handle(TECH, 'points.revert', { writeId: notUndoable.id })).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_REQUEST' },
+    });
   });
 
   it('keeps every write, refusals included, newest first in the log', async () => {

@@ -5,7 +5,14 @@ import { createMemoryAlarmStore, type AlarmStore } from '../../src-main/alarms/s
 import { parseProfile } from '../../src-main/config/load';
 import type { Profile } from '../../src-main/config/schema';
 import { memoryLogger } from '../../src-main/core/log';
-import { AlarmSummarySchema, type Alarm, type AlarmSummary, type MachineState, type PointValue, type Quality } from '../../src-preload/contract';
+import {
+  AlarmSummarySchema,
+  type Alarm,
+  type AlarmSummary,
+  type MachineState,
+  type PointValue,
+  type Quality,
+} from '../../src-preload/contract';
 
 const T0 = Date.UTC(2026, 0, 12, 9, 0);
 
@@ -17,7 +24,15 @@ function profile(alarms: unknown[] = DEFAULT_RULES): Profile {
       title: 'Test machine',
       idealCycleTimeS: 10,
       points: [
-        { id: 'state', name: 'State', function: 'input', address: 0, type: 'uint16', role: 'state', states: { '0': 'idle', '1': 'running', '2': 'fault' } },
+        {
+          id: 'state',
+          name: 'State',
+          function: 'input',
+          address: 0,
+          type: 'uint16',
+          role: 'state',
+          states: { '0': 'idle', '1': 'running', '2': 'fault' },
+        },
         { id: 'temp', name: 'Temperature', function: 'input', address: 1, type: 'int16', scale: 0.1, unit: '°C', role: 'process' },
       ],
       alarms,
@@ -38,7 +53,10 @@ interface Rig {
   clock: { t: number; now(): number };
   summaries: AlarmSummary[];
   /** Feeds one poll at clock time + `dtS`. */
-  feed(dtS: number, opts?: { temp?: number | null; quality?: Quality; state?: MachineState; link?: 'online' | 'offline' | 'connecting' }): boolean;
+  feed(
+    dtS: number,
+    opts?: { temp?: number | null; quality?: Quality; state?: MachineState; link?: 'online' | 'offline' | 'connecting' },
+  ): boolean;
   alarm(ruleId: string): Alarm | undefined;
 }
 
@@ -82,8 +100,16 @@ function rig(opts: { store?: AlarmStore; alarms?: unknown[] } = {}): Rig {
 describe('alarm rules', () => {
   it('adds the implicit link-loss rule unless the profile has its own', () => {
     const implicit = rulesFor(profile()).find((r) => r.kind === 'link');
-    expect(implicit).toMatchObject({ id: 'link-loss', priority: 'high', delayMs: 5000, message: 'No connection to the machine', implicit: true });
-    const own = rulesFor(profile([{ id: 'comms', kind: 'link', delayS: 30, priority: 'low', message: 'Link down' }])).filter((r) => r.kind === 'link');
+    expect(implicit).toMatchObject({
+      id: 'link-loss',
+      priority: 'high',
+      delayMs: 5000,
+      message: 'No connection to the machine',
+      implicit: true,
+    });
+    const own = rulesFor(profile([{ id: 'comms', kind: 'link', delayS: 30, priority: 'low', message: 'Link down' }])).filter(
+      (r) => r.kind === 'link',
+    );
     expect(own).toEqual([expect.objectContaining({ id: 'comms', delayMs: 30_000, priority: 'low', implicit: false })]);
     const clash = rulesFor(profile([{ id: 'link-loss', kind: 'state', state: 'idle', message: 'Idle' }]));
     expect(clash.map((r) => r.id)).toEqual(['link-loss', 'link-loss-2']);
@@ -106,9 +132,22 @@ describe('alarm engine', () => {
     r.feed(9, { temp: 105 });
     expect(r.alarm('temp-high')).toBeUndefined();
     expect(r.feed(1, { temp: 104 })).toBe(true);
-    expect(r.alarm('temp-high')).toMatchObject({ state: 'active-unacked', value: 104, limit: 100, unit: '°C', raisedAt: r.clock.t, priority: 'medium' });
+    expect(r.alarm('temp-high')).toMatchObject({
+      state: 'active-unacked',
+      value: 104,
+      limit: 100,
+      unit: '°C',
+      raisedAt: r.clock.t,
+      priority: 'medium',
+    });
     expect(r.summaries.at(-1)?.counts).toEqual({ active: 1, unacknowledged: 1 });
-    expect(r.engine.history()[0]).toMatchObject({ event: 'raised', state: 'active-unacked', alarmId: 'm1/temp-high', value: 104, user: null });
+    expect(r.engine.history()[0]).toMatchObject({
+      event: 'raised',
+      state: 'active-unacked',
+      alarmId: 'm1/temp-high',
+      value: 104,
+      user: null,
+    });
   });
 
   it('raises on `advance` when the delay expires between polls, not before', () => {
@@ -326,7 +365,13 @@ describe('alarm engine', () => {
       },
     };
     const store = createMemoryAlarmStore();
-    const engine = new AlarmEngine({ machines: [{ id: 'm1', profile: profile() }], clock, store, timers: false, keepFrom: (now) => now - 5000 });
+    const engine = new AlarmEngine({
+      machines: [{ id: 'm1', profile: profile() }],
+      clock,
+      store,
+      timers: false,
+      keepFrom: (now) => now - 5000,
+    });
     const at = (temp: number): AlarmInput => ({
       ts: clock.t,
       state: 'running',
@@ -355,7 +400,13 @@ describe('alarm engine', () => {
       ackedAt: null,
       ackedBy: null,
     };
-    const a = (id: string, state: Alarm['state'], priority: Alarm['priority'], raisedAt: number): Alarm => ({ ...base, id, state, priority, raisedAt });
+    const a = (id: string, state: Alarm['state'], priority: Alarm['priority'], raisedAt: number): Alarm => ({
+      ...base,
+      id,
+      state,
+      priority,
+      raisedAt,
+    });
     const sorted = [
       a('acked-critical', 'active-acked', 'critical', 5),
       a('low-new', 'active-unacked', 'low', 9),
@@ -377,7 +428,12 @@ describe('alarm engine', () => {
   it('arms one timer for the next delay and none after stop', async () => {
     const clock = { now: () => Date.now() };
     const engine = new AlarmEngine({
-      machines: [{ id: 'm1', profile: profile([{ id: 'lo', kind: 'low', point: 'temp', limit: 20, delayS: 0.05, priority: 'low', message: 'Low' }]) }],
+      machines: [
+        {
+          id: 'm1',
+          profile: profile([{ id: 'lo', kind: 'low', point: 'temp', limit: 20, delayS: 0.05, priority: 'low', message: 'Low' }]),
+        },
+      ],
       clock,
     });
     const seen: AlarmSummary[] = [];

@@ -129,7 +129,12 @@ function started(opts: { alarmStore?: AlarmStore } = {}) {
   return { core, api, clock, poll };
 }
 
-async function ok<K extends CommandName>(api: ConsoleApi, name: K, request: unknown, caller: Caller = LOCAL_OPERATOR): Promise<CommandResponse<K>> {
+async function ok<K extends CommandName>(
+  api: ConsoleApi,
+  name: K,
+  request: unknown,
+  caller: Caller = LOCAL_OPERATOR,
+): Promise<CommandResponse<K>> {
   const r = await api.handle(caller, name, request);
   if (!r.ok) throw new Error(`${name} failed: ${r.error.code} ${r.error.message}`);
   const schema: { parse(v: unknown): unknown } = COMMANDS[name].response;
@@ -188,7 +193,10 @@ describe('alarms through the ConsoleApi', () => {
     expect((await ok(api, 'alarms.list', {})).alarms[0]?.ackedBy).toBe('maria');
 
     const support: Caller = { user: 'sup', role: 'supplier-support', origin: 'remote' };
-    expect(await api.handle(support, 'alarms.ack', { alarmIds: ['im-1/zone1-high'] })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await api.handle(support, 'alarms.ack', { alarmIds: ['im-1/zone1-high'] })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
     expect(await api.handle(LOCAL_OPERATOR, 'alarms.ack', { alarmIds: [] })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
   });
 
@@ -228,7 +236,10 @@ describe('alarms through the ConsoleApi', () => {
     const im = await ok(api, 'alarms.history', { machineId: 'im-1', fromMs: 0 });
     expect(im.events).toHaveLength(4);
     expect(im.events.at(-1)?.at).toBe(shiftStart - 60_000);
-    expect(await api.handle(LOCAL_OPERATOR, 'alarms.history', { machineId: 'nope' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await api.handle(LOCAL_OPERATOR, 'alarms.history', { machineId: 'nope' })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND' },
+    });
   });
 
   it('starts from the alarms a store saved (a console restart)', async () => {

@@ -24,7 +24,16 @@ class FakePoller implements Poller {
   started = false;
   stopped = false;
   private readonly handlers = new Set<(r: PollResult) => void>();
-  private current: Link = { state: 'connecting', since: T0, lastOkAt: null, lastError: null, consecutiveFailures: 0, pollsOk: 0, pollsFailed: 0, lastPollMs: null };
+  private current: Link = {
+    state: 'connecting',
+    since: T0,
+    lastOkAt: null,
+    lastError: null,
+    consecutiveFailures: 0,
+    pollsOk: 0,
+    pollsFailed: 0,
+    lastPollMs: null,
+  };
 
   constructor(readonly device: ResolvedDevice) {}
 
@@ -82,7 +91,12 @@ function plantConfig(): PlantConfig {
 
 function setup(opts: { commands?: CommandTable; history?: HistoryStore } = {}) {
   const config = plantConfig();
-  const clock = { t: T0, now() { return this.t; } };
+  const clock = {
+    t: T0,
+    now() {
+      return this.t;
+    },
+  };
   const log = memoryLogger();
   const pollers = new Map<string, FakePoller>();
   const core = new PlantCore({
@@ -115,7 +129,12 @@ function started(opts?: Parameters<typeof setup>[0]) {
 }
 
 /** Calls a command that must succeed and checks the answer against its response schema. */
-async function ok<K extends CommandName>(api: ConsoleApi, name: K, request: unknown, caller: Caller = LOCAL_OPERATOR): Promise<CommandResponse<K>> {
+async function ok<K extends CommandName>(
+  api: ConsoleApi,
+  name: K,
+  request: unknown,
+  caller: Caller = LOCAL_OPERATOR,
+): Promise<CommandResponse<K>> {
   const r = await api.handle(caller, name, request);
   if (!r.ok) throw new Error(`${name} failed: ${r.error.code} ${r.error.message}`);
   const schema: { parse(v: unknown): unknown } = COMMANDS[name].response;
@@ -157,7 +176,13 @@ describe('ConsoleApi commands', () => {
     expect(detail.points.map((p) => p.id)).toContain('force');
     expect(detail.device.address).toBe('127.0.0.1:1503');
 
-    const hist = await ok(api, 'history.query', { machineId: 'im-1', pointIds: ['zone1', 'auto'], fromMs: T0, toMs: T0 + 10_000, maxPoints: 100 });
+    const hist = await ok(api, 'history.query', {
+      machineId: 'im-1',
+      pointIds: ['zone1', 'auto'],
+      fromMs: T0,
+      toMs: T0 + 10_000,
+      maxPoints: 100,
+    });
     expect(hist.series.map((s) => s.pointId)).toEqual(['zone1', 'auto']);
     expect(hist.series[0]?.v).toEqual([210, 211, 212, 213, 214, 215]);
     expect(hist.series[1]?.v).toEqual([0, 0, 0, 0, 0, 0]);
@@ -197,7 +222,9 @@ describe('ConsoleApi commands', () => {
     expect(nested.message).toContain('pointIds[1]: ');
     expect(nested.message).toContain('maxPoints: ');
     expect((await err(api, 'plant.info', 'hello')).code).toBe('BAD_REQUEST');
-    expect(log.lines.some((l) => l.level === 'warn' && l.fields?.['user'] === 'local-operator' && l.fields['code'] === 'BAD_REQUEST')).toBe(true);
+    expect(log.lines.some((l) => l.level === 'warn' && l.fields?.['user'] === 'local-operator' && l.fields['code'] === 'BAD_REQUEST')).toBe(
+      true,
+    );
   });
 
   it('refuses unknown commands, including prototype names', async () => {
@@ -236,7 +263,12 @@ describe('ConsoleApi commands', () => {
 
   it('turns a thrown error into INTERNAL without leaking it, and logs the detail', async () => {
     const base = createMemoryHistory({ retentionMs: 60 * MIN });
-    const broken: HistoryStore = { ...base, query: () => { throw new Error('disk /secret/path exploded'); } };
+    const broken: HistoryStore = {
+      ...base,
+      query: () => {
+        throw new Error('disk /secret/path exploded');
+      },
+    };
     const { api, log } = started({ history: broken });
     const e = await err(api, 'history.query', { machineId: 'im-1', pointIds: ['zone1'], fromMs: 0, toMs: T0, maxPoints: 10 });
     expect(e.code).toBe('INTERNAL');

@@ -19,7 +19,16 @@ const idlePoller = (): Poller => ({
   start() {},
   async stop() {},
   onResult: () => () => undefined,
-  link: (): Link => ({ state: 'connecting', since: T0, lastOkAt: null, lastError: null, consecutiveFailures: 0, pollsOk: 0, pollsFailed: 0, lastPollMs: null }),
+  link: (): Link => ({
+    state: 'connecting',
+    since: T0,
+    lastOkAt: null,
+    lastError: null,
+    consecutiveFailures: 0,
+    pollsOk: 0,
+    pollsFailed: 0,
+    lastPollMs: null,
+  }),
   async write() {},
   async readPoint() {
     throw new Error('not read in this test');
@@ -38,8 +47,22 @@ function setup() {
     'audit.json',
   );
   const core = new PlantCore({ config, clock: { now: () => T0 }, pollerFactory: idlePoller, audit });
-  audit.append({ kind: 'login', user: 'mia', role: 'maintenance', origin: 'local', sessionId: 's-1', at: T0 - 3_600_000, detail: { source: 'local' } });
-  audit.append({ kind: 'login_failed', user: 'otto', origin: 'remote', at: T0 - 1_800_000, detail: { reason: 'bad-password', failures: 1 } });
+  audit.append({
+    kind: 'login',
+    user: 'mia',
+    role: 'maintenance',
+    origin: 'local',
+    sessionId: 's-1',
+    at: T0 - 3_600_000,
+    detail: { source: 'local' },
+  });
+  audit.append({
+    kind: 'login_failed',
+    user: 'otto',
+    origin: 'remote',
+    at: T0 - 1_800_000,
+    detail: { reason: 'bad-password', failures: 1 },
+  });
   audit.append({
     kind: 'write',
     user: 'mia',
@@ -49,7 +72,15 @@ function setup() {
     at: T0 - 600_000,
     detail: { pointId: 'zone1-sp', before: 215, requested: 216, readback: 216, unit: '°C', outcome: 'written', code: null, reason: null },
   });
-  audit.append({ kind: 'alarm_ack', user: 'otto', role: 'operator', origin: 'local', machineId: 'im-1', at: T0 - 60_000, detail: { alarmId: 'im-1/fault' } });
+  audit.append({
+    kind: 'alarm_ack',
+    user: 'otto',
+    role: 'operator',
+    origin: 'local',
+    machineId: 'im-1',
+    at: T0 - 60_000,
+    detail: { alarmId: 'im-1/fault' },
+  });
   return { audit, api: new ConsoleApi(core, { audit }), bare: new ConsoleApi(core) };
 }
 
@@ -65,7 +96,13 @@ describe('audit.query', () => {
     const all = await page(api, MAINT, {});
     expect(all.records.map((r) => r.kind)).toEqual(['alarm_ack', 'write', 'login_failed', 'login']);
     expect(all.records[0]).not.toHaveProperty('prevHash');
-    expect(all.records[1]).toMatchObject({ seq: 3, user: 'mia', role: 'maintenance', machineId: 'im-1', detail: { before: 215, readback: 216 } });
+    expect(all.records[1]).toMatchObject({
+      seq: 3,
+      user: 'mia',
+      role: 'maintenance',
+      machineId: 'im-1',
+      detail: { before: 215, readback: 216 },
+    });
     expect(all.nextBeforeSeq).toBeNull();
     expect(all.points['im-1/zone1-sp']).toMatchObject({ unit: '°C', decimals: 1 });
     expect(all.points['im-1/zone1-sp']?.name).toMatch(/Zone 1/);

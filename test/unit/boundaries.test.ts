@@ -18,7 +18,8 @@ function sources(dir: string): string[] {
 function imports(file: string): string[] {
   const text = readFileSync(join(root, file), 'utf8');
   const specs: string[] = [];
-  const re = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+  const re =
+    /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
   for (const m of text.matchAll(re)) specs.push((m[1] ?? m[2] ?? m[3] ?? m[4])!);
   return specs;
 }
@@ -30,14 +31,25 @@ describe('process boundaries', () => {
   it('the plant core never imports electron outside src-main/electron/', () => {
     const offenders = [...sources('src-main'), ...sources('device-agent'), ...sources('supplier-cloud')]
       .filter((f) => !f.startsWith('src-main/electron/'))
-      .flatMap((f) => imports(f).filter((s) => s === 'electron' || s.startsWith('electron/')).map((s) => `${f} → ${s}`));
+      .flatMap((f) =>
+        imports(f)
+          .filter((s) => s === 'electron' || s.startsWith('electron/'))
+          .map((s) => `${f} → ${s}`),
+      );
     expect(offenders).toEqual([]);
   });
 
   it('the renderer imports neither Node, native modules nor src-main', () => {
     const offenders = sources('src-renderer').flatMap((f) =>
       imports(f)
-        .filter((s) => NODE_BUILTINS.test(s) || NATIVE_OR_NODE_ONLY.test(s) || s === 'electron' || s.includes('src-main') || s.includes('device-agent'))
+        .filter(
+          (s) =>
+            NODE_BUILTINS.test(s) ||
+            NATIVE_OR_NODE_ONLY.test(s) ||
+            s === 'electron' ||
+            s.includes('src-main') ||
+            s.includes('device-agent'),
+        )
         .map((s) => `${f} → ${s}`),
     );
     expect(offenders).toEqual([]);

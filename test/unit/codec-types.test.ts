@@ -216,7 +216,10 @@ describe('codec: errors', () => {
       ['uint32', 2 ** 32],
     ];
     for (const [type, value] of out) {
-      expect(codeOf(() => encode(point(type), value)), `${type} ${value}`).toBe('ENCODE_FAILED');
+      expect(
+        codeOf(() => encode(point(type), value)),
+        `${type} ${value}`,
+      ).toBe('ENCODE_FAILED');
     }
     expect(codeOf(() => encode(point('uint16', ABCD, { scale: 0.1 }), 6553.6))).toBe('ENCODE_FAILED');
     expect(codeOf(() => encode(point('uint16', ABCD, { scale: 0.1 }), 6553.5))).toBeUndefined();
@@ -252,14 +255,20 @@ describe('codec: errors', () => {
       [point('string', ABCD, { length: 4 }), [0x4142, 0x4344, 0x4546]],
     ];
     for (const [p, regs] of wrong) {
-      expect(codeOf(() => decode(p, regs)), `${p.type} with ${regs.length}`).toBe('DECODE_FAILED');
+      expect(
+        codeOf(() => decode(p, regs)),
+        `${p.type} with ${regs.length}`,
+      ).toBe('DECODE_FAILED');
     }
     expect(() => decode(point('float32'), [1])).toThrow(/"p".*expected 2 register\(s\) for float32, got 1/);
   });
 
   it('rejects register values that are not 16-bit words', () => {
     for (const bad of [-1, 0x10000, 1.5, Number.NaN]) {
-      expect(codeOf(() => decode(point('uint16'), [bad])), String(bad)).toBe('DECODE_FAILED');
+      expect(
+        codeOf(() => decode(point('uint16'), [bad])),
+        String(bad),
+      ).toBe('DECODE_FAILED');
     }
   });
 });

@@ -39,7 +39,10 @@ describe('config loading', () => {
   });
 
   it('names the file, the path and what is wrong', () => {
-    const file = write('bad-port.json', { plant: { name: 'P' }, devices: [{ ...device, transport: { type: 'tcp', host: 'h', port: 70000 } }] });
+    const file = write('bad-port.json', {
+      plant: { name: 'P' },
+      devices: [{ ...device, transport: { type: 'tcp', host: 'h', port: 70000 } }],
+    });
     const err = errorOf(() => loadConfig(file));
     expect(err.code).toBe('CONFIG_INVALID');
     expect(err.message).toContain(`${file}: devices[0].transport.port:`);

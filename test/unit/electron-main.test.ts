@@ -34,7 +34,12 @@ vi.mock('electron', async () => {
   h.appEvents = app;
   let nextId = 1;
   class BrowserWindow extends EE {
-    webContents: EventEmitter & { id: number; windowOpenHandler?: (d: { url: string }) => unknown; send: ReturnType<typeof vi.fn>; setWindowOpenHandler(f: (d: { url: string }) => unknown): void };
+    webContents: EventEmitter & {
+      id: number;
+      windowOpenHandler?: (d: { url: string }) => unknown;
+      send: ReturnType<typeof vi.fn>;
+      setWindowOpenHandler(f: (d: { url: string }) => unknown): void;
+    };
     constructor(opts: Record<string, unknown>) {
       super();
       const wc = Object.assign(new EE(), {
@@ -124,14 +129,20 @@ describe('Electron main (binary mocked)', () => {
   it('carries every command over IPC and refuses other senders', async () => {
     await vi.waitFor(() => expect([...h.ipcHandlers.keys()].sort()).toEqual(COMMAND_NAMES.map(commandChannel).sort()), { timeout: 10_000 });
     const call = h.ipcHandlers.get(commandChannel('plant.info'))!;
-    const ok = (await call({ sender: { id: wc.id }, senderFrame: { url: rendererUrl } }, {})) as { ok: boolean; value: { simulated: boolean } };
+    const ok = (await call({ sender: { id: wc.id }, senderFrame: { url: rendererUrl } }, {})) as {
+      ok: boolean;
+      value: { simulated: boolean };
+    };
     expect(ok.ok).toBe(true);
     expect(ok.value.simulated).toBe(true);
     const foreign = await call({ sender: { id: wc.id }, senderFrame: { url: 'https://evil.example/' } }, {});
     expect(foreign).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     const otherWindow = await call({ sender: { id: 999 }, senderFrame: { url: rendererUrl } }, {});
     expect(otherWindow).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
-    const bad = await h.ipcHandlers.get(commandChannel('machines.get'))!({ sender: { id: wc.id }, senderFrame: { url: rendererUrl } }, { machineId: 5 });
+    const bad = await h.ipcHandlers.get(commandChannel('machines.get'))!(
+      { sender: { id: wc.id }, senderFrame: { url: rendererUrl } },
+      { machineId: 5 },
+    );
     expect(bad).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
   });
 });

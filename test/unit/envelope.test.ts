@@ -100,7 +100,16 @@ describe('sealed batch: refusals and their order', () => {
     withLength.writeUInt32BE(withLength.readUInt32BE(64) + 1, 64);
     const reversed = Buffer.from(env);
     reversed.writeBigUInt64BE(BigInt(T0 + 5000), 48);
-    for (const b of [Buffer.alloc(0), Buffer.from('PC'), Buffer.from('{"v":1}'), env.subarray(0, 200), env.subarray(0, env.length - 1), Buffer.concat([env, Buffer.alloc(1)]), withLength, reversed]) {
+    for (const b of [
+      Buffer.alloc(0),
+      Buffer.from('PC'),
+      Buffer.from('{"v":1}'),
+      env.subarray(0, 200),
+      env.subarray(0, env.length - 1),
+      Buffer.concat([env, Buffer.alloc(1)]),
+      withLength,
+      reversed,
+    ]) {
       expect(reasonOf(openSealed(b, w.options()))).toBe('malformed');
     }
   });
@@ -132,7 +141,18 @@ describe('sealed batch: refusals and their order', () => {
   });
 
   it('bad signature: any flipped bit in header, key block, nonce, ciphertext or signature', () => {
-    const offsets = { plant: 5, machine: 15, seq: 47, from: 55, to: 63, keyBlock: at.keyBlock + 40, nonce: at.nonce + 3, ciphertext: at.ciphertext + 10, tag: at.signature - 1, signature: at.signature + 5 };
+    const offsets = {
+      plant: 5,
+      machine: 15,
+      seq: 47,
+      from: 55,
+      to: 63,
+      keyBlock: at.keyBlock + 40,
+      nonce: at.nonce + 3,
+      ciphertext: at.ciphertext + 10,
+      tag: at.signature - 1,
+      signature: at.signature + 5,
+    };
     for (const [part, offset] of Object.entries(offsets)) {
       expect([part, reasonOf(openSealed(flip(env, offset), w.options()))]).toEqual([part, 'bad_signature']);
     }
@@ -167,9 +187,23 @@ describe('sealed batch: refusals and their order', () => {
   });
 
   it('malformed: a signed, decryptable payload that is not a valid batch', () => {
-    const header = { plant: w.plant, machine: w.machine, signingKid: w.plantKey.kid, encryptionKid: w.cloudKey.kid, seq: 7n, from: T0, to: T0 + 999 };
+    const header = {
+      plant: w.plant,
+      machine: w.machine,
+      signingKid: w.plantKey.kid,
+      encryptionKid: w.cloudKey.kid,
+      seq: 7n,
+      from: T0,
+      to: T0 + 999,
+    };
     const outside = { ...w.payload, points: { zone1: { unit: '°C', samples: [[T0 + 5000, 1]] } } };
-    for (const payloadBytes of [Buffer.from('not json'), Buffer.from('[1,2]'), Buffer.from('{"v":1}'), Buffer.from([0xff, 0xfe]), canonicalBytes(outside)]) {
+    for (const payloadBytes of [
+      Buffer.from('not json'),
+      Buffer.from('[1,2]'),
+      Buffer.from('{"v":1}'),
+      Buffer.from([0xff, 0xfe]),
+      canonicalBytes(outside),
+    ]) {
       const b = assembleEnvelope({ header, payloadBytes, signer: w.plantKey, cloudPublicKey: w.cloudKey.publicKey });
       expect(reasonOf(openSealed(b, w.options()))).toBe('malformed');
     }
@@ -179,7 +213,15 @@ describe('sealed batch: refusals and their order', () => {
     const other = makeUplinkWorld('plant-beta');
     const claims = sealBatch(w.input({ plant: other.plant }));
     expect(reasonOf(openSealed(claims, w.options()))).toBe('wrong_plant');
-    const header = { plant: w.plant, machine: w.machine, signingKid: w.plantKey.kid, encryptionKid: w.cloudKey.kid, seq: 7n, from: T0, to: T0 + 999 };
+    const header = {
+      plant: w.plant,
+      machine: w.machine,
+      signingKid: w.plantKey.kid,
+      encryptionKid: w.cloudKey.kid,
+      seq: 7n,
+      from: T0,
+      to: T0 + 999,
+    };
     const payloadBytes = canonicalBytes({ ...w.payload, plant: { id: 'plant-beta' } });
     const inner = assembleEnvelope({ header, payloadBytes, signer: w.plantKey, cloudPublicKey: w.cloudKey.publicKey });
     expect(reasonOf(openSealed(inner, w.options()))).toBe('wrong_plant');

@@ -6,7 +6,12 @@ const T0 = Date.UTC(2026, 0, 12, 6);
 const MIN = 60_000;
 
 function manualClock(t: number) {
-  return { t, now() { return this.t; } };
+  return {
+    t,
+    now() {
+      return this.t;
+    },
+  };
 }
 
 describe('memory history', () => {
@@ -48,7 +53,7 @@ describe('memory history', () => {
     }
   });
 
-  it('picks exactly each time bucket\'s min and max', () => {
+  it("picks exactly each time bucket's min and max", () => {
     const h = createMemoryHistory({ retentionMs: 24 * 60 * MIN });
     // 1 000 samples 1 s apart; maxPoints 20 → 10 buckets of 100 s each.
     const value = (i: number): number => ((i * 7919) % 1000) - 500;

@@ -24,7 +24,16 @@ function tempDir(): string {
 }
 
 function open(dataDir: string, extra: Partial<OpenPlantStoreOptions> = {}) {
-  return openPlantStore({ dataDir, demo: false, passphrase: PASS, env: {}, prompt: null, log: silentLogger, history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 }, ...extra });
+  return openPlantStore({
+    dataDir,
+    demo: false,
+    passphrase: PASS,
+    env: {},
+    prompt: null,
+    log: silentLogger,
+    history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
+    ...extra,
+  });
 }
 
 /** Opens a store, keeps copies of its secrets (the store zeroes its own on close) and closes it. */
@@ -44,7 +53,13 @@ async function secretsOf(dataDir: string, extra: Partial<OpenPlantStoreOptions> 
 }
 
 function secretEncodings(...secrets: Buffer[]): string[] {
-  return secrets.flatMap((s) => [s.toString('hex'), s.toString('base64'), s.toString('base64url'), s.subarray(0, 32).toString('hex'), s.subarray(0, 32).toString('base64')]);
+  return secrets.flatMap((s) => [
+    s.toString('hex'),
+    s.toString('base64'),
+    s.toString('base64url'),
+    s.subarray(0, 32).toString('hex'),
+    s.subarray(0, 32).toString('base64'),
+  ]);
 }
 
 afterEach(() => {
@@ -78,8 +93,18 @@ describe('plant identity', () => {
     expect(sodium.crypto_sign_verify_detached(sig, Buffer.from('batch'), k.signPk)).toBe(true);
 
     const [signing, encryption] = k.info;
-    expect(signing).toMatchObject({ use: 'signing', alg: 'ed25519', keyId: keyId(k.signPk, 'ed25519'), fingerprint: fingerprint(k.signPk, 'ed25519') });
-    expect(encryption).toMatchObject({ use: 'encryption', alg: 'x25519', keyId: keyId(k.boxPk, 'x25519'), fingerprint: fingerprint(k.boxPk, 'x25519') });
+    expect(signing).toMatchObject({
+      use: 'signing',
+      alg: 'ed25519',
+      keyId: keyId(k.signPk, 'ed25519'),
+      fingerprint: fingerprint(k.signPk, 'ed25519'),
+    });
+    expect(encryption).toMatchObject({
+      use: 'encryption',
+      alg: 'x25519',
+      keyId: keyId(k.boxPk, 'x25519'),
+      fingerprint: fingerprint(k.boxPk, 'x25519'),
+    });
     for (const info of k.info) {
       expect(info.keyId).toMatch(/^[0-9a-f]{16}$/);
       expect(info.fingerprint).toMatch(/^[0-9a-f]{4}( [0-9a-f]{4})+$/);
@@ -96,7 +121,13 @@ describe('plant-console keys show', () => {
     const report = await keysShow(dir, { env: { PLANT_CONSOLE_PASSPHRASE: PASS }, prompt: null, log: silentLogger });
     const text = formatKeysReport(report);
     let json = '';
-    expect(await runKeysCommand(['show', '--data-dir', dir, '--json'], { out: (s) => void (json += s), err: () => {} }, { env: { PLANT_CONSOLE_PASSPHRASE: PASS }, prompt: null, log: silentLogger })).toBe(0);
+    expect(
+      await runKeysCommand(
+        ['show', '--data-dir', dir, '--json'],
+        { out: (s) => void (json += s), err: () => {} },
+        { env: { PLANT_CONSOLE_PASSPHRASE: PASS }, prompt: null, log: silentLogger },
+      ),
+    ).toBe(0);
     const parsed = JSON.parse(json) as typeof report;
     expect(parsed.keys.map((x) => x.publicKey)).toEqual([k.signPk.toString('base64'), k.boxPk.toString('base64')]);
     for (const out of [text, json]) {
@@ -147,8 +178,10 @@ describe('plant-console keys show', () => {
 
     // No store there: it says so and creates nothing.
     const empty = tempDir();
-    await expect(keysShow(empty, { env: { PLANT_CONSOLE_PASSPHRASE: PASS }, prompt: null, log: silentLogger })).rejects.toBeInstanceOf(StoreError);
+    await expect(keysShow(empty, { env: { PLANT_CONSOLE_PASSPHRASE: PASS }, prompt: null, log: silentLogger })).rejects.toBeInstanceOf(
+      StoreError,
+    );
     expect(readdirSync(empty)).toEqual([]);
-    expect((await runCli(['keys', 'list'], { out: () => {}, err: () => {} }))).toBe(2);
+    expect(await runCli(['keys', 'list'], { out: () => {}, err: () => {} })).toBe(2);
   });
 });

@@ -7,7 +7,9 @@ import {
   kpisFromTimeline,
   productionBetween,
   stateDurations,
-  type StateSegment, plausibleReset } from '../../src-main/kpi/engine';
+  type StateSegment,
+  plausibleReset,
+} from '../../src-main/kpi/engine';
 import { currentShift, shiftCalendar, zonedTimeToEpoch, zoneOffsetMs } from '../../src-main/kpi/shifts';
 
 const H = 3_600_000;
@@ -161,13 +163,27 @@ describe('KPI definitions (ISO 22400-2)', () => {
 describe('short windows', () => {
   it('reports performance and OEE only after 5 ideal cycles of running time', () => {
     // 17 s running at an 8 s ideal cycle, 3 parts: 141 % would be noise, not a measurement.
-    const short = computeKpis({ from: T0, to: T0 + 17_000, durations: { running: 17_000, idle: 0, fault: 0, offline: 0 }, good: 3, scrap: 0, idealCycleTimeS: 8 });
+    const short = computeKpis({
+      from: T0,
+      to: T0 + 17_000,
+      durations: { running: 17_000, idle: 0, fault: 0, offline: 0 },
+      good: 3,
+      scrap: 0,
+      idealCycleTimeS: 8,
+    });
     expect(short.performance).toBeNull();
     expect(short.oee).toBeNull();
     expect(short.availability).toBe(1);
     expect(short.quality).toBe(1);
     // 40 s = 5 cycles: now it counts (5 parts → 100 %).
-    const enough = computeKpis({ from: T0, to: T0 + 40_000, durations: { running: 40_000, idle: 0, fault: 0, offline: 0 }, good: 5, scrap: 0, idealCycleTimeS: 8 });
+    const enough = computeKpis({
+      from: T0,
+      to: T0 + 40_000,
+      durations: { running: 40_000, idle: 0, fault: 0, offline: 0 },
+      good: 5,
+      scrap: 0,
+      idealCycleTimeS: 8,
+    });
     expect(enough.performance).toBeCloseTo(1, 6);
     expect(enough.oee).toBeCloseTo(1, 6);
   });
@@ -186,7 +202,11 @@ describe('counters', () => {
     // of 12 000: at an ideal 8 s cycle at most 1 part is plausible.
     expect(plausibleReset(500, 8)).toBe(2);
     expect(counterDelta(12_000, 4_651, u32, plausibleReset(500, 8))).toBe(2);
-    const obs = [{ ts: T0, value: 12_000 }, { ts: T0 + 500, value: 4_651 }, { ts: T0 + 8_500, value: 4_652 }];
+    const obs = [
+      { ts: T0, value: 12_000 },
+      { ts: T0 + 500, value: 4_651 },
+      { ts: T0 + 8_500, value: 4_652 },
+    ];
     expect(productionBetween(obs, T0 - 1, T0 + H, u32, 8)).toBe(3);
     // Through the tracker: the same readings do not inflate performance.
     const t = createKpiTracker({ idealCycleTimeS: 8, goodSpec: u32, scrapSpec: u32 });

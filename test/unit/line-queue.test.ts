@@ -43,7 +43,8 @@ class FakeChannel implements Channel {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     this.last = Date.now();
-    if (this.sent.length < 10_000) this.sent.push({ unitId: x.unitId, at: Date.now(), count: x.expect.kind === 'read' ? x.expect.count : 0 });
+    if (this.sent.length < 10_000)
+      this.sent.push({ unitId: x.unitId, at: Date.now(), count: x.expect.kind === 'read' ? x.expect.count : 0 });
     const b = this.behaviour.get(x.unitId) ?? 'ok';
     return new Promise<Buffer>((resolve, reject) => {
       if (b === 'silent') {
@@ -144,9 +145,13 @@ describe('ModbusLine queue', () => {
     await line.close();
   });
 
-  it('keeps a unit\'s inter-frame delay after the last byte on the line', async () => {
+  it("keeps a unit's inter-frame delay after the last byte on the line", async () => {
     const line = new ModbusLine(TCP, lineOpts());
-    await Promise.all([line.read(1, 'input', 0, 1, { timeoutMs: 100 }), line.read(2, 'input', 0, 1, { timeoutMs: 100, interFrameDelayMs: 40 }), vi.advanceTimersByTimeAsync(100)]);
+    await Promise.all([
+      line.read(1, 'input', 0, 1, { timeoutMs: 100 }),
+      line.read(2, 'input', 0, 1, { timeoutMs: 100, interFrameDelayMs: 40 }),
+      vi.advanceTimersByTimeAsync(100),
+    ]);
     const [a, b] = channel.sent;
     // Unit 1's answer ended at a.at + 2; unit 2 waited 40 ms of silence after it.
     expect(b!.at - (a!.at + channel.latencyMs)).toBe(40);
@@ -156,7 +161,9 @@ describe('ModbusLine queue', () => {
   it('close() fails what is queued and what is in flight, and refuses new requests', async () => {
     const line = new ModbusLine(TCP, lineOpts());
     channel.behaviour.set(1, 'silent');
-    const results = Array.from({ length: 5 }, () => line.read(1, 'input', 0, 1, { timeoutMs: 10_000 }).catch((e: unknown) => (e as ConsoleError).code));
+    const results = Array.from({ length: 5 }, () =>
+      line.read(1, 'input', 0, 1, { timeoutMs: 10_000 }).catch((e: unknown) => (e as ConsoleError).code),
+    );
     await vi.advanceTimersByTimeAsync(1);
     await line.close();
     expect(await Promise.all(results)).toEqual(Array(5).fill('MODBUS_CLOSED'));
@@ -179,7 +186,11 @@ describe('ModbusLine queue', () => {
 });
 
 describe('per-unit policy and demotion', () => {
-  function poll(dev: ResolvedDevice, pool: LinePool, logs: { level: LogLevel; msg: string }[] = []): { poller: Poller; results: PollResult[] } {
+  function poll(
+    dev: ResolvedDevice,
+    pool: LinePool,
+    logs: { level: LogLevel; msg: string }[] = [],
+  ): { poller: Poller; results: PollResult[] } {
     const poller = createPoller(dev, { pool, random: () => 0.5, onLog: (level, msg) => logs.push({ level, msg }) });
     const results: PollResult[] = [];
     poller.onResult((r) => results.push(r));
@@ -227,7 +238,7 @@ describe('per-unit policy and demotion', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('a line that cannot be opened is backoff\'s business, not demotion\'s', async () => {
+  it("a line that cannot be opened is backoff's business, not demotion's", async () => {
     const pool = new LinePool({
       now: () => Date.now(),
       channel: () => {
@@ -244,7 +255,7 @@ describe('per-unit policy and demotion', () => {
     await poller.stop();
   });
 
-  it('write and readPoint share the queue, use the unit\'s timeout, and throw specific errors', async () => {
+  it("write and readPoint share the queue, use the unit's timeout, and throw specific errors", async () => {
     const pool = new LinePool(lineOpts());
     const { poller } = poll(device(4, { timeoutMs: 70 }), pool);
     poller.start();
@@ -270,7 +281,7 @@ describe('per-unit policy and demotion', () => {
     await expect(poller.readPoint('a')).rejects.toMatchObject({ code: 'MODBUS_CLOSED' });
   });
 
-  it('the device\'s read limits override the profile\'s', async () => {
+  it("the device's read limits override the profile's", async () => {
     const wide = ProfileSchema.parse({
       model: 'wide',
       title: 'Wide',
@@ -294,7 +305,8 @@ describe('per-unit policy and demotion', () => {
   it('100k poll cycles: no queue, timer, handler or counter grows', async () => {
     const pool = new LinePool(lineOpts());
     channel.latencyMs = 0;
-    const fast = (unitId: number, over: Partial<ResolvedDevice> = {}) => device(unitId, { pollIntervalMs: 1, timeoutMs: 5, demotion: { afterFailures: 2, intervalMs: 20 }, ...over });
+    const fast = (unitId: number, over: Partial<ResolvedDevice> = {}) =>
+      device(unitId, { pollIntervalMs: 1, timeoutMs: 5, demotion: { afterFailures: 2, intervalMs: 20 }, ...over });
     const pollers = [poll(fast(1), pool), poll(fast(2), pool), poll(fast(3), pool)];
     channel.behaviour.set(2, 'silent');
     channel.behaviour.set(3, 'garbage');

@@ -5,12 +5,7 @@ import { createMemoryHistory } from '../../src-main/core/history-memory';
 import { memoryLogger } from '../../src-main/core/log';
 import { deriveState, MachineModel } from '../../src-main/core/machine';
 import type { PollResult } from '../../src-main/core/types';
-import {
-  MachineDetailSchema,
-  MachineSnapshotSchema,
-  type Link,
-  type PointValue,
-} from '../../src-preload/contract';
+import { MachineDetailSchema, MachineSnapshotSchema, type Link, type PointValue } from '../../src-preload/contract';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 12, 6, 0); // the Day shift starts here
@@ -19,7 +14,10 @@ function plantConfig(): PlantConfig {
   return resolveConfig(
     {
       plant: { name: 'Test plant', timezone: 'UTC' },
-      shifts: [{ name: 'Day', start: '06:00' }, { name: 'Night', start: '18:00' }],
+      shifts: [
+        { name: 'Day', start: '06:00' },
+        { name: 'Night', start: '18:00' },
+      ],
       kpi: { rollingWindowMin: 60 },
       devices: [{ id: 'im-1', name: 'Moulder 1', profile: 'builtin:im250', transport: { type: 'tcp', host: '127.0.0.1', port: 1502 } }],
     },
@@ -70,7 +68,12 @@ function poll(cfg: PlantConfig, ts: number, s: PollSpec = {}): PollResult {
 
 function setup() {
   const cfg = plantConfig();
-  const clock = { t: T0, now() { return this.t; } };
+  const clock = {
+    t: T0,
+    now() {
+      return this.t;
+    },
+  };
   const log = memoryLogger();
   const history = createMemoryHistory({ retentionMs: 12 * 60 * MIN, clock });
   const m = new MachineModel({ device: cfg.devices[0]!, config: cfg, history, clock, log });
@@ -164,7 +167,14 @@ describe('machine snapshot and detail', () => {
     const d = MachineDetailSchema.parse(m.detail());
     expect(d.points).toHaveLength(18);
     const byId = Object.fromEntries(d.points.map((p) => [p.id, p]));
-    expect(byId['good']).toMatchObject({ type: 'uint32', registers: 2, role: 'goodCount', normal: null, writable: null, sensitivity: 'sealed' });
+    expect(byId['good']).toMatchObject({
+      type: 'uint32',
+      registers: 2,
+      role: 'goodCount',
+      normal: null,
+      writable: null,
+      sensitivity: 'sealed',
+    });
     expect(byId['serial']).toMatchObject({ type: 'string', registers: 8, sensitivity: 'local' });
     expect(byId['energy']?.registers).toBe(4);
     expect(byId['zone1']?.normal).toEqual({ low: 205, high: 225 });

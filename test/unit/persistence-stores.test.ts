@@ -44,7 +44,18 @@ function alarm(id: string, state: Alarm['state'], extra: Partial<Alarm> = {}): A
 }
 
 function eventOf(a: Alarm, event: AlarmEvent['event'], at: number, user: string | null = null): AlarmEvent {
-  return { at, alarmId: a.id, machineId: a.machineId, event, state: a.state, priority: a.priority, message: a.message, user, value: a.value, unit: a.unit };
+  return {
+    at,
+    alarmId: a.id,
+    machineId: a.machineId,
+    event,
+    state: a.state,
+    priority: a.priority,
+    message: a.message,
+    user,
+    value: a.value,
+    unit: a.unit,
+  };
 }
 
 /** A store and a way to get "the same store after a restart of the console". */
@@ -59,14 +70,20 @@ const alarmImpls: [string, (opts?: { maxEvents?: number }) => AlarmRig][] = [
     (opts = {}) => {
       const store = createMemoryAlarmStore(opts);
       // The in-memory store's restart: what a file would have kept, handed back.
-      return { store, reopen: () => createMemoryAlarmStore({ ...opts, initial: store.current(), initialEvents: store.history().reverse() }) };
+      return {
+        store,
+        reopen: () => createMemoryAlarmStore({ ...opts, initial: store.current(), initialEvents: store.history().reverse() }),
+      };
     },
   ],
   [
     'sql',
     (opts = {}) => {
       const db = memoryDb();
-      return { store: createSqlAlarmStore(db, { log: silentLogger, ...opts }), reopen: () => createSqlAlarmStore(db, { log: silentLogger, ...opts }) };
+      return {
+        store: createSqlAlarmStore(db, { log: silentLogger, ...opts }),
+        reopen: () => createSqlAlarmStore(db, { log: silentLogger, ...opts }),
+      };
     },
   ],
 ];
@@ -143,7 +160,15 @@ describe.each(alarmImpls)('alarm store contract (%s)', (_name, make) => {
         title: 'Test machine',
         idealCycleTimeS: 10,
         points: [
-          { id: 'state', name: 'State', function: 'input', address: 0, type: 'uint16', role: 'state', states: { '0': 'idle', '1': 'running', '2': 'fault' } },
+          {
+            id: 'state',
+            name: 'State',
+            function: 'input',
+            address: 0,
+            type: 'uint16',
+            role: 'state',
+            states: { '0': 'idle', '1': 'running', '2': 'fault' },
+          },
           { id: 'temp', name: 'Temperature', function: 'input', address: 1, type: 'int16', scale: 0.1, unit: '°C', role: 'process' },
         ],
         alarms: [
@@ -175,7 +200,12 @@ describe.each(alarmImpls)('alarm store contract (%s)', (_name, make) => {
     expect(second.history()).toEqual(history);
     second.update('m1', input(50, 'running'));
     expect(second.alarms().map((a) => `${a.id}:${a.state}`)).toEqual(['m1/hi:cleared-unacked']);
-    expect(store.history({ limit: 2 }).map((e) => `${e.alarmId}:${e.state}`).sort()).toEqual(['m1/fault:normal', 'm1/hi:cleared-unacked']);
+    expect(
+      store
+        .history({ limit: 2 })
+        .map((e) => `${e.alarmId}:${e.state}`)
+        .sort(),
+    ).toEqual(['m1/fault:normal', 'm1/hi:cleared-unacked']);
   });
 });
 
@@ -206,7 +236,15 @@ const writeImpls: [string, () => WriteLogStore][] = [
 describe.each(writeImpls)('write log contract (%s)', (_name, make) => {
   it('keeps every entry, refusals included, and finds it by id as a copy', () => {
     const log = make();
-    const refused = write('w2', { at: T0 + 1, before: null, requested: 300, readback: null, outcome: 'refused', code: 'LIMIT_EXCEEDED', reason: '300.0 °C is above the maximum 240.0 °C' });
+    const refused = write('w2', {
+      at: T0 + 1,
+      before: null,
+      requested: 300,
+      readback: null,
+      outcome: 'refused',
+      code: 'LIMIT_EXCEEDED',
+      reason: '300.0 °C is above the maximum 240.0 °C',
+    });
     log.append(write('w1'));
     log.append(refused);
     log.append(write('w3', { at: T0 + 2, revertOf: 'w1', requested: true, before: false, readback: true, unit: '' }));
@@ -243,14 +281,18 @@ describe('SQL alarm store', () => {
     const store = createSqlAlarmStore(db, { log: silentLogger });
     const a = alarm('m1/hi', 'active-unacked');
     store.commit(a, eventOf(a, 'raised', T0));
-    db.exec("CREATE TRIGGER fail_event BEFORE INSERT ON alarm_events WHEN NEW.event = 'acknowledged' BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    db.exec(
+      "CREATE TRIGGER fail_event BEFORE INSERT ON alarm_events WHEN NEW.event = 'acknowledged' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    );
     const acked = { ...a, state: 'active-acked' as const, ackedBy: 'anna', ackedAt: T0 + 1 };
     expect(() => store.commit(acked, eventOf(acked, 'acknowledged', T0 + 1, 'anna'))).toThrow(/injected failure/);
     expect(store.current()).toEqual([a]);
     expect(store.history()).toHaveLength(1);
     expect(store.stats()).toMatchObject({ current: 1, events: 1 });
     const cleared = { ...a, state: 'normal' as const, clearedAt: T0 + 2 };
-    db.exec("CREATE TRIGGER fail_clear BEFORE INSERT ON alarm_events WHEN NEW.event = 'cleared' BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    db.exec(
+      "CREATE TRIGGER fail_clear BEFORE INSERT ON alarm_events WHEN NEW.event = 'cleared' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    );
     expect(() => store.commit(cleared, eventOf(cleared, 'cleared', T0 + 2))).toThrow();
     expect(createSqlAlarmStore(db, { log: silentLogger }).current()).toEqual([a]);
   });
@@ -263,12 +305,27 @@ describe('SQL alarm store', () => {
         model: 't',
         title: 'T',
         idealCycleTimeS: 10,
-        points: [{ id: 'state', name: 'State', function: 'input', address: 0, type: 'uint16', role: 'state', states: { '0': 'idle', '2': 'fault' } }],
+        points: [
+          {
+            id: 'state',
+            name: 'State',
+            function: 'input',
+            address: 0,
+            type: 'uint16',
+            role: 'state',
+            states: { '0': 'idle', '2': 'fault' },
+          },
+        ],
         alarms: [{ id: 'fault', kind: 'state', state: 'fault', priority: 'high', message: 'Fault' }],
       },
       'p.json',
     );
-    const engine = new AlarmEngine({ machines: [{ id: 'm1', profile }], clock, store: createSqlAlarmStore(db, { log: silentLogger }), timers: false });
+    const engine = new AlarmEngine({
+      machines: [{ id: 'm1', profile }],
+      clock,
+      store: createSqlAlarmStore(db, { log: silentLogger }),
+      timers: false,
+    });
     const input: AlarmInput = { ts: T0, state: 'fault', link: { state: 'online' }, values: {} };
     db.exec("CREATE TRIGGER fail_event BEFORE INSERT ON alarm_events BEGIN SELECT RAISE(ABORT, 'disk full'); END");
     expect(() => engine.update('m1', input)).toThrow(/disk full/);
@@ -303,7 +360,11 @@ describe('SQL alarm store', () => {
     store.commit(a, eventOf(a, 'raised', clock.t));
     expect(store.history().map((e) => e.at)).toEqual([T0 + 1.5 * DAY, T0 + 0.5 * DAY]);
     clock.t += DAY;
-    expect(createSqlAlarmStore(db, { log: silentLogger, clock, retentionMs: DAY }).history().map((e) => e.at)).toEqual([T0 + 1.5 * DAY]);
+    expect(
+      createSqlAlarmStore(db, { log: silentLogger, clock, retentionMs: DAY })
+        .history()
+        .map((e) => e.at),
+    ).toEqual([T0 + 1.5 * DAY]);
     expect(store.current()).toEqual([a]);
   });
 
@@ -313,8 +374,12 @@ describe('SQL alarm store', () => {
     const store = createSqlAlarmStore(db, { log });
     const a = alarm('m1/hi', 'active-unacked');
     store.commit(a, eventOf(a, 'raised', T0));
-    db.prepare("INSERT INTO alarms (id, machine, state, raised_at, alarm) VALUES ('m1/bad', 'm1', 'active-unacked', 0, '{\"id\":1}')").run();
-    db.prepare("INSERT INTO alarm_events (at, alarm_id, machine, event, entry) VALUES (?, 'm1/bad', 'm1', 'raised', 'not json')").run([T0 + 1]);
+    db.prepare(
+      "INSERT INTO alarms (id, machine, state, raised_at, alarm) VALUES ('m1/bad', 'm1', 'active-unacked', 0, '{\"id\":1}')",
+    ).run();
+    db.prepare("INSERT INTO alarm_events (at, alarm_id, machine, event, entry) VALUES (?, 'm1/bad', 'm1', 'raised', 'not json')").run([
+      T0 + 1,
+    ]);
     expect(store.current()).toEqual([a]);
     expect(store.history()).toEqual([eventOf(a, 'raised', T0)]);
     store.current();

@@ -15,12 +15,26 @@ import {
 import { ConsoleError } from '../../src-main/core/errors';
 import { T0, makeUplinkWorld } from '../helpers/uplink-fixture';
 
-const points: Points = { state: { unit: '', samples: [[T0, 1]] }, energy: { unit: 'kWh', samples: [[T0 + 10, 15234.25], [T0 + 20, null]] } };
+const points: Points = {
+  state: { unit: '', samples: [[T0, 1]] },
+  energy: {
+    unit: 'kWh',
+    samples: [
+      [T0 + 10, 15234.25],
+      [T0 + 20, null],
+    ],
+  },
+};
 
 function setup() {
   const w = makeUplinkWorld();
   const built = buildPlainBatch({ plant: w.plant, machine: w.machine, seq: 7n, from: T0, to: T0 + 999, points, signer: w.plantKey });
-  const opts = (over: Partial<OpenPlainOptions> = {}): OpenPlainOptions => ({ plantPublicKeys: w.plantKeys, lastSequence: () => 6n, now: T0, ...over });
+  const opts = (over: Partial<OpenPlainOptions> = {}): OpenPlainOptions => ({
+    plantPublicKeys: w.plantKeys,
+    lastSequence: () => 6n,
+    now: T0,
+    ...over,
+  });
   return { w, built, opts };
 }
 
@@ -70,7 +84,15 @@ describe('plain batches', () => {
     expect(reason(openPlain(edit({ points: { ...points, state: { unit: '', samples: [[T0, 2]] } } }), opts()))).toBe('bad_signature');
     expect(reason(openPlain(edit({ sig: '0'.repeat(128) }), opts()))).toBe('bad_signature');
     const other = makeUplinkWorld('plant-beta');
-    const foreign = buildPlainBatch({ plant: other.plant, machine: w.machine, seq: 7n, from: T0, to: T0 + 999, points, signer: w.plantKey });
+    const foreign = buildPlainBatch({
+      plant: other.plant,
+      machine: w.machine,
+      seq: 7n,
+      from: T0,
+      to: T0 + 999,
+      points,
+      signer: w.plantKey,
+    });
     expect(reason(openPlain(foreign.json, opts()))).toBe('wrong_plant');
     expect(reason(openPlain(built.json, opts({ topic: { plant: w.plant, machine: other.machine } })))).toBe('wrong_plant');
     expect(reason(openPlain(built.json, opts({ lastSequence: () => 7n })))).toBe('duplicate_sequence');
@@ -79,7 +101,9 @@ describe('plain batches', () => {
 
   it('refuse to build a sequence JSON cannot carry exactly', () => {
     const { w } = setup();
-    expect(() => buildPlainBatch({ plant: w.plant, machine: w.machine, seq: 1n << 53n, from: T0, to: T0, points: {}, signer: w.plantKey })).toThrow(ConsoleError);
+    expect(() =>
+      buildPlainBatch({ plant: w.plant, machine: w.machine, seq: 1n << 53n, from: T0, to: T0, points: {}, signer: w.plantKey }),
+    ).toThrow(ConsoleError);
   });
 });
 
@@ -93,7 +117,12 @@ describe('topics and state messages', () => {
     expect(parseTopic(t.keys)).toEqual({ kind: 'keys', plant: w.plant });
     expect(parseTopic(t.state)).toEqual({ kind: 'state', plant: w.plant });
     expect(parseTopic(t.down)).toEqual({ kind: 'down', plant: w.plant });
-    for (const bad of ['pc/v1/ACME/state', `pc/v2/${w.plant}/state`, `pc/v1/${w.plant}/up/sealed/serial-123`, `pc/v1/${w.plant}/up/other/${w.machine}`]) {
+    for (const bad of [
+      'pc/v1/ACME/state',
+      `pc/v2/${w.plant}/state`,
+      `pc/v1/${w.plant}/up/sealed/serial-123`,
+      `pc/v1/${w.plant}/up/other/${w.machine}`,
+    ]) {
       expect(parseTopic(bad)).toBeNull();
     }
     expect(cloudSubscription('receivers')).toEqual(['$share/receivers/pc/v1/+/up/#', '$share/receivers/pc/v1/+/state']);
@@ -104,7 +133,12 @@ describe('topics and state messages', () => {
     const m = buildStateMessage({ plant: w.plant, state: 'offline', session: T0, signer: w.plantKey });
     const r = openStateMessage(m.json, { plantPublicKeys: w.plantKeys, now: T0 });
     expect(r.ok && r.state.state).toBe('offline');
-    const forged = buildStateMessage({ plant: w.plant, state: 'online', session: T0, signer: { ...signingKeyPair(), kid: w.plantKey.kid } });
+    const forged = buildStateMessage({
+      plant: w.plant,
+      state: 'online',
+      session: T0,
+      signer: { ...signingKeyPair(), kid: w.plantKey.kid },
+    });
     expect(reason(openStateMessage(forged.json, { plantPublicKeys: w.plantKeys, now: T0 }))).toBe('bad_signature');
   });
 });

@@ -122,12 +122,29 @@ describe('planReads', () => {
   });
 
   it('is deterministic whatever the order of the points', () => {
-    const points = [pt('a', 'holding', 7), pt('b', 'holding', 0, 'uint32'), pt('c', 'coil', 3), pt('d', 'holding', 7, 'int16'), pt('e', 'holding', 30)];
+    const points = [
+      pt('a', 'holding', 7),
+      pt('b', 'holding', 0, 'uint32'),
+      pt('c', 'coil', 3),
+      pt('d', 'holding', 7, 'int16'),
+      pt('e', 'holding', 30),
+    ];
     const ref = planReads(points, limits);
     const ids = (bs: ReadBlock[]) => bs.map((b) => [b.function, b.start, b.count, b.points.map((p) => p.point.id)]);
     // A few fixed permutations rather than random ones, so a failure is reproducible.
-    for (const perm of [[4, 3, 2, 1, 0], [2, 0, 4, 1, 3], [1, 3, 0, 4, 2]]) {
-      expect(ids(planReads(perm.map((i) => points[i]!), limits))).toEqual(ids(ref));
+    for (const perm of [
+      [4, 3, 2, 1, 0],
+      [2, 0, 4, 1, 3],
+      [1, 3, 0, 4, 2],
+    ]) {
+      expect(
+        ids(
+          planReads(
+            perm.map((i) => points[i]!),
+            limits,
+          ),
+        ),
+      ).toEqual(ids(ref));
     }
     expect(planReads([], limits)).toEqual([]);
   });

@@ -21,7 +21,15 @@ const vectors = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/u
 
 describe('base32 (RFC 4648, lowercase, unpadded)', () => {
   it('matches the RFC test vectors and round-trips', () => {
-    const rfc: [string, string][] = [['', ''], ['f', 'my'], ['fo', 'mzxq'], ['foo', 'mzxw6'], ['foob', 'mzxw6yq'], ['fooba', 'mzxw6ytb'], ['foobar', 'mzxw6ytboi']];
+    const rfc: [string, string][] = [
+      ['', ''],
+      ['f', 'my'],
+      ['fo', 'mzxq'],
+      ['foo', 'mzxw6'],
+      ['foob', 'mzxw6yq'],
+      ['fooba', 'mzxw6ytb'],
+      ['foobar', 'mzxw6ytboi'],
+    ];
     for (const [plain, enc] of rfc) {
       expect(toBase32(Buffer.from(plain))).toBe(enc);
       expect(fromBase32(enc)?.toString()).toBe(plain);

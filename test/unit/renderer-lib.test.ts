@@ -149,10 +149,17 @@ describe('live samples and liveness', () => {
     const pv = m.values.zone1;
     expect(valueLiveness(pv, m, true, 10_000)).toEqual({ live: true, reason: null });
     expect(valueLiveness(pv, m, false, 10_000).reason).toMatch(/Connection to the console core lost/);
-    expect(valueLiveness(pv, { ...m, state: 'offline', link: { ...m.link, lastError: { code: 'MODBUS_TIMEOUT', message: 'no answer in 1000 ms' } } }, true, 10_000).reason).toMatch(
-      /offline: no answer in 1000 ms \(MODBUS_TIMEOUT\)/,
+    expect(
+      valueLiveness(
+        pv,
+        { ...m, state: 'offline', link: { ...m.link, lastError: { code: 'MODBUS_TIMEOUT', message: 'no answer in 1000 ms' } } },
+        true,
+        10_000,
+      ).reason,
+    ).toMatch(/offline: no answer in 1000 ms \(MODBUS_TIMEOUT\)/);
+    expect(valueLiveness({ ...pv!, quality: 'bad', reason: 'illegal address' }, m, true, 10_000).reason).toMatch(
+      /Bad value: illegal address/,
     );
-    expect(valueLiveness({ ...pv!, quality: 'bad', reason: 'illegal address' }, m, true, 10_000).reason).toMatch(/Bad value: illegal address/);
     expect(valueLiveness(pv, m, true, 10_000 + 60_000).reason).toMatch(/s old/);
     expect(valueLiveness(undefined, m, true, 10_000).reason).toMatch(/No reading yet/);
   });

@@ -33,7 +33,14 @@ function fakeTransport() {
   const answers: Record<string, () => Result<unknown>> = {
     'plant.info': () => ({ ok: true, value: info }),
     'machines.list': () => ({ ok: true, value: [machine('a', { ts: NOW }), machine('b', { ts: NOW })] }),
-    'machines.get': () => ({ ok: true, value: { snapshot: machine('a', { ts: NOW }), points: [], device: { transport: 'tcp', address: '127.0.0.1:1502', unitId: 1, pollIntervalMs: 500 } } satisfies MachineDetail }),
+    'machines.get': () => ({
+      ok: true,
+      value: {
+        snapshot: machine('a', { ts: NOW }),
+        points: [],
+        device: { transport: 'tcp', address: '127.0.0.1:1502', unitId: 1, pollIntervalMs: 500 },
+      } satisfies MachineDetail,
+    }),
   };
   const transport: Transport = {
     kind: 'websocket',
@@ -138,7 +145,10 @@ describe('session', () => {
   });
 
   it('lists offline machines for the banner', () => {
-    useMachinesStore.setState({ order: ['a', 'b'], byId: { a: { ...machine('a', { ts: 1, name: 'Press A' }), state: 'offline' }, b: machine('b', { ts: 1 }) } });
+    useMachinesStore.setState({
+      order: ['a', 'b'],
+      byId: { a: { ...machine('a', { ts: 1, name: 'Press A' }), state: 'offline' }, b: machine('b', { ts: 1 }) },
+    });
     expect(selectOfflineNames(useMachinesStore.getState())).toEqual(['Press A']);
   });
 });

@@ -221,7 +221,10 @@ describe('IPC transport and transport choice', () => {
     const t = createIpcTransport(bridge as never);
     expect(t.kind).toBe('ipc');
     expect(await t.call('plant.info', {})).toEqual({ ok: true, value: 'info' });
-    expect(await t.call('machines.list', {})).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', message: 'machines.list: channel closed' } });
+    expect(await t.call('machines.list', {})).toMatchObject({
+      ok: false,
+      error: { code: 'UNAVAILABLE', message: 'machines.list: channel closed' },
+    });
     const seen: TransportStatus[] = [];
     t.onStatus((s) => seen.push(s));
     expect(seen).toEqual(['connected']);

@@ -37,7 +37,17 @@ const ZONE: PointMeta = {
   writable: { min: 180, max: 240, maxStep: 5 },
   interlock: null,
 };
-const HOLD: PointMeta = { ...ZONE, id: 'hold-sp', name: 'Holding pressure setpoint', type: 'uint16', scale: 1, unit: 'bar', decimals: 0, writable: { min: 300, max: 900, maxStep: 50 }, interlock: ['idle'] };
+const HOLD: PointMeta = {
+  ...ZONE,
+  id: 'hold-sp',
+  name: 'Holding pressure setpoint',
+  type: 'uint16',
+  scale: 1,
+  unit: 'bar',
+  decimals: 0,
+  writable: { min: 300, max: 900, maxStep: 50 },
+  interlock: ['idle'],
+};
 
 const result = (r: Partial<WriteResult>): WriteResult => ({
   id: 'w1',
@@ -92,12 +102,25 @@ describe('setpoint words and numbers', () => {
 
   it('tells the outcome as read back from the device', () => {
     expect(outcomeText(result({}), ZONE)).toEqual({ tone: 'ok', text: 'Zone 1 setpoint is now 214.0 °C (read back from the device)' });
-    expect(outcomeText(result({ outcome: 'readback-mismatch', readback: 212 }), ZONE).text).toBe('Written, but the device reports 212.0 °C instead of 214.0 °C');
-    expect(outcomeText(result({ outcome: 'refused', code: 'STEP_EXCEEDED', reason: 'a change of 8.0 °C is larger than the largest allowed step of 5.0 °C' }), ZONE)).toEqual({
+    expect(outcomeText(result({ outcome: 'readback-mismatch', readback: 212 }), ZONE).text).toBe(
+      'Written, but the device reports 212.0 °C instead of 214.0 °C',
+    );
+    expect(
+      outcomeText(
+        result({
+          outcome: 'refused',
+          code: 'STEP_EXCEEDED',
+          reason: 'a change of 8.0 °C is larger than the largest allowed step of 5.0 °C',
+        }),
+        ZONE,
+      ),
+    ).toEqual({
       tone: 'warn',
       text: 'Refused: a change of 8.0 °C is larger than the largest allowed step of 5.0 °C',
     });
-    expect(outcomeText(result({ revertOf: 'w0', readback: 212 }), ZONE).text).toBe('Undone: Zone 1 setpoint is now 212.0 °C (read back from the device)');
+    expect(outcomeText(result({ revertOf: 'w0', readback: 212 }), ZONE).text).toBe(
+      'Undone: Zone 1 setpoint is now 212.0 °C (read back from the device)',
+    );
     expect(outcomeWord({ outcome: 'readback-mismatch', revertOf: null })).toBe('MISMATCH');
     expect(logValues(result({ outcome: 'refused', before: null, readback: null, requested: 250 }), ZONE)).toBe('— → 250.0 → — °C');
   });

@@ -38,7 +38,13 @@ describe('cloud key rotation (announced by the supplier)', () => {
     const announcement = announceCloudKey({ cloudPublicKey: next.publicKey, issued: T0 + HOUR, graceUntil, supplier });
     // Plant side: its ring of cloud public keys. Cloud side: its own secret ring.
     const plantRing: KeyRing<Uint8Array> = createKeyRing(w.cloudKey.kid, w.cloudKey.publicKey);
-    const cloudRing = rotateKeyRing(createKeyRing(w.cloudKey.kid, { publicKey: w.cloudKey.publicKey, secretKey: w.cloudKey.secretKey }), next.kid, next, graceUntil, T0 + HOUR);
+    const cloudRing = rotateKeyRing(
+      createKeyRing(w.cloudKey.kid, { publicKey: w.cloudKey.publicKey, secretKey: w.cloudKey.secretKey }),
+      next.kid,
+      next,
+      graceUntil,
+      T0 + HOUR,
+    );
     return { w, supplier, pinned, next, graceUntil, announcement, plantRing, cloudRing };
   }
 
@@ -67,13 +73,16 @@ describe('cloud key rotation (announced by the supplier)', () => {
 
   it('refuses forged, edited, stale and malformed announcements', () => {
     const { supplier, pinned, next, announcement, plantRing, graceUntil } = setup();
-    const apply = (doc: unknown, ring = plantRing) => applyCloudKeyAnnouncement(ring, canonicalJson(doc), { supplierKeys: pinned, now: T0 + HOUR });
+    const apply = (doc: unknown, ring = plantRing) =>
+      applyCloudKeyAnnouncement(ring, canonicalJson(doc), { supplierKeys: pinned, now: T0 + HOUR });
     const impostor = signingKeyPair();
     const body = { v: 1, type: 'cloud-key', issued: T0 + HOUR, key: announcement.key, graceUntil };
     expect(reason(apply(signJson('plant-console/cloud-key/v1', body, { ...impostor, kid: supplier.kid })))).toBe('bad_signature');
     expect(reason(apply(signJson('plant-console/cloud-key/v1', body, impostor)))).toBe('unknown_key_id');
     const attacker = boxKeyPair();
-    expect(reason(apply({ ...announcement, key: { kid: attacker.kid, publicKey: attacker.publicKey.toString('hex') } }))).toBe('bad_signature');
+    expect(reason(apply({ ...announcement, key: { kid: attacker.kid, publicKey: attacker.publicKey.toString('hex') } }))).toBe(
+      'bad_signature',
+    );
     expect(reason(apply({ ...announcement, graceUntil: graceUntil + 1 }))).toBe('bad_signature');
     expect(reason(apply({ ...announcement, key: { ...announcement.key, kid: attacker.kid } }))).toBe('malformed');
     // Signed with the plant-keys label: not a cloud-key signature.
@@ -102,7 +111,14 @@ describe('plant key rotation (announced with the old key)', () => {
     const nextSign = signingKeyPair();
     const nextBox = boxKeyPair();
     const graceUntil = T0 + 2 * HOUR;
-    const announcement = announcePlantKeys({ plant: w.plant, issued: T0 + HOUR, graceUntil, oldSigner: w.plantKey, nextSigningPublicKey: nextSign.publicKey, nextBoxPublicKey: nextBox.publicKey });
+    const announcement = announcePlantKeys({
+      plant: w.plant,
+      issued: T0 + HOUR,
+      graceUntil,
+      oldSigner: w.plantKey,
+      nextSigningPublicKey: nextSign.publicKey,
+      nextBoxPublicKey: nextBox.publicKey,
+    });
     const ring: KeyRing<Uint8Array> = createKeyRing(w.plantKey.kid, w.plantKey.publicKey);
     return { w, nextSign, nextBox, graceUntil, announcement, ring };
   }
@@ -126,14 +142,26 @@ describe('plant key rotation (announced with the old key)', () => {
     expect(reason(openPlain(plain.json, { plantPublicKeys: lookup, lastSequence: () => 8n, now: graceUntil + 1 }))).toBe('unknown_key_id');
   });
 
-  it('refuses announcements not signed by the plant\'s current key, or for another plant', () => {
+  it("refuses announcements not signed by the plant's current key, or for another plant", () => {
     const { w, nextSign, announcement, ring, graceUntil } = setup();
     const apply = (doc: unknown, r = ring, plant = w.plant) => applyPlantKeysAnnouncement(r, canonicalJson(doc), { plant, now: T0 + HOUR });
     // Signed by the new key instead of the old: the new key is not (yet) the plant's.
-    const selfSigned = announcePlantKeys({ plant: w.plant, issued: T0 + HOUR, graceUntil, oldSigner: nextSign, nextSigningPublicKey: nextSign.publicKey });
+    const selfSigned = announcePlantKeys({
+      plant: w.plant,
+      issued: T0 + HOUR,
+      graceUntil,
+      oldSigner: nextSign,
+      nextSigningPublicKey: nextSign.publicKey,
+    });
     expect(reason(apply(selfSigned))).toBe('unknown_key_id');
     // Someone else's key under the plant's key id.
-    const forged = announcePlantKeys({ plant: w.plant, issued: T0 + HOUR, graceUntil, oldSigner: { ...signingKeyPair(), kid: w.plantKey.kid }, nextSigningPublicKey: nextSign.publicKey });
+    const forged = announcePlantKeys({
+      plant: w.plant,
+      issued: T0 + HOUR,
+      graceUntil,
+      oldSigner: { ...signingKeyPair(), kid: w.plantKey.kid },
+      nextSigningPublicKey: nextSign.publicKey,
+    });
     expect(reason(apply(forged))).toBe('bad_signature');
     expect(reason(apply({ ...announcement, graceUntil: graceUntil * 2 }))).toBe('bad_signature');
     expect(reason(apply(announcement, ring, makeUplinkWorld('plant-beta').plant))).toBe('wrong_plant');
@@ -141,7 +169,13 @@ describe('plant key rotation (announced with the old key)', () => {
     const applied = apply(announcement);
     expect(applied.ok).toBe(true);
     if (!applied.ok) return;
-    const again = announcePlantKeys({ plant: w.plant, issued: T0 + 2 * HOUR, graceUntil, oldSigner: w.plantKey, nextSigningPublicKey: signingKeyPair().publicKey });
+    const again = announcePlantKeys({
+      plant: w.plant,
+      issued: T0 + 2 * HOUR,
+      graceUntil,
+      oldSigner: w.plantKey,
+      nextSigningPublicKey: signingKeyPair().publicKey,
+    });
     expect(reason(apply(again, applied.ring))).toBe('unknown_key_id');
     expect(reason(apply(announcement, applied.ring))).toBe('unknown_key_id');
   });
@@ -151,7 +185,13 @@ describe('plant key rotation (announced with the old key)', () => {
     const r1 = applyPlantKeysAnnouncement(ring, announcement, { plant: w.plant, now: T0 + HOUR });
     expect(r1.ok).toBe(true);
     if (!r1.ok) return;
-    const later = announcePlantKeys({ plant: w.plant, issued: T0, graceUntil, oldSigner: nextSign, nextSigningPublicKey: signingKeyPair().publicKey });
+    const later = announcePlantKeys({
+      plant: w.plant,
+      issued: T0,
+      graceUntil,
+      oldSigner: nextSign,
+      nextSigningPublicKey: signingKeyPair().publicKey,
+    });
     expect(reason(applyPlantKeysAnnouncement(r1.ring, later, { plant: w.plant, now: T0 + HOUR }))).toBe('replay');
     const json = JSON.parse(JSON.stringify(keyRingToJson(r1.ring))) as ReturnType<typeof keyRingToJson>;
     const back = keyRingFromJson(json)!;

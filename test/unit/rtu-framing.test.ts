@@ -52,11 +52,20 @@ describe('CRC-16/MODBUS', () => {
 
 describe('request PDUs', () => {
   it('reads: function codes, range, expected byte count', () => {
-    expect(readRequest('coil', 3, 10)).toMatchObject({ pdu: hex('01 0003 000A'), expect: { kind: 'read', fc: 1, count: 10, byteCount: 2 } });
+    expect(readRequest('coil', 3, 10)).toMatchObject({
+      pdu: hex('01 0003 000A'),
+      expect: { kind: 'read', fc: 1, count: 10, byteCount: 2 },
+    });
     expect(readRequest('discrete', 0, 8).expect).toMatchObject({ fc: 2, byteCount: 1 });
     expect(readRequest('input', 0, 3)).toMatchObject({ expect: { fc: 4, byteCount: 6 }, what: 'reading input registers 0–2' });
     expect(readRequest('holding', 500, 1).what).toBe('reading holding register 500');
-    for (const [fn, start, count] of [['holding', 0, 126], ['input', 0, 0], ['coil', 0, 2001], ['holding', 65535, 2], ['input', -1, 1]] as const) {
+    for (const [fn, start, count] of [
+      ['holding', 0, 126],
+      ['input', 0, 0],
+      ['coil', 0, 2001],
+      ['holding', 65535, 2],
+      ['input', -1, 1],
+    ] as const) {
       expect(() => readRequest(fn, start, count)).toThrow(ConsoleError);
     }
   });
@@ -64,7 +73,10 @@ describe('request PDUs', () => {
   it('writes: FC5 on/off, FC6, FC15 bit packing, FC16, and what each answer must echo', () => {
     expect(writeRequest({ function: 'coil', address: 172, values: [1], fc: 5 }).pdu).toEqual(hex('05 00AC FF00'));
     expect(writeRequest({ function: 'coil', address: 172, values: [0], fc: 5 }).pdu).toEqual(hex('05 00AC 0000'));
-    expect(writeRequest({ function: 'holding', address: 1, values: [0x0003], fc: 6 })).toMatchObject({ pdu: hex('06 0001 0003'), what: 'writing holding register 1' });
+    expect(writeRequest({ function: 'holding', address: 1, values: [0x0003], fc: 6 })).toMatchObject({
+      pdu: hex('06 0001 0003'),
+      what: 'writing holding register 1',
+    });
     const fc15 = writeRequest({ function: 'coil', address: 19, values: [1, 0, 1, 1, 0, 0, 1, 1, 1, 0], fc: 15 });
     // The spec's example: coils 20–29 = CD 01.
     expect(fc15.pdu).toEqual(hex('0F 0013 000A 02 CD 01'));
@@ -133,7 +145,10 @@ describe('answer checks (shared by TCP and RTU)', () => {
   it('checks the echo of a write', () => {
     const w = writeRequest({ function: 'holding', address: 1, values: [3], fc: 6 }).expect;
     expect(checkAnswer(w, 1, 1, hex('06 0001 0003')).ok).toBe(true);
-    expect(checkAnswer(w, 1, 1, hex('06 0001 0004'))).toEqual({ ok: false, problem: 'write answer 00 01 00 04 does not echo the request (00 01 00 03)' });
+    expect(checkAnswer(w, 1, 1, hex('06 0001 0004'))).toEqual({
+      ok: false,
+      problem: 'write answer 00 01 00 04 does not echo the request (00 01 00 03)',
+    });
     expect(checkAnswer(w, 1, 1, hex('06 0001 00'))).toEqual({ ok: false, problem: 'write answer of 3 data byte(s), expected 4' });
   });
 });
@@ -153,8 +168,14 @@ describe('RTU answer framing', () => {
   });
 
   it('short frame: what came before the line fell quiet', () => {
-    expect(judgeRtuAnswer(exp, 1, good.subarray(0, 6), true)).toEqual({ status: 'malformed', detail: 'short frame: 6 of 11 byte(s) before the line fell quiet' });
-    expect(judgeRtuAnswer(exp, 1, good.subarray(0, 1), true)).toEqual({ status: 'malformed', detail: 'short frame: 1 of 11 byte(s) before the line fell quiet' });
+    expect(judgeRtuAnswer(exp, 1, good.subarray(0, 6), true)).toEqual({
+      status: 'malformed',
+      detail: 'short frame: 6 of 11 byte(s) before the line fell quiet',
+    });
+    expect(judgeRtuAnswer(exp, 1, good.subarray(0, 1), true)).toEqual({
+      status: 'malformed',
+      detail: 'short frame: 1 of 11 byte(s) before the line fell quiet',
+    });
     // Cut, and its byte count is wrong as well: both are said.
     expect(judgeRtuAnswer(exp, 1, hex('01 04 08 0001 0002'), true)).toEqual({
       status: 'malformed',
@@ -202,9 +223,15 @@ describe('RTU answer framing', () => {
 
   it('noise of an unknown function, and endless input, are malformed', () => {
     expect(judgeRtuAnswer(exp, 1, hex('01 41 33 22 11'), false)).toEqual({ status: 'incomplete' });
-    expect(judgeRtuAnswer(exp, 1, hex('01 41 33 22 11'), true)).toEqual({ status: 'malformed', detail: '5 byte(s) that are not a Modbus RTU answer (function 65)' });
+    expect(judgeRtuAnswer(exp, 1, hex('01 41 33 22 11'), true)).toEqual({
+      status: 'malformed',
+      detail: '5 byte(s) that are not a Modbus RTU answer (function 65)',
+    });
     // A well-formed frame of a function we never asked for.
-    expect(judgeRtuAnswer(exp, 1, withCrc('01 41 33'), true)).toEqual({ status: 'malformed', detail: 'answer for function 65, expected 4' });
+    expect(judgeRtuAnswer(exp, 1, withCrc('01 41 33'), true)).toEqual({
+      status: 'malformed',
+      detail: 'answer for function 65, expected 4',
+    });
     expect(judgeRtuAnswer(exp, 1, Buffer.alloc(300, 0x41), false)).toEqual({
       status: 'malformed',
       detail: '300 bytes without a frame end (an RTU frame has at most 256)',
@@ -215,6 +242,9 @@ describe('RTU answer framing', () => {
     const w = writeRequest({ function: 'holding', address: 100, values: [1, 2], fc: 16 }).expect;
     expect(rtuAnswerLength(w)).toBe(8);
     expect(judgeRtuAnswer(w, 5, withCrc('05 10 0064 0002'), false)).toMatchObject({ status: 'ok' });
-    expect(judgeRtuAnswer(w, 5, withCrc('05 10 0064 0003'), false)).toMatchObject({ status: 'malformed', detail: expect.stringMatching(/does not echo/) as unknown });
+    expect(judgeRtuAnswer(w, 5, withCrc('05 10 0064 0003'), false)).toMatchObject({
+      status: 'malformed',
+      detail: expect.stringMatching(/does not echo/) as unknown,
+    });
   });
 });

@@ -47,13 +47,22 @@ describe('supplier-cloud keygen', () => {
     expect(cloud.kid).toBe(keyId(cloud.key.publicKey, 'x25519'));
     expect(cloud.notAfter).toBeNull();
     const cloudPublic = json(join(out, KEY_FILES.cloudPublic)) as { keys: Record<string, unknown>[] };
-    expect(cloudPublic.keys[0]).toMatchObject({ kid: cloud.kid, alg: 'x25519', publicKey: cloud.key.publicKey.toString('hex'), fingerprint: fingerprint(cloud.key.publicKey, 'x25519') });
+    expect(cloudPublic.keys[0]).toMatchObject({
+      kid: cloud.kid,
+      alg: 'x25519',
+      publicKey: cloud.key.publicKey.toString('hex'),
+      fingerprint: fingerprint(cloud.key.publicKey, 'x25519'),
+    });
     expect(cloudPublic.keys[0]).not.toHaveProperty('secretKey');
 
     const supplier = readSupplierSigner(join(out, KEY_FILES.supplierSecret));
     expect(signingKeyPairFromSecret(supplier.secretKey).kid).toBe(supplier.kid);
     const supplierPublic = json(join(out, KEY_FILES.supplierPublic)) as { keys: Record<string, unknown>[] };
-    expect(supplierPublic.keys[0]).toMatchObject({ kid: supplier.kid, alg: 'ed25519', fingerprint: fingerprint(supplier.publicKey, 'ed25519') });
+    expect(supplierPublic.keys[0]).toMatchObject({
+      kid: supplier.kid,
+      alg: 'ed25519',
+      fingerprint: fingerprint(supplier.publicKey, 'ed25519'),
+    });
     expect(supplierPublic.keys[0]).not.toHaveProperty('secretKey');
 
     // The report names key ids and fingerprints and never a secret.
@@ -74,13 +83,30 @@ describe('supplier-cloud keygen', () => {
     expect(prov.type).toBe('plant-console/provisioning');
     expect(prov.cloud.current).toBe(ring.current);
     expect(prov.cloud.keys).toEqual([
-      { kid: ring.current, alg: 'x25519', publicKey: ring.entries[0]!.key.publicKey.toString('hex'), fingerprint: fingerprint(ring.entries[0]!.key.publicKey, 'x25519'), notAfter: null },
+      {
+        kid: ring.current,
+        alg: 'x25519',
+        publicKey: ring.entries[0]!.key.publicKey.toString('hex'),
+        fingerprint: fingerprint(ring.entries[0]!.key.publicKey, 'x25519'),
+        notAfter: null,
+      },
     ]);
-    expect(prov.supplier.keys).toEqual([{ kid: supplier.kid, alg: 'ed25519', publicKey: supplier.publicKey.toString('hex'), fingerprint: fingerprint(supplier.publicKey, 'ed25519') }]);
+    expect(prov.supplier.keys).toEqual([
+      {
+        kid: supplier.kid,
+        alg: 'ed25519',
+        publicKey: supplier.publicKey.toString('hex'),
+        fingerprint: fingerprint(supplier.publicKey, 'ed25519'),
+      },
+    ]);
     expect(prov.plant?.id).toBe('acme-lyon-7');
     expect(prov.plant?.pseudonymKey).toMatch(/^[0-9a-f]{64}$/);
     expect(prov.plant?.pseudonym).toBe(plantPseudonym(Buffer.from(prov.plant!.pseudonymKey, 'hex'), 'acme-lyon-7'));
-    expect(prov.topics).toEqual({ up: `pc/v1/${prov.plant!.pseudonym}/up/#`, state: `pc/v1/${prov.plant!.pseudonym}/state`, down: `pc/v1/${prov.plant!.pseudonym}/down` });
+    expect(prov.topics).toEqual({
+      up: `pc/v1/${prov.plant!.pseudonym}/up/#`,
+      state: `pc/v1/${prov.plant!.pseudonym}/state`,
+      down: `pc/v1/${prov.plant!.pseudonym}/down`,
+    });
     // No secret of the supplier or the cloud travels to the plant.
     const text = readFileSync(join(out, KEY_FILES.provisioning), 'utf8');
     expect(text).not.toContain(ring.entries[0]!.key.secretKey.toString('hex'));

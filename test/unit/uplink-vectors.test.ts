@@ -81,7 +81,13 @@ describe('uplink test vectors', () => {
     const nonce = env.subarray(180, 204);
     const ciphertext = env.subarray(204, 204 + L + 16);
     const signature = env.subarray(220 + L);
-    expect([header, keyBlock, nonce, ciphertext, signature].map((b) => b.toString('hex'))).toEqual([s.header, s.keyBlock, s.nonce, s.ciphertext, s.signature]);
+    expect([header, keyBlock, nonce, ciphertext, signature].map((b) => b.toString('hex'))).toEqual([
+      s.header,
+      s.keyBlock,
+      s.nonce,
+      s.ciphertext,
+      s.signature,
+    ]);
 
     const signed = Buffer.concat([Buffer.from('plant-console/uplink/v1\0'), env.subarray(0, 220 + L)]);
     expect(signed.toString('hex')).toBe(s.signingMessage);
@@ -116,7 +122,11 @@ describe('uplink test vectors', () => {
     expect(sig.toString('hex')).toBe(s.signature);
     // The plain batch signature over its documented signed text.
     const psig = Buffer.alloc(64);
-    sodium.crypto_sign_detached(psig, Buffer.concat([Buffer.from('plant-console/plain/v1\0'), Buffer.from(vectors.plain.signedJson, 'utf8')]), sk);
+    sodium.crypto_sign_detached(
+      psig,
+      Buffer.concat([Buffer.from('plant-console/plain/v1\0'), Buffer.from(vectors.plain.signedJson, 'utf8')]),
+      sk,
+    );
     expect(psig.toString('hex')).toBe(vectors.plain.sig);
   });
 
@@ -128,7 +138,9 @@ describe('uplink test vectors', () => {
       ...Object.values(vectors.keys).flatMap((k) => [k.publicKey, k.kid, k.fingerprint.replace(/\s+/g, '')]),
       vectors.pseudonyms.plant,
       vectors.pseudonyms.machine,
-      ...['payloadJson', 'header', 'headerHash', 'keyBlock', 'nonce', 'ciphertext', 'signature', 'envelope'].map((k) => vectors.sealed[k]!.replace(/\s+/g, '')),
+      ...['payloadJson', 'header', 'headerHash', 'keyBlock', 'nonce', 'ciphertext', 'signature', 'envelope'].map((k) =>
+        vectors.sealed[k]!.replace(/\s+/g, ''),
+      ),
       vectors.plain.json.replace(/\s+/g, ''),
       vectors.cloudKeyAnnouncement.replace(/\s+/g, ''),
       vectors.plantKeysAnnouncement.replace(/\s+/g, ''),

@@ -21,11 +21,50 @@ const VALVE = parseProfile(
     title: 'Test valve',
     idealCycleTimeS: 1,
     points: [
-      { id: 'state', name: 'State', function: 'holding', address: 0, type: 'uint16', role: 'state', states: { '0': 'idle', '1': 'running', '2': 'fault' } },
+      {
+        id: 'state',
+        name: 'State',
+        function: 'holding',
+        address: 0,
+        type: 'uint16',
+        role: 'state',
+        states: { '0': 'idle', '1': 'running', '2': 'fault' },
+      },
       { id: 'open', name: 'Valve open', function: 'coil', address: 3, type: 'bool', writable: { min: 0, max: 1, maxStep: 1 } },
-      { id: 'flow-sp', name: 'Flow setpoint', function: 'holding', address: 10, type: 'float32', unit: 'l/min', decimals: 2, role: 'setpoint', writable: { min: 0, max: 50, maxStep: 10 } },
-      { id: 'temp-sp', name: 'Temperature setpoint', function: 'holding', address: 12, type: 'int16', scale: 0.1, unit: '°C', role: 'setpoint', writable: { min: 180, max: 240, maxStep: 5 } },
-      { id: 'idle-sp', name: 'Idle-only setpoint', function: 'holding', address: 13, type: 'uint16', decimals: 0, unit: 'bar', role: 'setpoint', writable: { min: 300, max: 900, maxStep: 50 }, interlock: { states: ['idle', 'fault'] } },
+      {
+        id: 'flow-sp',
+        name: 'Flow setpoint',
+        function: 'holding',
+        address: 10,
+        type: 'float32',
+        unit: 'l/min',
+        decimals: 2,
+        role: 'setpoint',
+        writable: { min: 0, max: 50, maxStep: 10 },
+      },
+      {
+        id: 'temp-sp',
+        name: 'Temperature setpoint',
+        function: 'holding',
+        address: 12,
+        type: 'int16',
+        scale: 0.1,
+        unit: '°C',
+        role: 'setpoint',
+        writable: { min: 180, max: 240, maxStep: 5 },
+      },
+      {
+        id: 'idle-sp',
+        name: 'Idle-only setpoint',
+        function: 'holding',
+        address: 13,
+        type: 'uint16',
+        decimals: 0,
+        unit: 'bar',
+        role: 'setpoint',
+        writable: { min: 300, max: 900, maxStep: 50 },
+        interlock: { states: ['idle', 'fault'] },
+      },
       { id: 'temp', name: 'Temperature', function: 'holding', address: 14, type: 'int16', scale: 0.1, unit: '°C', role: 'process' },
       { id: 'label', name: 'Label', function: 'holding', address: 20, type: 'string', length: 2, writable: { min: 0, max: 1, maxStep: 1 } },
     ],
@@ -46,7 +85,10 @@ class FakeDevice implements Poller {
   writeDelayMs = 0;
   private readonly handlers = new Set<(r: PollResult) => void>();
 
-  constructor(readonly device: ResolvedDevice, initial: Record<string, Value>) {
+  constructor(
+    readonly device: ResolvedDevice,
+    initial: Record<string, Value>,
+  ) {
     this.values = { ...initial };
   }
 
@@ -75,7 +117,9 @@ class FakeDevice implements Poller {
     if (this.writeDelayMs) await new Promise((r) => setTimeout(r, this.writeDelayMs));
     if (this.writeError) throw this.writeError;
     if (this.ignoreWrites) return;
-    const p = this.device.profileDef.points.find((x) => x.address === req.address && (x.function === 'coil') === (req.function === 'coil'))!;
+    const p = this.device.profileDef.points.find(
+      (x) => x.address === req.address && (x.function === 'coil') === (req.function === 'coil'),
+    )!;
     expect(req.values).toHaveLength(registerCount(p));
     this.values[p.id] = decode(p, req.values);
   }
@@ -83,7 +127,8 @@ class FakeDevice implements Poller {
   /** A poll result with every value good (the core derives the machine state from it). */
   emit(ts = T0): void {
     const values: Record<string, PointValue> = {};
-    for (const p of this.device.profileDef.points) values[p.id] = { value: this.values[p.id] ?? 0, raw: [], quality: 'good', ts, reason: null };
+    for (const p of this.device.profileDef.points)
+      values[p.id] = { value: this.values[p.id] ?? 0, raw: [], quality: 'good', ts, reason: null };
     for (const h of this.handlers) h({ deviceId: this.device.id, ts, values, link: this.link() });
   }
 }
@@ -94,7 +139,13 @@ function plantConfig(opts: { enabled?: boolean; writeFunction?: 'single' | 'mult
       plant: { name: 'Werk Süd', timezone: 'UTC' },
       writes: { enabled: opts.enabled ?? true },
       devices: [
-        { id: 'v-1', name: 'Valve 1', profile: 'builtin:im250', transport: { type: 'tcp', host: '127.0.0.1', port: 1502 }, writeFunction: opts.writeFunction ?? 'single' },
+        {
+          id: 'v-1',
+          name: 'Valve 1',
+          profile: 'builtin:im250',
+          transport: { type: 'tcp', host: '127.0.0.1', port: 1502 },
+          writeFunction: opts.writeFunction ?? 'single',
+        },
         { id: 'v-2', name: 'Valve 2', profile: 'builtin:im250', transport: { type: 'tcp', host: '127.0.0.1', port: 1503 } },
       ],
     },
@@ -112,7 +163,12 @@ afterEach(async () => {
 
 function setup(opts: { enabled?: boolean; writeFunction?: 'single' | 'multiple'; poll?: boolean; state?: number } = {}) {
   const config = plantConfig(opts);
-  const clock = { t: T0, now() { return this.t; } };
+  const clock = {
+    t: T0,
+    now() {
+      return this.t;
+    },
+  };
   const log = memoryLogger();
   const devices = new Map<string, FakeDevice>();
   let n = 0;
@@ -140,7 +196,15 @@ describe('WriteService refusals', () => {
   it('refuses everything while writes are disabled, and keeps the refusal in the log', async () => {
     const { writes, dev } = setup({ enabled: false });
     const r = await writes.write(TECH, 'v-1', 'temp-sp', 214);
-    expect(r).toMatchObject({ outcome: 'refused', code: 'WRITES_DISABLED', before: null, readback: null, requested: 214, user: 'anna', unit: '°C' });
+    expect(r).toMatchObject({
+      outcome: 'refused',
+      code: 'WRITES_DISABLED',
+      before: null,
+      readback: null,
+      requested: 214,
+      user: 'anna',
+      unit: '°C',
+    });
     expect(r.reason).toBe('Setpoint changes are turned off for this plant (writes.enabled in the configuration)');
     expect(dev.writes).toEqual([]);
     expect(dev.events).toEqual([]);
@@ -186,7 +250,12 @@ describe('WriteService refusals', () => {
     const { writes, dev } = setup();
     dev.values['temp-sp'] = 213; // changed on the machine since the last poll
     const r = await writes.write(TECH, 'v-1', 'temp-sp', 221);
-    expect(r).toMatchObject({ outcome: 'refused', code: 'STEP_EXCEEDED', before: 213, reason: 'a change of 8.0 °C is larger than the largest allowed step of 5.0 °C' });
+    expect(r).toMatchObject({
+      outcome: 'refused',
+      code: 'STEP_EXCEEDED',
+      before: 213,
+      reason: 'a change of 8.0 °C is larger than the largest allowed step of 5.0 °C',
+    });
     expect(dev.writes).toEqual([]);
     // Exactly the largest step is allowed, despite float arithmetic (212.3 + 5).
     dev.values['temp-sp'] = 212.3;
@@ -197,7 +266,12 @@ describe('WriteService refusals', () => {
     const { writes, dev } = setup({ state: 0 });
     dev.values['state'] = 1; // the core saw idle; the machine has started since
     const r = await writes.write(TECH, 'v-1', 'idle-sp', 520);
-    expect(r).toMatchObject({ outcome: 'refused', code: 'INTERLOCK', before: 500, reason: 'only while the machine is idle or in fault; it is running' });
+    expect(r).toMatchObject({
+      outcome: 'refused',
+      code: 'INTERLOCK',
+      before: 500,
+      reason: 'only while the machine is idle or in fault; it is running',
+    });
     expect(dev.writes).toEqual([]);
     dev.values['state'] = 0;
     expect(await writes.write(TECH, 'v-1', 'idle-sp', 520)).toMatchObject({ outcome: 'written', readback: 520 });
@@ -225,7 +299,17 @@ describe('WriteService writes', () => {
   it('writes, reads back and reports written; the log line names user, machine, point and values', async () => {
     const { writes, dev, log } = setup();
     const r = await writes.write(TECH, 'v-1', 'temp-sp', 214);
-    expect(r).toMatchObject({ outcome: 'written', before: 212, requested: 214, readback: 214, code: null, reason: null, revertOf: null, unit: '°C', at: T0 });
+    expect(r).toMatchObject({
+      outcome: 'written',
+      before: 212,
+      requested: 214,
+      readback: 214,
+      code: null,
+      reason: null,
+      revertOf: null,
+      unit: '°C',
+      at: T0,
+    });
     expect(dev.writes).toEqual([{ function: 'holding', address: 12, values: [2140], fc: 6 }]);
     expect(dev.events).toEqual(['read temp-sp', 'write FC6', 'read temp-sp']);
     expect(COMMANDS['points.write'].response.parse(r)).toEqual(r);
@@ -348,7 +432,21 @@ describe('WriteService revert and log', () => {
 
   it('bounds the in-memory log', () => {
     const store = createMemoryWriteLog({ cap: 2 });
-    const entry = (id: string): WriteResult => ({ id, machineId: 'm', pointId: 'p', user: 'u', at: 0, before: 1, requested: 2, readback: 2, outcome: 'written', code: null, reason: null, revertOf: null, unit: '' });
+    const entry = (id: string): WriteResult => ({
+      id,
+      machineId: 'm',
+      pointId: 'p',
+      user: 'u',
+      at: 0,
+      before: 1,
+      requested: 2,
+      readback: 2,
+      outcome: 'written',
+      code: null,
+      reason: null,
+      revertOf: null,
+      unit: '',
+    });
     for (const id of ['a', 'b', 'c']) store.append(entry(id));
     expect(store.list({ limit: 10 }).map((e) => e.id)).toEqual(['c', 'b']);
     expect(store.get('a')).toBeUndefined();
@@ -361,9 +459,18 @@ describe('writes through the ConsoleApi', () => {
     const api = new ConsoleApi(core);
     const refused = await api.handle(TECH, 'points.write', { machineId: 'v-1', pointId: 'temp-sp', value: 300 });
     expect(refused).toMatchObject({ ok: true, value: { outcome: 'refused', code: 'LIMIT_EXCEEDED' } });
-    expect(await api.handle(LOCAL_OPERATOR, 'points.write', { machineId: 'v-1', pointId: 'temp-sp', value: 213 })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
-    expect(await api.handle(TECH, 'points.write', { machineId: 'v-1', pointId: 'temp-sp', value: 'hot' })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
-    expect(await api.handle(TECH, 'points.write', { machineId: 'nope', pointId: 'temp-sp', value: 213 })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await api.handle(LOCAL_OPERATOR, 'points.write', { machineId: 'v-1', pointId: 'temp-sp', value: 213 })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
+    expect(await api.handle(TECH, 'points.write', { machineId: 'v-1', pointId: 'temp-sp', value: 'hot' })).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_REQUEST' },
+    });
+    expect(await api.handle(TECH, 'points.write', { machineId: 'nope', pointId: 'temp-sp', value: 213 })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND' },
+    });
     const id = (refused as { value: WriteResult }).value.id;
     expect(await api.handle(TECH, 'points.revert', { writeId: id })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
     const log = await api.handle(LOCAL_OPERATOR, 'writes.log', { machineId: 'v-1' });

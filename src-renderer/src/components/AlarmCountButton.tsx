@@ -17,7 +17,11 @@ export function AlarmCountButton() {
   const prio = c.highestUnacked;
   const shape = prio ?? c.highest;
   const tone = prio ? `prio-${prio} alarm-count-unacked` : c.total > 0 ? 'alarm-count-acked' : 'alarm-count-none';
-  const title = prio ? `Most urgent unacknowledged alarm: ${PRIORITY_WORD[prio]}` : c.total > 0 ? 'Every alarm is acknowledged' : 'No alarms';
+  const title = prio
+    ? `Most urgent unacknowledged alarm: ${PRIORITY_WORD[prio]}`
+    : c.total > 0
+      ? 'Every alarm is acknowledged'
+      : 'No alarms';
   return (
     <a
       className={`alarm-count ${tone}`}

@@ -68,5 +68,13 @@ export function PriorityBadge({ priority, hollow = false }: { priority: AlarmPri
 
 /** The unacknowledged marker: blinks (or, with reduced motion, stands out statically); its "!" is drawn by CSS so it adds no text. */
 export function UnackMarker({ priority, testId }: { priority: AlarmPriority; testId?: string }) {
-  return <span className={`alarm-marker prio-${priority}`} data-testid={testId} role="img" aria-label="Not acknowledged" title="Not acknowledged" />;
+  return (
+    <span
+      className={`alarm-marker prio-${priority}`}
+      data-testid={testId}
+      role="img"
+      aria-label="Not acknowledged"
+      title="Not acknowledged"
+    />
+  );
 }

@@ -82,11 +82,13 @@ export function AlarmRow({ alarm, machine, point, showMachine, now, tz, canAck, 
           {stateText(alarm, tz)}
         </span>
         <span className="alarm-time">
-          Raised {formatAgo(alarm.raisedAt, now)} · <time dateTime={new Date(alarm.raisedAt).toISOString()}>{formatClock(alarm.raisedAt, tz)}</time>
+          Raised {formatAgo(alarm.raisedAt, now)} ·{' '}
+          <time dateTime={new Date(alarm.raisedAt).toISOString()}>{formatClock(alarm.raisedAt, tz)}</time>
         </span>
         {alarm.clearedAt !== null && !active && (
           <span className="alarm-time">
-            Cleared {formatAgo(alarm.clearedAt, now)} · <time dateTime={new Date(alarm.clearedAt).toISOString()}>{formatClock(alarm.clearedAt, tz)}</time>
+            Cleared {formatAgo(alarm.clearedAt, now)} ·{' '}
+            <time dateTime={new Date(alarm.clearedAt).toISOString()}>{formatClock(alarm.clearedAt, tz)}</time>
           </span>
         )}
       </div>
@@ -97,7 +99,9 @@ export function AlarmRow({ alarm, machine, point, showMachine, now, tz, canAck, 
             className="btn alarm-ack-btn"
             data-testid={`alarm-ack-${key}`}
             disabled={!canAck || pending}
-            title={canAck ? `Acknowledge: ${machineName} — ${alarm.message}` : 'Acknowledging needs an operator, maintenance or admin account'}
+            title={
+              canAck ? `Acknowledge: ${machineName} — ${alarm.message}` : 'Acknowledging needs an operator, maintenance or admin account'
+            }
             onClick={() => onAck(alarm.id)}
           >
             {pending ? 'Acknowledging…' : 'Acknowledge'}

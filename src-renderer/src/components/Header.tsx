@@ -28,7 +28,12 @@ export function Header() {
         </span>
       </div>
       <nav className="hdr-nav" aria-label="Screens">
-        <a className="nav-btn" href={routeHash({ page: 'overview' })} aria-current={route.page === 'overview' ? 'page' : undefined} data-testid="nav-overview">
+        <a
+          className="nav-btn"
+          href={routeHash({ page: 'overview' })}
+          aria-current={route.page === 'overview' ? 'page' : undefined}
+          data-testid="nav-overview"
+        >
           Overview
         </a>
         {machineId && (

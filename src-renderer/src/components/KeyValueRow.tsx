@@ -36,8 +36,11 @@ export function KeyValueRow({ machine, point, transportLive, now, pollIntervalMs
   const status = valueLiveness(pv, machine, transportLive, now, pollIntervalMs);
   const num = status.live && typeof pv?.value === 'number' ? pv.value : null;
   const deviation = num !== null && point.normal ? deviationOf(num, point.normal) : 'normal';
-  const trend = num !== null ? trendOf(liveBuffer(machine.id, point.id), pv?.ts ?? now, TREND_WINDOW_MS, trendThreshold(point.normal, num)) : null;
-  const bandText = point.normal ? `normal ${formatNumber(point.normal.low, point.decimals)}–${formatNumber(point.normal.high, point.decimals)} ${point.unit}` : '';
+  const trend =
+    num !== null ? trendOf(liveBuffer(machine.id, point.id), pv?.ts ?? now, TREND_WINDOW_MS, trendThreshold(point.normal, num)) : null;
+  const bandText = point.normal
+    ? `normal ${formatNumber(point.normal.low, point.decimals)}–${formatNumber(point.normal.high, point.decimals)} ${point.unit}`
+    : '';
   return (
     <div className={`kv-row${deviation !== 'normal' ? ' kv-deviation' : ''}${status.live ? '' : ' kv-notlive'}`}>
       <span className="kv-name">{point.name}</span>

@@ -31,10 +31,26 @@ export function KpiCards({ title, kpis: k, countUnit, cycleDecimals, live, testI
       </h3>
       <div className="kpi-cards">
         <Card label="OEE" value={formatPercent(k.oee)} big sub="A × P × Q" />
-        <Card label="Availability" value={formatPercent(k.availability)} sub={`run ${formatDuration(k.runTimeS)} · down ${formatDuration(k.downTimeS)}`} />
-        <Card label="Performance" value={formatPercent(k.performance)} sub={`ideal cycle ${withUnit(formatNumber(k.idealCycleTimeS, cycleDecimals), 's')}`} />
-        <Card label="Quality" value={formatPercent(k.quality)} sub={`${formatNumber(k.goodCount, 0)} good / ${formatNumber(k.scrapCount, 0)} scrap ${countUnit}`} />
-        <Card label="Avg cycle" value={withUnit(formatNumber(k.avgCycleTimeS, cycleDecimals), 's')} sub={`ideal ${withUnit(formatNumber(k.idealCycleTimeS, cycleDecimals), 's')}`} />
+        <Card
+          label="Availability"
+          value={formatPercent(k.availability)}
+          sub={`run ${formatDuration(k.runTimeS)} · down ${formatDuration(k.downTimeS)}`}
+        />
+        <Card
+          label="Performance"
+          value={formatPercent(k.performance)}
+          sub={`ideal cycle ${withUnit(formatNumber(k.idealCycleTimeS, cycleDecimals), 's')}`}
+        />
+        <Card
+          label="Quality"
+          value={formatPercent(k.quality)}
+          sub={`${formatNumber(k.goodCount, 0)} good / ${formatNumber(k.scrapCount, 0)} scrap ${countUnit}`}
+        />
+        <Card
+          label="Avg cycle"
+          value={withUnit(formatNumber(k.avgCycleTimeS, cycleDecimals), 's')}
+          sub={`ideal ${withUnit(formatNumber(k.idealCycleTimeS, cycleDecimals), 's')}`}
+        />
         <Card label="Throughput" value={withUnit(formatNumber(k.throughputPerHour, 0), `${countUnit}/h`)} />
         <Card label="Scrap rate" value={formatPercent(k.scrapRate)} sub={`${formatNumber(k.scrapCount, 0)} ${countUnit}`} />
         <Card label="Offline" value={formatDuration(k.offlineTimeS)} sub={`planned ${formatDuration(k.plannedTimeS)}`} />

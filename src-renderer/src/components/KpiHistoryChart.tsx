@@ -33,7 +33,13 @@ const EMPTY_ROWS: Row[] = [];
 const pct = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 10);
 
 function toRows(samples: readonly KpiSample[]): Row[] {
-  return samples.map((s) => ({ t: s.t, oee: pct(s.oee), availability: pct(s.availability), performance: pct(s.performance), quality: pct(s.quality) }));
+  return samples.map((s) => ({
+    t: s.t,
+    oee: pct(s.oee),
+    availability: pct(s.availability),
+    performance: pct(s.performance),
+    quality: pct(s.quality),
+  }));
 }
 
 /** Hourly ticks across the shift. */
@@ -72,7 +78,16 @@ export function KpiHistoryChart({ transport, machineId, shiftStart, shiftEnd, tz
   const rows = useMemo(
     () =>
       live && curK && curTs > lastStored && curTs >= shiftStart
-        ? [...stored, { t: curTs, oee: pct(curK.oee), availability: pct(curK.availability), performance: pct(curK.performance), quality: pct(curK.quality) }]
+        ? [
+            ...stored,
+            {
+              t: curTs,
+              oee: pct(curK.oee),
+              availability: pct(curK.availability),
+              performance: pct(curK.performance),
+              quality: pct(curK.quality),
+            },
+          ]
         : stored,
     [stored, live, curK, curTs, lastStored, shiftStart],
   );
@@ -104,7 +119,14 @@ export function KpiHistoryChart({ transport, machineId, shiftStart, shiftEnd, tz
             stroke="#4A5561"
             tick={{ fill: '#3A4550', fontSize: 14 }}
           />
-          <YAxis domain={[0, 100]} ticks={[0, 25, 50, 75, 100]} unit=" %" width={64} stroke="#4A5561" tick={{ fill: '#3A4550', fontSize: 14 }} />
+          <YAxis
+            domain={[0, 100]}
+            ticks={[0, 25, 50, 75, 100]}
+            unit=" %"
+            width={64}
+            stroke="#4A5561"
+            tick={{ fill: '#3A4550', fontSize: 14 }}
+          />
           {KPI_LINES.map((l) => (
             <Line
               key={l.key}

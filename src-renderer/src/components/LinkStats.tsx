@@ -55,7 +55,8 @@ export function LinkStats({ machine, meta, now, tz }: Props) {
           <div className="stat-wide" data-testid="link-demoted">
             <dt>Polling</dt>
             <dd className="link-error">
-              <strong>DEMOTED</strong> — polled every {formatDuration((l.demotedIntervalMs ?? 10_000) / 1000)} until it answers, so its neighbours on the line keep their rate
+              <strong>DEMOTED</strong> — polled every {formatDuration((l.demotedIntervalMs ?? 10_000) / 1000)} until it answers, so its
+              neighbours on the line keep their rate
             </dd>
           </div>
         )}
@@ -84,7 +85,8 @@ export function LinkStats({ machine, meta, now, tz }: Props) {
           <div className="stat-wide">
             <dt>Device</dt>
             <dd>
-              {meta.device.transport} {meta.device.address} · unit {meta.device.unitId} · poll every {formatNumber(meta.device.pollIntervalMs, 0)} ms
+              {meta.device.transport} {meta.device.address} · unit {meta.device.unitId} · poll every{' '}
+              {formatNumber(meta.device.pollIntervalMs, 0)} ms
             </dd>
           </div>
         )}

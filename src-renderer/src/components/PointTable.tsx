@@ -49,7 +49,10 @@ export function PointTable({ machine, points, transportLive, now, pollIntervalMs
   return (
     <section className="card table-card" aria-labelledby="points-title">
       <h2 id="points-title" className="card-title">
-        Points <span className="muted">({points.length}) · sensitivity: LOCAL never leaves the plant, SEALED is encrypted to the supplier, PLAIN is ambient</span>
+        Points{' '}
+        <span className="muted">
+          ({points.length}) · sensitivity: LOCAL never leaves the plant, SEALED is encrypted to the supplier, PLAIN is ambient
+        </span>
       </h2>
       <div className="table-scroll">
         <table className="point-table" data-testid="point-table">
@@ -82,7 +85,10 @@ export function PointTable({ machine, points, transportLive, now, pollIntervalMs
                   <td>{FUNCTION_WORD[p.function]}</td>
                   <td className="mono">
                     {p.address}
-                    <span className="muted"> ({p.registers} {p.function === 'coil' || p.function === 'discrete' ? 'bit' : p.registers === 1 ? 'reg' : 'regs'})</span>
+                    <span className="muted">
+                      {' '}
+                      ({p.registers} {p.function === 'coil' || p.function === 'discrete' ? 'bit' : p.registers === 1 ? 'reg' : 'regs'})
+                    </span>
                   </td>
                   <td>{typeText(p)}</td>
                   <td className="mono raw">{lv.live && pv ? formatRaw(pv.raw, p.type === 'bool') : '—'}</td>

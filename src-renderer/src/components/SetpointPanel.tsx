@@ -95,12 +95,20 @@ function SetpointRow({ point: p, current, staleReason, state, canWrite, busy, on
     if (base !== null) setDraft(nudge(base, dir, p).toFixed(p.decimals));
   };
   const target: Value | null = isBool ? (typeof current === 'boolean' ? !current : null) : Number.isFinite(parsed) ? parsed : null;
-  const unchanged = target !== null && typeof current === 'number' && typeof target === 'number' && Math.abs(target - current) < 10 ** -p.decimals / 2;
+  const unchanged =
+    target !== null && typeof current === 'number' && typeof target === 'number' && Math.abs(target - current) < 10 ** -p.decimals / 2;
   const disabled = !canWrite || busy || current === null || target === null || unchanged;
   const delta = typeof target === 'number' && typeof current === 'number' && !unchanged ? target - current : null;
   // The pending change next to Set…, so the size of a typed change shows before the dialog.
   // Without a live value the reason already shows under "Now".
-  const hint = current === null ? null : target === null ? 'Enter a number' : delta !== null ? `${delta > 0 ? '+' : '−'}${pointValueText(Math.abs(delta), p)}` : null;
+  const hint =
+    current === null
+      ? null
+      : target === null
+        ? 'Enter a number'
+        : delta !== null
+          ? `${delta > 0 ? '+' : '−'}${pointValueText(Math.abs(delta), p)}`
+          : null;
   return (
     <div className="sp-row" data-testid={`setpoint-${p.id}`}>
       <div className="sp-about">
@@ -108,7 +116,9 @@ function SetpointRow({ point: p, current, staleReason, state, canWrite, busy, on
         <span className="sp-limits">{limitsText(p)}</span>
         <span className={`sp-lock ${met ? 'sp-lock-met' : 'sp-lock-unmet'}`} data-testid={`setpoint-interlock-${p.id}`}>
           <LockIcon open={met} />
-          {lock ? `${lock[0]!.toUpperCase()}${lock.slice(1)} — ${met ? 'met' : 'NOT MET'}: the machine is ${stateWords(state)}` : 'In any machine state'}
+          {lock
+            ? `${lock[0]!.toUpperCase()}${lock.slice(1)} — ${met ? 'met' : 'NOT MET'}: the machine is ${stateWords(state)}`
+            : 'In any machine state'}
         </span>
       </div>
       <div className="sp-now">
@@ -122,7 +132,13 @@ function SetpointRow({ point: p, current, staleReason, state, canWrite, busy, on
         <div className="sp-controls">
           {!isBool && (
             <>
-              <button type="button" className="btn sp-step" aria-label={`Lower by ${pointValueText(stepIncrement(p), p)}`} disabled={base === null || busy} onClick={() => step(-1)}>
+              <button
+                type="button"
+                className="btn sp-step"
+                aria-label={`Lower by ${pointValueText(stepIncrement(p), p)}`}
+                disabled={base === null || busy}
+                onClick={() => step(-1)}
+              >
                 −
               </button>
               <label className="sp-input-wrap">
@@ -142,12 +158,25 @@ function SetpointRow({ point: p, current, staleReason, state, canWrite, busy, on
                 />
                 <span className="sp-unit">{p.unit}</span>
               </label>
-              <button type="button" className="btn sp-step" aria-label={`Raise by ${pointValueText(stepIncrement(p), p)}`} disabled={base === null || busy} onClick={() => step(1)}>
+              <button
+                type="button"
+                className="btn sp-step"
+                aria-label={`Raise by ${pointValueText(stepIncrement(p), p)}`}
+                disabled={base === null || busy}
+                onClick={() => step(1)}
+              >
                 +
               </button>
             </>
           )}
-          <button type="button" className="btn sp-set" data-testid={`setpoint-set-${p.id}`} disabled={disabled} title={hint ?? undefined} onClick={() => target !== null && onSet(p, current, target)}>
+          <button
+            type="button"
+            className="btn sp-set"
+            data-testid={`setpoint-set-${p.id}`}
+            disabled={disabled}
+            title={hint ?? undefined}
+            onClick={() => target !== null && onSet(p, current, target)}
+          >
             {isBool && target !== null ? `Switch ${target ? 'on' : 'off'}…` : 'Set…'}
           </button>
           {hint && <span className="sp-hint muted">{hint}</span>}
@@ -158,9 +187,28 @@ function SetpointRow({ point: p, current, staleReason, state, canWrite, busy, on
 }
 
 /** The outcome line, in words and with a shape, plus Undo for the last change. */
-function OutcomeBar({ outcome, undoable, pointById, canUndo, busy, onUndo }: { outcome: WriteOutcome | null; undoable: WriteResult | null; pointById: Record<string, PointMeta>; canUndo: boolean; busy: boolean; onUndo(): void }) {
+function OutcomeBar({
+  outcome,
+  undoable,
+  pointById,
+  canUndo,
+  busy,
+  onUndo,
+}: {
+  outcome: WriteOutcome | null;
+  undoable: WriteResult | null;
+  pointById: Record<string, PointMeta>;
+  canUndo: boolean;
+  busy: boolean;
+  onUndo(): void;
+}) {
   if (!outcome && !undoable) return null;
-  const shown = outcome?.kind === 'result' ? outcomeText(outcome.result, pointById[outcome.result.pointId]) : outcome ? { tone: 'warn' as const, text: `Not done: ${outcome.message}` } : null;
+  const shown =
+    outcome?.kind === 'result'
+      ? outcomeText(outcome.result, pointById[outcome.result.pointId])
+      : outcome
+        ? { tone: 'warn' as const, text: `Not done: ${outcome.message}` }
+        : null;
   const u = undoable ? pointById[undoable.pointId] : undefined;
   return (
     <div className={`write-outcome-bar ${shown ? `write-tone-${shown.tone}` : ''}`}>

@@ -18,7 +18,10 @@ export function TileAlarmBadge({ machine }: { machine: MachineSnapshot }) {
   const lead = c ? `${c.total} alarm${c.total === 1 ? '' : 's'}` : `${snap?.active ?? 0} active`;
   const text = `${lead}${unacked > 0 ? ` · ${unacked} unacknowledged` : ' · acknowledged'}`;
   return (
-    <div className={`tile-alarm-badge prio-${highest}${unacked > 0 ? ' tile-alarm-unacked' : ''}`} data-testid={`tile-alarm-badge-${machine.id}`}>
+    <div
+      className={`tile-alarm-badge prio-${highest}${unacked > 0 ? ' tile-alarm-unacked' : ''}`}
+      data-testid={`tile-alarm-badge-${machine.id}`}
+    >
       {unacked > 0 && <UnackMarker priority={highest} />}
       <PriorityIcon priority={highest} size={24} />
       <span className="tile-alarm-word">{PRIORITY_WORD[highest]}</span>

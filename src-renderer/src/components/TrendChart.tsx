@@ -70,7 +70,9 @@ export function TrendChart({ machineId, point, history, rangeMs, now, tz, width,
   const yDecimals = tickDecimals((y.ticks[1] ?? 1) - (y.ticks[0] ?? 0));
   const ticks = timeTicks(from, now, rangeMs);
   const points = data.filter((d) => d.v !== null).length;
-  const band = point.normal ? `normal ${formatNumber(point.normal.low, point.decimals)}–${formatNumber(point.normal.high, point.decimals)} ${point.unit}` : 'no normal band in profile';
+  const band = point.normal
+    ? `normal ${formatNumber(point.normal.low, point.decimals)}–${formatNumber(point.normal.high, point.decimals)} ${point.unit}`
+    : 'no normal band in profile';
   return (
     <figure className="card trend-card" data-testid={`trend-chart-${point.id}`} data-points={points}>
       <figcaption className="trend-caption">
@@ -82,7 +84,14 @@ export function TrendChart({ machineId, point, history, rangeMs, now, tz, width,
         <LineChart width={width} height={CHART_HEIGHT} data={data} margin={{ top: 8, right: 16, bottom: 4, left: 4 }}>
           <CartesianGrid stroke="#C3C9D0" strokeDasharray="2 4" vertical={false} />
           {point.normal && (
-            <ReferenceArea y1={point.normal.low} y2={point.normal.high} fill="#BFCFDF" fillOpacity={0.55} stroke="none" ifOverflow="hidden" />
+            <ReferenceArea
+              y1={point.normal.low}
+              y2={point.normal.high}
+              fill="#BFCFDF"
+              fillOpacity={0.55}
+              stroke="none"
+              ifOverflow="hidden"
+            />
           )}
           <XAxis
             dataKey="t"
@@ -103,7 +112,16 @@ export function TrendChart({ machineId, point, history, rangeMs, now, tz, width,
             tick={{ fill: '#3A4550', fontSize: 14 }}
             allowDataOverflow
           />
-          <Line type="linear" dataKey="v" stroke="#24405C" strokeWidth={2} dot={false} activeDot={false} isAnimationActive={false} connectNulls={false} />
+          <Line
+            type="linear"
+            dataKey="v"
+            stroke="#24405C"
+            strokeWidth={2}
+            dot={false}
+            activeDot={false}
+            isAnimationActive={false}
+            connectNulls={false}
+          />
         </LineChart>
       )}
       {points === 0 && <p className="trend-empty">{loading ? 'Loading history…' : 'No good samples in this range.'}</p>}

@@ -29,7 +29,8 @@ export function valueLiveness(
     return { live: false, reason: `Machine offline${err ? `: ${err.message} (${err.code})` : ': no answer from the device'}.` };
   }
   if (!pv) return { live: false, reason: 'No reading yet.' };
-  if (pv.quality !== 'good') return { live: false, reason: `${pv.quality === 'bad' ? 'Bad' : 'Stale'} value: ${pv.reason ?? 'no reason given'}.` };
+  if (pv.quality !== 'good')
+    return { live: false, reason: `${pv.quality === 'bad' ? 'Bad' : 'Stale'} value: ${pv.reason ?? 'no reason given'}.` };
   if (pv.value === null) return { live: false, reason: 'The device returned no value.' };
   const maxAge = Math.max(MIN_STALE_MS, pollIntervalMs * STALE_POLLS);
   if (pv.ts > 0 && now - pv.ts > maxAge) {

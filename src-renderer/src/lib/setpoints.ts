@@ -84,11 +84,18 @@ export function nudge(value: number, direction: 1 | -1, p: Pick<PointMeta, 'deci
 }
 
 /** "Set Zone 1 setpoint from 212.0 °C to 214.0 °C?" */
-export function confirmSentence(p: Pick<PointMeta, 'name' | 'decimals' | 'unit' | 'type'>, from: Value | null, to: Value, revert = false): string {
+export function confirmSentence(
+  p: Pick<PointMeta, 'name' | 'decimals' | 'unit' | 'type'>,
+  from: Value | null,
+  to: Value,
+  revert = false,
+): string {
   const verb = p.type === 'bool' ? 'Switch' : 'Set';
   const target = `${pointValueText(to, p)}`;
   if (from === null) return `${verb} ${p.name} to ${target}?`;
-  return revert ? `Undo: set ${p.name} from ${pointValueText(from, p)} back to ${target}?` : `${verb} ${p.name} from ${pointValueText(from, p)} to ${target}?`;
+  return revert
+    ? `Undo: set ${p.name} from ${pointValueText(from, p)} back to ${target}?`
+    : `${verb} ${p.name} from ${pointValueText(from, p)} to ${target}?`;
 }
 
 /** What the console will check, told before confirming: limits, step and interlock the value misses. */
@@ -99,7 +106,9 @@ export function previewProblems(p: PointMeta, from: Value | null, to: Value, sta
   if (to < w.min) out.push(`${pointValueText(to, p)} is below the minimum ${pointValueText(w.min, p)}`);
   if (to > w.max) out.push(`${pointValueText(to, p)} is above the maximum ${pointValueText(w.max, p)}`);
   if (typeof from === 'number' && Math.abs(to - from) > w.maxStep + 1e-9) {
-    out.push(`a change of ${pointValueText(Math.abs(to - from), p)} is larger than the largest allowed step of ${pointValueText(w.maxStep, p)}`);
+    out.push(
+      `a change of ${pointValueText(Math.abs(to - from), p)} is larger than the largest allowed step of ${pointValueText(w.maxStep, p)}`,
+    );
   }
   const lock = interlockText(p.interlock);
   if (lock && !interlockMet(p.interlock, state)) out.push(`${lock}; the machine is ${stateWords(state)}`);
@@ -109,7 +118,10 @@ export function previewProblems(p: PointMeta, from: Value | null, to: Value, sta
 export type OutcomeTone = 'ok' | 'warn';
 
 /** A write's outcome as a person reads it: a tone (icon and colour) and one sentence. */
-export function outcomeText(r: WriteResult, p: Pick<PointMeta, 'name' | 'decimals' | 'unit'> | undefined): { tone: OutcomeTone; text: string } {
+export function outcomeText(
+  r: WriteResult,
+  p: Pick<PointMeta, 'name' | 'decimals' | 'unit'> | undefined,
+): { tone: OutcomeTone; text: string } {
   const fmt = { decimals: p?.decimals ?? 1, unit: p?.unit ?? r.unit };
   const name = p?.name ?? r.pointId;
   switch (r.outcome) {
@@ -119,7 +131,10 @@ export function outcomeText(r: WriteResult, p: Pick<PointMeta, 'name' | 'decimal
         text: `${r.revertOf ? 'Undone: ' : ''}${name} is now ${pointValueText(r.readback, fmt)} (read back from the device)`,
       };
     case 'readback-mismatch':
-      return { tone: 'warn', text: `Written, but the device reports ${pointValueText(r.readback, fmt)} instead of ${pointValueText(r.requested, fmt)}` };
+      return {
+        tone: 'warn',
+        text: `Written, but the device reports ${pointValueText(r.readback, fmt)} instead of ${pointValueText(r.requested, fmt)}`,
+      };
     case 'refused':
       return { tone: 'warn', text: `Refused: ${r.reason ?? r.code ?? 'no reason given'}` };
     case 'failed':

@@ -4,7 +4,14 @@ import { AlarmHistory } from '../components/AlarmHistory';
 import { AlarmList } from '../components/AlarmList';
 import { PriorityIcon } from '../components/AlarmParts';
 import { countAlarms, countText } from '../lib/alarms';
-import { selectAlarmFilter, selectAlarms, selectAlarmsActions, selectAlarmsLoaded, selectAlarmsLoadError, useAlarmsStore } from '../stores/alarms';
+import {
+  selectAlarmFilter,
+  selectAlarms,
+  selectAlarmsActions,
+  selectAlarmsLoaded,
+  selectAlarmsLoadError,
+  useAlarmsStore,
+} from '../stores/alarms';
 import { selectOrder, useMachinesStore, type MachinesState } from '../stores/machines';
 
 const selectById = (s: MachinesState): MachinesState['byId'] => s.byId;

@@ -52,8 +52,8 @@ export function AuditPage() {
       <header className="audit-head">
         <h1>Audit log</h1>
         <p className="muted">
-          Every sign-in, setpoint change, acknowledgement and remote session, newest first. Times in plant time ({tz}). The log is hash-chained:
-          “plant-console audit verify” proves nothing was changed.
+          Every sign-in, setpoint change, acknowledgement and remote session, newest first. Times in plant time ({tz}). The log is
+          hash-chained: “plant-console audit verify” proves nothing was changed.
         </p>
       </header>
       {!allowed && (
@@ -96,7 +96,12 @@ export function AuditPage() {
           </label>
           <label className="audit-field">
             <span className="audit-filter-label">Machine</span>
-            <select className="audit-input" value={filters.machineId} onChange={(e) => actions.setFilters({ machineId: e.target.value })} data-testid="audit-filter-machine">
+            <select
+              className="audit-input"
+              value={filters.machineId}
+              onChange={(e) => actions.setFilters({ machineId: e.target.value })}
+              data-testid="audit-filter-machine"
+            >
               <option value="">All machines</option>
               {info?.machines.map((m) => (
                 <option key={m.id} value={m.id}>
@@ -128,7 +133,12 @@ export function AuditPage() {
               );
             })}
             {filters.kinds.length > 0 && (
-              <button type="button" className="audit-chip audit-chip-clear" onClick={() => actions.setFilters({ kinds: [] })} data-testid="audit-filter-kind-clear">
+              <button
+                type="button"
+                className="audit-chip audit-chip-clear"
+                onClick={() => actions.setFilters({ kinds: [] })}
+                data-testid="audit-filter-kind-clear"
+              >
                 All kinds
               </button>
             )}
@@ -142,7 +152,9 @@ export function AuditPage() {
       )}
       {!error && (
         <p className="muted audit-count" data-testid="audit-count">
-          {loading && records.length === 0 ? 'Loading the audit log…' : `${records.length} record${records.length === 1 ? '' : 's'}${nextBeforeSeq !== null ? ' shown, older ones below' : ''}`}
+          {loading && records.length === 0
+            ? 'Loading the audit log…'
+            : `${records.length} record${records.length === 1 ? '' : 's'}${nextBeforeSeq !== null ? ' shown, older ones below' : ''}`}
         </p>
       )}
       {records.length > 0 && (
@@ -167,7 +179,9 @@ export function AuditPage() {
                 <td className="audit-kind">{KIND_TEXT[r.kind] ?? r.kind}</td>
                 <td>
                   <span className="audit-user">{r.user ?? 'the console'}</span>
-                  {(r.role || r.origin) && <span className="muted">{[r.role, r.origin === 'remote' ? 'remote' : null].filter(Boolean).join(' · ')}</span>}
+                  {(r.role || r.origin) && (
+                    <span className="muted">{[r.role, r.origin === 'remote' ? 'remote' : null].filter(Boolean).join(' · ')}</span>
+                  )}
                 </td>
                 <td>{machineName(r.machineId)}</td>
                 <td className="audit-detail" data-testid={`audit-detail-${r.seq}`}>

@@ -104,14 +104,23 @@ export function MachinePage({ machineId }: { machineId: string }) {
             live={live}
             testId="kpis-shift"
           />
-          <KpiCards title={`Last ${rollingMin > 0 ? rollingMin : 60} min`} kpis={m.rolling} countUnit={unit} cycleDecimals={cycleDecimals} live={live} testId="kpis-rolling" />
+          <KpiCards
+            title={`Last ${rollingMin > 0 ? rollingMin : 60} min`}
+            kpis={m.rolling}
+            countUnit={unit}
+            cycleDecimals={cycleDecimals}
+            live={live}
+            testId="kpis-rolling"
+          />
         </section>
       </div>
       <SetpointPanel machine={m} meta={meta} info={info} live={live} now={now} tz={tz} />
       <section className="trends" aria-labelledby="trends-title">
         <div className="section-head">
           <h2 id="trends-title">Process trends</h2>
-          <span className="muted">plant time ({tz}){history.error ? ` · history unavailable: ${history.error}` : ''}</span>
+          <span className="muted">
+            plant time ({tz}){history.error ? ` · history unavailable: ${history.error}` : ''}
+          </span>
           <RangeToggle value={range} onChange={nav.setTrendRange} />
         </div>
         <div className="trend-grid" ref={gridRef} data-testid="trend-grid" data-range={range}>
@@ -142,7 +151,9 @@ export function MachinePage({ machineId }: { machineId: string }) {
           )}
         </div>
       </section>
-      {meta && <PointTable machine={m} points={meta.points} transportLive={live} now={now} pollIntervalMs={meta.device.pollIntervalMs} tz={tz} />}
+      {meta && (
+        <PointTable machine={m} points={meta.points} transportLive={live} now={now} pollIntervalMs={meta.device.pollIntervalMs} tz={tz} />
+      )}
     </main>
   );
 }

@@ -32,7 +32,9 @@ export function looksLikeSummary(x: unknown): x is AlarmSummary {
   const s = x as Partial<AlarmSummary>;
   return (
     Array.isArray(s.alarms) &&
-    s.alarms.every((a: unknown) => typeof a === 'object' && a !== null && typeof (a as Alarm).id === 'string' && typeof (a as Alarm).state === 'string')
+    s.alarms.every(
+      (a: unknown) => typeof a === 'object' && a !== null && typeof (a as Alarm).id === 'string' && typeof (a as Alarm).state === 'string',
+    )
   );
 }
 

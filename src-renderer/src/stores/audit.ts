@@ -113,10 +113,17 @@ export const useAuditStore = create<AuditState>()((set, get) => ({
           ...(older && nextBeforeSeq !== null ? { beforeSeq: nextBeforeSeq } : {}),
           limit: AUDIT_PAGE_SIZE,
         })
-        .catch((err: unknown) => ({ ok: false as const, error: { code: 'UNAVAILABLE', message: err instanceof Error ? err.message : String(err) } }));
+        .catch((err: unknown) => ({
+          ok: false as const,
+          error: { code: 'UNAVAILABLE', message: err instanceof Error ? err.message : String(err) },
+        }));
       if (gen !== generation) return;
       if (!res.ok) {
-        set({ loading: false, error: refusalText(res.error.code, res.error.message), ...(older ? {} : { records: [], nextBeforeSeq: null }) });
+        set({
+          loading: false,
+          error: refusalText(res.error.code, res.error.message),
+          ...(older ? {} : { records: [], nextBeforeSeq: null }),
+        });
         return;
       }
       const v = res.value;
@@ -219,7 +226,8 @@ export function detailText(r: AuditRecordView, points: AuditPage['points'], tz: 
       const action = str(d['action']);
       if (action === 'view') return `Viewed ${str(d['page']) ?? 'a page'}`;
       if (action === 'open-machine') return 'Opened the machine';
-      if (action === 'request') return `Asked to set ${str(d['pointId']) ?? '?'} from ${String(d['from'])} to ${String(d['to'])} ${str(d['unit']) ?? ''}`.trim();
+      if (action === 'request')
+        return `Asked to set ${str(d['pointId']) ?? '?'} from ${String(d['from'])} to ${String(d['to'])} ${str(d['unit']) ?? ''}`.trim();
       return `${action ?? 'action'}: ${factsText(d, ['action', 'grantId'])}`;
     }
     case 'user_added':

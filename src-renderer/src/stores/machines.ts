@@ -93,4 +93,7 @@ export const metaById =
     s.meta[id];
 /** Names of offline machines, in plant order (use with useShallow). */
 export const selectOfflineNames = (s: MachinesState): string[] =>
-  s.order.map((id) => s.byId[id]).filter((m): m is MachineSnapshot => m?.state === 'offline').map((m) => m.name);
+  s.order
+    .map((id) => s.byId[id])
+    .filter((m): m is MachineSnapshot => m?.state === 'offline')
+    .map((m) => m.name);

@@ -1,7 +1,13 @@
 /** Which page is shown, kept in location.hash so reload and the back button work. */
 import { create } from 'zustand';
 
-export type Route = { page: 'overview' } | { page: 'machine'; machineId: string } | { page: 'alarms' } | { page: 'uplink' } | { page: 'remote' } | { page: 'audit' };
+export type Route =
+  | { page: 'overview' }
+  | { page: 'machine'; machineId: string }
+  | { page: 'alarms' }
+  | { page: 'uplink' }
+  | { page: 'remote' }
+  | { page: 'audit' };
 
 export type TrendRange = '15m' | '1h';
 

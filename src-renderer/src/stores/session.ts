@@ -22,7 +22,9 @@ export interface SessionOptions {
 const looksLikeSnapshot = (x: unknown): x is MachineSnapshot => {
   if (typeof x !== 'object' || x === null) return false;
   const s = x as Partial<MachineSnapshot>;
-  return typeof s.id === 'string' && typeof s.ts === 'number' && typeof s.values === 'object' && s.values !== null && typeof s.state === 'string';
+  return (
+    typeof s.id === 'string' && typeof s.ts === 'number' && typeof s.values === 'object' && s.values !== null && typeof s.state === 'string'
+  );
 };
 
 /** Starts feeding the stores from `transport`; returns the function that stops it. */

@@ -41,7 +41,13 @@ export const useWritesStore = create<WritesState>()((set, get) => {
   };
 
   /** Runs one write or revert call and records its outcome. */
-  const run = async (transport: Transport, machineId: string, pointId: string, call: () => Promise<Result<WriteResult>>, isRevert: boolean): Promise<WriteOutcome> => {
+  const run = async (
+    transport: Transport,
+    machineId: string,
+    pointId: string,
+    call: () => Promise<Result<WriteResult>>,
+    isRevert: boolean,
+  ): Promise<WriteOutcome> => {
     if ((get().byMachine[machineId] ?? EMPTY).busy) return { kind: 'error', message: 'Another change to this machine is still under way' };
     patch(machineId, { busy: pointId, outcome: null });
     let outcome: WriteOutcome;

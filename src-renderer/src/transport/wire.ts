@@ -37,7 +37,10 @@ export function parseServerMessage(data: unknown): { message: ServerMessage } | 
     case 'error':
       if (!isRecord(parsed.error) || typeof parsed.error.code !== 'string') return { error: 'error message without code' };
       return {
-        message: { type: 'error', error: { code: parsed.error.code, message: typeof parsed.error.message === 'string' ? parsed.error.message : '' } },
+        message: {
+          type: 'error',
+          error: { code: parsed.error.code, message: typeof parsed.error.message === 'string' ? parsed.error.message : '' },
+        },
       };
     default:
       return { error: `unknown message type ${parsed.type}` };
