@@ -17,6 +17,7 @@ import { PlantCore } from '../src-main/core/plant';
 import { planReads } from '../src-main/modbus/planner';
 import { runUplinkBench } from '../src-main/uplink/bench';
 import { runLineBenches } from './line-bench';
+import { formatStoreBench, runStoreBench } from '../src-main/store/bench';
 
 const MODELS = ['im250', 'hp200', 'pk60', 'im250'] as const;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -108,7 +109,7 @@ async function consoleLoop(devices: ResolvedDevice[], seconds: number): Promise<
     plant: { name: 'Bench', timezone: 'UTC' },
     shifts: [{ name: 'Day', start: '06:00' }],
     kpi: { rollingWindowMin: 60 },
-    history: { retentionMin: 60, retentionDays: 7, diskBudgetMB: 512 },
+    history: { retentionMin: 60, retentionDays: 7, rollupRetentionDays: 90, diskBudgetMB: 512 },
     writes: { enabled: false },
     access: { localRole: 'operator' },
     devices,
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
     for (const a of agents) a.kill('SIGTERM');
   }
   await runLineBenches(SECONDS);
+  console.log(formatStoreBench(runStoreBench()));
   // BENCH_UPLINK_OUTAGE_S shortens the simulated outage (default 1 h: about 5 minutes of bench).
   await runUplinkBench({ seconds: Math.max(5, SECONDS * 2), outageSeconds: Number(process.env.BENCH_UPLINK_OUTAGE_S ?? 3600) });
 }

@@ -77,7 +77,11 @@ export async function startPlant(opts: {
       demo: demo !== null,
       log: opts.log,
       ...(opts.osKeyStore ? { osKeyStore: opts.osKeyStore } : {}),
-      history: { retentionDays: config.history.retentionDays, diskBudgetBytes: config.history.diskBudgetMB * 1024 * 1024 },
+      history: {
+        retentionDays: config.history.retentionDays,
+        rollupRetentionDays: config.history.rollupRetentionDays,
+        diskBudgetBytes: config.history.diskBudgetMB * 1024 * 1024,
+      },
     });
   } catch (err) {
     await demo?.stop();

@@ -285,11 +285,13 @@ export const ConfigSchema = z
           .default(12 * 60),
         /** Raw samples kept in the encrypted store. */
         retentionDays: z.number().int().min(1).max(366).default(7),
+        /** One-minute rollups (min, max, mean) of the samples, kept after the raw ones are gone. */
+        rollupRetentionDays: z.number().int().min(1).max(3660).default(90),
         /** Disk the store may use before the oldest samples are trimmed. */
         diskBudgetMB: z.number().int().min(16).max(1_000_000).default(512),
       })
       .strict()
-      .default({ retentionMin: 12 * 60, retentionDays: 7, diskBudgetMB: 512 }),
+      .default({ retentionMin: 12 * 60, retentionDays: 7, rollupRetentionDays: 90, diskBudgetMB: 512 }),
     /** Setpoint writes from the console: off unless the plant turns them on. */
     writes: z
       .object({ enabled: z.boolean().default(false) })

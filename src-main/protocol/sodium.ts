@@ -52,6 +52,21 @@ export interface SodiumApi {
   ): number;
   randombytes_buf(buf: Uint8Array): void;
   sodium_memzero(buf: Uint8Array): void;
+  // Used by the encrypted store (key wrapping, identity), which shares this one binding.
+  crypto_pwhash_async(
+    out: Uint8Array,
+    passwd: Uint8Array,
+    salt: Uint8Array,
+    opslimit: number,
+    memlimit: number,
+    alg: number,
+  ): Promise<void>;
+  crypto_sign_ed25519_sk_to_pk(pk: Uint8Array, sk: Uint8Array): void;
+  crypto_scalarmult_base(q: Uint8Array, n: Uint8Array): void;
+  readonly crypto_pwhash_ALG_ARGON2ID13: number;
+  readonly crypto_pwhash_SALTBYTES: number;
+  readonly crypto_pwhash_OPSLIMIT_MIN: number;
+  readonly crypto_pwhash_MEMLIMIT_MIN: number;
 }
 
 // createRequire, not `import`: the package is CommonJS without types, and this keeps the
@@ -63,7 +78,7 @@ export const sodium = require('sodium-native') as SodiumApi;
 
 /** Zeroes a secret in place (batch keys, secret keys, decrypted plaintext). */
 export function wipe(...buffers: (Uint8Array | null | undefined)[]): void {
-  for (const b of buffers) if (b) sodium.sodium_memzero(b);
+  for (const b of buffers) if (b && b.byteLength > 0) sodium.sodium_memzero(b);
 }
 
 /** `n` bytes from libsodium's CSPRNG. */

@@ -8,25 +8,32 @@
  * 60 s 0.8 MiB/s. Queries read the buffer too; what a crash can lose is the last flush interval
  * of trend data (KPI samples are written at once).
  *
- * Retention (raw samples for `retentionDays`) and a disk budget are enforced by `maintain`, run
- * by a timer: over budget, the oldest samples go first, with a log line and counters; nothing
- * here throws out of a timer or an append.
+ * Retention and a disk budget are enforced by `maintain`, run by a timer. Raw samples are kept
+ * for `retentionDays`; before they go, each minute is rolled up (min, max, mean: history-rollup.ts)
+ * and kept for `rollupRetentionDays`, and queries over older ranges draw from the rollups. Over
+ * budget, the oldest rolled-up raw samples go first, then the oldest rollups, with a log line and
+ * counters; nothing here throws out of a timer or an append.
  */
 import type { KpiSample, Series } from '../../src-preload/contract';
 import { downsampleIndices } from '../core/history-memory';
 import type { Logger } from '../core/log';
 import { systemClock, type Clock, type HistoryStore } from '../core/types';
+import { createRollup, MINUTE_MS, rollupPoints, seriesSpan, trimOldestFirst } from './history-rollup';
 import type { StoreDb } from './schema';
 
 const DAY_MS = 86_400_000;
 const MIB = 1024 * 1024;
 /** Samples per transaction when the timer flushes (≈ 80 ms of work here). */
 const SLICE_SAMPLES = 20_000;
+/** Minutes are rolled up once they are this old (appends arrive in time order, flushed well before). */
+const ROLLUP_SETTLE_MS = 10 * MINUTE_MS;
 
 /** Options of the SQL history store. */
 export interface SqlHistoryOptions {
   /** Raw samples are kept this long (default 7 days). */
   retentionDays?: number;
+  /** One-minute rollups (min, max, mean) are kept this long (default 90 days). */
+  rollupRetentionDays?: number;
   /** The database may use this much disk before the oldest samples are trimmed (default 512 MiB). */
   diskBudgetBytes?: number;
   /** Buffered appends are written this often (default 30 000 ms; 0: only by flush, trim, close or a full buffer). */
@@ -45,9 +52,13 @@ export interface SqlHistoryStats {
   /** Samples lost because the database refused a write (disk full, I/O error). */
   samplesDropped: number;
   retentionTrimmed: number;
-  /** How many times the disk budget forced a trim, and how many samples it removed. */
+  /** One-minute rollup rows written (a minute rolled up again counts again), and removed by their retention. */
+  rolledUp: number;
+  rollupRetentionTrimmed: number;
+  /** How many times the disk budget forced a trim, and how many raw samples and rollup rows it removed. */
   budgetTrims: number;
   budgetTrimmed: number;
+  budgetTrimmedRollups: number;
   lastBudgetTrimAt: number | null;
   usedBytes: number;
   budgetBytes: number;
@@ -84,6 +95,8 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
   const clock = opts.clock ?? systemClock;
   const log = opts.log;
   const retentionMs = (opts.retentionDays ?? 7) * DAY_MS;
+  const rollupRetentionMs = (opts.rollupRetentionDays ?? 90) * DAY_MS;
+  const rollup = createRollup(db);
   const budget = opts.diskBudgetBytes ?? 512 * MIB;
   const maxPending = Math.max(1, opts.maxPending ?? 200_000);
 
@@ -94,12 +107,8 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
     lastSample: db.prepare('SELECT t, n FROM history WHERE series = ? ORDER BY t DESC, n DESC LIMIT 1').raw(),
     insert: db.prepare('INSERT OR IGNORE INTO history (series, t, n, v) VALUES (?, ?, ?, ?)'),
     range: db.prepare('SELECT t, v FROM history WHERE series = ? AND t >= ? AND t < ? ORDER BY t, n').raw(),
+    firstSample: db.prepare('SELECT t FROM history WHERE series = ? ORDER BY t LIMIT 1').raw(),
     deleteBefore: db.prepare('DELETE FROM history WHERE series = ? AND t < ?'),
-    span: db
-      .prepare(
-        'SELECT (SELECT t FROM history WHERE series = s.id ORDER BY t LIMIT 1), (SELECT t FROM history WHERE series = s.id ORDER BY t DESC LIMIT 1) FROM series s',
-      )
-      .raw(),
     kpiTail: db.prepare('SELECT max(t) FROM kpi_samples WHERE machine = ?').raw(),
     kpiInsert: db.prepare(
       'INSERT INTO kpi_samples (machine, t, availability, performance, quality, oee, good_count, scrap_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -123,8 +132,11 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
     samplesWritten: 0,
     samplesDropped: 0,
     retentionTrimmed: 0,
+    rolledUp: 0,
+    rollupRetentionTrimmed: 0,
     budgetTrims: 0,
     budgetTrimmed: 0,
+    budgetTrimmedRollups: 0,
     lastBudgetTrimAt: null,
     usedBytes: 0,
     budgetBytes: budget,
@@ -220,26 +232,28 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
   const pragmaNumber = (stmt: typeof q.pageCount): number => Number((stmt.get() as [number] | undefined)?.[0] ?? 0);
   const usedBytes = (): number => (pragmaNumber(q.pageCount) - pragmaNumber(q.freePages)) * pragmaNumber(q.pageSize);
 
-  /** Deletes every sample (all series) with t < cutoff; returns how many. */
+  /**
+   * Deletes the raw samples (all series) with t < cutoff whose minute is rolled up; returns how
+   * many. The cutoff is aligned down to a minute, so raw samples start where a rollup ends.
+   */
   const deleteBefore = (cutoff: number): number => {
     const ids = (q.allSeries.all() as [number][]).map((r) => r[0]);
+    const aligned = Math.floor(cutoff / MINUTE_MS) * MINUTE_MS;
     return db.transaction(() => {
       let removed = 0;
-      for (const id of ids) removed += q.deleteBefore.run([id, cutoff]).changes;
+      for (const id of ids) {
+        const upTo = Math.min(aligned, rollup.rolledThrough(id));
+        if (upTo > -Infinity) removed += q.deleteBefore.run([id, upTo]).changes;
+      }
       return removed;
     })();
   };
 
-  /** Oldest and newest sample times over all series, null when there is no sample. */
-  const timeSpan = (): { lo: number; hi: number } | null => {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const [a, b] of q.span.all() as [number | null, number | null][]) {
-      if (a !== null && a < lo) lo = a;
-      if (b !== null && b > hi) hi = b;
-    }
-    return Number.isFinite(lo) ? { lo, hi } : null;
+  const rollUp = (): void => {
+    stats.rolledUp += rollup.rollUp(clock.now() - ROLLUP_SETTLE_MS);
   };
+
+  const rawSpan = seriesSpan(db, 'history');
 
   const releaseSpace = (): void => {
     // Free pages go back to the file system (auto_vacuum = INCREMENTAL), then out of the WAL.
@@ -248,7 +262,7 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
   };
 
   const enforceBudget = (): void => {
-    let used = usedBytes();
+    const used = usedBytes();
     stats.usedBytes = used;
     if (used <= budget) {
       stats.overBudget = false;
@@ -258,25 +272,27 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
     const started = performance.now();
     // Trim below the budget, so the next minutes of samples do not trigger a trim each time.
     const target = budget * 0.95;
-    let removed = 0;
-    let cutoff = -Infinity;
-    for (let step = 0; step < 40 && used > target; step++) {
-      const span = timeSpan();
-      if (!span) break;
-      // Samples arrive at a steady rate: the share of the time span ≈ the share of the rows.
-      const share = Math.min(0.5, Math.max(0.02, (used - target) / used));
-      cutoff = Math.max(span.lo + 1, span.lo + (span.hi - span.lo) * share);
-      removed += deleteBefore(cutoff);
-      used = usedBytes();
-    }
-    if (removed > 0) releaseSpace();
+    // Oldest first, tier by tier: raw samples already rolled up, then rollups.
+    const trimmed = trimOldestFirst(
+      [
+        { span: rawSpan, deleteBefore },
+        { span: rollup.span, deleteBefore: rollup.deleteBefore },
+      ],
+      target,
+      usedBytes,
+    );
+    const [removed, cutoff] = trimmed[0] ?? [0, -Infinity];
+    const removedRollups = trimmed[1]?.[0] ?? 0;
+    if (removed + removedRollups > 0) releaseSpace();
     stats.usedBytes = usedBytes();
     stats.overBudget = stats.usedBytes > budget;
-    if (removed > 0) {
+    if (removed + removedRollups > 0) {
       stats.budgetTrims++;
       stats.budgetTrimmed += removed;
+      stats.budgetTrimmedRollups += removedRollups;
       stats.lastBudgetTrimAt = clock.now();
-      log.log('warn', `History over its disk budget: trimmed the ${removed} oldest samples (before ${new Date(cutoff).toISOString()})`, {
+      const when = Number.isFinite(cutoff) ? ` (before ${new Date(cutoff).toISOString()})` : '';
+      log.log('warn', `History over its disk budget: trimmed the ${removed} oldest samples${when} and ${removedRollups} rollup rows`, {
         usedMiB: +(before / MIB).toFixed(1),
         nowMiB: +(stats.usedBytes / MIB).toFixed(1),
         budgetMiB: +(budget / MIB).toFixed(1),
@@ -292,17 +308,21 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
     }
   };
 
-  const trim = (olderThanMs: number): void => {
+  /** Rolls up, then deletes raw samples and KPIs before olderThanMs and rollups before rollupsBefore. */
+  const trim = (olderThanMs: number, rollupsBefore = -Infinity): void => {
     flush();
+    rollUp();
     const removed = deleteBefore(olderThanMs);
     q.kpiDelete.run([olderThanMs]);
     stats.retentionTrimmed += removed;
+    if (rollupsBefore > -Infinity) stats.rollupRetentionTrimmed += rollup.deleteBefore(rollupsBefore);
     enforceBudget();
   };
 
   const maintain = (): void => {
     try {
-      trim(clock.now() - retentionMs);
+      const now = clock.now();
+      trim(now - retentionMs, now - rollupRetentionMs);
     } catch (err) {
       failed('retention and budget maintenance', err);
     }
@@ -343,23 +363,24 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
       if (toMs < fromMs) return out;
       const s = lookup(machineId, pointId, false);
       if (!s) return out;
-      const rows = q.range.all([s.id, fromMs, toMs + 1]) as [number, number | null][];
+      // Before the oldest raw sample (stored or buffered), whole minutes come from the rollups.
+      const rawStart = (q.firstSample.get([s.id]) as [number] | undefined)?.[0] ?? s.pendingT[0] ?? Infinity;
+      const ts: number[] = [];
+      const vs: number[] = [];
+      if (fromMs < rawStart)
+        rollupPoints(rollup.range(s.id, fromMs, Math.min(toMs, rawStart - MINUTE_MS)), Math.min(toMs + 1, rawStart), ts, vs);
+      for (const [t, v] of q.range.iterate([s.id, fromMs, toMs + 1]) as Iterable<[number, number | null]>) {
+        ts.push(t);
+        vs.push(v === null ? NaN : v);
+      }
       // Buffered samples are newer than every stored one: they follow in time order.
       let lo = 0;
       while (lo < s.pendingT.length && (s.pendingT[lo] ?? Infinity) < fromMs) lo++;
-      let hi = lo;
-      while (hi < s.pendingT.length && (s.pendingT[hi] ?? Infinity) < toMs + 1) hi++;
-      const size = rows.length + hi - lo;
-      const ts = new Float64Array(size);
-      const vs = new Float64Array(size);
-      rows.forEach(([t, v], i) => {
-        ts[i] = t;
-        vs[i] = v === null ? NaN : v;
-      });
-      for (let i = lo; i < hi; i++) {
-        ts[rows.length + i - lo] = s.pendingT[i] ?? NaN;
-        vs[rows.length + i - lo] = s.pendingV[i] ?? NaN;
+      for (let i = lo; i < s.pendingT.length && (s.pendingT[i] ?? Infinity) < toMs + 1; i++) {
+        ts.push(s.pendingT[i] ?? NaN);
+        vs.push(s.pendingV[i] ?? NaN);
       }
+      const size = ts.length;
       const picked = downsampleIndices(
         { lo: 0, hi: size },
         (i) => ts[i] ?? NaN,

@@ -184,6 +184,26 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO sequence (name, value) VALUES ('audit', 0);
     `,
   },
+  {
+    // The downsampled history tier (src-main/store/history-rollup.ts): per series and minute the
+    // count of values and of gaps, min, max, mean, and whether the minimum came first. Kept for
+    // history.rollupRetentionDays after the raw samples are gone.
+    version: 3,
+    name: 'history rollups',
+    sql: `
+      CREATE TABLE history_rollup (
+        series    INTEGER NOT NULL,
+        t         INTEGER NOT NULL,
+        n         INTEGER NOT NULL,
+        gaps      INTEGER NOT NULL,
+        min       REAL,
+        max       REAL,
+        avg       REAL,
+        min_first INTEGER NOT NULL,
+        PRIMARY KEY (series, t)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

@@ -207,7 +207,7 @@ describe('the plant core with its default poller factory', () => {
       plant: { name: 'Gateway plant', timezone: 'UTC' },
       shifts: [{ name: 'Day', start: '06:00' }],
       kpi: { rollingWindowMin: 60 },
-      history: { retentionMin: 60, retentionDays: 7, diskBudgetMB: 512 },
+      history: { retentionMin: 60, retentionDays: 7, rollupRetentionDays: 90, diskBudgetMB: 512 },
       writes: { enabled: false },
       access: { localRole: 'operator' },
       devices: [1, 2, 3, DEAD].map((u) => device(transport, u)),

@@ -168,14 +168,21 @@ describe('plant store on disk', () => {
     expect(store.history.query('nope', 'p', T0, T0 + 1000, 10)).toEqual(mem.query('nope', 'p', T0, T0 + 1000, 10));
     store.history.trim(T0 + 5_000_000);
     mem.trim(T0 + 5_000_000);
-    expect(store.history.query('m1', 'p', T0, T0 + 10_000_000, 300)).toEqual(mem.query('m1', 'p', T0, T0 + 10_000_000, 300));
+    // Raw samples go by whole minutes (here before T0 + 83 min); the older range is drawn from the rollups.
+    expect(store.history.query('m1', 'p', T0 + 5_000_000, T0 + 10_000_000, 300)).toEqual(
+      mem.query('m1', 'p', T0 + 5_000_000, T0 + 10_000_000, 300),
+    );
+    const old = store.history.query('m1', 'p', T0, T0 + 4_979_999, 100_000);
+    expect(old.t.length).toBeGreaterThan(83);
+    expect(Math.max(...old.v.filter((v) => v !== null))).toBe(500);
     store.close();
   });
 
   it('trims the oldest samples when over its disk budget, keeps the newest, never throws', async () => {
     const log = memoryLogger();
     const budget = 2 * MIB;
-    const clock = { now: () => T0 + 2500_000 };
+    // Ten minutes after the last sample: every minute is rolled up, so every raw sample may go.
+    const clock = { now: () => T0 + 3100_000 };
     const store = await open(tempDir(), { log, clock, history: { diskBudgetBytes: budget } });
     const h = store.history;
     // About 250 000 samples ≈ 6–7 MiB: three times the budget.
@@ -191,11 +198,16 @@ describe('plant store on disk', () => {
     const newest = h.query('m1', 'p7', T0 + 2400_000, T0 + 2499_000, 1000);
     expect(newest.t).toHaveLength(100);
     expect(newest.v.at(-1)).toBe(2499.07);
-    const kept = h.query('m1', 'p7', T0, T0 + 2499_000, 100_000).t;
-    // Oldest first: what is left is one contiguous, newest stretch.
+    const rawStart = (store.db.prepare('SELECT min(t) FROM history').raw().get() as [number])[0];
+    const kept = h.query('m1', 'p7', rawStart, T0 + 2499_000, 100_000).t;
+    // Oldest first: what is left is one contiguous, newest stretch, and only rolled-up minutes went.
     expect(kept.at(-1)).toBe(T0 + 2499_000);
     expect(kept[0]).toBeGreaterThan(T0);
+    expect(kept[0]! % 60_000).toBe(0);
     expect(kept).toHaveLength((kept.at(-1)! - kept[0]!) / 1000 + 1);
+    // Before it, the one-minute rollups still draw the trimmed stretch.
+    expect(h.query('m1', 'p7', T0, rawStart - 1, 100_000).t[0]).toBe(T0);
+    expect(stats.budgetTrimmedRollups).toBe(0);
     expect(log.lines.some((l) => l.level === 'warn' && l.msg.startsWith('History over its disk budget'))).toBe(true);
     // The file itself shrank (free pages released, WAL checkpointed).
     expect(statSync(join(store.dataDir, 'plant.db')).size).toBeLessThanOrEqual(budget);
@@ -204,7 +216,7 @@ describe('plant store on disk', () => {
     const tiny = await open(tempDir(), { clock, history: { diskBudgetBytes: 1024 } });
     feed(tiny.history, 1000, (i) => i);
     expect(() => tiny.history.maintain()).not.toThrow();
-    expect(tiny.history.stats()).toMatchObject({ overBudget: true, budgetTrimmed: 1000 });
+    expect(tiny.history.stats()).toMatchObject({ overBudget: true, budgetTrimmed: 1000, budgetTrimmedRollups: 17 });
     expect(tiny.history.query('m1', 'p', T0, T0 + 1_000_000, 10).t).toEqual([]);
     tiny.history.append('m1', 'p', T0 + 2_000_000, 1);
     expect(tiny.history.query('m1', 'p', T0, T0 + 3_000_000, 10).v).toEqual([1]);
@@ -220,12 +232,14 @@ describe('plant store on disk', () => {
       store.history.appendKpi('m1', kpi(T0 + d * 86_400_000, d));
     }
     store.history.maintain();
-    expect(store.history.query('m1', 'p', 0, now, 100).v).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+    // Days 0–2 are left as one-minute rollups (kept 90 days), not as raw samples.
+    expect(store.history.query('m1', 'p', 0, now, 100).v).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(store.db.prepare('SELECT count(*) FROM history').raw().get()).toEqual([8]);
     expect(store.history.kpis('m1', 0).map((k) => k.goodCount)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
     expect(store.history.stats().retentionTrimmed).toBe(3);
     now += 86_400_000;
     store.history.maintain();
-    expect(store.history.query('m1', 'p', 0, now, 100).v[0]).toBe(4);
+    expect(store.db.prepare('SELECT min(t) FROM history').raw().get()).toEqual([T0 + 4 * 86_400_000]);
     store.close();
   });
 
@@ -250,6 +264,7 @@ describe('plant store on disk', () => {
       'sessions',
       'audit_log',
       'audit_heads',
+      'history_rollup',
     ]) {
       expect(tables).toContain(t);
     }

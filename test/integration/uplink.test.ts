@@ -249,9 +249,17 @@ describe.skipIf(!brokerAvailable())('uplink against mosquitto (TLS, passwords, A
       expect(JSON.parse(ring[0])).toMatchObject({ current: nextCloudKey.kid });
 
       // Broker stopped for a while, then started; the plant gets through again only once the cloud listens.
-      await broker!.stop();
       await proxy.cut();
       await waitUntil(() => uplink.status().state !== 'online', 10_000, 'the uplink to notice the outage');
+      // This test broker keeps nothing on disk: what it acknowledged must reach the cloud before it
+      // stops, or the test would measure the broker's durability rather than the console's.
+      const acked = uplink.status().lastAckSeq;
+      await waitUntil(
+        () => new Set(log.accepted.filter((q) => q <= acked)).size >= acked,
+        10_000,
+        'the cloud to get every acknowledged batch',
+      );
+      await broker!.stop();
       const during = uplink.status().outbox.depth;
       await new Promise((r) => setTimeout(r, 2500));
       expect(uplink.status().outbox.depth).toBeGreaterThan(during);
