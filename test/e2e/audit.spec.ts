@@ -22,7 +22,13 @@ test('a setpoint write made in the UI appears on the audit page with before → 
   await page.getByTestId('confirm-write').click();
   await expect(page.getByTestId('write-outcome')).toHaveText(`Zone 1 setpoint is now ${c(target)} (read back from the device)`);
   // And one the console refuses, so the page shows a refusal with its reason too.
-  await page.getByTestId('setpoint-input-zone1-sp').fill('250');
+  // The input follows the value read back from the device: type only once it has settled.
+  const input = page.getByTestId('setpoint-input-zone1-sp');
+  await expect(input).toHaveValue(target.toFixed(1));
+  await expect(async () => {
+    await input.fill('250');
+    await expect(input).toHaveValue('250', { timeout: 500 });
+  }).toPass({ timeout: 10_000 });
   await page.getByTestId('setpoint-set-zone1-sp').click();
   await page.getByTestId('confirm-write').click();
   await expect(page.getByTestId('write-outcome')).toHaveText('Refused: 250.0 °C is above the maximum 240.0 °C');

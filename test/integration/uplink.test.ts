@@ -253,7 +253,7 @@ describe.skipIf(!brokerAvailable())('uplink against mosquitto (TLS, passwords, A
       await waitUntil(() => uplink.status().state !== 'online', 10_000, 'the uplink to notice the outage');
       // This test broker keeps nothing on disk: what it acknowledged must reach the cloud before it
       // stops, or the test would measure the broker's durability rather than the console's.
-      const acked = uplink.status().lastAckSeq;
+      const acked = uplink.status().lastAckSeq ?? 0;
       await waitUntil(
         () => new Set(log.accepted.filter((q) => q <= acked)).size >= acked,
         10_000,
