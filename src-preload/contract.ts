@@ -172,6 +172,8 @@ export const PlantInfoSchema = z.object({
   /** Web mode's address and its TLS certificate's SHA-256 fingerprint, to read out to a remote person. */
   webUrl: z.string().optional(),
   webFingerprint: z.string().nullable().optional(),
+  /** SIMULATED demo only: its well-known accounts, for the banner's help (never for a configured plant). */
+  demoAccounts: z.array(z.object({ name: z.string(), role: RoleSchema, password: z.string(), pin: z.string().nullable() })).optional(),
 });
 export type PlantInfo = z.infer<typeof PlantInfoSchema>;
 

@@ -23,6 +23,7 @@ import { silentLogger, type Logger } from '../core/log';
 import type { PlantCore } from '../core/plant';
 import type { RemoteApi } from '../remote/api';
 import { disabledUplinkStatus, leavesPlan, type UplinkApi } from '../uplink/points';
+import { demoAccounts } from '../auth/demo';
 
 /** The caller of the local (Electron) console until accounts exist: an operator at the plant PC. */
 export const LOCAL_OPERATOR: Caller = Object.freeze({ user: 'local-operator', role: 'operator', origin: 'local' });
@@ -112,7 +113,12 @@ export class ConsoleApi {
       return remote;
     };
     this.handlers = {
-      'plant.info': (caller) => ({ ...this.core.plantInfo(caller), ...this.web }),
+      'plant.info': (caller) => ({
+        ...this.core.plantInfo(caller),
+        ...this.web,
+        // The SIMULATED demo's accounts are public knowledge; a configured plant's never leave the store.
+        ...(this.core.config.simulated ? { demoAccounts: demoAccounts() } : {}),
+      }),
       'machines.list': () => this.core.snapshots(),
       'machines.get': (_c, req: { machineId: string }) => {
         const detail = this.core.detail(req.machineId);

@@ -8,6 +8,13 @@ test('the embedded demo plant is marked SIMULATED', async ({ page }) => {
     const banner = page.getByTestId('banner-simulated');
     await expect(banner).toBeVisible();
     await expect(banner).toContainText('SIMULATED');
+    // The demo's accounts are on the banner's help, and nowhere else.
+    await expect(page.getByTestId('demo-accounts')).toHaveCount(0);
+    await page.getByTestId('demo-accounts-toggle').click();
+    await expect(page.getByTestId('demo-accounts')).toContainText('maintenance / maintenance-demo · maintenance');
+    await expect(page.getByTestId('demo-accounts')).toContainText('support / support-demo · supplier-support');
+    await page.getByTestId('demo-accounts-toggle').click();
+    await expect(page.getByTestId('demo-accounts')).toHaveCount(0);
     await expect(page.locator('[data-testid^="machine-tile-"]').first()).toBeVisible();
     // Fixed: still in view on a scrolled machine page.
     await page.locator('[data-testid^="machine-tile-"]').first().click();

@@ -130,6 +130,8 @@ describe.each(transports)('console API over %s', (kind, make) => {
       const info = await t.call('plant.info', {});
       expect(info.ok && info.value.caller).toEqual({ user: 'local-operator', role: 'operator', origin: 'local' });
       if (!info.ok) throw new Error(info.error.message);
+      // A configured plant never hands out account credentials (only the SIMULATED demo does).
+      expect(info.value.demoAccounts).toBeUndefined();
       expect(COMMANDS['plant.info'].response.parse(info.value).machines.map((m) => m.id)).toEqual(['m0', 'm1']);
       const list = await t.call('machines.list', {});
       expect(list.ok && COMMANDS['machines.list'].response.parse(list.value).length).toBe(2);

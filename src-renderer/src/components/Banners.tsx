@@ -5,7 +5,8 @@
 import { useShallow } from 'zustand/react/shallow';
 import { selectConnectionSince, selectEverConnected, selectIsLive, useConnectionStore } from '../stores/connection';
 import { selectOfflineNames, useMachinesStore } from '../stores/machines';
-import { selectNow, selectSimulated, selectTimezone, usePlantStore } from '../stores/plant';
+import { selectDemoAccounts, selectNow, selectSimulated, selectTimezone, usePlantStore } from '../stores/plant';
+import { useState } from 'react';
 import { formatClock, formatDuration } from '../lib/format';
 import { downForMs, selectUplinkStatus, useUplinkStore } from '../stores/uplink';
 import { LinkLostIcon, SimulatedIcon, StateIcon, WarningIcon } from './Icon';
@@ -14,6 +15,8 @@ import { RemoteBanner } from './RemoteBanner';
 /** The banner stack at the top of every screen. */
 export function Banners() {
   const simulated = usePlantStore(selectSimulated);
+  const demoAccounts = usePlantStore(selectDemoAccounts);
+  const [helpOpen, setHelpOpen] = useState(false);
   const tz = usePlantStore(selectTimezone);
   const live = useConnectionStore(selectIsLive);
   const everConnected = useConnectionStore(selectEverConnected);
@@ -31,6 +34,30 @@ export function Banners() {
           <SimulatedIcon className="banner-icon" />
           <strong>SIMULATED</strong>
           <span>Demo plant: every machine and value on this console is simulated, not a real plant.</span>
+          {demoAccounts && demoAccounts.length > 0 && (
+            <button
+              type="button"
+              className="banner-help-button"
+              aria-expanded={helpOpen}
+              data-testid="demo-accounts-toggle"
+              onClick={() => setHelpOpen((o) => !o)}
+            >
+              {helpOpen ? 'Hide demo accounts' : 'Demo accounts'}
+            </button>
+          )}
+        </div>
+      )}
+      {simulated && helpOpen && demoAccounts && (
+        <div className="banner banner-simulated banner-help" role="note" data-testid="demo-accounts">
+          <span>Sign in to try each role (demo plant only):</span>
+          <ul>
+            {demoAccounts.map((a) => (
+              <li key={a.name}>
+                <strong>{a.name}</strong> / {a.password} · {a.role}
+                {a.pin ? ` · PIN ${a.pin}` : ''}
+              </li>
+            ))}
+          </ul>
         </div>
       )}
       {!live && (

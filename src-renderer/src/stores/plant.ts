@@ -47,6 +47,8 @@ export const selectPlantInfo = (s: PlantState): PlantInfo | null => s.info;
 export const selectPlantName = (s: PlantState): string | null => s.info?.name ?? null;
 export const selectTimezone = (s: PlantState): string => s.info?.timezone ?? 'UTC';
 export const selectSimulated = (s: PlantState): boolean => s.info?.simulated ?? false;
+/** The SIMULATED demo's accounts (empty for a configured plant). */
+export const selectDemoAccounts = (s: PlantState) => s.info?.demoAccounts;
 export const selectShift = (s: PlantState): PlantInfo['shift'] | null => s.info?.shift ?? null;
 export const selectNow = (s: PlantState): number => s.now;
 export const selectPlantLoadError = (s: PlantState): string | null => s.loadError;
