@@ -2,61 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConsoleApi, LOCAL_OPERATOR } from '../../src-main/api/service';
 import { createMemoryAlarmStore, type AlarmStore } from '../../src-main/alarms/store';
 import { resolveConfig } from '../../src-main/config/load';
-import type { PlantConfig, ResolvedDevice } from '../../src-main/config/schema';
+import type { PlantConfig } from '../../src-main/config/schema';
 import { PlantCore } from '../../src-main/core/plant';
-import type { Poller, PollResult } from '../../src-main/core/types';
-import {
-  COMMANDS,
-  EVENTS,
-  type AlarmSummary,
-  type Caller,
-  type CommandName,
-  type CommandResponse,
-  type Link,
-  type PointValue,
-} from '../../src-preload/contract';
+import { COMMANDS, EVENTS, type AlarmSummary, type Caller, type CommandName, type CommandResponse } from '../../src-preload/contract';
+import { FakePoller } from '../helpers/fake-poller';
 
 const T0 = Date.UTC(2026, 0, 12, 9, 0); // three hours into the Early shift (06:00 UTC)
-
-class FakePoller implements Poller {
-  private readonly handlers = new Set<(r: PollResult) => void>();
-  private current: Link = {
-    state: 'connecting',
-    since: T0,
-    lastOkAt: null,
-    lastError: null,
-    consecutiveFailures: 0,
-    pollsOk: 0,
-    pollsFailed: 0,
-    lastPollMs: null,
-  };
-
-  constructor(readonly device: ResolvedDevice) {}
-  start(): void {}
-  async stop(): Promise<void> {}
-  onResult(handler: (r: PollResult) => void): () => void {
-    this.handlers.add(handler);
-    return () => void this.handlers.delete(handler);
-  }
-  link(): Link {
-    return this.current;
-  }
-  async write(): Promise<void> {}
-  async readPoint(pointId: string): Promise<PointValue> {
-    return { value: null, raw: [], quality: 'bad', ts: 0, reason: `not read: ${pointId}` };
-  }
-
-  /** A good poll: state raw value as given, numbers 0 unless given. */
-  emit(ts: number, state: number, given: Record<string, number> = {}): void {
-    this.current = { ...this.current, state: 'online', lastOkAt: ts, pollsOk: this.current.pollsOk + 1 };
-    const values: Record<string, PointValue> = {};
-    for (const p of this.device.profileDef.points) {
-      const value = p.type === 'string' ? 'XYZ' : p.type === 'bool' ? false : p.role === 'state' ? state : (given[p.id] ?? 0);
-      values[p.id] = { value, raw: [0], quality: 'good', ts, reason: null };
-    }
-    for (const h of this.handlers) h({ deviceId: this.device.id, ts, values, link: this.current });
-  }
-}
 
 function plantConfig(): PlantConfig {
   const config = resolveConfig(
@@ -114,7 +65,7 @@ function started(opts: { alarmStore?: AlarmStore } = {}) {
     clock,
     alarmStore: opts.alarmStore,
     pollerFactory: (d) => {
-      const p = new FakePoller(d);
+      const p = new FakePoller(d, T0);
       pollers.set(d.id, p);
       return p;
     },

@@ -1,79 +1,16 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConsoleApi, LOCAL_OPERATOR, type CommandTable } from '../../src-main/api/service';
 import { resolveConfig } from '../../src-main/config/load';
-import type { PlantConfig, ResolvedDevice } from '../../src-main/config/schema';
+import type { PlantConfig } from '../../src-main/config/schema';
 import { createMemoryHistory } from '../../src-main/core/history-memory';
 import { memoryLogger } from '../../src-main/core/log';
 import { PlantCore, type CoreStatusEvent } from '../../src-main/core/plant';
-import type { HistoryStore, Poller, PollResult } from '../../src-main/core/types';
-import {
-  COMMANDS,
-  EVENTS,
-  type Caller,
-  type CommandName,
-  type CommandResponse,
-  type Link,
-  type MachineSnapshot,
-  type PointValue,
-} from '../../src-preload/contract';
+import type { HistoryStore } from '../../src-main/core/types';
+import { COMMANDS, EVENTS, type Caller, type CommandName, type CommandResponse, type MachineSnapshot } from '../../src-preload/contract';
+import { FakePoller } from '../helpers/fake-poller';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 12, 9, 0); // three hours into the Early shift (06:00 UTC)
-
-class FakePoller implements Poller {
-  started = false;
-  stopped = false;
-  private readonly handlers = new Set<(r: PollResult) => void>();
-  private current: Link = {
-    state: 'connecting',
-    since: T0,
-    lastOkAt: null,
-    lastError: null,
-    consecutiveFailures: 0,
-    pollsOk: 0,
-    pollsFailed: 0,
-    lastPollMs: null,
-  };
-
-  constructor(readonly device: ResolvedDevice) {}
-
-  start(): void {
-    this.started = true;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-  }
-
-  onResult(handler: (r: PollResult) => void): () => void {
-    this.handlers.add(handler);
-    return () => void this.handlers.delete(handler);
-  }
-
-  link(): Link {
-    return this.current;
-  }
-
-  // Writes are tested in writes.test.ts; here the device refuses them outright.
-  async write(): Promise<void> {
-    throw new Error('FakePoller does not write');
-  }
-
-  async readPoint(): Promise<PointValue> {
-    throw new Error('FakePoller does not read single points');
-  }
-
-  /** Emits a poll result with every point good: state as given, numbers 0 unless given. */
-  emit(ts: number, state: number, given: Record<string, number> = {}): void {
-    this.current = { ...this.current, state: 'online', since: T0, lastOkAt: ts, pollsOk: this.current.pollsOk + 1, lastPollMs: 3 };
-    const values: Record<string, PointValue> = {};
-    for (const p of this.device.profileDef.points) {
-      const value = p.type === 'string' ? 'XYZ' : p.type === 'bool' ? false : p.role === 'state' ? state : (given[p.id] ?? 0);
-      values[p.id] = { value, raw: [0], quality: 'good', ts, reason: null };
-    }
-    for (const h of this.handlers) h({ deviceId: this.device.id, ts, values, link: this.current });
-  }
-}
 
 function plantConfig(): PlantConfig {
   return resolveConfig(
@@ -106,7 +43,7 @@ function setup(opts: { commands?: CommandTable; history?: HistoryStore } = {}) {
     version: '1.2.3',
     history: opts.history,
     pollerFactory: (d) => {
-      const p = new FakePoller(d);
+      const p = new FakePoller(d, T0);
       pollers.set(d.id, p);
       return p;
     },
