@@ -3,83 +3,8 @@
  * Sequence uniqueness is the primary key (plant, seq) of `batches`: two receivers that both
  * judge a sequence new cannot both store it; the second insert is the duplicate.
  */
-import Database from 'libsql';
-import { ConsoleError } from '../src-main/core/errors';
 import { keyRingFromJson, keyRingToJson, type KeyRing, type SequenceVerdict } from '../src-main/protocol';
-
-type Db = Database.Database;
-type LibsqlOptions = Database.Options & { encryptionKey?: string };
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS plants (
-    plant          TEXT PRIMARY KEY,
-    plant_id       TEXT NOT NULL,
-    state          TEXT,
-    state_session  INTEGER,
-    state_at       INTEGER,
-    signing_ring   TEXT,
-    box_kid        TEXT,
-    box_public_key TEXT
-  ) STRICT;
-  CREATE TABLE IF NOT EXISTS batches (
-    plant          TEXT NOT NULL,
-    seq            INTEGER NOT NULL,
-    kind           TEXT NOT NULL CHECK (kind IN ('sealed', 'plain', 'gap-notice')),
-    machine        TEXT NOT NULL,
-    from_ms        INTEGER NOT NULL,
-    to_ms          INTEGER NOT NULL,
-    signing_kid    TEXT NOT NULL,
-    encryption_kid TEXT,
-    points         INTEGER NOT NULL,
-    samples        INTEGER NOT NULL,
-    payload        TEXT NOT NULL,
-    received_at    INTEGER NOT NULL,
-    receiver       TEXT NOT NULL,
-    PRIMARY KEY (plant, seq)
-  ) STRICT, WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS machines (
-    plant      TEXT NOT NULL,
-    machine    TEXT NOT NULL,
-    machine_id TEXT NOT NULL,
-    model      TEXT,
-    first_seen INTEGER NOT NULL,
-    PRIMARY KEY (plant, machine)
-  ) STRICT;
-  CREATE TABLE IF NOT EXISTS refusals (
-    id       INTEGER PRIMARY KEY,
-    at       INTEGER NOT NULL,
-    receiver TEXT NOT NULL,
-    topic    TEXT NOT NULL,
-    plant    TEXT,
-    seq      INTEGER,
-    reason   TEXT NOT NULL,
-    detail   TEXT NOT NULL
-  ) STRICT;
-  CREATE INDEX IF NOT EXISTS refusals_plant ON refusals (plant, reason);
-  CREATE TABLE IF NOT EXISTS gap_notices (
-    id                  INTEGER PRIMARY KEY,
-    plant               TEXT NOT NULL,
-    seq                 INTEGER NOT NULL,
-    issued              INTEGER NOT NULL,
-    received_at         INTEGER NOT NULL,
-    receiver            TEXT NOT NULL,
-    dropped_batches     INTEGER NOT NULL,
-    not_recorded_sealed INTEGER NOT NULL,
-    not_recorded_plain  INTEGER NOT NULL,
-    not_recorded_from   INTEGER,
-    not_recorded_to     INTEGER,
-    total_dropped       INTEGER NOT NULL,
-    total_not_recorded  INTEGER NOT NULL,
-    sig                 TEXT NOT NULL UNIQUE
-  ) STRICT;
-  CREATE TABLE IF NOT EXISTS declared_lost (
-    plant      TEXT NOT NULL,
-    from_seq   INTEGER NOT NULL,
-    to_seq     INTEGER NOT NULL,
-    notice_seq INTEGER NOT NULL
-  ) STRICT;
-  CREATE INDEX IF NOT EXISTS declared_lost_plant ON declared_lost (plant, from_seq);
-`;
+import { num, openCloudDb, rowOf, rowsOf } from './store-schema';
 
 /** An accepted batch as the store keeps it (the decrypted payload included: the cloud's data). */
 export interface StoredBatch {
@@ -173,30 +98,10 @@ export interface CloudStore {
   close(): void;
 }
 
-const num = (v: unknown): number | null => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null);
-
-function rowOf(db: Db, sql: string, params: unknown[] = []): unknown[] | undefined {
-  return db.prepare(sql).raw().get(params) as unknown[] | undefined;
-}
-
-function rowsOf(db: Db, sql: string, params: unknown[] = []): unknown[][] {
-  return db.prepare(sql).raw().all(params) as unknown[][];
-}
-
 /** Opens (or creates) the receiver database at `path`; `key` (hex) encrypts it. */
 export function openCloudStore(path: string, opts: { receiver: string; key?: string; now?: () => number }): CloudStore {
   const now = opts.now ?? Date.now;
-  let db: Db;
-  try {
-    db = new Database(path, (opts.key ? { encryptionKey: opts.key } : {}) as LibsqlOptions);
-    db.exec('PRAGMA busy_timeout = 10000');
-    rowOf(db, 'PRAGMA journal_mode = WAL');
-    // Batches are acknowledged to the broker after their commit: a commit must survive power loss.
-    db.exec('PRAGMA synchronous = FULL');
-    db.transaction(() => db.exec(SCHEMA)).immediate();
-  } catch (err) {
-    throw new ConsoleError('UNAVAILABLE', `Cannot open the receiver database ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  const db = openCloudDb(path, opts.key);
 
   const insertBatch = db.prepare(
     `INSERT INTO batches (plant, seq, kind, machine, from_ms, to_ms, signing_kid, encryption_kid, points, samples, payload, received_at, receiver)

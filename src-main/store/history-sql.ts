@@ -18,15 +18,14 @@ import type { KpiSample, Series } from '../../src-preload/contract';
 import { downsampleIndices } from '../core/history-memory';
 import type { Logger } from '../core/log';
 import { systemClock, type Clock, type HistoryStore } from '../core/types';
-import { createRollup, MINUTE_MS, rollupPoints, seriesSpan, trimOldestFirst } from './history-rollup';
+import { createHistoryMaintenance, type SqlHistoryStats } from './history-maintenance';
+import { createRollup, MINUTE_MS, rollupPoints } from './history-rollup';
 import type { StoreDb } from './schema';
 
 const DAY_MS = 86_400_000;
 const MIB = 1024 * 1024;
 /** Samples per transaction when the timer flushes (≈ 80 ms of work here). */
 const SLICE_SAMPLES = 20_000;
-/** Minutes are rolled up once they are this old (appends arrive in time order, flushed well before). */
-const ROLLUP_SETTLE_MS = 10 * MINUTE_MS;
 
 /** Options of the SQL history store. */
 export interface SqlHistoryOptions {
@@ -46,26 +45,7 @@ export interface SqlHistoryOptions {
   log: Logger;
 }
 
-/** Counters an operator can see (health page, logs). */
-export interface SqlHistoryStats {
-  samplesWritten: number;
-  /** Samples lost because the database refused a write (disk full, I/O error). */
-  samplesDropped: number;
-  retentionTrimmed: number;
-  /** One-minute rollup rows written (a minute rolled up again counts again), and removed by their retention. */
-  rolledUp: number;
-  rollupRetentionTrimmed: number;
-  /** How many times the disk budget forced a trim, and how many raw samples and rollup rows it removed. */
-  budgetTrims: number;
-  budgetTrimmed: number;
-  budgetTrimmedRollups: number;
-  lastBudgetTrimAt: number | null;
-  usedBytes: number;
-  budgetBytes: number;
-  /** Still over budget after trimming every sample (other tables fill it). */
-  overBudget: boolean;
-  errors: number;
-}
+export type { SqlHistoryStats } from './history-maintenance';
 
 /** A HistoryStore on the database, plus what persistence adds. */
 export interface SqlHistoryStore extends HistoryStore {
@@ -93,22 +73,16 @@ interface SeriesState {
 /** Creates the SQL history over an open, migrated store database. */
 export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHistoryStore {
   const clock = opts.clock ?? systemClock;
-  const log = opts.log;
-  const retentionMs = (opts.retentionDays ?? 7) * DAY_MS;
-  const rollupRetentionMs = (opts.rollupRetentionDays ?? 90) * DAY_MS;
   const rollup = createRollup(db);
-  const budget = opts.diskBudgetBytes ?? 512 * MIB;
   const maxPending = Math.max(1, opts.maxPending ?? 200_000);
 
   const q = {
     findSeries: db.prepare('SELECT id FROM series WHERE machine = ? AND point = ?').raw(),
     addSeries: db.prepare('INSERT INTO series (machine, point) VALUES (?, ?)'),
-    allSeries: db.prepare('SELECT id FROM series').raw(),
     lastSample: db.prepare('SELECT t, n FROM history WHERE series = ? ORDER BY t DESC, n DESC LIMIT 1').raw(),
     insert: db.prepare('INSERT OR IGNORE INTO history (series, t, n, v) VALUES (?, ?, ?, ?)'),
     range: db.prepare('SELECT t, v FROM history WHERE series = ? AND t >= ? AND t < ? ORDER BY t, n').raw(),
     firstSample: db.prepare('SELECT t FROM history WHERE series = ? ORDER BY t LIMIT 1').raw(),
-    deleteBefore: db.prepare('DELETE FROM history WHERE series = ? AND t < ?'),
     kpiTail: db.prepare('SELECT max(t) FROM kpi_samples WHERE machine = ?').raw(),
     kpiInsert: db.prepare(
       'INSERT INTO kpi_samples (machine, t, availability, performance, quality, oee, good_count, scrap_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -118,45 +92,21 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
         'SELECT t, availability, performance, quality, oee, good_count, scrap_count FROM kpi_samples WHERE machine = ? AND t >= ? ORDER BY t, rowid',
       )
       .raw(),
-    kpiDelete: db.prepare('DELETE FROM kpi_samples WHERE t < ?'),
-    pageCount: db.prepare('PRAGMA page_count').raw(),
-    freePages: db.prepare('PRAGMA freelist_count').raw(),
-    pageSize: db.prepare('PRAGMA page_size').raw(),
   };
 
   const series = new Map<string, SeriesState>();
   const kpiTails = new Map<string, number>();
   const dirty = new Set<SeriesState>();
   let pendingCount = 0;
-  const stats: SqlHistoryStats = {
-    samplesWritten: 0,
-    samplesDropped: 0,
-    retentionTrimmed: 0,
-    rolledUp: 0,
-    rollupRetentionTrimmed: 0,
-    budgetTrims: 0,
-    budgetTrimmed: 0,
-    budgetTrimmedRollups: 0,
-    lastBudgetTrimAt: null,
-    usedBytes: 0,
-    budgetBytes: budget,
-    overBudget: false,
-    errors: 0,
-  };
-  let lastErrorLogAt = -Infinity;
-
-  /** Counts a failure and logs it at most once a minute, so a full disk cannot flood the log. */
-  const failed = (what: string, err: unknown): void => {
-    stats.errors++;
-    const now = clock.now();
-    if (now - lastErrorLogAt >= 60_000) {
-      lastErrorLogAt = now;
-      log.log('error', `History store: ${what} failed: ${err instanceof Error ? err.message : String(err)}`, {
-        errors: stats.errors,
-        dropped: stats.samplesDropped,
-      });
-    }
-  };
+  const { stats, failed, usedBytes, trim, maintain } = createHistoryMaintenance(db, {
+    rollup,
+    retentionMs: (opts.retentionDays ?? 7) * DAY_MS,
+    rollupRetentionMs: (opts.rollupRetentionDays ?? 90) * DAY_MS,
+    budget: opts.diskBudgetBytes ?? 512 * MIB,
+    clock,
+    log: opts.log,
+    flush: () => flush(),
+  });
 
   const key = (machineId: string, pointId: string): string => `${machineId}\u0000${pointId}`;
 
@@ -227,105 +177,6 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
       else draining = false;
     };
     step();
-  };
-
-  const pragmaNumber = (stmt: typeof q.pageCount): number => Number((stmt.get() as [number] | undefined)?.[0] ?? 0);
-  const usedBytes = (): number => (pragmaNumber(q.pageCount) - pragmaNumber(q.freePages)) * pragmaNumber(q.pageSize);
-
-  /**
-   * Deletes the raw samples (all series) with t < cutoff whose minute is rolled up; returns how
-   * many. The cutoff is aligned down to a minute, so raw samples start where a rollup ends.
-   */
-  const deleteBefore = (cutoff: number): number => {
-    const ids = (q.allSeries.all() as [number][]).map((r) => r[0]);
-    const aligned = Math.floor(cutoff / MINUTE_MS) * MINUTE_MS;
-    return db.transaction(() => {
-      let removed = 0;
-      for (const id of ids) {
-        const upTo = Math.min(aligned, rollup.rolledThrough(id));
-        if (upTo > -Infinity) removed += q.deleteBefore.run([id, upTo]).changes;
-      }
-      return removed;
-    })();
-  };
-
-  const rollUp = (): void => {
-    stats.rolledUp += rollup.rollUp(clock.now() - ROLLUP_SETTLE_MS);
-  };
-
-  const rawSpan = seriesSpan(db, 'history');
-
-  const releaseSpace = (): void => {
-    // Free pages go back to the file system (auto_vacuum = INCREMENTAL), then out of the WAL.
-    db.prepare('PRAGMA incremental_vacuum').all();
-    db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').all();
-  };
-
-  const enforceBudget = (): void => {
-    const used = usedBytes();
-    stats.usedBytes = used;
-    if (used <= budget) {
-      stats.overBudget = false;
-      return;
-    }
-    const before = used;
-    const started = performance.now();
-    // Trim below the budget, so the next minutes of samples do not trigger a trim each time.
-    const target = budget * 0.95;
-    // Oldest first, tier by tier: raw samples already rolled up, then rollups.
-    const trimmed = trimOldestFirst(
-      [
-        { span: rawSpan, deleteBefore },
-        { span: rollup.span, deleteBefore: rollup.deleteBefore },
-      ],
-      target,
-      usedBytes,
-    );
-    const [removed, cutoff] = trimmed[0] ?? [0, -Infinity];
-    const removedRollups = trimmed[1]?.[0] ?? 0;
-    if (removed + removedRollups > 0) releaseSpace();
-    stats.usedBytes = usedBytes();
-    stats.overBudget = stats.usedBytes > budget;
-    if (removed + removedRollups > 0) {
-      stats.budgetTrims++;
-      stats.budgetTrimmed += removed;
-      stats.budgetTrimmedRollups += removedRollups;
-      stats.lastBudgetTrimAt = clock.now();
-      const when = Number.isFinite(cutoff) ? ` (before ${new Date(cutoff).toISOString()})` : '';
-      log.log('warn', `History over its disk budget: trimmed the ${removed} oldest samples${when} and ${removedRollups} rollup rows`, {
-        usedMiB: +(before / MIB).toFixed(1),
-        nowMiB: +(stats.usedBytes / MIB).toFixed(1),
-        budgetMiB: +(budget / MIB).toFixed(1),
-        budgetTrims: stats.budgetTrims,
-        ms: Math.round(performance.now() - started),
-      });
-    }
-    if (stats.overBudget) {
-      log.log('warn', 'The store is over its disk budget with no history left to trim', {
-        usedMiB: +(stats.usedBytes / MIB).toFixed(1),
-        budgetMiB: +(budget / MIB).toFixed(1),
-      });
-    }
-  };
-
-  /** Rolls up, then deletes raw samples and KPIs before olderThanMs and rollups before rollupsBefore. */
-  const trim = (olderThanMs: number, rollupsBefore = -Infinity): void => {
-    flush();
-    rollUp();
-    const removed = deleteBefore(olderThanMs);
-    q.kpiDelete.run([olderThanMs]);
-    stats.retentionTrimmed += removed;
-    if (rollupsBefore > -Infinity) stats.rollupRetentionTrimmed += rollup.deleteBefore(rollupsBefore);
-    enforceBudget();
-  };
-
-  const maintain = (): void => {
-    try {
-      const now = clock.now();
-      trim(now - retentionMs, now - rollupRetentionMs);
-    } catch (err) {
-      failed('retention and budget maintenance', err);
-    }
   };
 
   const timers: NodeJS.Timeout[] = [];
