@@ -30,10 +30,15 @@ export const COMMAND_NAMES = [
   'remote.reportPage',
   'remote.summary',
   'audit.query',
+  'reco.list',
+  'reco.apply',
+  'reco.reject',
+  'reco.defer',
+  'reco.revert',
 ] as const;
 
 /** Every event stream of the console API. */
-export const EVENT_NAMES = ['machines.update', 'core.status', 'alarms.update', 'uplink.update', 'remote.update'] as const;
+export const EVENT_NAMES = ['machines.update', 'core.status', 'alarms.update', 'uplink.update', 'remote.update', 'reco.update'] as const;
 
 export type CommandName = (typeof COMMAND_NAMES)[number];
 export type EventName = (typeof EVENT_NAMES)[number];

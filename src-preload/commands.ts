@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { CommandName } from './channels';
 import { AlarmEventSchema, AlarmSummarySchema } from './contract/alarms';
 import { AuditPageSchema } from './contract/audit';
+import { RecoInboxSchema, RecommendationSchema } from './contract/recommendations';
 import {
   ChangeRequestSchema,
   RemoteGrantSchema,
@@ -26,6 +27,8 @@ import { WriteResultSchema } from './contract/writes';
 
 const machineId = z.string().min(1).max(64);
 const epochMs = z.number().int().nonnegative();
+const recoId = z.string().min(1).max(64);
+const pin = z.string().min(1).max(32);
 
 const Empty = z.object({}).strict();
 
@@ -173,6 +176,29 @@ export const COMMANDS = {
       })
       .strict(),
     response: AuditPageSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  // Supplier recommendations: everyone on site may read the inbox; only maintenance decides.
+  'reco.list': { request: Empty, response: RecoInboxSchema, roles: ['operator', 'maintenance', 'admin'] },
+  'reco.apply': {
+    request: z.object({ id: recoId, pin: pin.optional() }).strict(),
+    response: RecommendationSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  'reco.reject': {
+    request: z.object({ id: recoId, reason: z.string().trim().min(1, 'say why').max(500) }).strict(),
+    response: RecommendationSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  'reco.defer': {
+    request: z.object({ id: recoId, untilMs: epochMs.optional(), reason: z.string().max(500).optional() }).strict(),
+    response: RecommendationSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  // Puts the values back as they were before the apply (proposed after a guard breach, or by hand).
+  'reco.revert': {
+    request: z.object({ id: recoId, pin: pin.optional() }).strict(),
+    response: RecommendationSchema,
     roles: ['maintenance', 'admin'],
   },
 } as const satisfies Record<CommandName, { request: z.ZodType; response: z.ZodType; roles: readonly Role[] }>;

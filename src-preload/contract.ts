@@ -16,6 +16,7 @@ export * from './contract/alarms';
 export * from './contract/uplink';
 export * from './contract/remote';
 export * from './contract/audit';
+export * from './contract/recommendations';
 export * from './commands';
 export * from './events';
 export * from './wire';

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { EventName } from './channels';
 import { AlarmSummarySchema } from './contract/alarms';
+import { RecoInboxSchema } from './contract/recommendations';
 import { RemoteStateSchema } from './contract/remote';
 import { UplinkStatusSchema } from './contract/uplink';
 import { MachineSnapshotSchema } from './contract/values';
@@ -12,6 +13,7 @@ export const EVENTS = {
   'alarms.update': AlarmSummarySchema,
   'uplink.update': UplinkStatusSchema,
   'remote.update': RemoteStateSchema,
+  'reco.update': RecoInboxSchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type EventPayload<E extends EventName> = z.infer<(typeof EVENTS)[E]>;

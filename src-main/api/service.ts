@@ -13,6 +13,8 @@ import {
   type CommandName,
   type EventName,
   type EventPayload,
+  type RecoInbox,
+  type Recommendation,
   type Result,
   type Role,
 } from '../../src-preload/contract';
@@ -47,6 +49,19 @@ export interface ConsoleApiOptions {
   remote?: RemoteApi;
   /** The audit log (audit/log.ts): what audit.query reads. */
   audit?: AuditReader;
+  /** Supplier recommendations (src-main/recommendations/): the reco.* commands and reco.update. */
+  reco?: RecoApi;
+}
+
+/** What the reco.* commands need of the recommendation inbox. */
+export interface RecoApi {
+  inbox(caller: Caller): RecoInbox;
+  apply(caller: Caller, req: { id: string; pin?: string | undefined }): Promise<Recommendation>;
+  reject(caller: Caller, req: { id: string; reason: string }): Recommendation;
+  defer(caller: Caller, req: { id: string; untilMs?: number | undefined; reason?: string | undefined }): Recommendation;
+  revert(caller: Caller, req: { id: string; pin?: string | undefined }): Promise<Recommendation>;
+  /** Called whenever the inbox changes. */
+  onUpdate(handler: () => void): () => void;
 }
 
 /** What audit.query needs of the audit log. */
@@ -96,6 +111,7 @@ export class ConsoleApi {
   private readonly counts = new Map<string, number>();
   private readonly uplink: UplinkApi | undefined;
   private readonly remote: RemoteApi | undefined;
+  private readonly reco: RecoApi | undefined;
   private web: { webUrl: string; webFingerprint: string | null } | null = null;
 
   constructor(
@@ -111,6 +127,12 @@ export class ConsoleApi {
     const needRemote = (): RemoteApi => {
       if (!remote) throw new ConsoleError('UNAVAILABLE', 'Remote support is not set up on this console');
       return remote;
+    };
+    const reco = opts.reco;
+    this.reco = reco;
+    const needReco = (): RecoApi => {
+      if (!reco) throw new ConsoleError('UNAVAILABLE', 'Recommendations need the uplink, which this console does not have');
+      return reco;
     };
     this.handlers = {
       'plant.info': (caller) => ({
@@ -193,6 +215,11 @@ export class ConsoleApi {
         if (!opts.audit) throw new ConsoleError('UNAVAILABLE', 'This console keeps no audit log');
         return this.auditPage(opts.audit, req);
       },
+      'reco.list': (caller) => needReco().inbox(caller),
+      'reco.apply': (caller, req: { id: string; pin?: string }) => needReco().apply(caller, req),
+      'reco.reject': (caller, req: { id: string; reason: string }) => needReco().reject(caller, req),
+      'reco.defer': (caller, req: { id: string; untilMs?: number; reason?: string }) => needReco().defer(caller, req),
+      'reco.revert': (caller, req: { id: string; pin?: string }) => needReco().revert(caller, req),
     };
   }
 
@@ -316,6 +343,13 @@ export class ConsoleApi {
         // Each subscriber gets the state as its caller may see it (the local console's caller when none is given).
         const who: Caller = caller ?? LOCAL_OPERATOR;
         return remote.onUpdate(() => send(remote.state(who)));
+      }
+      case 'reco.update': {
+        const reco = this.reco;
+        if (!reco) return () => undefined;
+        const send = handler as (p: EventPayload<'reco.update'>) => void;
+        const who: Caller = caller ?? LOCAL_OPERATOR;
+        return reco.onUpdate(() => send(reco.inbox(who)));
       }
       default:
         throw new ConsoleError('BAD_REQUEST', `Unknown event stream "${String(name)}"`);

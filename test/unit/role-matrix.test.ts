@@ -42,6 +42,11 @@ const LOCAL_MATRIX = `
   remote.reportPage - - - Y
   remote.summary   - Y Y -
   audit.query      - Y Y -
+  reco.list        Y Y Y -
+  reco.apply       - Y Y -
+  reco.reject      - Y Y -
+  reco.defer       - Y Y -
+  reco.revert      - Y Y -
 `;
 
 /**
@@ -92,6 +97,12 @@ const CALLS: Record<CommandName, { request: unknown; allowed: 'ok' | 'NOT_FOUND'
   'remote.summary': { request: { grantId: 'g' }, allowed: 'UNAVAILABLE' },
   // No audit log wired into this API: an allowed call passes the gate and finds none.
   'audit.query': { request: { kinds: ['write'] }, allowed: 'UNAVAILABLE' },
+  // No uplink in this plant, so no recommendations: an allowed call passes the gate and finds none.
+  'reco.list': { request: {}, allowed: 'UNAVAILABLE' },
+  'reco.apply': { request: { id: 'r-1' }, allowed: 'UNAVAILABLE' },
+  'reco.reject': { request: { id: 'r-1', reason: 'not now' }, allowed: 'UNAVAILABLE' },
+  'reco.defer': { request: { id: 'r-1' }, allowed: 'UNAVAILABLE' },
+  'reco.revert': { request: { id: 'r-1' }, allowed: 'UNAVAILABLE' },
 };
 
 const idlePoller = (): Poller => ({
