@@ -111,7 +111,7 @@ async function consoleLoop(devices: ResolvedDevice[], seconds: number): Promise<
     kpi: { rollingWindowMin: 60 },
     history: { retentionMin: 60, retentionDays: 7, rollupRetentionDays: 90, diskBudgetMB: 512 },
     writes: { enabled: false },
-    access: { localRole: 'operator' },
+    access: { localViewWithoutLogin: true, idleLockMinutes: 15 },
     devices,
     simulated: true,
     source: '(bench)',

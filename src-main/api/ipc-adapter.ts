@@ -1,10 +1,12 @@
 /**
  * The Electron IPC transport of the console API, written against a minimal ipcMain-like
  * interface so that it runs (and is tested) without Electron. Every call is checked in order:
- * sender frame, then schema (in the API), then role (in the API).
+ * sender frame, then who the window acts as (ipc-session.ts: its session, the viewer, or
+ * nobody), then schema (in the API), then role (in the API).
  */
 import { COMMAND_NAMES, EVENT_NAMES, commandChannel, eventChannel, type Caller, type Result } from '../../src-preload/contract';
 import type { Logger } from '../core/log';
+import type { CallerResolution } from './ipc-session';
 import { LOCAL_OPERATOR, type ConsoleApi } from './service';
 
 /** What the adapter needs to know about the sender of an IPC message. */
@@ -29,22 +31,36 @@ export interface IpcAdapterOptions {
   isTrustedSender(sender: IpcSender): boolean;
   /** Sends an event to the console window(s). */
   emit(channel: string, payload: unknown): void;
+  /** Who each command acts as (IpcSession.callerFor); takes precedence over `caller`. */
+  callerFor?: (command: string) => CallerResolution;
+  /** Whether event streams may reach the window now (IpcSession.mayReceiveEvents); default always. */
+  mayReceiveEvents?: () => boolean;
+  /** A fixed caller, without sign-in (transport tests); default LOCAL_OPERATOR. */
   caller?: Caller;
 }
 
 /** Registers one handler per command and forwards every event stream; returns an unregister. */
 export function attachIpcAdapter(opts: IpcAdapterOptions): () => void {
-  const caller = opts.caller ?? LOCAL_OPERATOR;
+  const fixed = opts.caller ?? LOCAL_OPERATOR;
+  const callerFor = opts.callerFor ?? ((): CallerResolution => ({ caller: fixed }));
   for (const name of COMMAND_NAMES) {
     opts.ipcMain.handle(commandChannel(name), async (event, request): Promise<Result<unknown>> => {
       if (!opts.isTrustedSender(event.sender)) {
         opts.log.log('warn', 'IPC call refused: untrusted sender', { command: name, frame: event.sender.frameUrl });
         return { ok: false, error: { code: 'FORBIDDEN', message: 'Calls are only accepted from the console window' } };
       }
-      return opts.api.handle(caller, name, request);
+      const who = callerFor(name);
+      if ('error' in who) return { ok: false, error: who.error };
+      return opts.api.handle(who.caller, name, request);
     });
   }
-  const offs = EVENT_NAMES.map((name) => opts.api.subscribe(name, (payload) => opts.emit(eventChannel(name), payload)));
+  const mayReceive = opts.mayReceiveEvents ?? (() => true);
+  const offs = EVENT_NAMES.map((name) =>
+    opts.api.subscribe(name, (payload) => {
+      // A window that must sign in to see anything gets no plant data before it has.
+      if (mayReceive()) opts.emit(eventChannel(name), payload);
+    }),
+  );
   return () => {
     for (const name of COMMAND_NAMES) opts.ipcMain.removeHandler(commandChannel(name));
     for (const off of offs) off();

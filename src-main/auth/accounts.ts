@@ -12,6 +12,7 @@ import type { AuditActor, AuditEntry, AuditSink } from '../audit/record';
 import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import { systemClock, type Clock } from '../core/types';
+import type { Json } from '../protocol/canonical';
 import type { StoreDb } from '../store/schema';
 import { hashSecret, INTERACTIVE_HASH_PARAMS, passwordProblem, pinProblem, type PasswordHashParams } from './passwords';
 import { isRole } from './roles';
@@ -128,8 +129,15 @@ export class AccountStore {
     this.q = statements(db);
   }
 
-  /** Creates an account; BAD_REQUEST for a bad name, role or password, or a name in use. */
-  async add(input: { name: string; role: Role; password: string; pin?: string }, by: AuditActor = {}): Promise<Account> {
+  /**
+   * Creates an account; BAD_REQUEST for a bad name, role or password, or a name in use.
+   * `auditDetail` adds facts to the user_added record (first-start setup marks itself: auth/setup.ts).
+   */
+  async add(
+    input: { name: string; role: Role; password: string; pin?: string },
+    by: AuditActor = {},
+    auditDetail: Record<string, Json> = {},
+  ): Promise<Account> {
     const name = input.name;
     const problem =
       userNameProblem(name) ?? (isRole(input.role) ? null : `Unknown role "${String(input.role)}"`) ?? passwordProblem(input.password);
@@ -149,7 +157,10 @@ export class AccountStore {
       if (this.row(name)) throw refuse(`A user "${name}" exists already`);
       throw err;
     }
-    this.changed({ kind: 'user_added', ...by, detail: { name, role: input.role, pin: pinHash !== null } }, { kind: 'added', name });
+    this.changed(
+      { kind: 'user_added', ...by, detail: { ...auditDetail, name, role: input.role, pin: pinHash !== null } },
+      { kind: 'added', name },
+    );
     return this.mustGet(name);
   }
 

@@ -8,6 +8,9 @@
  *   at its absolute limit (default 12 h), when its account is disabled, its password reset or
  *   its role changed, or when someone ends it. `onSessionEnded` tells transports at once, so
  *   they can close live sockets; `sweep` (on a timer) finds the idle and expired ones.
+ * - Activity means a person: input reported by the UI (`activity`), or a command that changes
+ *   something (session-types.ts isActivityCommand). Checking a session (`resume`) never
+ *   extends it, so trend refreshes and event streams cannot keep an abandoned panel open.
  * - Unsuccessful logins are throttled per account name (known or not, so a lockout says
  *   nothing about which names exist) and per source (throttle.ts); an unknown name costs the
  *   same Argon2id verification as a known one. Attempts refused while a delay or lockout runs
@@ -63,7 +66,7 @@ export interface AuthServiceOptions {
   sweepMs?: number;
 }
 
-export { callerOf, sessionTokenHash } from './session-types';
+export { callerOf, isActivityCommand, sessionTokenHash } from './session-types';
 export type { LoginResult, LoginSource, PinResult, SessionEndedHandler, SessionEndReason, SessionInfo } from './session-types';
 
 const MIN = 60_000;
@@ -181,13 +184,21 @@ export class AuthService {
     return { ok: false, code: 'BAD_CREDENTIALS', message: 'Wrong name or password', retryAfterMs };
   }
 
-  /** The session of a token, touched (activity), or null when it is unknown, ended, idle or expired. */
+  /**
+   * The session of a token, or null when it is unknown, ended, idle or expired. Only a check:
+   * `touch: true` (or `activity`) also counts it as a person's activity.
+   */
   resume(token: string, opts: { touch?: boolean } = {}): SessionInfo | null {
     const hash = sessionTokenHash(token);
     const s = hash === null ? undefined : this.table.byTokenHash(hash);
     if (!s || this.endIfInvalid(s)) return null;
-    if (opts.touch !== false) this.table.touch(s, this.clock.now());
+    if (opts.touch === true) this.table.touch(s, this.clock.now());
     return this.info(s);
+  }
+
+  /** A person used the console with this session (input, or a change): it stays open; null when it already ended. */
+  activity(token: string): SessionInfo | null {
+    return this.resume(token, { touch: true });
   }
 
   /** A live session by id without touching it (for transports and the site's session list). */

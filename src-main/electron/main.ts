@@ -1,11 +1,14 @@
 /**
  * The Electron main process: the only place that imports electron. It starts the plant core
- * (plain Node, shared with web mode), opens one locked-down window and carries the API over IPC.
+ * (plain Node, shared with web mode), opens one locked-down window and carries the API over IPC,
+ * with the window's sign-in (api/ipc-session.ts) deciding who each call acts as.
  */
 import { app, BrowserWindow, ipcMain, Menu, session } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { attachIpcAdapter, type IpcSender } from '../api/ipc-adapter';
+import { attachIpcAdapter, type IpcMainLike, type IpcSender } from '../api/ipc-adapter';
+import { IpcSession } from '../api/ipc-session';
+import { attachIpcSetup } from '../api/ipc-setup';
 import { startPlant, type RunningPlant } from '../app/bootstrap';
 import { packageRoot } from '../config/load';
 import { consoleLogger } from '../core/log';
@@ -24,6 +27,8 @@ const args = parseElectronArgs(process.argv.slice(1));
 let plant: RunningPlant | null = null;
 let win: BrowserWindow | null = null;
 let detach: (() => void) | null = null;
+let windowSession: IpcSession | null = null;
+let detachSetup: (() => void) | null = null;
 
 app.enableSandbox();
 if (!app.requestSingleInstanceLock()) app.quit();
@@ -96,22 +101,36 @@ void app.whenReady().then(async () => {
   // An operator panel in kiosk mode has no menus to escape through.
   if (args.kiosk) Menu.setApplicationMenu(null);
   win = createWindow();
+  const ipc: IpcMainLike = {
+    handle: (channel, listener) =>
+      ipcMain.handle(channel, (event, request: unknown) =>
+        listener({ sender: { frameUrl: event.senderFrame?.url ?? null, webContentsId: event.sender.id } }, request),
+      ),
+    removeHandler: (channel) => ipcMain.removeHandler(channel),
+  };
+  const emit = (channel: string, payload: unknown): void => {
+    if (win && !win.isDestroyed()) win.webContents.send(channel, payload);
+  };
+  const signIn = new IpcSession({
+    ipcMain: ipc,
+    auth: plant.auth,
+    log,
+    isTrustedSender,
+    emit,
+    viewWithoutLogin: plant.config.access.localViewWithoutLogin,
+  });
+  windowSession = signIn;
   detach = attachIpcAdapter({
-    ipcMain: {
-      handle: (channel, listener) =>
-        ipcMain.handle(channel, (event, request: unknown) =>
-          listener({ sender: { frameUrl: event.senderFrame?.url ?? null, webContentsId: event.sender.id } }, request),
-        ),
-      removeHandler: (channel) => ipcMain.removeHandler(channel),
-    },
+    ipcMain: ipc,
     api: plant.api,
     log,
-    caller: plant.caller,
+    callerFor: (command) => signIn.callerFor(command),
+    mayReceiveEvents: () => signIn.mayReceiveEvents(),
     isTrustedSender,
-    emit: (channel, payload) => {
-      if (win && !win.isDestroyed()) win.webContents.send(channel, payload);
-    },
+    emit,
   });
+  // First start of a configured plant: the window offers to create the admin account.
+  detachSetup = attachIpcSetup({ ipcMain: ipc, setup: plant.setup, log, isTrustedSender });
   win.on('closed', () => {
     win = null;
   });
@@ -123,6 +142,9 @@ app.on('before-quit', (e) => {
   e.preventDefault();
   quitting = true;
   detach?.();
+  detachSetup?.();
+  // The window's session ends with the app (audited), rather than lingering until it idles out.
+  windowSession?.close();
   void plant.stop().finally(() => app.quit());
 });
 app.on('window-all-closed', () => app.quit());

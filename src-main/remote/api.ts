@@ -199,20 +199,24 @@ export class RemoteApi {
   summary(_caller: Caller, req: { grantId: string }): RemoteSummary {
     const grant = this.opts.support.get(req.grantId);
     if (!grant)
-      throw new ConsoleError(
-        'NOT_FOUND',
-        `No remote session "${req.grantId}" (only the last 50 are kept in memory; the audit log has them all)`,
-      );
+      throw new ConsoleError('NOT_FOUND', `No remote session "${req.grantId}" (only the last 50 are kept; the audit log has them all)`);
     const q = this.opts.audit?.query?.bind(this.opts.audit);
     const byGrant = (r: AuditRecord) => r.detail.grantId === grant.id;
-    const records = q
-      ? [
-          ...q({ kind: ['remote_grant', 'remote_end', 'remote_join'], from: grant.createdAt, limit: 1000 }).filter(byGrant),
-          ...(grant.sessionId
-            ? q({ sessionId: grant.sessionId, limit: 1000 }).filter((r) => !(r.kind === 'remote_end' || r.kind === 'remote_join'))
-            : []),
-        ]
+    const tagged = q
+      ? q({ kind: ['remote_grant', 'remote_end', 'remote_join', 'remote_action'], from: grant.createdAt, limit: 1000 }).filter(byGrant)
       : [];
+    // The session's other records (its writes) by its id: the grant's, or the one it joined with
+    // (a session cut off by a restart leaves the grant without one).
+    const sessions = new Set<string>(grant.sessionId ? [grant.sessionId] : []);
+    for (const r of tagged) if (r.kind === 'remote_join' && r.detail.ok === true && r.sessionId) sessions.add(r.sessionId);
+    const seen = new Set(tagged.map((r) => r.seq));
+    const records = [...tagged];
+    for (const sid of sessions)
+      for (const r of q?.({ sessionId: sid, limit: 1000 }) ?? []) {
+        if (seen.has(r.seq)) continue;
+        seen.add(r.seq);
+        records.push(r);
+      }
     records.sort((a, b) => a.seq - b.seq);
     return {
       grant,

@@ -1,7 +1,8 @@
 /**
  * One-time join codes of remote support grants: 8 random digits, read out by phone. Only a
- * keyed BLAKE2b hash is kept (the key lives in memory for the life of the process), so the
- * code itself exists only on the screen of the person who granted the session.
+ * keyed BLAKE2b hash is kept (the key lives in the encrypted store, or in memory for the life
+ * of the process without one), so the code itself exists only on the screen of the person who
+ * granted the session.
  */
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { domain } from '../protocol/encoding';
@@ -10,9 +11,14 @@ import { blake2b, randomBytes } from '../protocol/sodium';
 export const JOIN_CODE_DIGITS = 8;
 const LABEL = 'plant-console/remote-join-code/v1';
 
-/** Hashes and checks join codes with a key of this process. */
+/** Hashes and checks join codes with a key: the store's (codes outlive a restart), or one of this process. */
 export class JoinCodes {
-  private readonly key = randomBytes(32);
+  private readonly key: Buffer;
+
+  constructor(key?: Buffer) {
+    if (key !== undefined && key.length !== 32) throw new RangeError('A join code key has 32 bytes');
+    this.key = key ?? randomBytes(32);
+  }
 
   /** A fresh code, uniformly random over the 10^8 codes. */
   create(): string {

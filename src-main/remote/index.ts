@@ -1,6 +1,7 @@
 /**
  * Remote support sessions, wired: grants and join codes (support.ts), change requests that
- * wait for the site (requests.ts), and what the console API and web mode need of them (api.ts).
+ * wait for the site (requests.ts), what the console API and web mode need of them (api.ts),
+ * and their keeping over restarts (grant-store.ts).
  */
 import type { AuditQuery, AuditRecord } from '../audit/log';
 import type { AuditSink } from '../audit/record';
@@ -8,6 +9,7 @@ import type { PinResult, SessionEndReason, SessionInfo } from '../auth/session-t
 import type { AuditActor } from '../audit/record';
 import type { Logger } from '../core/log';
 import { RemoteApi } from './api';
+import type { RemotePersistence } from './grant-store';
 import { ChangeRequests, type RemoteHost } from './requests';
 import { RemoteSupport, type RemoteAccounts, type RemoteSupportOptions } from './support';
 
@@ -15,6 +17,7 @@ export { RemoteApi } from './api';
 export { ChangeRequests, type RemoteHost } from './requests';
 export { RemoteSupport, type JoinResult } from './support';
 export { normalizeJoinCode } from './codes';
+export { SqlRemoteStore, type RemotePersistence, type StoredGrant } from './grant-store';
 
 /** What remote support needs of the AuthService. */
 export interface RemoteAuthService {
@@ -40,6 +43,8 @@ export function createRemoteSupport(opts: {
   audit?: AuditSink & { query?(q: AuditQuery): AuditRecord[] };
   log?: Logger;
   limits?: Pick<RemoteSupportOptions, 'defaultDurationMs' | 'maxDurationMs' | 'codeTtlMs' | 'maxJoinFailures' | 'timers' | 'sweepMs'>;
+  /** Grants and requests outlive a restart (support-types.ts has the rule); without it they live in memory. */
+  store?: RemotePersistence;
 }): RemoteSupportSystem {
   const support = new RemoteSupport({
     auth: opts.auth,
@@ -48,6 +53,7 @@ export function createRemoteSupport(opts: {
     clock: opts.host.clock,
     ...(opts.audit ? { audit: opts.audit } : {}),
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
     ...opts.limits,
   });
   const requests = new ChangeRequests({
@@ -57,6 +63,7 @@ export function createRemoteSupport(opts: {
     verifyPin: (user, pin) => opts.auth.verifyPin(user, pin),
     ...(opts.audit ? { audit: opts.audit } : {}),
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
   });
   const api = new RemoteApi({
     support,

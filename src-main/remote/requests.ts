@@ -7,14 +7,20 @@
  *
  * Scope `apply`: the write is made on behalf of the remote person (the write log names them,
  * the audit names both). Scope `propose`: the site adopts the proposal as its own write.
+ *
+ * With a store (grant-store.ts) requests outlive a restart, so the site and the session's
+ * summary still show them; but a request still open then expires (its session was cut off:
+ * support-types.ts), and one caught mid-write is marked failed, to be checked in the write log.
  */
 import { randomBytes } from 'node:crypto';
 import type { Caller, ChangeRequest, MachineSnapshot, PointMeta, RemoteGrant, WriteResult } from '../../src-preload/contract';
 import { auditActor, type AuditSink } from '../audit/record';
+import { createConfirmGate } from '../auth/confirm-gate';
 import type { PinResult } from '../auth/session-types';
 import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import type { Clock } from '../core/types';
+import type { RemotePersistence } from './grant-store';
 import type { RemoteAccounts, RemoteSupport } from './support';
 
 /** What change requests need of the plant core (PlantCore provides it). */
@@ -35,6 +41,8 @@ export interface ChangeRequestsOptions {
   log?: Logger;
   /** Open requests one session may have (default 20). */
   maxPending?: number;
+  /** Keeps requests across restarts; without it they live in memory. */
+  store?: RemotePersistence;
 }
 
 const KEEP = 200;
@@ -47,6 +55,7 @@ export class ChangeRequests {
 
   constructor(private readonly opts: ChangeRequestsOptions) {
     this.log = opts.log ?? silentLogger;
+    if (opts.store) this.restore(opts.store);
     // Nobody can answer for a request once its session is over.
     this.offEnd = opts.support.onEnd((grant) => {
       for (const r of this.requests.values()) {
@@ -54,6 +63,7 @@ export class ChangeRequests {
         r.state = 'expired';
         r.reason = 'The remote session ended before anyone on site decided';
         r.decidedAt = opts.host.clock.now();
+        this.persist(r);
       }
     });
   }
@@ -91,6 +101,7 @@ export class ChangeRequests {
       result: null,
     };
     this.requests.set(r.id, r);
+    this.persist(r);
     this.trim();
     this.opts.audit?.record({
       kind: 'remote_action',
@@ -116,11 +127,7 @@ export class ChangeRequests {
     const r = this.pending(req.requestId);
     if (caller.user === r.requestedBy) throw new ConsoleError('FORBIDDEN', 'The person who asked for a change cannot confirm it');
     // A signed-in account with a PIN confirms with it: the panel may have been left signed in.
-    if (caller.sessionId !== undefined && this.opts.accounts.get(caller.user)?.hasPin) {
-      if (req.pin === undefined) throw new ConsoleError('FORBIDDEN', 'Enter your PIN to confirm the change');
-      const pin = await this.opts.verifyPin(caller.user, req.pin);
-      if (!pin.ok) throw new ConsoleError('FORBIDDEN', pin.message);
-    }
+    await createConfirmGate({ verifyPin: this.opts.verifyPin }, this.opts.accounts)(caller, req.pin);
     const grant = this.opts.support.get(r.grantId);
     // Checked again after the PIN: the session may have ended, or someone else decided meanwhile.
     this.pending(req.requestId);
@@ -130,6 +137,7 @@ export class ChangeRequests {
     r.state = 'applying';
     r.decidedBy = caller.user;
     r.decidedAt = now;
+    this.persist(r);
     this.opts.support.changed();
     const writer: Caller =
       r.kind === 'change' ? { user: r.requestedBy, role: 'supplier-support', origin: 'remote', sessionId: r.sessionId } : caller;
@@ -182,6 +190,7 @@ export class ChangeRequests {
   }
 
   private decided(caller: Caller, r: ChangeRequest, writeId: string | null): void {
+    this.persist(r);
     this.opts.audit?.record({
       kind: 'remote_action',
       ...auditActor(caller),
@@ -216,6 +225,47 @@ export class ChangeRequests {
     const done = [...this.requests.values()]
       .filter((r) => r.state !== 'pending' && r.state !== 'applying')
       .sort((a, b) => a.requestedAt - b.requestedAt);
-    for (const r of done.slice(0, this.requests.size - KEEP)) this.requests.delete(r.id);
+    const drop = done.slice(0, this.requests.size - KEEP);
+    for (const r of drop) this.requests.delete(r.id);
+    if (drop.length > 0 && this.opts.store) {
+      try {
+        this.opts.store.removeRequests(drop.map((r) => r.id));
+      } catch (err) {
+        this.log.log('warn', 'Old remote change requests could not be removed from the store', { error: String(err) });
+      }
+    }
+  }
+
+  /** Brings stored requests back; the open ones cannot be answered any more (their session was cut off). */
+  private restore(store: RemotePersistence): void {
+    const now = this.opts.host.clock.now();
+    for (const r of store.loadRequests()) {
+      this.requests.set(r.id, r);
+      if (r.state !== 'pending' && r.state !== 'applying') continue;
+      const wasPending = r.state === 'pending';
+      r.state = wasPending ? 'expired' : 'failed';
+      r.reason = wasPending
+        ? 'The console stopped before anyone on site decided'
+        : 'The console stopped while this change was being written: the write log has what the device was told';
+      r.decidedAt = now;
+      this.opts.audit?.record({
+        kind: 'remote_action',
+        sessionId: r.sessionId,
+        machineId: r.machineId,
+        detail: { grantId: r.grantId, action: 'expire', requestId: r.id, pointId: r.pointId, to: r.to, outcome: r.state, reason: r.reason },
+      });
+      this.persist(r);
+    }
+    this.trim();
+  }
+
+  /** Saves a request's state; a failure is logged. */
+  private persist(r: ChangeRequest): void {
+    if (!this.opts.store) return;
+    try {
+      this.opts.store.saveRequest(r);
+    } catch (err) {
+      this.log.log('error', 'A remote change request could not be saved', { requestId: r.id, state: r.state, error: String(err) });
+    }
   }
 }

@@ -8,72 +8,26 @@
  * session: when either ends (on site, time up, sign-out, idle lock, account disabled) the
  * other ends too, and the transports close its sockets at once.
  *
- * Grants live in memory: a restart of the console ends every remote session (supplier
- * sessions left in the store find no grant and are refused). The session layer knows nothing
- * of sockets, so an outbound relay could carry the same sessions later.
+ * Grants survive a restart when there is a store (grant-store.ts); support-types.ts has the
+ * restart rule. Without a store (tests, tools) grants live in memory and `close` ends them all.
+ *
+ * The session layer knows nothing of sockets, so an outbound relay could carry the same
+ * sessions later.
  */
 import { randomBytes } from 'node:crypto';
 import type { Caller, RemoteGrant, RemoteScope } from '../../src-preload/contract';
-import { auditActor, type AuditActor, type AuditSink } from '../audit/record';
+import { auditActor, type AuditActor } from '../audit/record';
 import type { SessionEndReason, SessionInfo } from '../auth/session-types';
 import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import { systemClock, type Clock } from '../core/types';
 import { JoinCodes } from './codes';
+import type { RemotePersistence, StoredGrant } from './grant-store';
+import { END_TEXT, INTERRUPT_TEXT, KEEP_ENDED, type GrantRec, type JoinResult, type RemoteSupportOptions } from './support-types';
 
-/** What remote support needs of the AuthService. */
-export interface RemoteAuth {
-  endSession(sessionId: string, reason: SessionEndReason, by?: AuditActor): boolean;
-  onSessionEnded(handler: (sessionId: string, user: string, reason: SessionEndReason) => void): () => void;
-}
-
-/** What remote support needs of the accounts. */
-export interface RemoteAccounts {
-  get(name: string): { name: string; role: string; disabled: boolean; hasPin: boolean } | undefined;
-}
-
-/** Options of RemoteSupport; durations in ms. */
-export interface RemoteSupportOptions {
-  auth: RemoteAuth;
-  accounts: RemoteAccounts;
-  /** Machines a grant may name. */
-  hasMachine: (id: string) => boolean;
-  audit?: AuditSink;
-  clock?: Clock;
-  log?: Logger;
-  defaultDurationMs?: number;
-  maxDurationMs?: number;
-  codeTtlMs?: number;
-  maxJoinFailures?: number;
-  /** Check expiries on a timer (default true; tests call `sweep`). */
-  timers?: boolean;
-  sweepMs?: number;
-}
-
-/** A grant with what only the service sees. */
-interface GrantRec extends RemoteGrant {
-  codeHash: Buffer | null;
-  failures: number;
-}
-
-/** The outcome of a join attempt (web-auth.ts answers the login with it). */
-export type JoinResult =
-  { ok: true; grant: RemoteGrant } | { ok: false; code: 'NO_GRANT' | 'JOIN_CODE_REQUIRED' | 'BAD_JOIN_CODE'; message: string };
+export type { JoinResult, RemoteAccounts, RemoteAuth, RemoteSupportOptions } from './support-types';
 
 const MIN = 60_000;
-/** Ended grants kept for the list and the summary export. */
-const KEEP_ENDED = 50;
-
-const END_TEXT: Record<string, string> = {
-  'ended-on-site': 'ended on site',
-  'time-up': 'the granted time is over',
-  'signed-out': 'the support person signed out',
-  'account-disabled': 'the support account was disabled',
-  'code-expired': 'the join code expired unused',
-  'too-many-codes': 'too many wrong join codes',
-  replaced: 'replaced by a new grant',
-  'session-ended': 'the sign-in session ended',
-};
 
 /** Grants, join codes and the live remote sessions. */
 export class RemoteSupport {
@@ -81,7 +35,7 @@ export class RemoteSupport {
   readonly maxDurationMs: number;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly codes = new JoinCodes();
+  private readonly codes: JoinCodes;
   private readonly grants = new Map<string, GrantRec>();
   private readonly handlers = new Set<() => void>();
   private readonly endTexts = new Map<string, string>();
@@ -94,6 +48,7 @@ export class RemoteSupport {
     this.log = opts.log ?? silentLogger;
     this.defaultDurationMs = opts.defaultDurationMs ?? 60 * MIN;
     this.maxDurationMs = opts.maxDurationMs ?? 4 * 60 * MIN;
+    this.codes = new JoinCodes(opts.store?.joinCodeKey());
     // A remote session ends with the login session behind it, whatever ended that.
     this.offEnded = opts.auth.onSessionEnded((sessionId, _user, reason) => {
       const g = [...this.grants.values()].find((x) => x.state === 'live' && x.sessionId === sessionId);
@@ -101,6 +56,7 @@ export class RemoteSupport {
       const why = reason === 'logout' ? 'signed-out' : reason === 'account-disabled' ? 'account-disabled' : 'session-ended';
       this.finish(g, why, {}, false);
     });
+    if (opts.store) this.restore(opts.store);
     if (opts.timers !== false) {
       this.timer = setInterval(() => this.sweep(), opts.sweepMs ?? 250);
       this.timer.unref?.();
@@ -127,7 +83,8 @@ export class RemoteSupport {
     for (const m of machines ?? []) if (!this.opts.hasMachine(m)) throw new ConsoleError('BAD_REQUEST', `No machine "${m}" in this plant`);
     for (const g of this.grants.values()) {
       if (g.account !== account.name || g.state === 'ended') continue;
-      if (g.state === 'live')
+      // A session cut off by a restart has nobody in it: granting again is how the person re-joins.
+      if (g.state === 'live' && g.sessionId !== null)
         throw new ConsoleError('BAD_REQUEST', `${account.name} is in a live session already: end it before granting another`);
       this.finish(g, 'replaced', auditActor(by), true);
     }
@@ -152,6 +109,8 @@ export class RemoteSupport {
       codeHash: this.codes.hash(joinCode),
       failures: 0,
     };
+    // A grant the console could not keep over a restart is not handed out.
+    this.opts.store?.saveGrant(this.stored(g));
     this.grants.set(g.id, g);
     this.opts.audit?.record({
       kind: 'remote_grant',
@@ -175,15 +134,20 @@ export class RemoteSupport {
       this.opts.audit?.record({ kind: 'remote_join', ...actor, detail: { ok: false, reason: code, grantId, source } });
       return { ok: false, code, message };
     };
-    if (!waiting)
+    if (!waiting) {
+      const cut = [...this.grants.values()].find((g) => g.account === session.user && g.state === 'live' && g.sessionId === null);
       return refuse(
         'NO_GRANT',
-        'No remote session is granted to this account now: the person on site grants one and reads you its join code',
-        null,
+        cut
+          ? 'Your remote session was cut off when the console stopped: the person on site grants it again and reads you a new join code'
+          : 'No remote session is granted to this account now: the person on site grants one and reads you its join code',
+        cut?.id ?? null,
       );
+    }
     if (joinCode === undefined) return refuse('JOIN_CODE_REQUIRED', 'Enter the join code the person on site read out to you', waiting.id);
     if (!this.codes.matches(waiting.codeHash!, joinCode)) {
       waiting.failures++;
+      this.persist(waiting);
       if (waiting.failures >= (this.opts.maxJoinFailures ?? 5)) {
         this.finish(waiting, 'too-many-codes', actor, true);
         return refuse('BAD_JOIN_CODE', 'Wrong join code, too often: the grant is void. Ask the person on site for a new one', waiting.id);
@@ -195,6 +159,7 @@ export class RemoteSupport {
     waiting.sessionId = session.id;
     waiting.joinedAt = now;
     waiting.endsAt = Math.min(now + waiting.durationMs, session.expiresAt);
+    this.persist(waiting);
     this.opts.audit?.record({
       kind: 'remote_join',
       ...actor,
@@ -240,6 +205,7 @@ export class RemoteSupport {
     if (!g) throw new ConsoleError('FORBIDDEN', 'No live remote session');
     if (g.page !== page) {
       g.page = page;
+      this.persist(g);
       this.opts.audit?.record({ kind: 'remote_action', ...auditActor(caller), detail: { grantId: g.id, action: 'view', page } });
       this.changed();
     }
@@ -290,11 +256,54 @@ export class RemoteSupport {
     return n;
   }
 
-  /** Ends every live session (console shutdown) and stops the timer. */
+  /**
+   * Console shutdown: stops the timer and cuts every live session off. With a store the grants
+   * stay (the restart rule above); without one they end.
+   */
   close(): void {
     if (this.timer) clearInterval(this.timer);
-    for (const g of [...this.grants.values()]) if (g.state !== 'ended') this.finish(g, 'session-ended', {}, true, 'shutdown');
+    for (const g of [...this.grants.values()]) {
+      if (g.state === 'ended') continue;
+      if (!this.opts.store) this.finish(g, 'session-ended', {}, true, 'shutdown');
+      else if (g.state === 'live' && g.sessionId !== null) this.interrupt(g, 'console-stopped');
+    }
     this.offEnded();
+  }
+
+  /** Brings the stored grants back at start (the restart rule above). */
+  private restore(store: RemotePersistence): void {
+    for (const s of store.loadGrants()) this.grants.set(s.grant.id, { ...s.grant, codeHash: s.codeHash, failures: s.failures });
+    for (const g of [...this.grants.values()]) {
+      if (g.state === 'ended') continue;
+      // The CLI may have disabled the account while the console was down.
+      const acc = this.opts.accounts.get(g.account);
+      if (!acc || acc.disabled || acc.role !== 'supplier-support') this.finish(g, 'account-disabled', {}, true);
+    }
+    this.sweep();
+    // Left live by a console that did not stop cleanly: the sign-in ends, the grant stays.
+    for (const g of [...this.grants.values()]) if (g.state === 'live' && g.sessionId !== null) this.interrupt(g, 'console-restarted');
+    this.trim();
+  }
+
+  /** Cuts a live session off without ending its grant: the sign-in ends, and that is audited. */
+  private interrupt(g: GrantRec, why: keyof typeof INTERRUPT_TEXT): void {
+    const sessionId = g.sessionId;
+    const text = INTERRUPT_TEXT[why];
+    // Cleared first: the session-ended handler must not take this for the end of the grant.
+    g.sessionId = null;
+    g.page = null;
+    this.opts.audit?.record({
+      kind: 'remote_action',
+      sessionId,
+      detail: { grantId: g.id, action: 'interrupted', account: g.account, reason: text, endsAt: g.endsAt },
+    });
+    this.log.log('info', `Remote support session of ${g.account} cut off: ${text}`, { grantId: g.id });
+    if (sessionId !== null) {
+      this.endTexts.set(sessionId, text);
+      this.opts.auth.endSession(sessionId, 'shutdown');
+    }
+    this.persist(g);
+    this.changed();
   }
 
   private finish(g: GrantRec, why: string, by: AuditActor, endLogin: boolean, loginReason?: SessionEndReason): void {
@@ -305,6 +314,7 @@ export class RemoteSupport {
     g.codeHash = null;
     g.endedAt = now;
     g.endReason = END_TEXT[why] ?? why;
+    this.persist(g);
     const text = by.user ? `${g.endReason} by ${by.user}` : g.endReason;
     this.opts.audit?.record({
       kind: 'remote_end',
@@ -333,7 +343,33 @@ export class RemoteSupport {
 
   private trim(): void {
     const ended = [...this.grants.values()].filter((g) => g.state === 'ended').sort((a, b) => a.createdAt - b.createdAt);
-    for (const g of ended.slice(0, Math.max(0, ended.length - KEEP_ENDED))) this.grants.delete(g.id);
+    const drop = ended.slice(0, Math.max(0, ended.length - KEEP_ENDED));
+    for (const g of drop) this.grants.delete(g.id);
+    if (drop.length > 0 && this.opts.store) {
+      try {
+        this.opts.store.removeGrants(drop.map((g) => g.id));
+      } catch (err) {
+        this.log.log('warn', 'Old remote support grants could not be removed from the store', { error: String(err) });
+      }
+    }
+  }
+
+  /** Saves a grant's state; a failure is logged (the grant works on, but may come back wrong after a restart). */
+  private persist(g: GrantRec): void {
+    if (!this.opts.store) return;
+    try {
+      this.opts.store.saveGrant(this.stored(g));
+    } catch (err) {
+      this.log.log('error', 'A remote support grant could not be saved: after a restart it may come back as it was before', {
+        grantId: g.id,
+        state: g.state,
+        error: String(err),
+      });
+    }
+  }
+
+  private stored(g: GrantRec): StoredGrant {
+    return { grant: this.view(g), codeHash: g.codeHash, failures: g.failures };
   }
 
   private view(g: GrantRec): RemoteGrant {

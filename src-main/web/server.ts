@@ -2,9 +2,11 @@
  * Web mode: the built renderer, the console API over a WebSocket at /api, sign-in at
  * /api/login|logout|session (web-auth.ts), and GET /healthz.
  *
- * On loopback it may run in clear and without login (the local console). Anywhere else it
- * needs TLS and login: it never listens in clear beyond this machine, and every WebSocket
- * needs a live session. Sign-in can be required on loopback too (`requireLogin`).
+ * On loopback it may run in clear and without login (the local console): an unsigned loopback
+ * browser then sees the plant as the read-only viewer and signs in for any change. Anywhere else
+ * it needs TLS and login: it never listens in clear beyond this machine, and every WebSocket
+ * needs a live session. Sign-in can be required on loopback too (`requireLogin`, which the
+ * console sets when access.localViewWithoutLogin is false).
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -13,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { LOCAL_OPERATOR, type ConsoleApi } from '../api/service';
+import { LOCAL_OPERATOR, LOCAL_VIEWER, type ConsoleApi } from '../api/service';
 import type { AuthService } from '../auth/sessions';
 import type { Caller } from '../../src-preload/contract';
 import { ConsoleError } from '../core/errors';
@@ -64,7 +66,10 @@ export interface WebServerOptions {
   port: number;
   staticDir: string;
   log: Logger;
-  /** The caller a connection without a session acts as, when login is not required. */
+  /**
+   * The caller a connection without a session acts as, when login is not required. Default: the
+   * read-only LOCAL_VIEWER with sign-in (`auth`), a fixed LOCAL_OPERATOR without (transport tests).
+   */
   caller?: Caller;
   /** Certificate and key: the server speaks only HTTPS and WSS. Required beyond loopback. */
   tls?: { cert: string; key: string; fingerprint?: string };
@@ -74,6 +79,8 @@ export interface WebServerOptions {
   requireLogin?: boolean;
   /** Joins supplier-support sign-ins to their grants (remote/). */
   remote?: RemoteJoiner;
+  /** First-start setup (POST /api/setup, offered to the console PC only: setup-route.ts). */
+  setup?: WebAuthOptions['setup'];
   /** Rate limits of sign-in and of session messages (tests make them small). */
   limits?: Pick<WebAuthOptions, 'loginRate' | 'sessionRate' | 'resumeCacheMs'>;
 }
@@ -134,7 +141,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   }
 
   const headers: Record<string, string> = opts.tls ? { ...SECURITY_HEADERS, ...HSTS } : SECURITY_HEADERS;
-  const localCaller = opts.caller ?? LOCAL_OPERATOR;
+  const localCaller = opts.caller ?? (opts.auth ? LOCAL_VIEWER : LOCAL_OPERATOR);
   const webAuth = opts.auth
     ? new WebAuth({
         auth: opts.auth,
@@ -144,6 +151,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         localCaller,
         log: opts.log,
         ...(opts.remote ? { remote: opts.remote } : {}),
+        ...(opts.setup ? { setup: opts.setup } : {}),
         ...opts.limits,
       })
     : null;

@@ -8,20 +8,29 @@
  *   load the PC), on top of the AuthService's delays and lockouts per account and per source.
  * - Every WebSocket message re-checks its session (AuthService.resume, cached for a second), so
  *   idle lock and expiry apply to open connections; a session's messages share one rate limit.
+ *   Checking never extends a session: only a person does — the page's `activity` message (sent
+ *   on pointer, key and touch input) and commands that change something.
+ * - On a loopback-bound console an unsigned loopback browser acts as `localCaller` (the
+ *   read-only viewer) unless login is required (access.localViewWithoutLogin false).
  *   When a session ends for any reason, its sockets are closed at once with code 4401 and the
  *   reason in words, which the UI shows.
  * - A supplier-support account signs in only with a join code the site handed out (remote/).
+ * - POST /api/setup (first start: the first admin account, from the console PC only) is
+ *   setup-route.ts; GET /api/session says `setupNeeded` to a client that is offered it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
 import { SESSION_ENDED_CLOSE } from '../../src-preload/channels';
 import type { Caller } from '../../src-preload/contract';
 import { callerOf, type AuthService, type SessionEndReason, type SessionInfo } from '../auth/sessions';
+import { sessionEndedWords, sessionView } from '../auth/session-types';
 import type { Logger } from '../core/log';
 import { clientAddress, cookieValue, isJson, isLoopbackAddress, readBody, sameOrigin, SESSION_COOKIE, sessionCookie } from './http-util';
 import type { ConnectionIdentity } from './ws-adapter';
+import { handleSetup, setupOfferedTo } from './setup-route';
+import type { FirstStartSetup } from '../auth/setup';
 
-export { SESSION_ENDED_CLOSE };
+export { SESSION_ENDED_CLOSE, sessionView };
 
 /** Binds a just-opened supplier-support session to the grant its join code belongs to. */
 export interface RemoteJoiner {
@@ -41,6 +50,8 @@ export interface WebAuthOptions {
   /** Who a connection without a session acts as when login is not required. */
   localCaller: Caller;
   remote?: RemoteJoiner;
+  /** First-start setup of a configured plant (POST /api/setup, setup-route.ts); none in the demo. */
+  setup?: FirstStartSetup | null;
   log: Logger;
   now?: () => number;
   /** Sign-in requests per source (default 10 at once, then 10 a minute). */
@@ -86,37 +97,11 @@ export class Bucket {
   }
 }
 
-const END_WORDS: Record<SessionEndReason, string> = {
-  logout: 'you signed out',
-  'idle-lock': 'locked after a time without activity',
-  'absolute-limit': 'its time limit was reached',
-  'account-disabled': 'the account was disabled',
-  'password-reset': 'the password was changed',
-  'role-changed': "the account's role changed",
-  'ended-by-site': 'ended on site',
-  'ended-by-admin': 'ended by an administrator',
-  shutdown: 'the console is shutting down',
-};
-
 /** "Your session ended: …", cut to what a WebSocket close frame carries (123 bytes). */
-export function sessionEndedText(reason: SessionEndReason | string): string {
-  const words = reason in END_WORDS ? END_WORDS[reason as SessionEndReason] : reason;
-  let text = `Your session ended: ${words}`;
+export function sessionEndedText(reason: SessionEndReason | string, idleLockMs?: number | null): string {
+  let text = sessionEndedWords(reason, idleLockMs);
   while (Buffer.byteLength(text) > 123) text = text.slice(0, -1);
   return text;
-}
-
-/** A session as the client may see it (never the token). */
-export function sessionView(s: SessionInfo) {
-  return {
-    id: s.id,
-    user: s.user,
-    role: s.role,
-    origin: s.origin,
-    createdAt: s.createdAt,
-    expiresAt: s.expiresAt,
-    idleExpiresAt: s.idleExpiresAt,
-  };
 }
 
 const MAX_SOURCES = 10_000;
@@ -129,6 +114,8 @@ export class WebAuth {
   private readonly loginBuckets = new Map<string, Bucket>();
   private readonly sessionBuckets = new Map<string, Bucket>();
   private readonly sockets = new Map<string, Set<WebSocket>>();
+  /** The idle lock of each session with live sockets, so its end can say "after 15 min". */
+  private readonly idleLocks = new Map<string, number | null>();
   private readonly offEnded: () => void;
 
   constructor(private readonly opts: WebAuthOptions) {
@@ -137,18 +124,20 @@ export class WebAuth {
     this.scheme = opts.tls ? 'https' : 'http';
     this.offEnded = opts.auth.onSessionEnded((sessionId, _user, reason) => {
       this.sessionBuckets.delete(sessionId);
+      const idleLockMs = this.idleLocks.get(sessionId) ?? null;
+      this.idleLocks.delete(sessionId);
       const set = this.sockets.get(sessionId);
       if (!set) return;
       this.sockets.delete(sessionId);
-      const text = sessionEndedText(this.opts.remote?.endMessage?.(sessionId) ?? reason);
+      const text = sessionEndedText(this.opts.remote?.endMessage?.(sessionId) ?? reason, idleLockMs);
       for (const ws of set) ws.close(SESSION_ENDED_CLOSE, text);
       this.opts.log.log('info', 'Closed the live connections of an ended session', { sessionId, reason, connections: set.size });
     });
   }
 
-  /** Answers /api/login, /api/logout and /api/session; false for any other path. */
+  /** Answers /api/login, /api/logout, /api/session and /api/setup; false for any other path. */
   handle(req: IncomingMessage, res: ServerResponse, pathname: string, headers: Record<string, string>): boolean {
-    const route = { '/api/login': 'POST', '/api/logout': 'POST', '/api/session': 'GET' }[pathname];
+    const route = { '/api/login': 'POST', '/api/logout': 'POST', '/api/session': 'GET', '/api/setup': 'POST' }[pathname];
     if (route === undefined) return false;
     const json = (status: number, body: unknown, extra: Record<string, string> = {}) => {
       res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...extra });
@@ -171,7 +160,18 @@ export class WebAuth {
       }
     }
     const done =
-      pathname === '/api/login' ? this.login(req, json) : pathname === '/api/logout' ? this.logout(req, json) : this.session(req, json);
+      pathname === '/api/setup'
+        ? handleSetup(req, json, {
+            setup: this.opts.setup,
+            localClients: this.opts.localClients,
+            take: () => this.takeLogin(req),
+            log: this.opts.log,
+          })
+        : pathname === '/api/login'
+          ? this.login(req, json)
+          : pathname === '/api/logout'
+            ? this.logout(req, json)
+            : this.session(req, json);
     done.catch((err: unknown) => {
       this.opts.log.log('error', `${pathname} failed`, { error: err instanceof Error ? err.message : String(err) });
       if (!res.headersSent)
@@ -183,6 +183,7 @@ export class WebAuth {
   /** Who a WebSocket upgrade acts as; null when login is required and there is no live session. */
   identify(req: IncomingMessage): ConnectionIdentity | null {
     const token = cookieValue(req, SESSION_COOKIE);
+    // A (re)connect is no person at the page: it checks the session without extending it.
     const session = token ? this.opts.auth.resume(token) : null;
     if (!token || !session) {
       if (this.loginRequired) return null;
@@ -190,6 +191,7 @@ export class WebAuth {
       return { current: () => ({ caller }) };
     }
     const sessionId = session.id;
+    const idleLockMs = session.idleLockMs;
     let caller: Caller = callerOf(session);
     let checkedAt = this.now();
     const cacheMs = this.opts.resumeCacheMs ?? 1000;
@@ -201,7 +203,10 @@ export class WebAuth {
           const s = this.opts.auth.resume(token);
           if (!s || s.id !== sessionId)
             return {
-              close: { code: SESSION_ENDED_CLOSE, reason: sessionEndedText(this.opts.remote?.endMessage?.(sessionId) ?? 'idle-lock') },
+              close: {
+                code: SESSION_ENDED_CLOSE,
+                reason: sessionEndedText(this.opts.remote?.endMessage?.(sessionId) ?? 'idle-lock', idleLockMs),
+              },
             };
           caller = callerOf(s);
           checkedAt = t;
@@ -216,7 +221,16 @@ export class WebAuth {
         }
         return b.take();
       },
+      // A person at the page, or a change: the session stays open (and is checked right then).
+      activity: () => {
+        const s = this.opts.auth.activity(token);
+        if (s && s.id === sessionId) {
+          caller = callerOf(s);
+          checkedAt = this.now();
+        }
+      },
       attach: (ws) => {
+        this.idleLocks.set(sessionId, idleLockMs);
         let set = this.sockets.get(sessionId);
         if (!set) {
           set = new Set();
@@ -225,7 +239,10 @@ export class WebAuth {
         set.add(ws);
         ws.once('close', () => {
           set.delete(ws);
-          if (set.size === 0 && this.sockets.get(sessionId) === set) this.sockets.delete(sessionId);
+          if (set.size === 0 && this.sockets.get(sessionId) === set) {
+            this.sockets.delete(sessionId);
+            this.idleLocks.delete(sessionId);
+          }
         });
       },
     };
@@ -317,9 +334,16 @@ export class WebAuth {
   private session(req: IncomingMessage, json: (status: number, body: unknown) => void): Promise<void> {
     const token = cookieValue(req, SESSION_COOKIE);
     // Asking who one is is no activity: it must not keep an idle session alive.
-    const s = token ? this.opts.auth.resume(token, { touch: false }) : null;
+    const s = token ? this.opts.auth.resume(token) : null;
     const caller = s ? callerOf(s) : this.loginRequired ? null : this.opts.localCaller;
-    json(200, { loginRequired: this.loginRequired, tls: this.opts.tls, session: s ? sessionView(s) : null, caller });
+    const setupNeeded = setupOfferedTo(req, { setup: this.opts.setup, localClients: this.opts.localClients });
+    json(200, { loginRequired: this.loginRequired, tls: this.opts.tls, session: s ? sessionView(s) : null, caller, setupNeeded });
     return Promise.resolve();
+  }
+
+  /** Takes a token of the source's sign-in bucket (first-start setup shares it). */
+  private takeLogin(req: IncomingMessage): { ok: true } | { ok: false; retryAfterMs: number } {
+    const bucket = this.bucketFor(clientAddress(req));
+    return bucket.take() ? { ok: true } : { ok: false, retryAfterMs: bucket.retryAfterMs() };
   }
 }

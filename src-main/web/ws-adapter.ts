@@ -2,12 +2,15 @@
  * The WebSocket transport of the console API: one JSON message per frame, every message
  * schema-checked, every call answered with a result envelope, events pushed to subscribers.
  * Who a connection acts as is asked again before every message (ConnectionIdentity), so a
- * session that ended or locked stops being served even before its socket is closed.
+ * session that ended or locked stops being served even before its socket is closed. Only a
+ * person keeps a session open: the page's `activity` message, or a command that changes
+ * something; reading and event streams do not.
  */
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { ClientMessageSchema, EVENT_NAMES, type Caller, type EventName, type ServerMessage } from '../../src-preload/contract';
 import { LOCAL_OPERATOR, type ConsoleApi } from '../api/service';
+import { isActivityCommand } from '../auth/session-types';
 import type { Logger } from '../core/log';
 
 /** Messages per second a connection may send before it is closed (a UI sends a few). */
@@ -40,6 +43,8 @@ export interface ConnectionIdentity {
   current(): { caller: Caller } | { close: { code: number; reason: string } };
   /** A message of the session's shared rate limit; false closes the connection. */
   take?(): boolean;
+  /** A person used the page, or asked for a change: the session stays open. */
+  activity?(): void;
   /** Called once with the socket, so the session can close it when it ends. */
   attach?(ws: WebSocket): void;
 }
@@ -112,7 +117,11 @@ export function attachWebSocketAdapter(opts: {
       const msg = parsed.data;
       switch (msg.type) {
         case 'call':
+          if (isActivityCommand(msg.name)) identity.activity?.();
           void api.handle(caller, msg.name, msg.request).then((result) => sendMsg({ type: 'result', id: msg.id, result }));
+          return;
+        case 'activity':
+          identity.activity?.();
           return;
         case 'subscribe': {
           if (!knownEvents.has(msg.name)) return protocolError(`unknown event stream "${msg.name}"`);

@@ -5,10 +5,18 @@ export const RoleSchema = z.enum(['operator', 'maintenance', 'admin', 'supplier-
 export type Role = z.infer<typeof RoleSchema>;
 export const ALL_ROLES: readonly Role[] = RoleSchema.options;
 
+/**
+ * The role a caller acts in: an account's role, or `viewer` — the local console viewed without
+ * sign-in (access.localViewWithoutLogin), which may read the plant and change nothing. No
+ * account has it, and a remote caller is never a viewer.
+ */
+export const CallerRoleSchema = z.enum([...RoleSchema.options, 'viewer']);
+export type CallerRole = z.infer<typeof CallerRoleSchema>;
+
 /** Who is calling: carried with every command from the start; enforced by the core. */
 export const CallerSchema = z.object({
   user: z.string(),
-  role: RoleSchema,
+  role: CallerRoleSchema,
   origin: z.enum(['local', 'remote']),
   /** The signed-in session the call comes from (absent: the local console's own caller). */
   sessionId: z.string().optional(),

@@ -2,7 +2,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
-import { startAuth } from './stores/auth';
+import { startAuthPort } from './stores/auth';
 import { startSession } from './stores/session';
 import { createTransport } from './transport';
 import { TransportContext } from './transport/context';
@@ -11,10 +11,10 @@ import './styles/base.css';
 import './styles/overview.css';
 import './styles/machine.css';
 
-const { transport, web } = createTransport();
+const { transport, auth } = createTransport();
 startSession(transport);
-// Web mode connects once it knows whether a sign-in is needed first.
-startAuth(web);
+// Sign-in, the same over IPC and in web mode; web mode connects once it knows whether a sign-in is needed first.
+startAuthPort(auth);
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root');

@@ -7,14 +7,18 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, test } from './fixtures';
-import { ROOT } from './processes';
+import { expect, signIn, test } from './fixtures';
+import { ROOT, type E2eUser } from './processes';
+
+/** Acknowledging needs a signed-in account: an operator's. */
+const OPERATOR: E2eUser = { name: 'olga', password: 'olga e2e password', role: 'operator' };
 
 const profile = (model: string): Record<string, unknown> =>
   JSON.parse(readFileSync(join(ROOT, 'profiles', `${model}.json`), 'utf8')) as Record<string, unknown>;
 
 test.use({
   plantOptions: {
+    users: [OPERATOR],
     profiles: {
       'pack-3': {
         ...profile('pk60'),
@@ -61,6 +65,7 @@ test('an alarm is listed, acknowledged, counted in the header, badged on its til
   plant,
 }) => {
   await page.goto(plant.console.url);
+  await signIn(page, OPERATOR.name, OPERATOR.password);
   await expect(page.getByTestId('alarm-count')).toHaveText('2 alarms · 2 unacknowledged');
   await expect(page.getByTestId('alarm-count')).toHaveAttribute('data-priority', 'high');
   const badge = page.getByTestId('tile-alarm-badge-pack-3');
@@ -92,7 +97,7 @@ test('an alarm is listed, acknowledged, counted in the header, badged on its til
   const ack = page.getByTestId(`alarm-ack-${TENSION}`);
   expect((await ack.boundingBox())!.height).toBeGreaterThanOrEqual(44);
   await ack.click();
-  await expect(page.getByTestId(`alarm-state-${TENSION}`)).toHaveText(/^ACTIVE · acknowledged by local-operator \d\d:\d\d$/);
+  await expect(page.getByTestId(`alarm-state-${TENSION}`)).toHaveText(/^ACTIVE · acknowledged by olga \d\d:\d\d$/);
   await expect(page.getByTestId(`alarm-marker-${TENSION}`)).toHaveCount(0);
   await expect(page.getByTestId(`alarm-ack-${TENSION}`)).toHaveCount(0);
   await expect(page.getByTestId('alarm-count')).toHaveText('2 alarms · 1 unacknowledged');
@@ -101,7 +106,7 @@ test('an alarm is listed, acknowledged, counted in the header, badged on its til
   await expect(page.getByTestId('alarm-list').locator('li').first()).toHaveAttribute('data-testid', `alarm-row-${JAW}`);
   const history = page.getByTestId('alarm-history');
   await expect(history).toContainText('Acknowledged → active, acknowledged');
-  await expect(history).toContainText('local-operator');
+  await expect(history).toContainText('olga');
   await expect(history).toContainText('Raised → active, not acknowledged');
 
   // A lost link raises the implicit alarm after 5 s; its return leaves it cleared but unacknowledged.
@@ -126,12 +131,12 @@ test('an alarm is listed, acknowledged, counted in the header, badged on its til
   await page.goto(`${plant.console.url}#/machine/pack-3`);
   const section = page.getByTestId('machine-alarms');
   await expect(section.getByTestId(`alarm-row-${TENSION}`)).toBeVisible();
-  await expect(section.getByTestId(`alarm-state-${TENSION}`)).toHaveText(/^ACTIVE · acknowledged by local-operator/);
+  await expect(section.getByTestId(`alarm-state-${TENSION}`)).toHaveText(/^ACTIVE · acknowledged by olga/);
   await expect(section.getByTestId(`alarm-state-${JAW}`)).toHaveText('ACTIVE · NOT ACKNOWLEDGED');
   await expect(section.getByTestId(`alarm-row-${LINK}`)).toHaveCount(0);
   await page.screenshot({ path: join(shots, 'alarms-machine.png'), animations: 'disabled' });
   await section.getByTestId(`alarm-ack-${JAW}`).click();
-  await expect(section.getByTestId(`alarm-state-${JAW}`)).toHaveText(/^ACTIVE · acknowledged by local-operator/);
+  await expect(section.getByTestId(`alarm-state-${JAW}`)).toHaveText(/^ACTIVE · acknowledged by olga/);
   await expect.poll(() => headerCount(page)).toBe('3 alarms · 1 unacknowledged');
 
   // Acknowledging the cleared link alarm returns it to normal: it leaves the list.

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test, textOf } from './fixtures';
-import { ROOT } from './processes';
+import { expect, signIn, test, textOf } from './fixtures';
+import { E2E_MAINT, ROOT } from './processes';
 
-// Writes on and a maintenance caller: the one who may change setpoints may also read the audit log.
-test.use({ plantOptions: { writes: true, localRole: 'maintenance' } });
+// Writes on and a maintenance account: the one who may change setpoints may also read the audit log.
+test.use({ plantOptions: { writes: true, users: [E2E_MAINT] } });
 
 const c = (v: number): string => `${v.toFixed(1)} °C`;
 
@@ -13,6 +13,7 @@ test('a setpoint write made in the UI appears on the audit page with before → 
   plant,
 }) => {
   await page.goto(plant.console.url);
+  await signIn(page, E2E_MAINT.name, E2E_MAINT.password);
   await page.getByTestId('machine-tile-im-1').click();
   await expect(page.getByTestId('setpoint-value-zone1-sp')).toHaveText(/^\d+\.\d °C$/);
   const before = Number(/^(-?\d+(?:\.\d+)?)/.exec(await textOf(page, 'setpoint-value-zone1-sp'))![1]);
@@ -44,7 +45,7 @@ test('a setpoint write made in the UI appears on the audit page with before → 
   const written = rows.filter({ hasText: `Zone 1 setpoint ${before.toFixed(1)} → ${c(target)}, read back ${c(target)}` });
   await expect(written).toHaveCount(1);
   await expect(written).toContainText('Setpoint written');
-  await expect(written).toContainText('local-maintenance');
+  await expect(written).toContainText(E2E_MAINT.name);
   await expect(written).toContainText('maintenance');
   await expect(written).toContainText('Moulding 1');
   await expect(written).toContainText(/\d+ s ago|\d+ min ago/);

@@ -11,7 +11,7 @@ import { boxKeyPair, plantPseudonym, plantTopics, randomBytes, signingKeyPair } 
 import { makeProvisioning, writeProvisioning } from '../../src-main/uplink/provisioning';
 import { brokerAvailable, disposeBroker, startBroker, type Broker } from '../helpers/mosquitto';
 import { expect, test, textOf } from './fixtures';
-import { Agent, MACHINES, Proc, ROOT, assertBuilt, freePort, health, waitHealth } from './processes';
+import { Agent, E2E_ADMIN, MACHINES, Proc, ROOT, addAccount, assertBuilt, freePort, health, waitHealth } from './processes';
 
 interface ProfilePoint {
   id: string;
@@ -85,6 +85,8 @@ test.beforeAll(async () => {
   ]);
   url = `http://127.0.0.1:${port}/`;
   await waitHealth(url, (h) => h.core === 'running', 'the console core', 30_000, consoleProc);
+  // A configured plant asks for its administrator first (setup.spec.ts); this one has one.
+  await addAccount({ url, proc: consoleProc, dataDir: join(dir, 'data'), stop: async () => {} }, E2E_ADMIN);
   await expect
     .poll(async () => ((await health(url)) as { uplink?: { state: string } } | null)?.uplink?.state, { timeout: 20_000 })
     .toBe('online');

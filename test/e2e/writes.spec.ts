@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, test, textOf } from './fixtures';
-import { ROOT } from './processes';
+import { expect, signIn, test, textOf } from './fixtures';
+import { E2E_MAINT, ROOT } from './processes';
 
-// A plant that turned writes on, and a local caller from maintenance: a worker of its own.
-test.use({ plantOptions: { writes: true, localRole: 'maintenance' } });
+// A plant that turned writes on, and a maintenance account that signs in: a worker of its own.
+test.use({ plantOptions: { writes: true, users: [E2E_MAINT] } });
 
 /** The number in "215.0 °C". */
 async function valueOf(page: Page, testId: string): Promise<number> {
@@ -22,6 +22,7 @@ test('a technician raises a zone setpoint by one step, confirms, reads the outco
   plant,
 }) => {
   await page.goto(plant.console.url);
+  await signIn(page, E2E_MAINT.name, E2E_MAINT.password);
   await page.getByTestId('machine-tile-im-1').click();
   await expect(page.getByTestId('machine-name')).toHaveText('Moulding 1');
 
@@ -49,7 +50,9 @@ test('a technician raises a zone setpoint by one step, confirms, reads the outco
   await expect(page.getByTestId('write-outcome')).toHaveText(`Zone 1 setpoint is now ${c(target)} (read back from the device)`);
   const log = page.getByTestId('write-log');
   await expect(log.locator('tbody tr').first()).toContainText(`${before.toFixed(1)} → ${target.toFixed(1)} → ${target.toFixed(1)} °C`);
-  await expect(log.locator('tbody tr').first()).toContainText('local-maintenance');
+  await expect(log.locator('tbody tr').first()).toContainText(E2E_MAINT.name);
+  // An account without a PIN confirms with its sign-in: no keypad.
+  await expect(page.getByTestId('pin-pad')).toHaveCount(0);
   await expect(log.locator('tbody tr').first()).toContainText('WRITTEN');
   await expect(page.getByTestId('setpoint-value-zone1-sp')).toHaveText(c(target));
 

@@ -209,7 +209,7 @@ describe('the plant core with its default poller factory', () => {
       kpi: { rollingWindowMin: 60 },
       history: { retentionMin: 60, retentionDays: 7, rollupRetentionDays: 90, diskBudgetMB: 512 },
       writes: { enabled: false },
-      access: { localRole: 'operator' },
+      access: { localViewWithoutLogin: true, idleLockMinutes: 15 },
       devices: [1, 2, 3, DEAD].map((u) => device(transport, u)),
       simulated: true,
       source: '(test)',

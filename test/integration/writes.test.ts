@@ -56,7 +56,6 @@ function config(enabled: boolean): PlantConfig {
     {
       plant: { name: 'Writes plant' },
       writes: { enabled },
-      access: { localRole: 'maintenance' },
       devices: [
         {
           id: 'im-1',

@@ -1,10 +1,12 @@
 /**
  * The Electron main process with only the Electron binary mocked (it cannot run here): the
- * window is locked down, navigation and new windows are refused, the CSP header is set, and
- * every command is carried over IPC with the sender checked.
+ * window is locked down, navigation and new windows are refused, the CSP header is set, every
+ * command is carried over IPC with the sender checked, and the window signs in over IPC (the
+ * SIMULATED demo is viewed without sign-in; its maintenance account signs in to change it).
  */
 import { EventEmitter } from 'node:events';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { AUTH_CHANNELS } from '../../src-preload/channels';
 import { COMMAND_NAMES, commandChannel } from '../../src-preload/contract';
 
 const h = vi.hoisted(() => {
@@ -127,7 +129,11 @@ describe('Electron main (binary mocked)', () => {
   });
 
   it('carries every command over IPC and refuses other senders', async () => {
-    await vi.waitFor(() => expect([...h.ipcHandlers.keys()].sort()).toEqual(COMMAND_NAMES.map(commandChannel).sort()), { timeout: 10_000 });
+    const signIn = [AUTH_CHANNELS.login, AUTH_CHANNELS.logout, AUTH_CHANNELS.session, AUTH_CHANNELS.activity];
+    const mine = [...COMMAND_NAMES.map(commandChannel), ...signIn];
+    await vi.waitFor(() => expect([...h.ipcHandlers.keys()]).toEqual(expect.arrayContaining(mine)), { timeout: 15_000 });
+    // Nothing else but sign-in and first-start setup channels (pc:auth:*).
+    expect([...h.ipcHandlers.keys()].filter((ch) => !mine.includes(ch) && !ch.startsWith('pc:auth:'))).toEqual([]);
     const call = h.ipcHandlers.get(commandChannel('plant.info'))!;
     const ok = (await call({ sender: { id: wc.id }, senderFrame: { url: rendererUrl } }, {})) as {
       ok: boolean;
@@ -144,5 +150,32 @@ describe('Electron main (binary mocked)', () => {
       { machineId: 5 },
     );
     expect(bad).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
-  });
+  }, 20_000);
+
+  it('views the demo plant without sign-in, signs its maintenance account in over IPC, never hands out the token', async () => {
+    const trusted = { sender: { id: wc.id }, senderFrame: { url: rendererUrl } };
+    const ipc = (channel: string, req?: unknown) => h.ipcHandlers.get(channel)!(trusted, req);
+    const info = (await ipc(commandChannel('plant.info'), {})) as { value: { caller: unknown } };
+    expect(info.value.caller).toEqual({ user: 'local-viewer', role: 'viewer', origin: 'local' });
+    expect(await ipc(commandChannel('points.write'), { machineId: 'im-1', pointId: 'zone1-sp', value: 210 })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
+    expect(await ipc(AUTH_CHANNELS.session)).toMatchObject({ loginRequired: false, session: null, caller: { role: 'viewer' } });
+    const foreign = await h.ipcHandlers.get(AUTH_CHANNELS.login)!(
+      { sender: { id: wc.id }, senderFrame: { url: 'https://evil.example/' } },
+      { name: 'maintenance', password: 'maintenance-demo' },
+    );
+    expect(foreign).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+    const login = await ipc(AUTH_CHANNELS.login, { name: 'maintenance', password: 'maintenance-demo' });
+    expect(login).toMatchObject({ ok: true, session: { user: 'maintenance', role: 'maintenance', origin: 'local' } });
+    expect(Object.keys((login as { session: object }).session).sort()).toEqual(
+      ['createdAt', 'expiresAt', 'id', 'idleExpiresAt', 'idleLockMs', 'origin', 'role', 'user'].sort(),
+    );
+    const signed = (await ipc(commandChannel('session.info'), {})) as { value: { caller: unknown; session: { hasPin: boolean } } };
+    expect(signed.value.caller).toMatchObject({ user: 'maintenance', role: 'maintenance', origin: 'local' });
+    expect(signed.value.session.hasPin).toBe(true);
+    expect(await ipc(AUTH_CHANNELS.logout)).toEqual({ ok: true, ended: true });
+    expect(await ipc(commandChannel('plant.info'), {})).toMatchObject({ value: { caller: { role: 'viewer' } } });
+  }, 20_000);
 });

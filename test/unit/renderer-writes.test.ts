@@ -15,7 +15,7 @@ import {
   readOnlyReason,
   stepIncrement,
 } from '../../src-renderer/src/lib/setpoints';
-import { useWritesStore } from '../../src-renderer/src/stores/writes';
+import { PIN_CODES, useWritesStore } from '../../src-renderer/src/stores/writes';
 
 const ZONE: PointMeta = {
   id: 'zone1-sp',
@@ -130,6 +130,9 @@ describe('setpoint words and numbers', () => {
     expect(readOnlyReason(info, true)).toBeNull();
     expect(readOnlyReason({ ...info, writesEnabled: false }, true)).toContain('turned off for this plant');
     expect(readOnlyReason({ ...info, caller: { ...info.caller, role: 'operator' } }, true)).toContain('signed in as operator');
+    expect(readOnlyReason({ ...info, caller: { user: 'local-viewer', role: 'viewer', origin: 'local' } }, true)).toBe(
+      'Viewing without sign-in: a maintenance or admin account signs in to change setpoints.',
+    );
     expect(readOnlyReason(info, false)).toContain('Not connected');
   });
 });
@@ -180,8 +183,29 @@ describe('writes store', () => {
     answers['points.write'] = () => ({ ok: false, error: { code: 'FORBIDDEN', message: 'Role "operator" may not call points.write' } });
     answers['writes.log'] = () => ({ ok: false, error: { code: 'UNAVAILABLE', message: 'down' } });
     const out = await actions.write(transport, 'im-1', 'zone1-sp', 214);
-    expect(out).toEqual({ kind: 'error', message: 'FORBIDDEN: Role "operator" may not call points.write' });
+    expect(out).toEqual({ kind: 'error', message: 'FORBIDDEN: Role "operator" may not call points.write', code: 'FORBIDDEN' });
     await actions.loadLog(transport, 'im-1');
     expect(useWritesStore.getState().byMachine['im-1']?.logError).toBe('UNAVAILABLE: down');
+  });
+
+  it('carries the PIN with a write and a revert only when given, says a PIN refusal by its code, and forgets everything on reset', async () => {
+    const { actions } = useWritesStore.getState();
+    answers['writes.log'] = () => ({ ok: true, value: { entries: [] } });
+    answers['points.write'] = () => ({ ok: false, error: { code: 'BAD_PIN', message: 'Wrong PIN' } });
+    const bad = await actions.write(transport, 'im-1', 'zone1-sp', 214, '0000');
+    expect(bad).toEqual({ kind: 'error', message: 'BAD_PIN: Wrong PIN', code: 'BAD_PIN' });
+    expect(PIN_CODES.has('BAD_PIN') && PIN_CODES.has('PIN_REQUIRED') && !PIN_CODES.has('FORBIDDEN')).toBe(true);
+    answers['points.write'] = () => ({ ok: true, value: result({ id: 'w9' }) });
+    await actions.write(transport, 'im-1', 'zone1-sp', 214);
+    answers['points.revert'] = () => ({ ok: true, value: result({ id: 'w10', revertOf: 'w9', requested: 212, readback: 212 }) });
+    await actions.revert(transport, 'im-1', 'w9', '2345');
+    expect(calls.filter((c) => c.name !== 'writes.log')).toEqual([
+      { name: 'points.write', request: { machineId: 'im-1', pointId: 'zone1-sp', value: 214, pin: '0000' } },
+      { name: 'points.write', request: { machineId: 'im-1', pointId: 'zone1-sp', value: 214 } },
+      { name: 'points.revert', request: { writeId: 'w9', pin: '2345' } },
+    ]);
+    expect(useWritesStore.getState().byMachine['im-1']).toBeDefined();
+    actions.reset();
+    expect(useWritesStore.getState().byMachine).toEqual({});
   });
 });

@@ -243,7 +243,7 @@ describe('sessions', () => {
     const { auth, clock, ended, kinds } = await setup();
     const { token, session } = succeeded(await auth.login('bob', BOB_PW, LOCAL));
     clock.t += 14 * MIN;
-    expect(auth.resume(token)?.idleExpiresAt).toBe(clock.t + 15 * MIN);
+    expect(auth.activity(token)?.idleExpiresAt).toBe(clock.t + 15 * MIN);
     clock.t += 14 * MIN;
     expect(auth.resume(token, { touch: false })).not.toBeNull();
     clock.t += MIN;
@@ -257,7 +257,7 @@ describe('sessions', () => {
     const { token } = succeeded(await auth.login('alice', ALICE_PW, REMOTE_A));
     while (clock.t < T0 + 12 * 60 * MIN - 10 * MIN) {
       clock.t += 10 * MIN;
-      expect(auth.resume(token)).not.toBeNull();
+      expect(auth.activity(token)).not.toBeNull();
     }
     clock.t = T0 + 12 * 60 * MIN;
     expect(auth.resume(token)).toBeNull();
@@ -326,12 +326,12 @@ describe('sessions', () => {
     expect(first.auth.endSession(drop.session.id, 'ended-by-site', { user: 'alice' })).toBe(true);
     expect(first.auth.endSession(drop.session.id, 'ended-by-site')).toBe(false);
     first.clock.t += 5 * MIN;
-    first.auth.resume(keep.token);
+    first.auth.activity(keep.token);
     first.auth.close();
 
     const second = await setup({}, first.db);
     second.clock.t = first.clock.t + 10 * MIN;
-    expect(second.auth.resume(keep.token)).toMatchObject({ id: keep.session.id, user: 'alice', lastSeen: second.clock.t });
+    expect(second.auth.activity(keep.token)).toMatchObject({ id: keep.session.id, user: 'alice', lastSeen: second.clock.t });
     expect(second.auth.resume(drop.token)).toBeNull();
   });
 });

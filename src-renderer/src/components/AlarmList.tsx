@@ -53,7 +53,11 @@ export function AlarmList({ alarms, showMachine, emptyText, ackAllTestId, listTe
           </button>
           {!live && <span className="muted">Not connected: acknowledging is not possible now.</span>}
           {live && info && !ACK_ROLES.has(info.caller.role) && (
-            <span className="muted">Your role ({info.caller.role}) may view alarms but not acknowledge them.</span>
+            <span className="muted" data-testid="alarm-ack-readonly">
+              {info.caller.role === 'viewer'
+                ? 'Viewing without sign-in: an operator, maintenance or admin account signs in to acknowledge.'
+                : `Your role (${info.caller.role}) may view alarms but not acknowledge them.`}
+            </span>
           )}
           {ackError && (
             <span className="alarm-ack-error" role="alert">

@@ -1,7 +1,7 @@
 /**
- * Who is signed in, in the header of every screen (web mode): the name and role with a Sign
- * out button, or Sign in when the console is viewed without a session. Nothing over IPC: the
- * Electron window is the local console itself.
+ * Who is signed in, in the header of every screen, the same in the Electron window and in a
+ * browser: the name and role with a Sign out button, or Sign in when the console is viewed
+ * without a session (read-only).
  */
 import { selectAuth, useAuthStore } from '../stores/auth';
 import '../styles/auth.css';
@@ -16,7 +16,7 @@ const ROLE_WORD: Record<string, string> = {
 /** The header's session chip. */
 export function SessionControls() {
   const auth = useAuthStore(selectAuth);
-  if (auth.mode !== 'web' || !auth.checked) return null;
+  if (!auth.checked) return null;
   if (!auth.session) {
     return (
       <button type="button" className="nav-btn nav-btn-compact hdr-signin" data-testid="sign-in" onClick={() => auth.actions.openLogin()}>

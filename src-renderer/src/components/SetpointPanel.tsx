@@ -2,7 +2,9 @@
  * Setpoints of one machine: each writable point with its value, limits and interlock, − / +
  * and a numeric input, "Set…" through a confirmation that names the change, the outcome as
  * read back from the device, Undo for the last change, and the machine's write log. Read-only,
- * with the reason in words, when the plant or the caller's role does not allow changes.
+ * with the reason in words, when the plant or the caller's role does not allow changes. A
+ * signed-in account with a PIN confirms each change with it (session.info says whether it has
+ * one; the core asks again with PIN_REQUIRED should it have been set since).
  */
 import { useCallback, useEffect, useState } from 'react';
 import type { MachineSnapshot, MachineState, PlantInfo, PointMeta, WriteResult } from '../../../src-preload/contract';
@@ -23,8 +25,9 @@ import {
   stepIncrement,
 } from '../lib/setpoints';
 import type { MachineMeta } from '../stores/machines';
-import { selectWritesActions, useWritesStore, writesOf, type WriteOutcome } from '../stores/writes';
+import { PIN_CODES, selectWritesActions, useWritesStore, writesOf, type WriteOutcome } from '../stores/writes';
 import { selectAuthActions, selectCanSignIn, useAuthStore } from '../stores/auth';
+import { selectMe, useRemoteStore } from '../stores/remote';
 import { useTransport } from '../transport/context';
 import { RemoteRequestPanel } from './RemoteRequestPanel';
 import { SetpointDialog } from './SetpointDialog';
@@ -42,6 +45,11 @@ interface Pending {
   to: Value;
   /** Set for Undo: the write to revert. */
   revertId?: string;
+  /** The PIN typed so far, and why the last one was refused. */
+  pin: string;
+  pinError: string | null;
+  /** The core asked for a PIN that session.info did not announce. */
+  pinAsked?: boolean;
 }
 
 /** ✓ for a confirmed change, ⚠ for anything that needs a look. */
@@ -246,6 +254,7 @@ export function SetpointPanel({ machine, meta, info, live, now, tz }: Props) {
   const mayReadLog = info !== null && WRITE_LOG_ROLES.includes(info.caller.role);
   const canSignIn = useAuthStore(selectCanSignIn);
   const auth = useAuthStore(selectAuthActions);
+  const hasPin = useRemoteStore(selectMe)?.session?.hasPin === true;
 
   useEffect(() => {
     if (!live || !mayReadLog) return undefined;
@@ -265,10 +274,20 @@ export function SetpointPanel({ machine, meta, info, live, now, tz }: Props) {
   const busy = w.busy !== null;
   const lastChange = w.outcome?.kind === 'result' ? w.outcome.result.id : '';
 
+  const needsPin = pending !== null && (hasPin || pending.pinAsked === true);
   const confirm = async (): Promise<void> => {
     if (!pending) return;
-    if (pending.revertId) await actions.revert(transport, machineId, pending.revertId);
-    else await actions.write(transport, machineId, pending.point.id, pending.to);
+    const pin = needsPin ? pending.pin : undefined;
+    const outcome = pending.revertId
+      ? await actions.revert(transport, machineId, pending.revertId, pin)
+      : await actions.write(transport, machineId, pending.point.id, pending.to, pin);
+    // A missing, wrong or locked PIN is said in the dialog, which stays open for another try.
+    if (outcome.kind === 'error' && outcome.code !== undefined && (PIN_CODES.has(outcome.code) || outcome.code === 'LOCKED_OUT')) {
+      actions.dismiss(machineId);
+      const message = outcome.code === 'PIN_REQUIRED' ? 'Enter your PIN to confirm the change' : outcome.message.replace(/^[A-Z_]+: /, '');
+      setPending({ ...pending, pin: '', pinError: message, pinAsked: true });
+      return;
+    }
     setPending(null);
   };
   const undo = (): void => {
@@ -277,7 +296,7 @@ export function SetpointPanel({ machine, meta, info, live, now, tz }: Props) {
     if (!u || !point || u.before === null) return;
     const pv = machine.values[u.pointId];
     const from = typeof pv?.value === 'number' || typeof pv?.value === 'boolean' ? pv.value : u.readback;
-    setPending({ point, from, to: u.before, revertId: u.id });
+    setPending({ point, from, to: u.before, revertId: u.id, pin: '', pinError: null });
   };
 
   return (
@@ -317,7 +336,7 @@ export function SetpointPanel({ machine, meta, info, live, now, tz }: Props) {
               state={machine.state}
               canWrite={canWrite}
               busy={busy}
-              onSet={(point, from, to) => setPending({ point, from, to })}
+              onSet={(point, from, to) => setPending({ point, from, to, pin: '', pinError: null })}
             />
           );
         })}
@@ -329,6 +348,11 @@ export function SetpointPanel({ machine, meta, info, live, now, tz }: Props) {
           context={`${machine.name} · the console checks ${limitsText(pending.point)}${pending.point.interlock ? `, ${interlockText(pending.point.interlock) ?? ''}` : ''}, writes, then reads the value back from the device.`}
           problems={previewProblems(pending.point, pending.from, pending.to, machine.state)}
           busy={busy}
+          pin={
+            needsPin
+              ? { value: pending.pin, error: pending.pinError, onChange: (value) => setPending({ ...pending, pin: value, pinError: null }) }
+              : null
+          }
           onConfirm={() => void confirm()}
           onCancel={cancel}
         />

@@ -1,12 +1,12 @@
 /** Words of remote support: scopes, the page the remote person is on, time left, a change request's sentence and state. */
-import type { ChangeRequest, RemoteGrant, RemoteScope, Role } from '../../../src-preload/contract';
+import type { CallerRole, ChangeRequest, RemoteGrant, RemoteScope } from '../../../src-preload/contract';
 import { parseHash } from '../stores/navigation';
 import { formatNumber, withUnit } from './format';
 
 /** Roles that may grant sessions and confirm changes (the contract's remote.grant/confirm); a unit test keeps them equal. */
-export const REMOTE_DECIDE_ROLES: readonly Role[] = ['maintenance', 'admin'];
+export const REMOTE_DECIDE_ROLES: readonly CallerRole[] = ['maintenance', 'admin'];
 /** Roles that may end a session (remote.end): anyone on site. */
-export const REMOTE_END_ROLES: readonly Role[] = ['operator', 'maintenance', 'admin'];
+export const REMOTE_END_ROLES: readonly CallerRole[] = ['operator', 'maintenance', 'admin'];
 
 export const SCOPE_WORDS: Record<RemoteScope, string> = {
   view: 'view only',

@@ -2,7 +2,7 @@
  * Words and numbers of the setpoint panel: limits, interlocks, the − / + increment, the
  * confirmation sentence and the outcome of a write, all in plain words with units.
  */
-import type { MachineState, PlantInfo, PointMeta, Role, WriteResult } from '../../../src-preload/contract';
+import type { CallerRole, MachineState, PlantInfo, PointMeta, WriteResult } from '../../../src-preload/contract';
 import { formatNumber, withUnit } from './format';
 
 /**
@@ -10,8 +10,8 @@ import { formatNumber, withUnit } from './format';
  * from the contract's COMMANDS, whose schemas would pull zod into the renderer; a unit test
  * keeps both equal.
  */
-export const WRITE_ROLES: readonly Role[] = ['maintenance', 'admin'];
-export const WRITE_LOG_ROLES: readonly Role[] = ['operator', 'maintenance', 'admin'];
+export const WRITE_ROLES: readonly CallerRole[] = ['maintenance', 'admin'];
+export const WRITE_LOG_ROLES: readonly CallerRole[] = ['operator', 'maintenance', 'admin', 'viewer'];
 
 type Writable = NonNullable<PointMeta['writable']>;
 type Value = number | boolean;
@@ -152,6 +152,7 @@ export function outcomeWord(r: Pick<WriteResult, 'outcome' | 'revertOf'>): strin
 export function readOnlyReason(info: PlantInfo | null, live: boolean): string | null {
   if (!info) return 'Loading the plant settings…';
   if (info.writesEnabled !== true) return 'Setpoint changes are turned off for this plant (writes.enabled in the configuration).';
+  if (info.caller.role === 'viewer') return 'Viewing without sign-in: a maintenance or admin account signs in to change setpoints.';
   if (!WRITE_ROLES.includes(info.caller.role)) {
     return `You are signed in as ${info.caller.role}: you can see setpoints but not change them (maintenance or admin can).`;
   }

@@ -1,25 +1,24 @@
 /**
- * Sign-in in web mode: asks GET /api/session whether a sign-in is needed before the
- * WebSocket connects, signs in and out over /api/login|logout (the session cookie is
- * HttpOnly: this code never sees the token), and reconnects the transport so the new
- * connection carries the session. When the server closes the connection because the session
- * ended, the reason is kept and shown until someone acknowledges it. Over IPC (the Electron
- * window) there is nothing to do: the window is the local console.
+ * Signing in, the same in the Electron window and in a browser: the store drives an AuthPort
+ * (transport/auth-port.ts), which is the preload's bridge over IPC and /api plus the WebSocket
+ * in web mode. Neither ever hands this code a session token.
+ *
+ * It asks who the window is before anything is shown, signs in and out, makes the API
+ * transport act as the new identity (web: reconnect; IPC: reload every store), reports a
+ * person's input so the session does not lock under them, and keeps why a session ended
+ * until someone acknowledges it. When a session ends, nothing of it is kept: the stores that
+ * hold a user's own state (writes and their Undo, join codes, audit pages) are cleared.
  */
 import { create } from 'zustand';
-import type { Role } from '../../../src-preload/contract';
-import { SESSION_ENDED_CLOSE, type ClosableTransport } from '../transport/websocket';
+import type { SessionView } from '../../../src-preload/contract';
+import { startActivityReports } from '../transport/activity';
+import { createWebAuthPort, type AuthPort, type FetchLike } from '../transport/auth-port';
+import type { ClosableTransport } from '../transport/websocket';
+import { useAuditStore } from './audit';
+import { useRemoteStore } from './remote';
+import { useWritesStore } from './writes';
 
-/** A session as /api/session and /api/login describe it. */
-export interface SessionView {
-  id: string;
-  user: string;
-  role: Role;
-  origin: 'local' | 'remote';
-  createdAt: number;
-  expiresAt: number;
-  idleExpiresAt: number | null;
-}
+export type { SessionView };
 
 /** A refused sign-in: the message, and when another attempt may be made (null: now). */
 export interface LoginError {
@@ -30,12 +29,19 @@ export interface LoginError {
 
 export interface AuthState {
   mode: 'ipc' | 'web';
-  /** /api/session has answered (web mode). */
+  /** The console has said who this window is. */
   checked: boolean;
+  /** Nothing is shown without sign-in (access.localViewWithoutLogin false, or web mode beyond loopback). */
   loginRequired: boolean;
   session: SessionView | null;
-  /** "Your session ended: …" after the server closed the connection. */
+  /** "Your session ended: …" after the console ended the session. */
   ended: string | null;
+  /** Why, when the console said ('idle-lock', 'absolute-limit', …). */
+  endedReason: string | null;
+  /** Where the ended session was signed in: a local one locks the panel, a remote page is cut off. */
+  endedOrigin: 'local' | 'remote' | null;
+  /** The ended session's idle lock, for "Locked after 15 min without activity". */
+  endedIdleLockMs: number | null;
   /** The sign-in dialog is open (when sign-in is optional). */
   loginOpen: boolean;
   busy: boolean;
@@ -50,22 +56,15 @@ export interface AuthState {
   };
 }
 
-type FetchLike = (
-  url: string,
-  init?: { method?: string; headers?: Record<string, string>; body?: string; credentials?: 'same-origin' },
-) => Promise<{
-  status: number;
-  json(): Promise<unknown>;
-}>;
-
 const NOT_WIRED = async (): Promise<boolean> => false;
+const NO_END = { ended: null, endedReason: null, endedOrigin: null, endedIdleLockMs: null } as const;
 
 export const useAuthStore = create<AuthState>()((set) => ({
   mode: 'ipc',
   checked: false,
   loginRequired: false,
   session: null,
-  ended: null,
+  ...NO_END,
   loginOpen: false,
   busy: false,
   error: null,
@@ -74,120 +73,142 @@ export const useAuthStore = create<AuthState>()((set) => ({
     closeLogin: () => set({ loginOpen: false, error: null }),
     login: NOT_WIRED,
     logout: async () => {},
-    dismissEnded: () => set({ ended: null }),
+    dismissEnded: () => set({ ...NO_END }),
   },
 }));
 
 export const selectAuth = (s: AuthState): AuthState => s;
 export const selectSession = (s: AuthState): SessionView | null => s.session;
 export const selectAuthActions = (s: AuthState): AuthState['actions'] => s.actions;
-/** True when this window could sign in (web mode) but has not. */
-export const selectCanSignIn = (s: AuthState): boolean => s.mode === 'web' && s.checked && s.session === null;
-/** The plant is not shown at all: a sign-in is required and missing, or a session just ended (its page is cut off). */
+/** True when this window could sign in but has not. */
+export const selectCanSignIn = (s: AuthState): boolean => s.checked && s.session === null;
+/**
+ * The plant is not shown at all: a sign-in is required and missing, or a session ended that
+ * either had to be signed in to see anything or was remote (its page is cut off). A local
+ * panel that may be viewed without sign-in keeps showing the plant, as the viewer, behind
+ * its lock screen.
+ */
 export const selectLoginBlocks = (s: AuthState): boolean =>
-  s.mode === 'web' && s.checked && ((s.loginRequired && s.session === null) || s.ended !== null);
-/** The sign-in screen covers the console: required and missing, asked for, or a session just ended. */
+  s.checked && ((s.loginRequired && s.session === null) || (s.ended !== null && (s.loginRequired || s.endedOrigin !== 'local')));
+/** The sign-in or lock screen covers the console: required and missing, asked for, or a session just ended. */
 export const selectLoginShown = (s: AuthState): boolean =>
-  s.mode === 'web' && s.checked && ((s.loginRequired && s.session === null) || s.loginOpen || s.ended !== null);
+  s.checked && ((s.loginRequired && s.session === null) || s.loginOpen || s.ended !== null);
+/** A session just ended: the lock screen rather than the plain sign-in. */
+export const selectLocked = (s: AuthState): boolean => s.checked && s.ended !== null;
 
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
-
-function asSession(x: unknown): SessionView | null {
-  if (!isRecord(x) || typeof x.id !== 'string' || typeof x.user !== 'string' || typeof x.role !== 'string') return null;
-  return x as unknown as SessionView;
+/** Clears what a signed-in user left in the window: their last change and its Undo, a join code, audit pages. */
+export function forgetUserState(): void {
+  useWritesStore.getState().actions.reset();
+  useRemoteStore.setState({ joinCode: null, error: null, me: null });
+  useAuditStore.setState({ records: [], points: {}, nextBeforeSeq: null, error: null });
 }
 
-/** Wires sign-in to the web transport (null over IPC); returns the function that stops it. */
-export function startAuth(web: ClosableTransport | null, opts: { fetch?: FetchLike; now?: () => number } = {}): () => void {
-  if (!web) {
-    useAuthStore.setState({ mode: 'ipc', checked: true });
-    return () => {};
-  }
-  const doFetch: FetchLike = opts.fetch ?? ((url, init) => fetch(url, init));
-  const now = opts.now ?? Date.now;
-  let signingOut = false;
-  useAuthStore.setState({ mode: 'web' });
+/** Options of the sign-in store. */
+export interface AuthOptions {
+  now?: () => number;
+  /** Report a person's input (default: when there is a window). */
+  activity?: boolean;
+}
 
-  /** Asks who we are; connects when that is allowed. */
+/** Wires sign-in to `port`; returns the function that stops it. */
+export function startAuthPort(port: AuthPort, opts: AuthOptions = {}): () => void {
+  const now = opts.now ?? Date.now;
+  const get = useAuthStore.getState;
+  const set = useAuthStore.setState;
+  let signingOut = false;
+  set({ mode: port.kind });
+
+  /** Asks who we are; lets the transport connect when that is allowed. */
   const check = async (connect: boolean): Promise<void> => {
     try {
-      const res = await doFetch('/api/session', { credentials: 'same-origin' });
-      const body = await res.json();
-      const b = isRecord(body) ? body : {};
-      const session = asSession(b.session);
-      const loginRequired = b.loginRequired === true;
-      useAuthStore.setState({ checked: true, loginRequired, session });
-      if (connect && (!loginRequired || session)) web.open();
+      const s = await port.state();
+      set({ checked: true, loginRequired: s.loginRequired, session: s.session });
+      if (connect && (!s.loginRequired || s.session)) port.connect();
     } catch {
       // The console is not reachable yet: let the transport's own reconnecting show that.
-      useAuthStore.setState({ checked: true });
-      if (connect) web.open();
+      set({ checked: true });
+      if (connect) port.connect();
     }
   };
 
-  const post = async (path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const res = await doFetch(path, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-      credentials: 'same-origin',
-    });
-    const parsed = await res.json().catch(() => ({}));
-    return { status: res.status, body: isRecord(parsed) ? parsed : {} };
-  };
-
   const actions: AuthState['actions'] = {
-    ...useAuthStore.getState().actions,
+    ...get().actions,
     async login(name, password, joinCode) {
-      useAuthStore.setState({ busy: true, error: null });
+      set({ busy: true, error: null });
       try {
-        const r = await post('/api/login', { name, password, ...(joinCode?.trim() ? { joinCode: joinCode.trim() } : {}) });
-        const session = asSession(r.body.session);
-        if (r.body.ok === true && session) {
-          useAuthStore.setState({ session, ended: null, loginOpen: false, error: null });
-          web.open();
+        const r = await port.login(name, password, joinCode);
+        if (r.ok) {
+          forgetUserState();
+          set({ session: r.session, ...NO_END, loginOpen: false, error: null });
+          port.connect();
           return true;
         }
-        const code = typeof r.body.code === 'string' ? r.body.code : `HTTP_${r.status}`;
-        const retryAfterMs = typeof r.body.retryAfterMs === 'number' ? r.body.retryAfterMs : 0;
-        const throttled = code === 'LOCKED_OUT' || code === 'RATE_LIMITED';
-        const message = typeof r.body.message === 'string' ? r.body.message : 'Sign-in failed';
-        useAuthStore.setState({ error: { code, message, retryAt: throttled && retryAfterMs > 0 ? now() + retryAfterMs : null } });
+        const throttled = r.code === 'LOCKED_OUT' || r.code === 'RATE_LIMITED';
+        set({ error: { code: r.code, message: r.message, retryAt: throttled && r.retryAfterMs > 0 ? now() + r.retryAfterMs : null } });
         return false;
       } catch {
-        useAuthStore.setState({
+        set({
           error: { code: 'UNREACHABLE', message: 'The console does not answer: check the network connection and try again', retryAt: null },
         });
         return false;
       } finally {
-        useAuthStore.setState({ busy: false });
+        set({ busy: false });
       }
     },
     async logout() {
       signingOut = true;
       try {
-        await post('/api/logout', {});
-      } catch {
-        // The cookie may be left, but the session is ended or will expire; the screen says signed out either way.
+        await port.logout();
+        forgetUserState();
+        set({ session: null, ...NO_END });
+        await check(false);
+        if (get().loginRequired) port.halt();
+        else port.connect();
+      } finally {
+        signingOut = false;
       }
-      useAuthStore.setState({ session: null, ended: null });
-      await check(false);
-      const { loginRequired } = useAuthStore.getState();
-      if (loginRequired) web.halt();
-      else web.open();
-      signingOut = false;
     },
     dismissEnded() {
-      useAuthStore.setState({ ended: null, error: null });
+      set({ ...NO_END, error: null });
       void check(true);
     },
   };
-  useAuthStore.setState({ actions });
+  set({ actions });
 
-  const offClosed = web.onClosed((code, reason) => {
-    if (code !== SESSION_ENDED_CLOSE || signingOut) return;
-    useAuthStore.setState({ session: null, ended: reason || 'Your session ended', loginOpen: false });
+  const offEnded = port.onEnded((e) => {
+    if (signingOut) return;
+    const prev = get().session;
+    forgetUserState();
+    set({
+      session: null,
+      ended: e.message,
+      endedReason: e.reason,
+      endedOrigin: prev?.origin ?? null,
+      endedIdleLockMs: prev?.idleLockMs ?? null,
+      loginOpen: false,
+    });
+    // Behind a local panel's lock the plant stays in view, as the viewer, where that is allowed.
+    if (!get().loginRequired && prev?.origin === 'local') port.connect();
   });
-  void check(true);
-  return offClosed;
+
+  const report = opts.activity ?? typeof window !== 'undefined';
+  const offActivity = report
+    ? startActivityReports({ target: window, report: () => port.activity(), enabled: () => get().session !== null })
+    : () => undefined;
+
+  // Over IPC the stores loaded at start already; web mode connects once it knows it may.
+  void check(port.kind === 'web');
+  return () => {
+    offEnded();
+    offActivity();
+  };
+}
+
+/** Wires sign-in to the web transport (web mode); null: nothing to sign in to. Returns the function that stops it. */
+export function startAuth(web: ClosableTransport | null, opts: AuthOptions & { fetch?: FetchLike } = {}): () => void {
+  if (!web) {
+    useAuthStore.setState({ mode: 'ipc', checked: true });
+    return () => {};
+  }
+  return startAuthPort(createWebAuthPort(web, opts.fetch), opts);
 }

@@ -1,12 +1,17 @@
 /**
  * Setpoint writes of the machine page: the write log per machine (writes.log), the outcome of
  * the last write or undo, the write that Undo would revert, and whether a write is under way.
+ * A write or revert carries the signed-in account's PIN when it has one (the core asks for it:
+ * PIN_REQUIRED, BAD_PIN); all of it is forgotten when the session ends (`reset`).
  */
 import { create } from 'zustand';
 import type { Result, Transport, WriteResult } from '../../../src-preload/contract';
 
-/** What the panel shows after a write: the core's WriteResult, or why the call did not arrive. */
-export type WriteOutcome = { kind: 'result'; result: WriteResult } | { kind: 'error'; message: string };
+/** What the panel shows after a write: the core's WriteResult, or why the call did not arrive (with the API's code). */
+export type WriteOutcome = { kind: 'result'; result: WriteResult } | { kind: 'error'; message: string; code?: string };
+
+/** Refusals that mean "confirm again with the (right) PIN": the dialog stays open for them. */
+export const PIN_CODES: ReadonlySet<string> = new Set(['PIN_REQUIRED', 'BAD_PIN']);
 
 export interface MachineWrites {
   log: WriteResult[];
@@ -22,10 +27,12 @@ export interface WritesState {
   byMachine: Record<string, MachineWrites>;
   actions: {
     loadLog(transport: Transport, machineId: string, limit?: number): Promise<boolean>;
-    write(transport: Transport, machineId: string, pointId: string, value: number | boolean): Promise<WriteOutcome>;
-    revert(transport: Transport, machineId: string, writeId: string): Promise<WriteOutcome>;
+    write(transport: Transport, machineId: string, pointId: string, value: number | boolean, pin?: string): Promise<WriteOutcome>;
+    revert(transport: Transport, machineId: string, writeId: string, pin?: string): Promise<WriteOutcome>;
     /** Clears the outcome message (Undo stays available). */
     dismiss(machineId: string): void;
+    /** Forgets every machine's outcome, Undo and log (the session ended, someone else may stand here now). */
+    reset(): void;
   };
 }
 
@@ -53,7 +60,9 @@ export const useWritesStore = create<WritesState>()((set, get) => {
     let outcome: WriteOutcome;
     try {
       const res = await call();
-      outcome = res.ok ? { kind: 'result', result: res.value } : { kind: 'error', message: `${res.error.code}: ${res.error.message}` };
+      outcome = res.ok
+        ? { kind: 'result', result: res.value }
+        : { kind: 'error', message: `${res.error.code}: ${res.error.message}`, code: res.error.code };
     } catch (err) {
       outcome = { kind: 'error', message: err instanceof Error ? err.message : String(err) };
     }
@@ -83,16 +92,20 @@ export const useWritesStore = create<WritesState>()((set, get) => {
         patch(machineId, { log: res.value.entries, logError: null });
         return true;
       },
-      write(transport, machineId, pointId, value) {
-        return run(transport, machineId, pointId, () => transport.call('points.write', { machineId, pointId, value }), false);
+      write(transport, machineId, pointId, value, pin) {
+        const req = { machineId, pointId, value, ...(pin ? { pin } : {}) };
+        return run(transport, machineId, pointId, () => transport.call('points.write', req), false);
       },
-      revert(transport, machineId, writeId) {
+      revert(transport, machineId, writeId, pin) {
         const entry = get().byMachine[machineId]?.undoable;
         const pointId = entry?.id === writeId ? entry.pointId : writeId;
-        return run(transport, machineId, pointId, () => transport.call('points.revert', { writeId }), true);
+        return run(transport, machineId, pointId, () => transport.call('points.revert', { writeId, ...(pin ? { pin } : {}) }), true);
       },
       dismiss(machineId) {
         patch(machineId, { outcome: null });
+      },
+      reset() {
+        set({ byMachine: {} });
       },
     },
   };

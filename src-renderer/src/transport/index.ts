@@ -1,6 +1,7 @@
 /** Picks the transport: Electron IPC when the preload exposed its bridge, else the WebSocket. */
 import { BRIDGE_KEY } from '../../../src-preload/channels';
 import type { Bridge, Transport } from '../../../src-preload/contract';
+import { createIpcAuthPort, createWebAuthPort, type AuthPort } from './auth-port';
 import { createIpcTransport } from './ipc';
 import { createWebSocketTransport, type ClosableTransport } from './websocket';
 
@@ -12,10 +13,16 @@ export function apiUrl(loc: Pick<Location, 'protocol' | 'host'>): string {
   return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/api`;
 }
 
-/** The transport for this window; in web mode also its handle, which connects only when told (sign-in decides when). */
-export function createTransport(win: Window = window): { transport: Transport; web: ClosableTransport | null } {
+/**
+ * The transport for this window and its sign-in; in web mode also the WebSocket's handle,
+ * which connects only when told (sign-in decides when).
+ */
+export function createTransport(win: Window = window): { transport: Transport; web: ClosableTransport | null; auth: AuthPort } {
   const bridge = (win as unknown as Record<string, Bridge | undefined>)[BRIDGE_KEY];
-  if (bridge) return { transport: createIpcTransport(bridge), web: null };
+  if (bridge) {
+    const ipc = createIpcTransport(bridge);
+    return { transport: ipc, web: null, auth: createIpcAuthPort(bridge.auth, ipc) };
+  }
   const web = createWebSocketTransport(apiUrl(win.location), { lazy: true });
-  return { transport: web, web };
+  return { transport: web, web, auth: createWebAuthPort(web) };
 }

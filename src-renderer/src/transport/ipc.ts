@@ -10,8 +10,15 @@ import type {
   TransportStatus,
 } from '../../../src-preload/contract';
 
+/** The IPC transport; `refresh` makes every store load again (who the window acts as changed). */
+export interface IpcTransport extends Transport {
+  /** Says 'connecting' then 'connected' to status listeners, so they resync as after a reconnect. */
+  refresh(): void;
+}
+
 /** Wraps the bridge; IPC to the local main process is always 'connected'. */
-export function createIpcTransport(bridge: Bridge): Transport {
+export function createIpcTransport(bridge: Bridge): IpcTransport {
+  const statusHandlers = new Set<(s: TransportStatus) => void>();
   return {
     kind: 'ipc',
     async call<K extends CommandName>(name: K, request: CommandRequest<K>): Promise<Result<CommandResponse<K>>> {
@@ -27,8 +34,15 @@ export function createIpcTransport(bridge: Bridge): Transport {
       return bridge.on(name, handler);
     },
     onStatus(handler: (s: TransportStatus) => void): () => void {
+      statusHandlers.add(handler);
       handler('connected');
-      return () => {};
+      return () => {
+        statusHandlers.delete(handler);
+      };
+    },
+    refresh(): void {
+      for (const h of [...statusHandlers]) h('connecting');
+      for (const h of [...statusHandlers]) h('connected');
     },
   };
 }

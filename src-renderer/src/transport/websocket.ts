@@ -51,6 +51,8 @@ export interface ClosableTransport extends Transport {
   halt(): void;
   /** Calls `handler` when the server closed the connection, with its code and reason. */
   onClosed(handler: (code: number, reason: string) => void): () => void;
+  /** Tells the console a person is using the page (keeps a signed-in session from locking); dropped while not connected. */
+  activity(): void;
 }
 
 const OPEN = 1;
@@ -277,6 +279,9 @@ export function createWebSocketTransport(url: string, opts: WebSocketTransportOp
       return () => {
         closedHandlers.delete(handler);
       };
+    },
+    activity(): void {
+      send({ type: 'activity' });
     },
   };
 }
