@@ -79,6 +79,10 @@ export const PK60_REEL = 3500;
 export const MODELS: Record<string, ModelSpec> = {
   im250: {
     slowdown: 0.06,
+    // A cold barrel melts slower: every °C a zone runs below its optimum (219 / 224 °C) costs
+    // 0.75 % of cycle time, so at the factory setpoints (215 / 220 °C) the machine runs 6 % over
+    // its ideal, and a warmer zone (the reference cloud's recommendation) makes it faster.
+    cycleS: (c, idealS) => idealS * (1 + 0.0075 * (Math.max(0, 219 - c.pv('zone1', 215)) + Math.max(0, 224 - c.pv('zone2', 220)))),
     jitter: 0.03,
     // Holding pressure away from the optimum gives sink marks or flash; cold barrels give short shots.
     scrap: (c) =>

@@ -34,8 +34,10 @@ const PlantEntrySchema = z
     /** The plant's provisioning file: its id and pseudonym key are read from there. */
     provisioning: z.string().optional(),
     signingKeys: z.array(SigningKeyEntrySchema).default([]),
-    /** The output of `plant-console keys show --json`: its Ed25519 key is registered. */
+    /** The output of `plant-console keys show --json`: its Ed25519 (and X25519) keys are registered. */
     keysShow: z.string().optional(),
+    /** The plant's X25519 key recommendations are sealed to (when no `keysShow` gives it). */
+    boxKey: z.object({ publicKey: z.string(), keyId: kid.optional() }).strict().optional(),
   })
   .strict();
 
@@ -85,6 +87,8 @@ export interface RegisteredPlant {
   pseudonym: string;
   /** The plant's Ed25519 keys from the registry (announcements recorded in the store come on top). */
   ring: KeyRing<Uint8Array>;
+  /** The plant's X25519 key from the registry, for recommendations (an announced one in the store wins). */
+  box?: { kid: string; publicKey: Buffer };
 }
 
 /** The configuration with paths made absolute, plants resolved and the password read. */
@@ -130,19 +134,34 @@ interface KeysShowKey {
   publicKey?: unknown;
 }
 
-function keysFromKeysShow(path: string): { publicKey: string; keyId?: string }[] {
+function keysFromKeysShow(path: string, alg: 'ed25519' | 'x25519' = 'ed25519'): { publicKey: string; keyId?: string }[] {
   let doc: { keys?: KeysShowKey[] };
   try {
     doc = JSON.parse(readFileSync(path, 'utf8')) as { keys?: KeysShowKey[] };
   } catch (err) {
     throw new ConsoleError('CONFIG_UNREADABLE', `Cannot read keys show output ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const keys = (Array.isArray(doc.keys) ? doc.keys : []).filter((k) => k.alg === 'ed25519');
-  if (!keys.length) throw invalid(`${path} lists no Ed25519 key: give the output of "plant-console keys show --json"`);
+  const keys = (Array.isArray(doc.keys) ? doc.keys : []).filter((k) => k.alg === alg);
+  if (!keys.length && alg === 'ed25519') throw invalid(`${path} lists no Ed25519 key: give the output of "plant-console keys show --json"`);
   return keys.map((k) => {
     const pk = typeof k.publicKeyHex === 'string' ? k.publicKeyHex : String(k.publicKey);
     return typeof k.keyId === 'string' ? { publicKey: pk, keyId: k.keyId } : { publicKey: pk };
   });
+}
+
+function boxKeyOf(
+  entry: z.infer<typeof PlantEntrySchema>,
+  at: (p: string) => string,
+  where: string,
+): { kid: string; publicKey: Buffer } | undefined {
+  const listed = entry.boxKey ?? (entry.keysShow ? keysFromKeysShow(at(entry.keysShow), 'x25519').at(-1) : undefined);
+  if (!listed) return undefined;
+  const pk = publicKeyBytes(listed.publicKey);
+  if (!pk) throw invalid(`${where}: the X25519 key is neither 64 hex characters nor base64 of 32 bytes`);
+  const kidOf = keyId(pk, 'x25519');
+  if (listed.keyId !== undefined && listed.keyId !== kidOf)
+    throw invalid(`${where}: X25519 key id ${listed.keyId} is not the id of its key (${kidOf})`);
+  return { kid: kidOf, publicKey: pk };
 }
 
 function resolvePlant(entry: z.infer<typeof PlantEntrySchema>, at: (p: string) => string, index: number): RegisteredPlant {
@@ -178,7 +197,8 @@ function resolvePlant(entry: z.infer<typeof PlantEntrySchema>, at: (p: string) =
   // The last key without an end is the current one (the one that may announce its successor).
   const current = [...entries].reverse().find((e) => e.notAfter === null) ?? entries[entries.length - 1];
   if (!current) throw invalid(`${where}: plant ${id} has no signing key`);
-  return { id, pseudonym, ring: { current: current.kid, entries, lastIssued: 0 } };
+  const box = boxKeyOf(entry, at, where);
+  return { id, pseudonym, ring: { current: current.kid, entries, lastIssued: 0 }, ...(box ? { box } : {}) };
 }
 
 /** Resolves a parsed or raw configuration object; `baseDir` anchors relative paths. */

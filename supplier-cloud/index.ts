@@ -19,3 +19,17 @@ export { rotateCloudKey, republishAnnouncement, publishAnnouncement, parseDurati
 export { openCloudStore, type CloudStore, type PlantStatus } from './store';
 export { formatEvent, eventJson, type ReceiverEvent } from './events';
 export { GAP_LABEL } from './gap-notice';
+export { runRecommendCommand, demoConfig } from './recommend';
+export { recoHistory, formatRecoHistory, type RecoHistory } from './reports';
+export { sendRecommendation, newRecommendationId, plantBoxKey } from './reco-send';
+export { createProposer, builtinRuleModel, type Proposer, type ProposerOptions } from './proposer';
+export {
+  evaluateTuningRule,
+  isOpen,
+  ruleModelFromProfile,
+  DEFAULT_RULE_OPTIONS,
+  type RuleModel,
+  type RuleOptions,
+  type Proposal,
+} from './rules';
+export type { RecoStore, SentRecommendation, StoredReport } from './reco-store';

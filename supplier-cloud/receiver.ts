@@ -10,8 +10,8 @@ import { brokerOptions, clientIdFor, connectOnce } from './broker';
 import { openCloudKeys } from './cloud-keys';
 import { resolveReceiverConfig, type ReceiverConfigInput, type ResolvedReceiverConfig } from './config';
 import type { ReceiverEvent } from './events';
-import { createInbox, type InboxStats } from './inbox';
-import { openCloudStore } from './store';
+import { createInbox, type InboxStats, type ObservedBatch } from './inbox';
+import { openCloudStore, type CloudStore } from './store';
 
 /** How a receiver is run (all optional; tests inject the clock). */
 export interface ReceiverOptions {
@@ -23,6 +23,8 @@ export interface ReceiverOptions {
   /** The receiver's clock (ms): key grace periods are judged against it. */
   now?: () => number;
   onEvent?: (e: ReceiverEvent) => void;
+  /** Every stored batch, after its commit (the reference rule watches them). */
+  onBatch?: (b: ObservedBatch) => void;
   /** Names this receiver in events and in the store (default: random). */
   name?: string;
 }
@@ -41,6 +43,11 @@ export interface ReceiverStats extends InboxStats {
 export interface Receiver {
   readonly name: string;
   stats(): ReceiverStats;
+  /** The resolved configuration (registry, broker) and the store this receiver writes. */
+  readonly config: ResolvedReceiverConfig;
+  readonly store: CloudStore;
+  /** Publishes on the receiver's connection, QoS 1, not retained (recommendations on a plant's downlink). */
+  publish(topic: string, text: string): Promise<void>;
   stop(): Promise<void>;
   /** Settles when the receiver has stopped (by `stop()` or after a store failure). */
   readonly closed: Promise<{ error: string | null }>;
@@ -79,6 +86,7 @@ export async function startReceiver(
     now,
     reorderWindow: cfg.reorderWindow,
     announcementWaitMs: cfg.announcementWaitMs,
+    ...(options.onBatch ? { onBatch: options.onBatch } : {}),
   });
 
   let failed: string | null = null;
@@ -162,10 +170,19 @@ export async function startReceiver(
     detail: `${cfg.broker.url} ${v5 ? `group ${cfg.group}` : 'MQTT 3.1.1, no shared subscription'}`,
   });
 
+  const connected = client;
   return {
     name,
     closed,
     stop,
+    config: cfg,
+    store,
+    async publish(topic, text) {
+      if (stopping) throw new ConsoleError('UNAVAILABLE', `Receiver ${name} is stopped: cannot publish on ${topic}`);
+      const ack = (await connected.publishAsync(topic, text, { qos: 1, retain: false })) as { reasonCode?: number } | undefined;
+      if ((ack?.reasonCode ?? 0) >= 128)
+        throw new ConsoleError('UNAVAILABLE', `The broker refused the message on ${topic} (reason ${ack?.reasonCode}): check the ACL`);
+    },
     stats: () => ({
       ...inbox.stats(),
       name,

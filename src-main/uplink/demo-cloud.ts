@@ -11,12 +11,21 @@
  * started later, it never sees the announcement of a rotation. The in-process one knows the
  * plant by plant-keys.json (its first keys, as registered) and learns rotations as the real
  * cloud does, from the announcement signed by the previous key.
+ *
+ * It also plays the supplier's engineers: the reference tuning rule (supplier-cloud/rules.ts)
+ * watches the sealed data it receives and sends a signed, sealed recommendation, at most one open
+ * per machine, the first about a minute after start; the plant's reports on it are stored and
+ * exposed (`recommendations()`, `reports()`) so tests can assert on them.
  */
 import { join } from 'node:path';
 import type { ReceiverConfigInput } from '../../supplier-cloud/config';
 import type { ReceiverEvent } from '../../supplier-cloud/events';
+import type { Proposer } from '../../supplier-cloud/proposer';
 import type { Receiver, ReceiverStats } from '../../supplier-cloud/receiver';
+import type { SentRecommendation, StoredReport } from '../../supplier-cloud/reco-store';
+import type { RuleOptions } from '../../supplier-cloud/rules';
 import type { Logger } from '../core/log';
+import { wipe } from '../protocol';
 import { writeFileAtomic } from '../store/files';
 
 /** The variable `receiver.json` reads the broker password from (never written into the file). */
@@ -30,9 +39,25 @@ export interface DemoCloudBroker {
   cloud: { username: string; password: string };
 }
 
+/** How the demo cloud proposes recommendations (null: it does not). */
+export interface DemoRecoOptions {
+  /** Nothing is proposed before this long after start (ms). */
+  firstAfterMs: number;
+  /** Nothing more for a machine this long after the last one (ms). */
+  cooldownMs: number;
+  rule: Partial<RuleOptions>;
+}
+
+/** The demo's defaults: the first recommendation about a minute after start, a 2-minute observation window. */
+export const DEMO_RECO_DEFAULTS: DemoRecoOptions = { firstAfterMs: 60_000, cooldownMs: 30 * 60_000, rule: { windowS: 120 } };
+
 /** The running demo cloud. */
 export interface DemoCloud {
   stats(): ReceiverStats;
+  /** Recommendations this cloud sent (by its rule, or by `supplier-cloud recommend --demo-data-dir`). */
+  recommendations(): SentRecommendation[];
+  /** The plant's reports on them, oldest first. */
+  reports(): StoredReport[];
   /** Waits (briefly) for messages still on their way, then disconnects and closes cloud.db. */
   stop(): Promise<void>;
 }
@@ -75,6 +100,8 @@ export async function startDemoCloud(opts: {
   log: Logger;
   /** The plant's signing keys, oldest first (the last is current). */
   signingKeys: readonly { keyId: string; publicKey: Buffer }[];
+  /** The tuning rule's settings; null turns it off (default DEMO_RECO_DEFAULTS). */
+  reco?: DemoRecoOptions | null;
 }): Promise<DemoCloud | null> {
   const { dir, broker, log } = opts;
   const everyKey: Registry = {
@@ -125,6 +152,15 @@ export async function startDemoCloud(opts: {
           notRecorded: e.notRecorded,
         });
         return;
+      case 'reco-sent':
+        log.log('info', `Demo supplier cloud: sent recommendation ${e.recommendation} for machine ${e.machine}: ${e.changes}`, {
+          topic: e.topic,
+        });
+        return;
+      case 'reco-report':
+        if (!e.repeated)
+          log.log('info', `Demo supplier cloud: ${e.kind} report on ${e.recommendation} (machine ${e.machine}): ${e.summary}`);
+        return;
       case 'error':
         log.log('warn', `Demo supplier cloud: ${e.message}`);
         return;
@@ -133,6 +169,7 @@ export async function startDemoCloud(opts: {
     }
   };
   let receiver: Receiver;
+  let proposer: Proposer | null = null;
   try {
     const { startReceiver } = await import('../../supplier-cloud/receiver');
     receiver = await startReceiver(
@@ -142,6 +179,7 @@ export async function startDemoCloud(opts: {
         password: broker.cloud.password,
         name: 'demo-cloud',
         onEvent,
+        onBatch: (b) => proposer?.observe(b),
       },
     );
   } catch (err) {
@@ -151,6 +189,26 @@ export async function startDemoCloud(opts: {
     return null;
   }
   log.log('info', 'SIMULATED demo: supplier cloud receiving in process', { database: join(dir, 'cloud.db') });
+  const reco = opts.reco === undefined ? DEMO_RECO_DEFAULTS : opts.reco;
+  let signer: { secretKey: Buffer } | null = null;
+  if (reco) {
+    try {
+      const [{ createProposer }, { KEY_FILES, readSupplierSigner }] = await Promise.all([
+        import('../../supplier-cloud/proposer'),
+        import('../../supplier-cloud/keyfiles'),
+      ]);
+      const s = readSupplierSigner(join(dir, KEY_FILES.supplierSecret));
+      signer = s;
+      const { store, publish, config } = receiver;
+      proposer = createProposer({ store, plants: config.plants, signer: s, publish, receiver: receiver.name, onEvent, ...reco });
+      log.log('info', 'SIMULATED demo: the supplier cloud proposes tuning recommendations from the sealed data', {
+        firstAfterS: reco.firstAfterMs / 1000,
+        windowS: reco.rule.windowS,
+      });
+    } catch (err) {
+      log.log('warn', 'SIMULATED demo: the supplier cloud will not propose recommendations', { error: (err as Error).message });
+    }
+  }
 
   let reported = -1;
   const timer = setInterval(() => {
@@ -165,10 +223,14 @@ export async function startDemoCloud(opts: {
     if (error) log.log('warn', 'Demo supplier cloud stopped on an error', { error });
   });
 
+  let stopped = false;
   return {
     stats: () => receiver.stats(),
+    recommendations: () => (stopped ? [] : receiver.store.reco.sent()),
+    reports: () => (stopped ? [] : receiver.store.reco.reports()),
     async stop() {
       clearInterval(timer);
+      await proposer?.idle();
       // Batches the broker took just before the plant stopped may still be on their way to us.
       let last = -1;
       for (let i = 0; i < 20 && receiver.stats().messages !== last; i++) {
@@ -176,7 +238,9 @@ export async function startDemoCloud(opts: {
         await new Promise((r) => setTimeout(r, 50));
       }
       const final = summary(receiver.stats());
+      stopped = true;
       await receiver.stop();
+      wipe(signer?.secretKey);
       log.log('info', 'Demo supplier cloud stopped', final);
     },
   };

@@ -7,7 +7,8 @@
  *   ca.crt, server.crt, server.key                                the broker's TLS (openssl, first start)
  *   broker.json    (0600)  broker URL, CA file, MQTT protocol version, plant and cloud credentials
  *   plant-keys.json        the plant's public keys as `plant-console keys show --json` prints them
- *   receiver.json, cloud.db  the in-process supplier cloud (demo-cloud.ts)
+ *   receiver.json, cloud.db  the in-process supplier cloud (demo-cloud.ts), which also proposes
+ *                            tuning recommendations (PLANT_CONSOLE_DEMO_RECO* variables, below)
  *
  * Node cannot make X.509 certificates by itself, so the certificates come from `openssl`
  * (execFile, no shell). Without openssl the demo runs without an uplink and says why.
@@ -22,7 +23,7 @@ import type { Logger } from '../core/log';
 import { plantTopics, randomBytes, toHex } from '../protocol';
 import { writeFileAtomic } from '../store/files';
 import type { PublicKeyInfo } from '../store/identity';
-import { startDemoCloud, type DemoCloud } from './demo-cloud';
+import { DEMO_RECO_DEFAULTS, startDemoCloud, type DemoCloud, type DemoRecoOptions } from './demo-cloud';
 import { readProvisioning } from './provisioning';
 
 const run = promisify(execFile);
@@ -57,6 +58,8 @@ export interface DemoUplink {
   writePlantKeys(dataDir: string, keys: PublicKeyInfo[], signingKeys?: DemoSigningKey[]): void;
   /** Starts the in-process supplier cloud (after writePlantKeys, before the uplink publishes). */
   startCloud(): Promise<DemoCloud | null>;
+  /** The in-process supplier cloud once started (its recommendations and the plant's reports). */
+  cloud(): DemoCloud | null;
   stop(): Promise<void>;
 }
 
@@ -123,8 +126,35 @@ function secrets(dir: string): BrokerSecrets {
   };
 }
 
+/**
+ * The demo cloud's recommendation settings from the environment (tests shorten them):
+ * PLANT_CONSOLE_DEMO_RECO=off turns the rule off; PLANT_CONSOLE_DEMO_RECO_AFTER_S (default 60) is
+ * the delay before the first proposal; PLANT_CONSOLE_DEMO_RECO_WINDOW_S (default 120) the
+ * observation window the recommendations ask for.
+ */
+export function demoRecoOptions(env: Record<string, string | undefined> = process.env): DemoRecoOptions | null {
+  if (env.PLANT_CONSOLE_DEMO_RECO === 'off') return null;
+  const seconds = (v: string | undefined, min: number, max: number): number | undefined => {
+    const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : NaN;
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  };
+  const after = seconds(env.PLANT_CONSOLE_DEMO_RECO_AFTER_S, 0, 86_400);
+  const windowS = seconds(env.PLANT_CONSOLE_DEMO_RECO_WINDOW_S, 10, 7 * 86_400);
+  return {
+    ...DEMO_RECO_DEFAULTS,
+    ...(after !== undefined ? { firstAfterMs: after * 1000 } : {}),
+    rule: { ...DEMO_RECO_DEFAULTS.rule, ...(windowS !== undefined ? { windowS } : {}) },
+  };
+}
+
 /** Prepares `<dataDir>/demo-cloud/` (first start) and starts the embedded TLS broker on a loopback port. */
-export async function startDemoUplink(opts: { dataDir: string; log: Logger; host?: string }): Promise<DemoUplink | null> {
+export async function startDemoUplink(opts: {
+  dataDir: string;
+  log: Logger;
+  host?: string;
+  /** The demo cloud's tuning rule (default: from the environment, demoRecoOptions). */
+  reco?: DemoRecoOptions | null;
+}): Promise<DemoUplink | null> {
   const dir = join(opts.dataDir, 'demo-cloud');
   const host = opts.host ?? '127.0.0.1';
   try {
@@ -240,9 +270,11 @@ export async function startDemoUplink(opts: { dataDir: string; log: Logger; host
       writeFileAtomic(target, JSON.stringify(report, null, 2) + '\n', { noClobber: false });
     },
     async startCloud() {
-      cloud ??= await startDemoCloud({ dir, broker: file, log: opts.log, signingKeys: allSigningKeys });
+      const reco = opts.reco === undefined ? demoRecoOptions() : opts.reco;
+      cloud ??= await startDemoCloud({ dir, broker: file, log: opts.log, signingKeys: allSigningKeys, reco });
       return cloud;
     },
+    cloud: () => cloud,
     async stop() {
       await cloud?.stop().catch((err: unknown) => opts.log.log('warn', 'Demo supplier cloud did not stop cleanly', { error: String(err) }));
       await new Promise<void>((r) => broker.close(() => r()));
