@@ -8,16 +8,29 @@
  * exception 11 (gateway target device failed to respond), as a Modbus TCP gateway answers for
  * an address with no device behind it, so a misconfigured master fails fast instead of waiting
  * for its timeout.
+ *
+ * The firmware a module runs is reported with Modbus "Read Device Identification" (FC43/14):
+ * vendor, product code (the model) and MajorMinorRevision (the running firmware version), the
+ * standard place a master looks for it, so no register of the machine's profile moves.
  */
 import { randomInt } from 'node:crypto';
-import type { AddressInfo, Server } from 'node:net';
-import { ServerTCP } from 'modbus-serial';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { ServerTCP, type IServiceVector } from 'modbus-serial';
 import { loadProfile, packageRoot } from '../src-main/config/load';
 import type { Profile } from '../src-main/config/schema';
 import { ConsoleError } from '../src-main/core/errors';
 import { silentLogger, type Logger } from '../src-main/core/log';
-import { createRegisterBank, serviceVector, type RegisterBank } from './register-bank';
-import { createSimulator, type Simulator } from './simulator';
+import { createRegisterBank, ModbusException, serviceVector, type RegisterBank } from './register-bank';
+import { createSimulator, type SimTuning, type Simulator } from './simulator';
+
+/** What FC43/14 (Read Device Identification) answers. */
+export interface DeviceIdentification {
+  vendor: string;
+  /** The product code: the model (im250). */
+  productCode: string;
+  /** MajorMinorRevision: the running firmware version. */
+  revision: string;
+}
 
 export interface AgentOptions {
   /** Interface to listen on; 127.0.0.1 unless given. */
@@ -37,6 +50,12 @@ export interface AgentOptions {
   /** Time source in ms; Date.now unless given (a constant clock freezes the machine). */
   clock?: () => number;
   logger?: Logger;
+  /** What the running firmware image tunes in the simulation. */
+  tuning?: SimTuning;
+  /** The running firmware version, answered to FC43/14 as MajorMinorRevision ("unknown" unless given). */
+  firmwareVersion?: string;
+  /** Called after each read request (any function) was answered without an exception. */
+  onRead?: () => void;
 }
 
 export interface Agent {
@@ -48,6 +67,8 @@ export interface Agent {
   simulator: Simulator;
   /** The served registers, as a master reads them. */
   bank: RegisterBank;
+  /** Remote `address:port` of every Modbus TCP client connected now. */
+  clients(): string[];
   /** Closes the listener and every client connection and stops the simulation timer. */
   stop(): Promise<void>;
 }
@@ -63,6 +84,7 @@ export interface SimulationOptions {
   tickMs: number;
   clock: () => number;
   logger: Logger;
+  tuning?: SimTuning;
 }
 
 /** A running simulated machine: its simulator, the register bank served from it, and its tick timer. */
@@ -76,7 +98,7 @@ export interface Simulation {
 /** Starts simulating `profile`: the simulator steps on a timer and its values are encoded into the bank. */
 export function startSimulation(opts: SimulationOptions): Simulation {
   const { profile, clock, logger: log } = opts;
-  const simulator = createSimulator(profile, { seed: opts.seed, startMs: clock() });
+  const simulator = createSimulator(profile, { seed: opts.seed, startMs: clock(), ...(opts.tuning ? { tuning: opts.tuning } : {}) });
   const bank = createRegisterBank(profile, (pointId, value) => {
     simulator.setPoint(pointId, value);
     log.log('info', 'device-agent: point written', { model: profile.model, point: pointId, value });
@@ -99,6 +121,27 @@ export function startSimulation(opts: SimulationOptions): Simulation {
   return { simulator, bank, stop: () => clearInterval(timer) };
 }
 
+/**
+ * The service vector over `bank`, with every answered read reported to `onRead` and FC43/14
+ * answered from `id` (modbus-serial's type lacks that member, though its server calls it).
+ */
+function agentVector(bank: RegisterBank, id: DeviceIdentification, unitId: number, onRead: () => void): IServiceVector {
+  const observed: RegisterBank = {
+    ...bank,
+    read(fn, address, count) {
+      const words = bank.read(fn, address, count);
+      onRead();
+      return words;
+    },
+  };
+  const readDeviceIdentification = (unit: number): Record<number, string> => {
+    if (unit !== unitId) throw new ModbusException(11, `No unit ${unit} here (this device is unit ${unitId})`);
+    onRead();
+    return { 0x00: id.vendor, 0x01: id.productCode, 0x02: id.revision };
+  };
+  return Object.assign(serviceVector(observed, { unitId }), { readDeviceIdentification });
+}
+
 /** Starts simulating a machine and serving it over Modbus TCP; resolves once listening. */
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const host = opts.host ?? '127.0.0.1';
@@ -115,15 +158,22 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const profile = opts.profile ?? loadProfile(`builtin:${opts.model ?? 'im250'}`, packageRoot());
   const seed = opts.seed ?? randomInt(0x7fffffff);
 
-  const sim = startSimulation({ profile, seed, tickMs, clock, logger: log });
+  const sim = startSimulation({ profile, seed, tickMs, clock, logger: log, ...(opts.tuning ? { tuning: opts.tuning } : {}) });
   const { simulator, bank } = sim;
 
   // modbus-serial replaces a falsy port with 502, so an ephemeral port is asked for as the
   // string "0", which net.Server.listen accepts.
   const listenPort = (opts.port === 0 ? '0' : opts.port) as number;
   // Unit filtering is done in the vector (exception 11), so the server itself accepts all units.
-  const server = new ServerTCP(serviceVector(bank, { unitId }), { host, port: listenPort, unitID: 255 });
+  const identification = { vendor: profile.vendor ?? 'unknown', productCode: profile.model, revision: opts.firmwareVersion ?? 'unknown' };
+  const vector = agentVector(bank, identification, unitId, opts.onRead ?? (() => undefined));
+  const server = new ServerTCP(vector, { host, port: listenPort, unitID: 255 });
   const net = (server as unknown as { _server?: Server })._server;
+  const sockets = new Set<Socket>();
+  net?.on('connection', (sock: Socket) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+  });
   server.on('socketError', (err: Error | null) => log.log('debug', 'device-agent: client socket error', { error: err?.message }));
   server.on('error', (err: Error | null) => log.log('warn', 'device-agent: server error', { error: err?.message }));
 
@@ -156,6 +206,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     seed,
     simulator,
     bank,
+    clients: () => [...sockets].filter((s) => s.remoteAddress).map((s) => `${s.remoteAddress}:${s.remotePort}`),
     stop() {
       stopping ??= new Promise<void>((resolve) => {
         sim.stop();

@@ -1,6 +1,7 @@
 /**
  * `device-agent`: serves one simulated machine over Modbus TCP, RTU on a serial port and/or RTU
- * over TCP until SIGINT or SIGTERM; every transport serves the same simulated machine.
+ * over TCP until SIGINT or SIGTERM; every transport serves the same simulated machine. With
+ * --state-dir it runs as a module (firmware slots, identity, heartbeats: module-cli.ts).
  * bin/device-agent.js sets the exit code from `runDeviceAgentCli`; nothing here exits the process.
  */
 import { ConsoleError } from '../src-main/core/errors';
@@ -9,6 +10,16 @@ import { randomInt } from 'node:crypto';
 import { loadProfile, packageRoot } from '../src-main/config/load';
 import { startAgent, startSimulation, type Agent, type Simulation } from './agent';
 import { startRtuLine, type LineServer } from './rtu-server';
+import {
+  checkModuleArgs,
+  MODULE_OPTIONS,
+  MODULE_USAGE,
+  ModuleUsageError,
+  runModuleAgent,
+  runModuleCommand,
+  SUBCOMMANDS,
+  type ModuleArgs,
+} from './module-cli';
 
 const USAGE = `Usage: device-agent --modbus-port PORT [options]
        device-agent --rtu-path DEVICE [--baud N] [--rtu-tcp-port N] [options]
@@ -26,7 +37,9 @@ Options:
   --model NAME      built-in machine profile: im250, hp200 or pk60 (default im250)
   --unit-id N       Modbus unit id answered (1–247, default 1); other ids get exception 11
   --seed N          simulation seed (0–4294967295), for a repeatable run
-  -h, --help        show this help`;
+  -h, --help        show this help
+
+${MODULE_USAGE}`;
 
 interface CliIo {
   out: (line: string) => void;
@@ -58,23 +71,41 @@ interface CliArgs {
   rtuPath?: string;
   baud: number;
   rtuTcpPort?: number;
+  module: ModuleArgs;
+  /** Subcommand arguments (install's bundle). */
+  rest: string[];
 }
 
-function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { help: false, host: '127.0.0.1', model: 'im250', unitId: 1, baud: 19200 };
+function parseArgs(argv: readonly string[], allowRest = false): CliArgs {
+  const args: CliArgs = { help: false, host: '127.0.0.1', model: 'im250', unitId: 1, baud: 19200, module: {}, rest: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    if (allowRest && !arg.startsWith('-')) {
+      args.rest.push(arg);
+      continue;
+    }
     if (arg === '-h' || arg === '--help') {
       args.help = true;
       continue;
     }
     const eq = arg.indexOf('=');
     const name = eq > 0 && arg.startsWith('--') ? arg.slice(0, eq) : arg;
-    const known = ['--modbus-port', '--host', '--model', '--unit-id', '--seed', '--rtu-path', '--baud', '--rtu-tcp-port'];
+    const known = [
+      '--modbus-port',
+      '--host',
+      '--model',
+      '--unit-id',
+      '--seed',
+      '--rtu-path',
+      '--baud',
+      '--rtu-tcp-port',
+      ...MODULE_OPTIONS,
+    ];
     if (!known.includes(name)) throw new UsageError(`unknown ${arg.startsWith('-') ? 'option' : 'argument'} "${arg}" (see --help)`);
     const value = eq > 0 && arg.startsWith('--') ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined || value === '') throw new UsageError(`${name} needs a value`);
-    if (name === '--modbus-port') args.port = intOption(name, value, 1, 65535);
+    if ((MODULE_OPTIONS as readonly string[]).includes(name)) args.module[name as keyof ModuleArgs] = value;
+    else if (name === '--modbus-port') args.port = intOption(name, value, 1, 65535);
     else if (name === '--unit-id') args.unitId = intOption(name, value, 1, 247);
     else if (name === '--seed') args.seed = intOption(name, value, 0, 0xffffffff);
     else if (name === '--host') args.host = value;
@@ -107,11 +138,30 @@ function signalled(): Promise<string> {
   });
 }
 
+/** Module mode and its subcommands; usage mistakes exit 2, refusals and failures 1. */
+async function runModule(command: (typeof SUBCOMMANDS)[number] | undefined, args: CliArgs, io: CliIo): Promise<number> {
+  try {
+    if (command) return await runModuleCommand(command, { ...args.module, model: args.model }, args.rest, io);
+    if (args.port === undefined) throw new ModuleUsageError('--state-dir needs --modbus-port (a module serves Modbus TCP)');
+    if (args.rtuPath !== undefined || args.rtuTcpPort !== undefined) throw new ModuleUsageError('--state-dir serves Modbus TCP only');
+    const base = { ...args.module, port: args.port, host: args.host, model: args.model, unitId: args.unitId };
+    return await runModuleAgent(args.seed !== undefined ? { ...base, seed: args.seed } : base, io, () => io.stopSignal ?? signalled());
+  } catch (err) {
+    const msg = (err as Error).message.replace(/^device-agent: /, '').split('\n')[0];
+    io.err(`device-agent: ${msg}`);
+    const usage =
+      err instanceof ModuleUsageError || (err instanceof ConsoleError && (err.code === 'CONFIG_INVALID' || err.code === 'BAD_REQUEST'));
+    return usage ? 2 : 1;
+  }
+}
+
 /** Runs `device-agent` with `argv` (without node and script); resolves to the exit code. */
 export async function runDeviceAgentCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
   let args: CliArgs;
+  const command = SUBCOMMANDS.find((c) => c === argv[0]);
   try {
-    args = parseArgs(argv);
+    args = parseArgs(command ? argv.slice(1) : argv, command !== undefined);
+    checkModuleArgs(args.module);
   } catch (err) {
     io.err(`device-agent: ${(err as Error).message}`);
     return 2;
@@ -120,6 +170,7 @@ export async function runDeviceAgentCli(argv: string[], io: CliIo = defaultIo): 
     io.out(USAGE);
     return 0;
   }
+  if (command || args.module['--state-dir'] !== undefined) return runModule(command, args, io);
   if (args.port === undefined && args.rtuPath === undefined && args.rtuTcpPort === undefined) {
     io.err('device-agent: --modbus-port is required (see --help), or --rtu-path or --rtu-tcp-port');
     return 2;

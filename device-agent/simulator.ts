@@ -28,6 +28,21 @@ export interface Simulator {
   faultCode(): number;
 }
 
+/**
+ * What a firmware image can tune in the simulated machine; 1 everywhere is the machine as it
+ * always ran (multiplying by 1 keeps every run bit-identical to one without tuning).
+ */
+export interface SimTuning {
+  /** Multiplies the nominal cycle duration (> 1: slower machine, visible in cycle time and OEE). */
+  cycleTimeFactor: number;
+  /** Multiplies the probability that a part is scrap. */
+  scrapFactor: number;
+  /** Divides the time constants of controlled values (barrel zones, oil, line speed): > 1 settles faster. */
+  controlGain: number;
+}
+
+export const NEUTRAL_TUNING: SimTuning = { cycleTimeFactor: 1, scrapFactor: 1, controlGain: 1 };
+
 /** mulberry32: a tiny seeded PRNG, so a run repeats exactly for the same seed and step times. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -69,7 +84,8 @@ function stateCodes(p: PointDef | undefined): Partial<Record<SimState, number>> 
 }
 
 /** Creates a simulated machine for `profile`, deterministic for `seed`. */
-export function createSimulator(profile: Profile, opts: { seed: number; startMs: number }): Simulator {
+export function createSimulator(profile: Profile, opts: { seed: number; startMs: number; tuning?: SimTuning }): Simulator {
+  const tune = opts.tuning ?? NEUTRAL_TUNING;
   const rand = mulberry32(opts.seed);
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const uniform = (lo: number, hi: number): number => lo + (hi - lo) * rand();
@@ -159,7 +175,7 @@ export function createSimulator(profile: Profile, opts: { seed: number; startMs:
 
   function startCycle(carryS: number): void {
     cycleNoise = normal();
-    const nominal = spec.cycleS ? spec.cycleS(ctx, ideal) : ideal * (1 + spec.slowdown);
+    const nominal = (spec.cycleS ? spec.cycleS(ctx, ideal) : ideal * (1 + spec.slowdown)) * tune.cycleTimeFactor;
     cycleDurS = Math.min(Math.max(nominal * (1 + spec.jitter * cycleNoise), ideal), ideal * 20);
     cycleElapsedS = carryS;
     phase = carryS / cycleDurS;
@@ -209,7 +225,7 @@ export function createSimulator(profile: Profile, opts: { seed: number; startMs:
   }
 
   function finishPart(): void {
-    const p = Math.min(Math.max(spec.scrap(ctx) + (firstAfterStop ? 0.15 : 0), 0), 1);
+    const p = Math.min(Math.max(spec.scrap(ctx) * tune.scrapFactor + (firstAfterStop ? 0.15 : 0), 0), 1);
     if (rand() < p) scrap = (scrap + 1) % U32;
     else good = (good + 1) % U32;
     firstAfterStop = false;
@@ -233,7 +249,7 @@ export function createSimulator(profile: Profile, opts: { seed: number; startMs:
       const b = spec.process[p.id];
       if (b?.kind === 'lag') {
         const x = inner.get(p.id) ?? 0;
-        const y = x + (b.target(ctx) - x) * (1 - Math.exp(-dtS / b.tauS));
+        const y = x + (b.target(ctx) - x) * (1 - Math.exp(-dtS / (b.tauS / tune.controlGain)));
         inner.set(p.id, y);
         out.set(p.id, y + b.noise * normal());
       } else if (b?.kind === 'cycle') {

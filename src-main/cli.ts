@@ -8,12 +8,14 @@ import { startPlant } from './app/bootstrap';
 import { readDevices, formatReadReport } from './app/read';
 import { runKeysCommand } from './app/keys-cli';
 import { runAuditCommand } from './app/audit-cli';
+import { runFirmwareCommand } from './app/firmware-cli';
 import { runUserCommand } from './app/user-cli';
 import { VERSION } from './app/version';
 import { loadConfig, packageRoot } from './config/load';
 import { ConsoleError } from './core/errors';
 import { consoleLogger, type LogLevel } from './core/log';
 import { isLoopbackHost, startWebServer } from './web/server';
+import { setupHint } from './web/setup-route';
 import { ensureCertificate, loadCertificate, namesForBind, type TlsMaterial } from './web/tls';
 
 const USAGE = `plant-console ${VERSION}
@@ -25,8 +27,9 @@ Usage:
       Without --config it runs the embedded demo plant (SIMULATED). Beyond loopback (e.g.
       --host 0.0.0.0) it speaks only HTTPS and every connection signs in: with the given
       certificate, or one generated into the data dir at first start (its SHA-256 fingerprint
-      is printed and shown on the console). On loopback, --require-login (or the config's
-      access.localLoginRequired) asks for sign-in too.
+      is printed and shown on the console). On loopback a browser sees the plant without
+      sign-in (read-only) and signs in to change anything; --require-login (or the config's
+      "access": { "localViewWithoutLogin": false }) asks for sign-in before anything is shown.
   plant-console read --config FILE [--device ID] [--json]
       Commissioning: one poll of each device, every decoded point or a clear per-device error.
       Exit code 1 when a device could not be read.
@@ -48,6 +51,12 @@ Usage:
       Checks the audit log's hash chain and signed heads; exit code 1 names the first bad record.
   plant-console audit export [--data-dir DIR] [--format jsonl|csv] [--out FILE]
                              [--from TIME] [--to TIME] [--user NAME] [--kind K,K] [--machine ID]
+  plant-console firmware import FILE [--data-dir DIR] [--config FILE] [--json]
+      A release bundle from a file (USB stick), checked as the Modules page checks it: signatures
+      against the pinned firmware root, threshold, expiry, model, size, hash, no rollback. Exit
+      code 1 names the refusal. --config pins the root at the first use and adds the assigned
+      machines' models. Approve it for modules on the Modules page.
+  plant-console firmware list [--data-dir DIR] [--config FILE] [--json]
   plant-console --help | --version
 `;
 
@@ -83,6 +92,7 @@ export async function runCli(argv: string[], io: Out = stdio, signals: NodeJS.Pr
     if (command === 'keys') return await runKeysCommand(rest, io);
     if (command === 'user') return await runUserCommand(rest, io);
     if (command === 'audit') return await runAuditCommand(rest, io);
+    if (command === 'firmware') return await runFirmwareCommand(rest, io);
   } catch (err) {
     if (err instanceof ConsoleError) {
       io.err(`plant-console: ${err.message}\n`);
@@ -132,10 +142,10 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
       port,
       staticDir: join(packageRoot(), 'out', 'renderer'),
       log,
-      caller: plant.caller,
       auth: plant.auth,
       remote: plant.remote.support,
-      requireLogin: !loopback || values['require-login'] || plant.config.access.localLoginRequired === true,
+      setup: plant.setup,
+      requireLogin: !loopback || values['require-login'] || !plant.config.access.localViewWithoutLogin,
       ...(tls ? { tls } : {}),
     });
   } catch (err) {
@@ -149,6 +159,8 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
   io.out(`Plant Console ${VERSION} in web mode — ${mode}\nOpen ${web.url}\n`);
   if (web.fingerprint) io.out(`TLS certificate SHA-256 fingerprint: ${web.fingerprint}\n`);
   if (web.loginRequired) io.out('Sign-in required for every connection\n');
+  const hint = setupHint({ needed: plant.setup?.needed() ?? false, url: web.url, loopbackBound: loopback, dataDir: plant.dataDir });
+  if (hint) log.log('warn', hint);
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;

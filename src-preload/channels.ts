@@ -35,10 +35,23 @@ export const COMMAND_NAMES = [
   'reco.reject',
   'reco.defer',
   'reco.revert',
+  'modules.list',
+  'modules.pair',
+  'firmware.import',
+  'firmware.approve',
+  'firmware.stop',
 ] as const;
 
 /** Every event stream of the console API. */
-export const EVENT_NAMES = ['machines.update', 'core.status', 'alarms.update', 'uplink.update', 'remote.update', 'reco.update'] as const;
+export const EVENT_NAMES = [
+  'machines.update',
+  'core.status',
+  'alarms.update',
+  'uplink.update',
+  'remote.update',
+  'reco.update',
+  'modules.update',
+] as const;
 
 export type CommandName = (typeof COMMAND_NAMES)[number];
 export type EventName = (typeof EVENT_NAMES)[number];
@@ -47,6 +60,28 @@ export type EventName = (typeof EVENT_NAMES)[number];
 export const commandChannel = (name: CommandName): string => `pc:cmd:${name}`;
 /** IPC channel carrying one event stream from main to the renderer. */
 export const eventChannel = (name: EventName): string => `pc:evt:${name}`;
+
+/**
+ * IPC channels of signing in the Electron window (src-main/api/ipc-session.ts). The session
+ * token stays in the main process; the window only asks to sign in, out, who it is, and
+ * reports that a person is using it. `ended` is an event from main: the session ended and why.
+ */
+export const AUTH_CHANNELS = {
+  login: 'pc:auth:login',
+  logout: 'pc:auth:logout',
+  session: 'pc:auth:session',
+  activity: 'pc:auth:activity',
+  ended: 'pc:auth:ended',
+} as const;
+
+/**
+ * IPC channels of first-start setup in the Electron window (src-main/api/ipc-setup.ts): whether
+ * no administrator account exists yet, and creating the first one.
+ */
+export const SETUP_CHANNELS = {
+  status: 'pc:auth:setup-status',
+  setup: 'pc:auth:setup',
+} as const;
 
 /** WebSocket close code of web mode when the connection's session ended; the close reason says why. */
 export const SESSION_ENDED_CLOSE = 4401;

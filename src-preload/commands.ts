@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { CommandName } from './channels';
 import { AlarmEventSchema, AlarmSummarySchema } from './contract/alarms';
 import { AuditPageSchema } from './contract/audit';
+import { FirmwareReleaseSchema, ModuleViewSchema, ModulesStateSchema, RolloutSchema } from './contract/firmware';
 import { RecoInboxSchema, RecommendationSchema } from './contract/recommendations';
 import {
   ChangeRequestSchema,
@@ -15,12 +16,12 @@ import {
 import { UplinkPointsSchema, UplinkStatusSchema } from './contract/uplink';
 import {
   ALL_ROLES,
+  type CallerRole,
   HealthSchema,
   KpiSampleSchema,
   MachineDetailSchema,
   MachineSnapshotSchema,
   PlantInfoSchema,
-  type Role,
   SeriesSchema,
 } from './contract/values';
 import { WriteResultSchema } from './contract/writes';
@@ -32,14 +33,17 @@ const pin = z.string().min(1).max(32);
 
 const Empty = z.object({}).strict();
 
+/** Every account role, and the local console viewed without sign-in: for commands that only read. */
+const VIEW_ROLES: readonly CallerRole[] = [...ALL_ROLES, 'viewer'];
+
 /** Every command: request schema, response schema, roles that may call it. */
 export const COMMANDS = {
-  'plant.info': { request: Empty, response: PlantInfoSchema, roles: [...ALL_ROLES] },
-  'machines.list': { request: Empty, response: z.array(MachineSnapshotSchema), roles: [...ALL_ROLES] },
+  'plant.info': { request: Empty, response: PlantInfoSchema, roles: [...VIEW_ROLES] },
+  'machines.list': { request: Empty, response: z.array(MachineSnapshotSchema), roles: [...VIEW_ROLES] },
   'machines.get': {
     request: z.object({ machineId }).strict(),
     response: MachineDetailSchema,
-    roles: [...ALL_ROLES],
+    roles: [...VIEW_ROLES],
   },
   'history.query': {
     request: z
@@ -53,14 +57,14 @@ export const COMMANDS = {
       .strict()
       .refine((r) => r.toMs >= r.fromMs, { message: 'toMs must not be before fromMs', path: ['toMs'] }),
     response: z.object({ series: z.array(SeriesSchema) }),
-    roles: [...ALL_ROLES],
+    roles: [...VIEW_ROLES],
   },
   'kpi.history': {
     request: z.object({ machineId, fromMs: epochMs.optional() }).strict(),
     response: z.object({ samples: z.array(KpiSampleSchema) }),
-    roles: [...ALL_ROLES],
+    roles: [...VIEW_ROLES],
   },
-  'system.health': { request: Empty, response: HealthSchema, roles: [...ALL_ROLES] },
+  'system.health': { request: Empty, response: HealthSchema, roles: [...VIEW_ROLES] },
   // Writes change the plant: maintenance and admin only, and only when the plant enabled them.
   'points.write': {
     request: z
@@ -68,25 +72,27 @@ export const COMMANDS = {
         machineId,
         pointId: z.string().min(1).max(64),
         value: z.union([z.number().refine(Number.isFinite, 'must be a finite number'), z.boolean()]),
+        /** The signed-in account's PIN, when it has one (auth/confirm-gate.ts). */
+        pin: pin.optional(),
       })
       .strict(),
     response: WriteResultSchema,
     roles: ['maintenance', 'admin'],
   },
   'points.revert': {
-    request: z.object({ writeId: z.string().min(1).max(64) }).strict(),
+    request: z.object({ writeId: z.string().min(1).max(64), pin: pin.optional() }).strict(),
     response: WriteResultSchema,
     roles: ['maintenance', 'admin'],
   },
   'writes.log': {
     request: z.object({ machineId: machineId.optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
     response: z.object({ entries: z.array(WriteResultSchema) }),
-    roles: ['operator', 'maintenance', 'admin'],
+    roles: ['operator', 'maintenance', 'admin', 'viewer'],
   },
   'alarms.list': {
     request: z.object({ machineId: machineId.optional() }).strict(),
     response: AlarmSummarySchema,
-    roles: [...ALL_ROLES],
+    roles: [...VIEW_ROLES],
   },
   'alarms.ack': {
     request: z.object({ alarmIds: z.array(z.string().min(1).max(140)).min(1).max(200) }).strict(),
@@ -96,12 +102,12 @@ export const COMMANDS = {
   'alarms.history': {
     request: z.object({ machineId: machineId.optional(), fromMs: epochMs.optional() }).strict(),
     response: z.object({ events: z.array(AlarmEventSchema) }),
-    roles: [...ALL_ROLES],
+    roles: [...VIEW_ROLES],
   },
   // Plant IT audits the console's promises here: every role may read them.
-  'uplink.status': { request: Empty, response: UplinkStatusSchema, roles: [...ALL_ROLES] },
-  'uplink.points': { request: Empty, response: UplinkPointsSchema, roles: [...ALL_ROLES] },
-  'session.info': { request: Empty, response: SessionInfoSchema, roles: [...ALL_ROLES] },
+  'uplink.status': { request: Empty, response: UplinkStatusSchema, roles: [...VIEW_ROLES] },
+  'uplink.points': { request: Empty, response: UplinkPointsSchema, roles: [...VIEW_ROLES] },
+  'session.info': { request: Empty, response: SessionInfoSchema, roles: [...VIEW_ROLES] },
   // Consent on site: maintenance and admin grant; anyone on site may end a session (ending is always safe).
   'remote.grant': {
     request: z
@@ -125,7 +131,7 @@ export const COMMANDS = {
     response: RemoteGrantSchema,
     roles: ['operator', 'maintenance', 'admin'],
   },
-  'remote.list': { request: Empty, response: RemoteStateSchema, roles: [...ALL_ROLES] },
+  'remote.list': { request: Empty, response: RemoteStateSchema, roles: [...VIEW_ROLES] },
   'remote.requests': {
     request: z.object({ grantId: z.string().min(1).max(64).optional() }).strict(),
     response: z.object({ requests: z.array(ChangeRequestSchema) }),
@@ -179,7 +185,7 @@ export const COMMANDS = {
     roles: ['maintenance', 'admin'],
   },
   // Supplier recommendations: everyone on site may read the inbox; only maintenance decides.
-  'reco.list': { request: Empty, response: RecoInboxSchema, roles: ['operator', 'maintenance', 'admin'] },
+  'reco.list': { request: Empty, response: RecoInboxSchema, roles: ['operator', 'maintenance', 'admin', 'viewer'] },
   'reco.apply': {
     request: z.object({ id: recoId, pin: pin.optional() }).strict(),
     response: RecommendationSchema,
@@ -201,7 +207,41 @@ export const COMMANDS = {
     response: RecommendationSchema,
     roles: ['maintenance', 'admin'],
   },
-} as const satisfies Record<CommandName, { request: z.ZodType; response: z.ZodType; roles: readonly Role[] }>;
+  // IoT modules and their firmware: everyone on site may look; pairing and updates are maintenance decisions.
+  'modules.list': { request: Empty, response: ModulesStateSchema, roles: ['operator', 'maintenance', 'admin', 'viewer'] },
+  'modules.pair': {
+    request: z.object({ moduleId: z.string().min(1).max(64), approve: z.boolean(), pin: pin.optional() }).strict(),
+    response: ModuleViewSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  // A bundle from a file (USB stick): at most 32 MiB, base64 in the request.
+  'firmware.import': {
+    request: z
+      .object({
+        fileName: z.string().min(1).max(255),
+        dataBase64: z
+          .string()
+          .min(4)
+          .max(Math.ceil((32 * 1024 * 1024) / 3) * 4)
+          .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'),
+      })
+      .strict(),
+    response: FirmwareReleaseSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  'firmware.approve': {
+    request: z
+      .object({ releaseId: z.string().min(1).max(64), moduleIds: z.array(z.string().min(1).max(64)).min(1).max(256), pin: pin.optional() })
+      .strict(),
+    response: RolloutSchema,
+    roles: ['maintenance', 'admin'],
+  },
+  'firmware.stop': {
+    request: z.object({ rolloutId: z.string().min(1).max(64), reason: z.string().trim().min(1).max(500) }).strict(),
+    response: RolloutSchema,
+    roles: ['maintenance', 'admin'],
+  },
+} as const satisfies Record<CommandName, { request: z.ZodType; response: z.ZodType; roles: readonly CallerRole[] }>;
 
 export type CommandRequest<K extends CommandName> = z.input<(typeof COMMANDS)[K]['request']>;
 export type CommandResponse<K extends CommandName> = z.infer<(typeof COMMANDS)[K]['response']>;

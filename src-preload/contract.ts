@@ -17,6 +17,7 @@ export * from './contract/uplink';
 export * from './contract/remote';
 export * from './contract/audit';
 export * from './contract/recommendations';
+export * from './contract/firmware';
 export * from './commands';
 export * from './events';
 export * from './wire';

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { EventName } from './channels';
 import { AlarmSummarySchema } from './contract/alarms';
+import { ModulesStateSchema } from './contract/firmware';
 import { RecoInboxSchema } from './contract/recommendations';
 import { RemoteStateSchema } from './contract/remote';
 import { UplinkStatusSchema } from './contract/uplink';
@@ -14,6 +15,7 @@ export const EVENTS = {
   'uplink.update': UplinkStatusSchema,
   'remote.update': RemoteStateSchema,
   'reco.update': RecoInboxSchema,
+  'modules.update': ModulesStateSchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type EventPayload<E extends EventName> = z.infer<(typeof EVENTS)[E]>;

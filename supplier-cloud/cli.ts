@@ -1,16 +1,21 @@
 /**
- * `supplier-cloud` command line: keygen, provision, receive, rotate-key, status.
+ * `supplier-cloud` command line: keygen, provision, receive, rotate-key, status, recommend, reports, firmware.
  * bin/supplier-cloud.js sets the exit code from `runSupplierCloudCli`; nothing here exits.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConsoleError } from '../src-main/core/errors';
+import { wipe } from '../src-main/protocol';
 import { loadDatabaseSettings, loadReceiverConfig } from './config';
 import { eventJson, formatEvent, type ReceiverEvent } from './events';
+import { FIRMWARE_USAGE, runFirmwareCommand } from './firmware';
 import { formatKeygenReport, generateSupplierKeys, writePlantProvisioning } from './keygen';
-import { KEY_FILES } from './keyfiles';
+import { KEY_FILES, readSupplierSigner } from './keyfiles';
+import { createProposer, type Proposer } from './proposer';
 import { startReceiver } from './receiver';
+import { RECOMMEND_USAGE, runRecommendCommand } from './recommend';
+import { REPORTS_USAGE, runReportsCommand } from './reports';
 import { parseDuration, republishAnnouncement, rotateCloudKey } from './rotate';
 import { formatStatus, statusReport } from './status';
 import { openCloudStore } from './store';
@@ -24,16 +29,18 @@ Usage:
       Refuses to overwrite existing keys unless --force.
   supplier-cloud provision --keys DIR --plant-id ID --out FILE [--force]
       A provisioning file for another plant, from the keys in DIR (a fresh pseudonym key).
-  supplier-cloud receive --config FILE [--json] [--name NAME]
+  supplier-cloud receive --config FILE [--json] [--name NAME] [--propose --keys DIR [--propose-after 60s]]
       Subscribes (MQTT 5 shared subscription), verifies and decrypts every batch, stores it and
       prints one line per batch or refused message (JSON lines with --json). Runs until SIGINT/SIGTERM.
+      Stores the plants' reports on recommendations. --propose runs the reference tuning rule
+      (rules.ts) and sends what it proposes, signed with the supplier key in DIR.
   supplier-cloud rotate-key --keys DIR --grace DURATION [--config FILE [--plant ID]...]
       A new cloud key; old keys are accepted for DURATION (e.g. 24h). With --config the signed
       announcement is published, retained, on each plant's down topic (all registered plants
       unless --plant is given). --republish publishes the last announcement again instead.
   supplier-cloud status (--config FILE | --db FILE) [--json]
       Per plant: stored batches, last sequence, gaps, refusals, state.
-  supplier-cloud --help
+${RECOMMEND_USAGE}${REPORTS_USAGE}${FIRMWARE_USAGE}  supplier-cloud --help
 `;
 
 type Io = {
@@ -67,6 +74,12 @@ export async function runSupplierCloudCli(argv: string[], io: Io = stdio): Promi
         return await rotate(rest, io);
       case 'status':
         return status(rest, io);
+      case 'recommend':
+        return await runRecommendCommand(rest, io);
+      case 'reports':
+        return runReportsCommand(rest, io);
+      case 'firmware':
+        return await runFirmwareCommand(rest, io);
     }
   } catch (err) {
     if (err instanceof ConsoleError) {
@@ -132,7 +145,16 @@ function provision(argv: string[], io: Io): number {
   return 0;
 }
 
-const DATA_EVENTS = new Set<ReceiverEvent['event']>(['accept', 'refuse', 'gap', 'gap-notice', 'state', 'plant-keys']);
+const DATA_EVENTS = new Set<ReceiverEvent['event']>([
+  'accept',
+  'refuse',
+  'gap',
+  'gap-notice',
+  'state',
+  'plant-keys',
+  'reco-report',
+  'reco-sent',
+]);
 
 function stopOnSignal(): { promise: Promise<unknown>; dispose: () => void } {
   let onSignal: () => void = () => {};
@@ -146,29 +168,58 @@ async function receive(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: { config: { type: 'string' }, json: { type: 'boolean', default: false }, name: { type: 'string' } },
+    options: {
+      config: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      name: { type: 'string' },
+      propose: { type: 'boolean', default: false },
+      keys: { type: 'string' },
+      'propose-after': { type: 'string' },
+    },
   });
   const config = loadReceiverConfig(required(values.config, '--config'), io.env ?? process.env);
+  if (values.propose && !values.keys)
+    throw new ConsoleError('BAD_REQUEST', '--propose needs --keys DIR: the supplier key signs what the rule proposes');
+  const firstAfterMs = values['propose-after'] !== undefined ? parseDuration(values['propose-after']) : 60_000;
+  const signer = values.propose ? readSupplierSigner(join(resolve(values.keys!), KEY_FILES.supplierSecret)) : null;
   const signal = io.stopSignal ? { promise: io.stopSignal, dispose: () => {} } : stopOnSignal();
+  let proposer: Proposer | null = null;
   try {
+    const onEvent = (e: ReceiverEvent): void => {
+      if (DATA_EVENTS.has(e.event)) io.out((values.json ? eventJson(e) : formatEvent(e)) + '\n');
+      else io.err(`supplier-cloud: ${formatEvent(e)}\n`);
+    };
     const receiver = await startReceiver(config, {
       ...(values.name !== undefined ? { name: values.name } : {}),
       ...(io.now ? { now: io.now } : {}),
-      onEvent: (e) => {
-        if (DATA_EVENTS.has(e.event)) io.out((values.json ? eventJson(e) : formatEvent(e)) + '\n');
-        else io.err(`supplier-cloud: ${formatEvent(e)}\n`);
-      },
+      onEvent,
+      onBatch: (b) => proposer?.observe(b),
     });
+    if (signer) {
+      const { store, publish, name } = receiver;
+      proposer = createProposer({
+        store,
+        plants: config.plants,
+        signer,
+        publish,
+        receiver: name,
+        onEvent,
+        firstAfterMs,
+        ...(io.now ? { now: io.now } : {}),
+      });
+    }
     io.err(
       `supplier-cloud: receiver ${receiver.name} on ${config.broker.url}, group ${config.group}, ${config.plants.length} plant(s), cloud keys ${receiver.stats().cloudKeyIds.join(', ')}\n`,
     );
     const ended = await Promise.race([signal.promise.then(() => null), receiver.closed]);
+    await proposer?.idle();
     await receiver.stop();
     const s = receiver.stats();
     io.err(`supplier-cloud: stopped after ${s.messages} message(s): ${s.accepted} accepted, ${s.refused} refused\n`);
     return ended?.error ? 1 : 0;
   } finally {
     signal.dispose();
+    wipe(signer?.secretKey);
   }
 }
 

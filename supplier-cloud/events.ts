@@ -63,6 +63,42 @@ export type ReceiverEvent =
       graceUntil: number;
       box?: string;
     }
+  | {
+      event: 'reco-report';
+      receiver: string;
+      plant: string;
+      plantPseudonym: string;
+      machine: string;
+      recommendation: string;
+      kind: 'decision' | 'result' | 'outcome' | 'refused';
+      /** One line: the action and role, the result's summary, the outcome's state, the refusal's code. */
+      summary: string;
+      /** The same report (same signature) was stored before: a redelivery. */
+      repeated: boolean;
+    }
+  | {
+      event: 'module-health';
+      receiver: string;
+      plant: string;
+      plantPseudonym: string;
+      machine: string;
+      module: string;
+      seq: number;
+      kind: string;
+      /** Raised (true) or ended. */
+      active: boolean;
+      message: string;
+      repeated: boolean;
+    }
+  | {
+      event: 'reco-sent';
+      receiver: string;
+      plant: string;
+      machine: string;
+      recommendation: string;
+      topic: string;
+      changes: string;
+    }
   | { event: 'connection'; receiver: string; state: 'online' | 'offline' | 'reconnecting' | 'closed'; detail?: string }
   | { event: 'error'; receiver: string; message: string };
 
@@ -110,6 +146,12 @@ export function formatEvent(e: ReceiverEvent): string {
       return `STATE plant=${e.plant} state=${e.state} session=${new Date(e.session).toISOString()}${e.stale ? ' (older than the recorded one)' : ''}`;
     case 'plant-keys':
       return `PLANT-KEYS plant=${e.plant} current=${e.current} previous=${e.previous} grace-until=${new Date(e.graceUntil).toISOString()}${e.box ? ` box=${e.box}` : ''}`;
+    case 'reco-report':
+      return `RECO-REPORT plant=${e.plant} machine=${e.machine} recommendation=${e.recommendation} kind=${e.kind}: ${e.summary}${e.repeated ? ' (repeated)' : ''}`;
+    case 'module-health':
+      return `MODULE-HEALTH plant=${e.plant} machine=${e.machine} module=${e.module} seq=${e.seq} ${e.kind} ${e.active ? 'raised' : 'ended'}: ${e.message}${e.repeated ? ' (repeated)' : ''}`;
+    case 'reco-sent':
+      return `RECO-SENT plant=${e.plant} machine=${e.machine} recommendation=${e.recommendation} ${e.changes} on ${e.topic}`;
     case 'connection':
       return `CONNECTION ${e.state}${e.detail ? ` (${e.detail})` : ''}`;
     case 'error':

@@ -24,6 +24,8 @@ import type { CloudKeySource } from './cloud-keys';
 import type { RegisteredPlant } from './config';
 import { refusalEvent, type ReceiverEvent } from './events';
 import { handleGapNotice } from './gap-notice';
+import { healthEventEvent } from './health-inbox';
+import { recoReportEvent } from './reco-inbox';
 import type { CloudStore } from './store';
 
 /** What the inbox works with. */
@@ -36,6 +38,19 @@ export interface InboxDeps {
   reorderWindow: number;
   announcementWaitMs: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Called with every stored batch (the reference rule watches them: supplier-cloud/proposer.ts). */
+  onBatch?: (b: ObservedBatch) => void;
+}
+
+/** A stored batch as the rule sees it: whose, and its samples. */
+export interface ObservedBatch {
+  plant: string;
+  machine: string;
+  machineId?: string;
+  model?: string;
+  kind: 'sealed' | 'plain';
+  to: number;
+  points: Record<string, { unit: string; samples: [number, unknown][] }>;
 }
 
 /** Counters a receiver exposes (`stats()`), per kind of outcome. */
@@ -70,7 +85,7 @@ interface OpenedBatch {
   encryptionKid?: string;
   /** What the store keeps: the decrypted sealed payload, or the plain batch. */
   payload: string;
-  points: Record<string, { samples: unknown[] }>;
+  points: Record<string, { unit: string; samples: [number, unknown][] }>;
   machineId?: string;
   model?: string;
 }
@@ -229,6 +244,8 @@ export function createInbox(deps: InboxDeps): Inbox {
     stats.accepted += 1;
     if (r.kind === 'sealed') stats.acceptedSealed += 1;
     else stats.acceptedPlain += 1;
+    const observed = { plant: r.plant, machine: r.machine, kind: r.kind, to: r.to, points: r.points };
+    deps.onBatch?.({ ...observed, ...(r.machineId ? { machineId: r.machineId } : {}), ...(r.model ? { model: r.model } : {}) });
     const plantId = byPseudonym.get(r.plant)?.id ?? r.plant;
     const events: ReceiverEvent[] = [
       {
@@ -363,6 +380,10 @@ export function createInbox(deps: InboxDeps): Inbox {
           return keys(topic, t.plant, payload);
         case 'state':
           return state(topic, t.plant, payload);
+        case 'reco':
+          return [recoReportEvent(topic, t.plant, payload, { ...deps, plantPublicKeys: plantLookup(), byPseudonym, refuse })];
+        case 'health':
+          return [healthEventEvent(topic, t.plant, payload, { ...deps, plantPublicKeys: plantLookup(), byPseudonym, refuse })];
         case 'down':
           return [refuse(topic, 'malformed', "the downlink is not the cloud receiver's to read", t.plant)];
         default:

@@ -22,7 +22,7 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS batches (
     plant          TEXT NOT NULL,
     seq            INTEGER NOT NULL,
-    kind           TEXT NOT NULL CHECK (kind IN ('sealed', 'plain', 'gap-notice')),
+    kind           TEXT NOT NULL CHECK (kind IN ('sealed', 'plain', 'gap-notice', 'reco-report', 'module-health')),
     machine        TEXT NOT NULL,
     from_ms        INTEGER NOT NULL,
     to_ms          INTEGER NOT NULL,
@@ -77,6 +77,33 @@ const SCHEMA = `
     notice_seq INTEGER NOT NULL
   ) STRICT;
   CREATE INDEX IF NOT EXISTS declared_lost_plant ON declared_lost (plant, from_seq);
+  -- Recommendations (docs/recommendations.md): what was sent, and the plants' reports on them.
+  -- Added after the first release: CREATE IF NOT EXISTS is the whole migration of older files.
+  CREATE TABLE IF NOT EXISTS reco_sent (
+    plant       TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    machine     TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL,
+    valid_until INTEGER NOT NULL,
+    sent_at     INTEGER NOT NULL,
+    origin      TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (plant, id)
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS reco_sent_machine ON reco_sent (plant, machine, sent_at);
+  CREATE TABLE IF NOT EXISTS reco_reports (
+    id             INTEGER PRIMARY KEY,
+    plant          TEXT NOT NULL,
+    machine        TEXT NOT NULL,
+    recommendation TEXT NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('decision', 'result', 'outcome', 'refused')),
+    at             INTEGER NOT NULL,
+    received_at    INTEGER NOT NULL,
+    receiver       TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    sig            TEXT NOT NULL UNIQUE
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS reco_reports_reco ON reco_reports (plant, recommendation, at);
 `;
 
 export const num = (v: unknown): number | null => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null);
@@ -89,6 +116,23 @@ export function rowsOf(db: Db, sql: string, params: unknown[] = []): unknown[][]
   return db.prepare(sql).raw().all(params) as unknown[][];
 }
 
+/**
+ * Files made before reports on recommendations and module health events existed refuse the
+ * kinds 'reco-report' and 'module-health' in
+ * `batches` (a CHECK constraint, which SQLite cannot alter): the table is rebuilt once with
+ * the new constraint, rows kept, inside the opening transaction.
+ */
+function allowReportSequences(db: Db): void {
+  const sql = rowOf(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'batches'")?.[0];
+  if (typeof sql !== 'string' || sql.includes("'module-health'")) return;
+  db.exec(`
+    ALTER TABLE batches RENAME TO batches_before_kinds;
+    ${/CREATE TABLE IF NOT EXISTS batches \([\s\S]*?WITHOUT ROWID;/.exec(SCHEMA)![0]}
+    INSERT INTO batches SELECT * FROM batches_before_kinds;
+    DROP TABLE batches_before_kinds;
+  `);
+}
+
 /** Opens (or creates) the receiver database at `path` and its tables; `key` (hex) encrypts it. */
 export function openCloudDb(path: string, key?: string): Db {
   try {
@@ -97,7 +141,10 @@ export function openCloudDb(path: string, key?: string): Db {
     rowOf(db, 'PRAGMA journal_mode = WAL');
     // Batches are acknowledged to the broker after their commit: a commit must survive power loss.
     db.exec('PRAGMA synchronous = FULL');
-    db.transaction(() => db.exec(SCHEMA)).immediate();
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      allowReportSequences(db);
+    }).immediate();
     return db;
   } catch (err) {
     throw new ConsoleError('UNAVAILABLE', `Cannot open the receiver database ${path}: ${(err as Error).message}`, { cause: err });

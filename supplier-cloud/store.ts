@@ -4,13 +4,14 @@
  * judge a sequence new cannot both store it; the second insert is the duplicate.
  */
 import { keyRingFromJson, keyRingToJson, type KeyRing, type SequenceVerdict } from '../src-main/protocol';
+import { createRecoStore, type RecoStore } from './reco-store';
 import { num, openCloudDb, rowOf, rowsOf } from './store-schema';
 
 /** An accepted batch as the store keeps it (the decrypted payload included: the cloud's data). */
 export interface StoredBatch {
   plant: string;
   seq: number;
-  kind: 'sealed' | 'plain' | 'gap-notice';
+  kind: 'sealed' | 'plain' | 'gap-notice' | 'reco-report' | 'module-health';
   machine: string;
   machineId?: string;
   model?: string;
@@ -95,6 +96,8 @@ export interface CloudStore {
   ): boolean;
   status(maxGaps?: number): { plants: PlantStatus[]; unattributedRefusals: Record<string, number> };
   batchCount(plant?: string): number;
+  /** Recommendations sent and the plants' reports on them (reco-store.ts). */
+  readonly reco: RecoStore;
   close(): void;
 }
 
@@ -299,6 +302,7 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
       }
       return { plants, unattributedRefusals };
     },
+    reco: createRecoStore(db),
     batchCount(plant) {
       const r =
         plant === undefined

@@ -19,9 +19,22 @@
  */
 import type { Alarm, AlarmEvent, AlarmPriority, AlarmState, AlarmSummary } from '../../src-preload/contract';
 import type { Profile } from '../config/schema';
+import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import type { Clock } from '../core/types';
-import { evaluate, priorityRank, rulesFor, valueOf, type AlarmInput, type RuntimeRule } from './rules';
+import {
+  evaluate,
+  externalRule,
+  PLANT_ALARM_MACHINE,
+  priorityRank,
+  rulesFor,
+  valueOf,
+  type AlarmInput,
+  type ExternalAlarm,
+  type RuntimeRule,
+} from './rules';
+
+export { PLANT_ALARM_MACHINE, type ExternalAlarm } from './rules';
 import { createMemoryAlarmStore, type AlarmHistoryQuery, type AlarmStore } from './store';
 
 /** A machine as the engine knows it: its id and the profile its rules come from. */
@@ -59,7 +72,8 @@ export interface AckResult {
 interface Slot {
   readonly id: string;
   readonly machineId: string;
-  readonly rule: RuntimeRule;
+  /** Replaced by each raise of an external alarm (its priority and words may change). */
+  rule: RuntimeRule;
   /** The alarm, or null while it is normal. */
   alarm: Alarm | null;
   /** Since when the condition has held while the alarm waits for its delay. */
@@ -137,6 +151,66 @@ export class AlarmEngine {
     }
     this.afterChange(changed);
     return changed;
+  }
+
+  /**
+   * Raises an external alarm (or raises it again after it cleared); an alarm already active
+   * stays as it is. Acknowledged and cleared like any other; returns true when it changed.
+   */
+  raiseExternal(a: ExternalAlarm, at = this.clock.now()): boolean {
+    if (this.stopped) return false;
+    const slot = this.externalSlot(a.machineId, a.ruleId);
+    slot.rule = { ...slot.rule, priority: a.priority, message: a.message };
+    if (isActive(slot.alarm?.state)) return false;
+    const raised: Alarm = {
+      id: slot.id,
+      machineId: slot.machineId,
+      ruleId: a.ruleId,
+      kind: 'module',
+      pointId: null,
+      priority: a.priority,
+      message: a.message,
+      state: 'active-unacked',
+      value: null,
+      limit: null,
+      unit: '',
+      raisedAt: at,
+      clearedAt: null,
+      ackedAt: null,
+      ackedBy: null,
+    };
+    this.transition(slot, raised, 'raised', at, null, null);
+    this.afterChange(true);
+    return true;
+  }
+
+  /** Clears an external alarm whose condition ended (it stays until acknowledged, as any alarm); true when it changed. */
+  clearExternal(machineId: string, ruleId: string, at = this.clock.now()): boolean {
+    const slot = this.slots.get(`${machineId}/${ruleId}`);
+    const a = slot?.alarm;
+    if (this.stopped || !slot || !a || !isActive(a.state)) return false;
+    const next: AlarmState = a.state === 'active-unacked' ? 'cleared-unacked' : 'normal';
+    this.transition(slot, { ...a, state: next, clearedAt: at }, 'cleared', at, null, null);
+    this.afterChange(true);
+    return true;
+  }
+
+  /** The slot of an external alarm, made on first use. */
+  private externalSlot(machineId: string, ruleId: string, priority: AlarmPriority = 'high', message = ''): Slot {
+    const id = `${machineId}/${ruleId}`;
+    const found = this.slots.get(id);
+    if (found) {
+      if (found.rule.kind !== 'module') throw new ConsoleError('BAD_REQUEST', `Alarm ${id} belongs to the machine's profile`);
+      return found;
+    }
+    if (machineId !== PLANT_ALARM_MACHINE && !this.byMachine.has(machineId))
+      throw new ConsoleError('NOT_FOUND', `No machine "${machineId}" for alarm ${ruleId}`);
+    const slot: Slot = { id, machineId, rule: externalRule(ruleId, priority, message), alarm: null, pendingSince: null, lastValue: null };
+    this.slots.set(id, slot);
+    const list = this.byMachine.get(machineId) ?? [];
+    list.push(slot);
+    this.byMachine.set(machineId, list);
+    return slot;
   }
 
   /** Acknowledges alarms for `user`; acking one that needs no ack is a no-op, not an error. */
@@ -236,7 +310,11 @@ export class AlarmEngine {
   private restore(): void {
     const now = this.clock.now();
     for (const saved of this.store.current()) {
-      const slot = this.slots.get(saved.id);
+      // An external alarm has no rule in a profile: its slot comes back from the saved alarm.
+      const external = saved.kind === 'module' && (saved.machineId === PLANT_ALARM_MACHINE || this.byMachine.has(saved.machineId));
+      const slot =
+        this.slots.get(saved.id) ??
+        (external ? this.externalSlot(saved.machineId, saved.ruleId, saved.priority, saved.message) : undefined);
       if (!slot) {
         this.log.log('warn', `Alarm ${saved.id}: its rule no longer exists; returned to normal`, { alarm: saved.id });
         const gone: Alarm = { ...saved, state: 'normal', clearedAt: saved.clearedAt ?? now };

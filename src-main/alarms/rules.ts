@@ -11,7 +11,8 @@
 import type { AlarmPriority, Link, MachineState, PointValue } from '../../src-preload/contract';
 import type { Profile } from '../config/schema';
 
-export type AlarmKind = 'high' | 'low' | 'state' | 'link';
+/** `module`: raised from outside the profile's rules, by the IoT module manager (AlarmEngine.raiseExternal). */
+export type AlarmKind = 'high' | 'low' | 'state' | 'link' | 'module';
 
 /** A profile's alarm rule, resolved for the engine (units looked up, delay in ms). */
 export interface RuntimeRule {
@@ -86,6 +87,39 @@ export function rulesFor(profile: Profile): RuntimeRule[] {
   return rules;
 }
 
+/**
+ * The machine id of plant-level external alarms (an IoT module assigned to no machine). Device
+ * ids are slugs starting with a letter or digit, so no configured machine can have it.
+ */
+export const PLANT_ALARM_MACHINE = '_plant';
+
+/** An alarm raised from outside the profile's rules: the IoT module manager's health and threat events. */
+export interface ExternalAlarm {
+  /** A configured machine, or PLANT_ALARM_MACHINE. */
+  machineId: string;
+  /** Unique per machine; must not collide with a profile rule's id (the module manager prefixes `module:`). */
+  ruleId: string;
+  priority: AlarmPriority;
+  message: string;
+}
+
+/** The rule of an external alarm: never evaluated from polls, raised and cleared by its owner. */
+export function externalRule(id: string, priority: AlarmPriority, message: string): RuntimeRule {
+  return {
+    id,
+    kind: 'module',
+    pointId: null,
+    limit: null,
+    deadband: 0,
+    delayMs: 0,
+    state: null,
+    priority,
+    message,
+    unit: '',
+    implicit: false,
+  };
+}
+
 /** The numeric value of a point when its quality is good, else null. */
 export function goodNumber(pv: PointValue | undefined): number | null {
   if (!pv || pv.quality !== 'good') return null;
@@ -114,6 +148,9 @@ export function evaluate(rule: RuntimeRule, input: AlarmInput, active: boolean):
     case 'link':
       // `connecting` counts as lost too: a device never reached is not connected.
       return input.link.state === 'online' ? 'off' : 'on';
+    case 'module':
+      // Raised and cleared by whoever owns it, never by a poll.
+      return 'unknown';
     default: {
       const never: never = rule.kind;
       throw new Error(`unknown alarm kind ${String(never)}`);

@@ -13,12 +13,17 @@ import {
   type CommandName,
   type EventName,
   type EventPayload,
+  type FirmwareRelease,
+  type ModuleView,
+  type ModulesState,
   type RecoInbox,
+  type Rollout,
   type Recommendation,
   type Result,
-  type Role,
+  type CallerRole,
 } from '../../src-preload/contract';
 import type { AuditQuery } from '../audit/query';
+import type { ConfirmGate } from '../auth/confirm-gate';
 import { auditActor, isAuditKind, type AuditRecord } from '../audit/record';
 import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
@@ -27,16 +32,21 @@ import type { RemoteApi } from '../remote/api';
 import { disabledUplinkStatus, leavesPlan, type UplinkApi } from '../uplink/points';
 import { demoAccounts } from '../auth/demo';
 
-/** The caller of the local (Electron) console until accounts exist: an operator at the plant PC. */
+/**
+ * The local console viewed without sign-in (access.localViewWithoutLogin): it reads the plant and
+ * changes nothing. The adapters use it for the unsigned Electron window and loopback browser.
+ */
+export const LOCAL_VIEWER: Caller = Object.freeze({ user: 'local-viewer', role: 'viewer', origin: 'local' });
+
+/**
+ * A fixed local operator without a session: what the low-level adapters act as when they are
+ * given no caller (tests of the transports). The console itself never uses it: its window and
+ * browsers act as LOCAL_VIEWER or a signed-in session.
+ */
 export const LOCAL_OPERATOR: Caller = Object.freeze({ user: 'local-operator', role: 'operator', origin: 'local' });
 
-/** The local console user until accounts exist: the role the plant configured (operator by default). */
-export function localCaller(role: 'operator' | 'maintenance'): Caller {
-  return role === 'operator' ? LOCAL_OPERATOR : Object.freeze({ user: `local-${role}`, role, origin: 'local' as const });
-}
-
 /** Request schema and allowed roles per command; injectable so role checks can be tested. */
-export type CommandTable = Readonly<Record<string, { request: z.ZodType; roles: readonly Role[] }>>;
+export type CommandTable = Readonly<Record<string, { request: z.ZodType; roles: readonly CallerRole[] }>>;
 
 /** Options of the API service. */
 export interface ConsoleApiOptions {
@@ -51,6 +61,21 @@ export interface ConsoleApiOptions {
   audit?: AuditReader;
   /** Supplier recommendations (src-main/recommendations/): the reco.* commands and reco.update. */
   reco?: RecoApi;
+  /** The PIN re-authentication of setpoint writes and reverts (auth/confirm-gate.ts); absent: none asked. */
+  confirm?: ConfirmGate;
+  /** IoT modules and firmware (src-main/modules/): the modules.* and firmware.* commands and modules.update. */
+  modules?: ModulesApi;
+}
+
+/** What the modules.* and firmware.* commands need of the module manager. */
+export interface ModulesApi {
+  state(caller: Caller): ModulesState;
+  pair(caller: Caller, req: { moduleId: string; approve: boolean; pin?: string | undefined }): Promise<ModuleView>;
+  importBundle(caller: Caller, req: { fileName: string; dataBase64: string }): Promise<FirmwareRelease>;
+  approve(caller: Caller, req: { releaseId: string; moduleIds: string[]; pin?: string | undefined }): Promise<Rollout>;
+  stop(caller: Caller, req: { rolloutId: string; reason: string }): Rollout;
+  /** Called whenever what the Modules page shows changes. */
+  onUpdate(handler: () => void): () => void;
 }
 
 /** What the reco.* commands need of the recommendation inbox. */
@@ -112,6 +137,7 @@ export class ConsoleApi {
   private readonly uplink: UplinkApi | undefined;
   private readonly remote: RemoteApi | undefined;
   private readonly reco: RecoApi | undefined;
+  private readonly modules: ModulesApi | undefined;
   private web: { webUrl: string; webFingerprint: string | null } | null = null;
 
   constructor(
@@ -133,6 +159,12 @@ export class ConsoleApi {
     const needReco = (): RecoApi => {
       if (!reco) throw new ConsoleError('UNAVAILABLE', 'Recommendations need the uplink, which this console does not have');
       return reco;
+    };
+    const modules = opts.modules;
+    this.modules = modules;
+    const needModules = (): ModulesApi => {
+      if (!modules) throw new ConsoleError('UNAVAILABLE', 'Module management is not set up on this console (no firmware root is pinned)');
+      return modules;
     };
     this.handlers = {
       'plant.info': (caller) => ({
@@ -169,10 +201,15 @@ export class ConsoleApi {
         return { samples: this.core.history.kpis(req.machineId, fromMs) };
       },
       'system.health': () => this.core.health(),
-      // A write refused by a rule is an answer, not an error: the WriteResult says why.
-      'points.write': (caller, req: { machineId: string; pointId: string; value: number | boolean }) =>
-        this.core.writes.write(caller, req.machineId, req.pointId, req.value),
-      'points.revert': (caller, req: { writeId: string }) => this.core.writes.revert(caller, req.writeId),
+      // A write refused by a rule is an answer, not an error: the WriteResult says why. A missing or wrong PIN is an error.
+      'points.write': async (caller, req: { machineId: string; pointId: string; value: number | boolean; pin?: string }) => {
+        await opts.confirm?.(caller, req.pin);
+        return this.core.writes.write(caller, req.machineId, req.pointId, req.value);
+      },
+      'points.revert': async (caller, req: { writeId: string; pin?: string }) => {
+        await opts.confirm?.(caller, req.pin);
+        return this.core.writes.revert(caller, req.writeId);
+      },
       'writes.log': (_c, req: { machineId?: string; limit?: number }) => ({ entries: this.core.writes.log(req) }),
       'alarms.list': (_c, req: { machineId?: string }) => {
         if (req.machineId !== undefined && !this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
@@ -220,6 +257,11 @@ export class ConsoleApi {
       'reco.reject': (caller, req: { id: string; reason: string }) => needReco().reject(caller, req),
       'reco.defer': (caller, req: { id: string; untilMs?: number; reason?: string }) => needReco().defer(caller, req),
       'reco.revert': (caller, req: { id: string; pin?: string }) => needReco().revert(caller, req),
+      'modules.list': (caller) => needModules().state(caller),
+      'modules.pair': (caller, req: { moduleId: string; approve: boolean; pin?: string }) => needModules().pair(caller, req),
+      'firmware.import': (caller, req: { fileName: string; dataBase64: string }) => needModules().importBundle(caller, req),
+      'firmware.approve': (caller, req: { releaseId: string; moduleIds: string[]; pin?: string }) => needModules().approve(caller, req),
+      'firmware.stop': (caller, req: { rolloutId: string; reason: string }) => needModules().stop(caller, req),
     };
   }
 
@@ -271,6 +313,8 @@ export class ConsoleApi {
     const handler = Object.hasOwn(this.handlers, name) ? this.handlers[name as CommandName] : undefined;
     if (!def || !handler) return refuse('UNKNOWN_COMMAND', `Unknown command "${name}"`);
     if (!who.success) return refuse('FORBIDDEN', 'The caller is not identified');
+    // Viewing without sign-in is for the console's own screen only: nobody elsewhere sees the plant unsigned.
+    if (who.data.role === 'viewer' && who.data.origin !== 'local') return refuse('FORBIDDEN', 'A remote caller must sign in');
     if (!def.roles.includes(who.data.role)) {
       return refuse('FORBIDDEN', `Role "${who.data.role}" may not call ${name}`);
     }
@@ -291,12 +335,7 @@ export class ConsoleApi {
       this.log.log('debug', `API ${name}`, { command: name, ms: Math.round(performance.now() - started), ...callerFields });
       return { ok: true, value };
     } catch (err) {
-      if (
-        err instanceof ConsoleError &&
-        (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE' || err.code === 'BAD_REQUEST' || err.code === 'FORBIDDEN')
-      ) {
-        return refuse(err.code, err.message);
-      }
+      if (err instanceof ConsoleError && ANSWERED_CODES.has(err.code)) return refuse(err.code as ApiErrorCode, err.message);
       this.log.log('error', `API ${name} failed`, {
         command: name,
         error: err instanceof Error ? err.message : String(err),
@@ -351,11 +390,30 @@ export class ConsoleApi {
         const who: Caller = caller ?? LOCAL_OPERATOR;
         return reco.onUpdate(() => send(reco.inbox(who)));
       }
+      case 'modules.update': {
+        const modules = this.modules;
+        if (!modules) return () => undefined;
+        const send = handler as (p: EventPayload<'modules.update'>) => void;
+        const who: Caller = caller ?? LOCAL_OPERATOR;
+        return modules.onUpdate(() => send(modules.state(who)));
+      }
       default:
         throw new ConsoleError('BAD_REQUEST', `Unknown event stream "${String(name)}"`);
     }
   }
 }
+
+/** Errors a command may raise on purpose, answered with their code; anything else is INTERNAL. */
+const ANSWERED_CODES: ReadonlySet<string> = new Set<ApiErrorCode>([
+  'NOT_FOUND',
+  'UNAVAILABLE',
+  'BAD_REQUEST',
+  'FORBIDDEN',
+  'UNAUTHENTICATED',
+  'PIN_REQUIRED',
+  'BAD_PIN',
+  'LOCKED_OUT',
+]);
 
 function notFoundMachine(id: string): ConsoleError {
   return new ConsoleError('NOT_FOUND', `No machine "${id}" in this plant`);

@@ -4,17 +4,21 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConsoleApi, localCaller } from '../api/service';
+import { ConsoleApi } from '../api/service';
 import { AuditLog } from '../audit/log';
 import { AccountStore } from '../auth/accounts';
+import { createConfirmGate } from '../auth/confirm-gate';
 import { ensureDemoAccounts } from '../auth/demo';
+import { FirstStartSetup } from '../auth/setup';
+import { auditConfigAtStart } from '../config/config-audit';
 import { AuthService } from '../auth/sessions';
-import type { Caller } from '../../src-preload/contract';
 import { loadConfig } from '../config/load';
 import type { PlantConfig } from '../config/schema';
 import type { Logger } from '../core/log';
 import { PlantCore } from '../core/plant';
-import { createRemoteSupport, type RemoteSupportSystem } from '../remote';
+import { startModuleSystem, type ModuleSystem } from '../modules';
+import { createRecoSystem, type RecoSystem } from '../recommendations';
+import { createRemoteSupport, SqlRemoteStore, type RemoteSupportSystem } from '../remote';
 import { createSqlAlarmStore } from '../store/alarms-sql';
 import { openPlantStore, type PlantStore } from '../store/open';
 import { createSqlWriteLog } from '../store/write-log-sql';
@@ -30,20 +34,24 @@ export interface RunningPlant {
   api: ConsoleApi;
   dataDir: string;
   demo: DemoPlant | null;
-  /** Who the local console acts as until accounts exist. */
-  caller: Caller;
   /** The encrypted store (history, identity, outbox). */
   store: PlantStore;
   /** The protected uplink, when the config has an `uplink` section (the demo has one). */
   uplink: UplinkService | null;
+  /** Supplier recommendations (they arrive over the uplink: null without one). */
+  reco: RecoSystem | null;
+  /** IoT modules and their firmware, when the config has a `modules` section (the demo has one). */
+  modules: ModuleSystem | null;
   /** The tamper-evident audit log (its head is signed on stop). */
   audit: AuditLog;
   /** Local accounts (the demo plant's are created at its first start: auth/demo.ts). */
   accounts: AccountStore;
   /** Sign-in, sessions and lockouts, for the transports. */
   auth: AuthService;
-  /** Remote support sessions granted on site (grants live in memory: a restart ends them). */
+  /** Remote support sessions granted on site (grants outlive a restart, sessions do not: remote/support-types.ts). */
   remote: RemoteSupportSystem;
+  /** First-start setup while no admin account exists (null in the SIMULATED demo, which has its accounts). */
+  setup: FirstStartSetup | null;
   stop(): Promise<void>;
 }
 
@@ -101,8 +109,22 @@ export async function startPlant(opts: {
       throw err;
     }
   }
-  // Swept every second: an idle or expired session's live sockets close within a second too.
-  const auth = new AuthService(store.db, accounts, { log: opts.log, audit, sweepMs: 1000 });
+  // Config is a file: what changed since the previous start is audited now, before anything runs on it.
+  if (!demo) {
+    try {
+      auditConfigAtStart(store.db, audit, config, { log: opts.log });
+    } catch (err) {
+      opts.log.log('error', 'The configuration could not be compared with the previous start', { error: String(err) });
+    }
+  }
+  const setup = demo ? null : new FirstStartSetup(accounts, { log: opts.log });
+  // Swept every second: an idle or expired session's live sockets close, and the window locks, within a second too.
+  const auth = new AuthService(store.db, accounts, {
+    log: opts.log,
+    audit,
+    sweepMs: 1000,
+    idleLockMs: { local: config.access.idleLockMinutes * 60_000 },
+  });
   const core = new PlantCore({
     config,
     audit,
@@ -137,7 +159,7 @@ export async function startPlant(opts: {
     const u = uplink;
     core.uplinkHealth = () => u.health();
   }
-  // Supplier sessions left from before a restart have no grant any more: end them now rather than at their first call.
+  // A supplier's sign-in never outlives a restart (their grant may: it then waits for a new join code).
   for (const s of auth.list()) if (s.role === 'supplier-support') auth.endSession(s.id, 'shutdown');
   const remote = createRemoteSupport({
     auth,
@@ -145,32 +167,86 @@ export async function startPlant(opts: {
     host: core,
     audit,
     log: opts.log,
+    store: new SqlRemoteStore(store.db, { log: opts.log }),
     limits: {
       defaultDurationMs: Math.min(config.access.remoteSessionMinutes ?? 60, config.access.remoteSessionMaxMinutes ?? 240) * 60_000,
       maxDurationMs: (config.access.remoteSessionMaxMinutes ?? 240) * 60_000,
     },
   });
-  const api = new ConsoleApi(core, { log: opts.log, ...(uplink ? { uplink } : {}), remote: remote.api, audit });
+  // A signed-in account with a PIN confirms every setpoint change with it, recommendations included.
+  const confirm = createConfirmGate(auth, accounts);
+  const reco = uplink
+    ? createRecoSystem({
+        core,
+        db: store.db,
+        identity: store.identity,
+        uplink,
+        autoRevertAllowed: config.recommendations?.autoRevert ?? false,
+        audit,
+        log: opts.log,
+        confirm,
+      })
+    : null;
+  let modules: ModuleSystem | null = null;
+  if (config.modules) {
+    try {
+      modules = await startModuleSystem({
+        config: config.modules,
+        configDir: opts.configPath ? dirname(resolve(opts.configPath)) : dataDir,
+        dataDir,
+        host: core,
+        db: store.db,
+        audit,
+        confirm,
+        uplink,
+        log: opts.log,
+      });
+    } catch (err) {
+      reco?.stop();
+      remote.close();
+      auth.close();
+      audit.close();
+      store.close();
+      await demo?.stop();
+      throw err;
+    }
+  }
+  const api = new ConsoleApi(core, {
+    log: opts.log,
+    ...(uplink ? { uplink } : {}),
+    remote: remote.api,
+    audit,
+    confirm,
+    ...(reco ? { reco: reco.service } : {}),
+    ...(modules ? { modules: modules.manager } : {}),
+  });
   // The demo's supplier cloud subscribes before the plant publishes, so it sees every batch from the first.
   if (uplink) await demo?.uplink?.startCloud();
   core.start();
   uplink?.start();
+  // An apply a crash interrupted is undone once its machine answers; outcomes due meanwhile are measured.
+  void reco?.start().catch((err: unknown) => opts.log.log('error', 'Recommendations could not start', { error: String(err) }));
   return {
     config,
     core,
     api,
     dataDir,
     demo,
-    caller: localCaller(config.access.localRole),
     store,
     uplink,
+    reco,
+    modules,
     audit,
     accounts,
     auth,
     remote,
+    setup,
     async stop() {
-      // First: remote sessions end (audited) while the audit log and sessions are still open.
+      // First: remote sessions are cut off (audited; their grants stay) while the audit log and sessions are still open.
       remote.close();
+      reco?.stop();
+      // Before the core: the module channel closes and no rollout step runs on a stopped core.
+      await modules?.stop();
       await core.stop();
       // After the core: the last samples are batched, then the outbox is closed with the store.
       await uplink?.stop();

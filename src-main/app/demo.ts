@@ -1,8 +1,15 @@
 /**
  * The embedded demo plant: three simulated machines (device agents on loopback, spoken to
- * over real Modbus TCP) and the configuration that points the core at them.
+ * over real Modbus TCP) and the configuration that points the core at them. With a data dir
+ * each machine carries an IoT module (module-mode device agents, src-main/modules/demo.ts):
+ * they ask to be paired on the Modules page, and a signed demo release 1.1.0 per model waits in
+ * `<dataDir>/demo-firmware/` to be imported and rolled out.
  */
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { startAgent, type Agent } from '../../device-agent/agent';
+import { moduleChannelCertificate } from '../modules';
+import { ensureDemoFirmware, startDemoModules, type DemoModules } from '../modules/demo';
 import { resolveConfig } from '../config/load';
 import type { PlantConfig } from '../config/schema';
 import { silentLogger, type Logger } from '../core/log';
@@ -22,20 +29,64 @@ export interface DemoPlant {
   stop(): Promise<void>;
 }
 
+/** A free port on `host` (a module keeps its port across the reboots into new firmware). */
+async function freePort(host: string): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve, reject) => s.once('error', reject).listen(0, host, resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** The demo's IoT modules and the config section for them; null when they cannot start (no openssl). */
+async function demoModules(
+  dataDir: string,
+  host: string,
+  log: Logger,
+): Promise<{ modules: DemoModules; section: Record<string, unknown>; ports: number[] } | null> {
+  try {
+    const ports = await Promise.all(DEMO_MACHINES.map(() => freePort(host)));
+    const port = await freePort(host);
+    const section = { root: '', host, port, heartbeatS: 5, maintenanceWindow: 'always', soakS: 30, certificateNames: [] as string[] };
+    const tls = await moduleChannelCertificate(dataDir, { host, certificateNames: [] }, log);
+    const firmware = ensureDemoFirmware(join(dataDir, 'demo-firmware'), [...new Set(DEMO_MACHINES.map((m) => m.model))]);
+    const modules = await startDemoModules({
+      dataDir,
+      machines: DEMO_MACHINES.map((m, i) => ({ ...m, port: ports[i]! })),
+      host,
+      channel: { url: `https://${host}:${port}`, tls },
+      firmware,
+      log,
+    });
+    section.root = firmware.rootFile;
+    const assignments = DEMO_MACHINES.map((m) => ({ moduleId: `mod-${m.id}`, machineId: m.id }));
+    log.log('info', 'SIMULATED demo: IoT modules on every machine; pair them on the Modules page', {
+      releases: Object.values(firmware.bundles),
+    });
+    return { modules, section: { ...section, assignments }, ports };
+  } catch (err) {
+    log.log('warn', 'SIMULATED demo: the IoT modules did not start; the machines run without them', { error: String(err) });
+    return null;
+  }
+}
+
 /** Starts the demo agents on ephemeral loopback ports and returns the plant config for them. */
 export async function startDemoPlant(opts: { host?: string; dataDir?: string; log?: Logger } = {}): Promise<DemoPlant> {
   const host = opts.host ?? '127.0.0.1';
-  const agents: Agent[] = [];
+  const log = opts.log ?? silentLogger;
+  const withModules = opts.dataDir ? await demoModules(opts.dataDir, host, log) : null;
+  const agents: Agent[] = withModules ? withModules.modules.agents() : [];
   try {
-    for (const m of DEMO_MACHINES) {
-      agents.push(await startAgent({ host, port: 0, model: m.model, unitId: 1, seed: m.seed }));
+    if (!withModules) {
+      for (const m of DEMO_MACHINES) {
+        agents.push(await startAgent({ host, port: 0, model: m.model, unitId: 1, seed: m.seed }));
+      }
     }
   } catch (err) {
     await Promise.allSettled(agents.map((a) => a.stop()));
     throw err;
   }
   // SIMULATED end to end: an embedded TLS broker and demo cloud keys in <dataDir>/demo-cloud/.
-  const log = opts.log ?? silentLogger;
   const uplink = opts.dataDir
     ? await startDemoUplink({ dataDir: opts.dataDir, log, host }).catch((err: unknown) => {
         log.log('warn', 'SIMULATED demo: the embedded broker did not start; the demo runs without an uplink', { error: String(err) });
@@ -44,20 +95,21 @@ export async function startDemoPlant(opts: { host?: string; dataDir?: string; lo
     : null;
   const data = {
     plant: { name: 'Demo plant', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC' },
-    // SIMULATED: the demo shows the whole loop, setpoint changes included, without setup.
+    // SIMULATED: the demo shows the whole loop, setpoint changes included, without setup; changes
+    // need a sign-in with one of the demo accounts its banner's help lists (auth/demo.ts).
     writes: { enabled: true },
-    access: { localRole: 'maintenance' },
     devices: DEMO_MACHINES.map((m, i) => ({
       id: m.id,
       name: m.name,
       profile: `builtin:${m.model}`,
-      transport: { type: 'tcp', host, port: agents[i]!.port },
+      transport: { type: 'tcp', host, port: withModules ? withModules.ports[i]! : agents[i]!.port },
       unitId: 1,
       pollIntervalMs: 500,
       timeoutMs: 1000,
       retries: 1,
     })),
     ...(uplink ? { uplink: uplink.uplink } : {}),
+    ...(withModules ? { modules: withModules.section } : {}),
   };
   const config = resolveConfig(data, '(embedded demo plant)', { simulated: true });
   return {
@@ -65,7 +117,7 @@ export async function startDemoPlant(opts: { host?: string; dataDir?: string; lo
     agents,
     uplink,
     async stop() {
-      await Promise.allSettled(agents.map((a) => a.stop()));
+      await Promise.allSettled(withModules ? [withModules.modules.stop()] : agents.map((a) => a.stop()));
       await uplink?.stop();
     },
   };

@@ -37,6 +37,12 @@ export const AUDIT_KINDS = [
   'revert',
   'alarm_ack',
   'config_change',
+  /** First start of a configured plant: the configuration's hash (src-main/config/config-audit.ts). */
+  'config_loaded',
+  /** The configuration differs from the previous start's: a readable diff, per machine. */
+  'config_changed',
+  /** A point's sensitivity class changed between starts. */
+  'classification_changed',
   'key_rotation',
   'remote_grant',
   'remote_join',
@@ -44,6 +50,23 @@ export const AUDIT_KINDS = [
   'remote_action',
   'recommendation_decision',
   'firmware_decision',
+  'reco_received',
+  'reco_refused',
+  'reco_applied',
+  'reco_rejected',
+  'reco_deferred',
+  'reco_reverted',
+  'reco_outcome',
+  /** IoT modules and firmware (src-main/modules/). */
+  'firmware_imported',
+  'firmware_refused',
+  /** The pinned firmware root of trust: pinned at first start, or replaced by a verified rotation. */
+  'firmware_root',
+  'firmware_approved',
+  /** One step of a staged rollout (a module started, committed, rolled back, failed; the rollout done or stopped). */
+  'firmware_update',
+  'module_paired',
+  'module_event',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
@@ -130,10 +153,11 @@ export function auditHeadMessage(head: { seq: number; hash: string; signedAt: nu
 }
 
 /** A caller's identity as the audit log wants it; picks up a session id when the caller carries one. */
-export function auditActor(caller: { user: string; role: Role; origin: 'local' | 'remote'; sessionId?: unknown }): AuditActor {
+export function auditActor(caller: { user: string; role: Role | 'viewer'; origin: 'local' | 'remote'; sessionId?: unknown }): AuditActor {
   return {
     user: caller.user,
-    role: caller.role,
+    // The viewer (the local console without sign-in) is no account role: its records name no role.
+    role: caller.role === 'viewer' ? null : caller.role,
     origin: caller.origin,
     sessionId: typeof caller.sessionId === 'string' ? caller.sessionId : null,
   };

@@ -3,8 +3,10 @@
  * through here; defaults make the secure choice (unclassified points are `local`).
  */
 import { z } from 'zod';
+import { AccessSchema } from './access';
 import { ByteOrderSchema, PointFunctionSchema, PointRoleSchema, PointTypeSchema, SensitivitySchema } from '../../src-preload/contract';
 import { UplinkConfigSchema } from '../uplink/config';
+import { ModulesConfigSchema } from '../modules/config';
 
 const slug = z
   .string()
@@ -297,31 +299,18 @@ export const ConfigSchema = z
       .object({ enabled: z.boolean().default(false) })
       .strict()
       .default({ enabled: false }),
-    /** The role of the local console user until accounts exist, sign-in in web mode, and remote support limits. */
-    access: z
-      .object({
-        localRole: z.enum(['operator', 'maintenance']).default('operator'),
-        /** Web mode on loopback asks for sign-in too (absent: no; beyond loopback it always does). */
-        localLoginRequired: z.boolean().optional(),
-        /** A remote support session's default length (absent: 60), and the longest one may be granted (absent: 240). */
-        remoteSessionMinutes: z
-          .number()
-          .int()
-          .min(5)
-          .max(24 * 60)
-          .optional(),
-        remoteSessionMaxMinutes: z
-          .number()
-          .int()
-          .min(5)
-          .max(24 * 60)
-          .optional(),
-      })
-      .strict()
-      .default({ localRole: 'operator' }),
+    /** Who may see the local console without signing in, when it locks, and remote support limits. */
+    access: AccessSchema.default({ localViewWithoutLogin: true, idleLockMinutes: 15 }),
     devices: z.array(DeviceSchema).min(1),
     /** The protected uplink to the supplier cloud (src-main/uplink/config.ts); absent: nothing leaves the plant. */
     uplink: UplinkConfigSchema.optional(),
+    /** Supplier recommendations: whether a breached guard may revert automatically when the supplier asks (absent: no). */
+    recommendations: z
+      .object({ autoRevert: z.boolean().default(false) })
+      .strict()
+      .optional(),
+    /** IoT modules and their firmware (src-main/modules/config.ts); absent: no module manager. */
+    modules: ModulesConfigSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -352,6 +341,14 @@ export const ConfigSchema = z
         });
       }
       if (!line) lines.set(key, { index: i, settings });
+    });
+    cfg.modules?.assignments.forEach((a, i) => {
+      if (!seen.has(a.machineId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['modules', 'assignments', i, 'machineId'],
+          message: `no device "${a.machineId}" in this plant`,
+        });
     });
     try {
       new Intl.DateTimeFormat('en', { timeZone: cfg.plant.timezone });

@@ -16,11 +16,24 @@ export type ErrorCode =
   | 'PROTOCOL_INVALID'
   /** A received uplink batch or key announcement was refused; the message names the refusal reason. */
   | 'UPLINK_REFUSED'
+  /** A firmware key, signature, root, manifest or bundle that cannot be read (docs/firmware.md). */
+  | 'FIRMWARE_INVALID'
+  /** More image bytes arrived than the firmware manifest announced. */
+  | 'FIRMWARE_IMAGE_TOO_LARGE'
+  /** A firmware release was refused; the message names the refusal reason. */
+  | 'FIRMWARE_REFUSED'
   | 'DECODE_FAILED'
   | 'ENCODE_FAILED'
   | 'NOT_FOUND'
   | 'BAD_REQUEST'
   | 'FORBIDDEN'
+  /** Nobody is signed in, and the console shows nothing without sign-in. */
+  | 'UNAUTHENTICATED'
+  /** A change must be confirmed with the signed-in account's PIN, and none was given. */
+  | 'PIN_REQUIRED'
+  | 'BAD_PIN'
+  /** Too many wrong passwords or PINs: wait, or ask an administrator. */
+  | 'LOCKED_OUT'
   | 'UNAVAILABLE'
   | 'INTERNAL';
 

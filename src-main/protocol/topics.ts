@@ -4,9 +4,11 @@
  *   pc/v1/<plant>/up/sealed/<machine>   sealed batches (binary envelope), QoS 1, not retained
  *   pc/v1/<plant>/up/plain/<machine>    plain batches (canonical JSON), QoS 1, not retained
  *   pc/v1/<plant>/up/keys               plant-keys announcements (JSON), QoS 1
+ *   pc/v1/<plant>/up/reco               sealed reports on recommendations (docs/recommendations.md), QoS 1
+ *   pc/v1/<plant>/up/health             sealed health and threat events of the IoT modules (docs/firmware.md), QoS 1
  *   pc/v1/<plant>/state                 signed state: retained birth "online", last will "offline"
- *   pc/v1/<plant>/down                  cloud → plant (cloud-key announcements, later
- *                                       recommendations and firmware), subscribed by the plant
+ *   pc/v1/<plant>/down                  cloud → plant (cloud-key announcements, recommendations,
+ *                                       later firmware), subscribed by the plant
  * <plant> and <machine> are pseudonym tokens: a broker ACL grants a plant `pc/v1/<plant>/up/#`
  * and `pc/v1/<plant>/state` to publish, `pc/v1/<plant>/down` to read, nothing else.
  */
@@ -20,13 +22,17 @@ import { findKey, type KeyLookup, type PlantKeyRecord, type Refusal } from './re
 export const TOPIC_PREFIX = 'pc/v1';
 export const STATE_LABEL = 'plant-console/state/v1';
 
-export type TopicKind = 'sealed' | 'plain' | 'keys' | 'state' | 'down';
+export type TopicKind = 'sealed' | 'plain' | 'keys' | 'reco' | 'health' | 'state' | 'down';
 
 /** The topics of one plant. */
 export function plantTopics(plant: string): {
   sealed: (machine: string) => string;
   plain: (machine: string) => string;
   keys: string;
+  /** Sealed reports on recommendations (decision, apply result, outcome, refusal). */
+  reco: string;
+  /** Sealed health and threat events of the plant's IoT modules (module-health.ts). */
+  health: string;
   state: string;
   down: string;
   /** What the plant's ACL lets it publish to. */
@@ -37,6 +43,8 @@ export function plantTopics(plant: string): {
     sealed: (machine) => `${base}/up/sealed/${machine}`,
     plain: (machine) => `${base}/up/plain/${machine}`,
     keys: `${base}/up/keys`,
+    reco: `${base}/up/reco`,
+    health: `${base}/up/health`,
     state: `${base}/state`,
     down: `${base}/down`,
     publishPrefix: `${base}/up/`,
@@ -58,6 +66,8 @@ export function parseTopic(topic: string): { kind: TopicKind; plant: string; mac
   if (rest === 'state') return { kind: 'state', plant };
   if (rest === 'down') return { kind: 'down', plant };
   if (rest === 'up/keys') return { kind: 'keys', plant };
+  if (rest === 'up/reco') return { kind: 'reco', plant };
+  if (rest === 'up/health') return { kind: 'health', plant };
   const kind = parts[4];
   if (parts.length === 6 && parts[3] === 'up' && (kind === 'sealed' || kind === 'plain') && isPseudonym(parts[5])) {
     return { kind, plant, machine: parts[5] };

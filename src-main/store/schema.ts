@@ -204,6 +204,139 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // Remote support grants and change requests survive a restart (src-main/remote/grant-store.ts:
+    // the row's JSON is the grant or request as the API shows it; the join code only as its keyed
+    // hash). config_snapshot holds the canonical JSON of the configuration seen at the last start
+    // (never a secret), which the next start compares with (src-main/config/config-audit.ts).
+    version: 4,
+    name: 'remote grants, change requests and config snapshot',
+    sql: `
+      CREATE TABLE remote_grants (
+        id         TEXT PRIMARY KEY,
+        state      TEXT NOT NULL CHECK (state IN ('waiting', 'live', 'ended')),
+        created_at INTEGER NOT NULL,
+        grant_json TEXT NOT NULL,
+        code_hash  BLOB,
+        failures   INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+
+      CREATE TABLE remote_requests (
+        id           TEXT PRIMARY KEY,
+        grant_id     TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        request_json TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX remote_requests_grant ON remote_requests (grant_id);
+
+      CREATE TABLE config_snapshot (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        hash      TEXT NOT NULL,
+        snapshot  TEXT NOT NULL,
+        taken_at  INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
+  {
+    // Supplier recommendations (src-main/recommendations/store.ts). reco_seen keeps every
+    // authenticated id forever (a replayed id is refused; the digest tells a broker's redelivery
+    // of the same message apart). reco_items holds accepted ones with their decision, apply
+    // result, outcome and, while an apply runs, its progress (JSON of the contract's shapes).
+    version: 5,
+    name: 'supplier recommendations',
+    sql: `
+      CREATE TABLE reco_seen (
+        id       TEXT PRIMARY KEY,
+        digest   TEXT NOT NULL,
+        first_at INTEGER NOT NULL,
+        accepted INTEGER NOT NULL CHECK (accepted IN (0, 1))
+      ) STRICT;
+
+      CREATE TABLE reco_items (
+        id          TEXT PRIMARY KEY,
+        machine     TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        decision    TEXT,
+        apply       TEXT,
+        outcome     TEXT,
+        progress    TEXT,
+        updated_at  INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX reco_items_received ON reco_items (received_at);
+
+      CREATE TABLE reco_refused (
+        id          INTEGER PRIMARY KEY,
+        ref         TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        code        TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        machine     TEXT
+      ) STRICT;
+    `,
+  },
+  {
+    // IoT modules and their firmware (src-main/modules/store.ts). firmware_root is the pinned root
+    // of trust (its canonical bytes, and the signatures of the rotation that brought it; [] for
+    // the provisioned one). Release images are kept in 1 MiB chunks so a resumed download reads
+    // only what it needs. modules, module_events and firmware_rollouts hold JSON of the
+    // contract's shapes plus what the console keeps of each module (its paired key).
+    version: 6,
+    name: 'iot modules and firmware',
+    sql: `
+      CREATE TABLE firmware_root (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        root       BLOB NOT NULL,
+        signatures TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        pinned_at  INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE firmware_releases (
+        id          TEXT PRIMARY KEY,
+        manifest    BLOB NOT NULL,
+        signatures  TEXT NOT NULL,
+        info        TEXT NOT NULL,
+        imported_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE firmware_chunks (
+        release TEXT NOT NULL,
+        n       INTEGER NOT NULL,
+        bytes   BLOB NOT NULL,
+        PRIMARY KEY (release, n)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE firmware_refused (
+        id    INTEGER PRIMARY KEY,
+        at    INTEGER NOT NULL,
+        entry TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE modules (
+        id         TEXT PRIMARY KEY,
+        record     TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE module_events (
+        id     INTEGER PRIMARY KEY,
+        module TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        entry  TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX module_events_module ON module_events (module, id);
+
+      CREATE TABLE firmware_rollouts (
+        id          TEXT PRIMARY KEY,
+        state       TEXT NOT NULL,
+        approved_at INTEGER NOT NULL,
+        rollout     TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /**

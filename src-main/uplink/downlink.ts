@@ -2,14 +2,18 @@
  * The plant's downlink (`pc/v1/<plant>/down`): every message is checked by the protocol library
  * before anything else reads it. Cloud-key announcements that verify against a pinned supplier
  * key rotate the keyring the plant seals to, and the ring is persisted; anything refused is
- * logged with its reason and counted. Recommendations and firmware bundles arrive on this topic
- * later; until their issues are done they are refused as not handled yet, never acted upon.
+ * logged with its reason and counted. Other message types go to the handler registered for
+ * them (`recommendation`: src-main/recommendations/intake.ts, which verifies and judges it;
+ * `firmware`: src-main/modules/downlink.ts, a release bundle the console verifies like one
+ * imported from a file); a type without one is refused as not handled.
  */
 import type { Logger } from '../core/log';
 import type { Clock } from '../core/types';
 import { applyCloudKeyAnnouncement, parseJsonObject, REFUSAL_TEXT, type KeyRing, type RefusalReason } from '../protocol';
 
 const MAX_DOWNLINK_BYTES = 1024 * 1024;
+/** A `firmware` message carries a whole bundle (base64): larger, but still bounded (docs/firmware.md, Distribution). */
+export const MAX_FIRMWARE_MESSAGE_BYTES = 12 * 1024 * 1024;
 
 /** Downlink counters for the status. */
 export interface DownlinkStats {
@@ -32,15 +36,30 @@ export interface DownlinkOptions {
 }
 
 export type DownlinkOutcome =
-  { ok: true; kind: 'cloud-key'; kid: string } | { ok: false; reason: RefusalReason | 'not_handled' | 'wrong_topic'; detail: string };
+  | { ok: true; kind: 'cloud-key'; kid: string }
+  | { ok: true; kind: 'handled'; type: string; detail: string }
+  | { ok: false; reason: RefusalReason | 'not_handled' | 'wrong_topic' | 'handler_refused'; detail: string };
+
+/** A handler of one message type: it verifies, acts, logs its own refusals, and says what it decided. */
+export type DownlinkHandler = (
+  doc: Record<string, unknown>,
+  ctx: { payload: Uint8Array; supplierKeys: DownlinkOptions['supplierKeys'] },
+) => { verdict: 'accepted' | 'refused' | 'duplicate'; detail: string };
 
 /** Verifies and applies messages from the plant's downlink topic. */
 export class Downlink {
   private readonly o: DownlinkOptions;
   private readonly counters: DownlinkStats = { accepted: 0, refused: 0, duplicates: 0, lastRefusal: null, lastAcceptedAt: null };
+  private readonly handlers = new Map<string, DownlinkHandler>();
 
   constructor(opts: DownlinkOptions) {
     this.o = opts;
+  }
+
+  /** Hands every message of `type` to `handler` (null: refused as not handled again). */
+  setHandler(type: 'recommendation' | 'firmware', handler: DownlinkHandler | null): void {
+    if (handler) this.handlers.set(type, handler);
+    else this.handlers.delete(type);
   }
 
   /** Counters for the status (accepted, refused, expected duplicates, the last refusal). */
@@ -67,7 +86,9 @@ export class Downlink {
         ? 'not handled yet'
         : outcome.reason === 'wrong_topic'
           ? 'wrong topic'
-          : REFUSAL_TEXT[outcome.reason];
+          : outcome.reason === 'handler_refused'
+            ? 'refused'
+            : REFUSAL_TEXT[outcome.reason];
     this.counters.lastRefusal = `${words}: ${outcome.detail}`;
     this.o.log.log('warn', `Downlink message refused: ${words}`, { topic, detail: outcome.detail });
     return outcome;
@@ -75,8 +96,27 @@ export class Downlink {
 
   private judge(topic: string, payload: Uint8Array): DownlinkOutcome {
     if (topic !== this.o.topic) return { ok: false, reason: 'wrong_topic', detail: `${topic} is not this plant's downlink` };
-    const json = parseJsonObject(payload, MAX_DOWNLINK_BYTES);
-    if (!json) return { ok: false, reason: 'malformed', detail: 'not a JSON object in UTF-8' };
+    const limit = this.handlers.has('firmware') ? MAX_FIRMWARE_MESSAGE_BYTES : MAX_DOWNLINK_BYTES;
+    const json = parseJsonObject(payload, limit);
+    if (!json) return { ok: false, reason: 'malformed', detail: `not a JSON object in UTF-8 of at most ${limit} bytes` };
+    if (json.type !== 'firmware' && payload.byteLength > MAX_DOWNLINK_BYTES)
+      return {
+        ok: false,
+        reason: 'malformed',
+        detail: `a ${String(json.type).slice(0, 40)} message has at most ${MAX_DOWNLINK_BYTES} bytes`,
+      };
+    const handler = typeof json.type === 'string' ? this.handlers.get(json.type) : undefined;
+    if (handler) {
+      let r: ReturnType<DownlinkHandler>;
+      try {
+        r = handler(json, { payload, supplierKeys: this.o.supplierKeys });
+      } catch (err) {
+        r = { verdict: 'refused', detail: `the ${String(json.type)} handler failed: ${String(err)}` };
+      }
+      if (r.verdict === 'refused') return { ok: false, reason: 'handler_refused', detail: r.detail };
+      if (r.verdict === 'duplicate') return { ok: false, reason: 'duplicate_sequence', detail: r.detail };
+      return { ok: true, kind: 'handled', type: String(json.type), detail: r.detail };
+    }
     if (json.type !== 'cloud-key') {
       // Other kinds get their own verification with their issues; nothing here reads them.
       const kind = typeof json.type === 'string' ? json.type.slice(0, 40) : '(none)';

@@ -22,11 +22,11 @@ import { blobOf, type StoreDb } from '../store/schema';
 import { addToRanges, MAX_GAP_RANGES, type GapReport } from './gap';
 import { META, readMetaJson, writeMetaJson } from './state';
 
-export type OutboxKind = 'sealed' | 'plain' | 'gap' | 'keys';
+export type OutboxKind = 'sealed' | 'plain' | 'gap' | 'keys' | 'reco' | 'health';
 
-/** A batch to record: built only once its sequence number is known. */
+/** A batch (or a sealed recommendation report, `reco`, or module health event, `health`) to record: built only once its sequence number is known. */
 export interface OutboxItem {
-  kind: 'sealed' | 'plain';
+  kind: 'sealed' | 'plain' | 'reco' | 'health';
   /** Machine pseudonym (the topic's last level). */
   machine: string;
   from: number;
@@ -140,9 +140,10 @@ export class Outbox {
 
   /**
    * Records batches in one transaction: each gets the next sequence number, is built, and is
-   * inserted if the budget allows (after dropping old plain batches); returns what happened.
+   * inserted if the budget allows (after dropping old plain batches), with `within` (the state
+   * change a report tells of) in the same transaction; returns what happened.
    */
-  append(items: readonly OutboxItem[]): { seqs: number[]; refused: number; dropped: number } {
+  append(items: readonly OutboxItem[], within?: () => void): { seqs: number[]; refused: number; dropped: number } {
     if (items.length === 0) return { seqs: [], refused: 0, dropped: 0 };
     const now = this.opts.clock.now();
     const seqs: number[] = [];
@@ -172,8 +173,8 @@ export class Outbox {
             if (this.used + bytes.length > this.opts.budgetBytes) {
               refused++;
               const nr = this.pending.notRecorded;
-              if (item.kind === 'sealed') nr.sealed++;
-              else nr.plain++;
+              if (item.kind === 'plain') nr.plain++;
+              else nr.sealed++;
               nr.from = Math.min(nr.from ?? item.from, item.from);
               nr.to = Math.max(nr.to ?? item.to, item.to);
               if (this.fullSince === null) this.fullSince = now;
@@ -186,6 +187,7 @@ export class Outbox {
           const refusalLasting = this.pendingNotRecorded() > 0 && now - this.pending.lastNoticeAt >= (this.opts.gapRepeatMs ?? 600_000);
           if (droppedSeqs.length > 0 || refusalEnded || refusalLasting) this.emitGap(droppedSeqs, now);
           this.st.bump.run([this.lastSeq]);
+          within?.();
           writeMetaJson(this.db, META.drops, this.totals);
           writeMetaJson(this.db, META.gap, this.pending);
         })

@@ -44,6 +44,12 @@ export interface UplinkServiceOptions {
   connect?: (opts: IClientOptions) => MqttClient;
 }
 
+/** The keys a recommendation report is sealed and signed with. */
+export interface ReportKeys {
+  plant: SigningKeyPair;
+  cloudBox: { kid: string; publicKey: Uint8Array };
+}
+
 /** Below this many free pages (16 MiB of 4 KiB) the file is left as it is: new batches reuse them. */
 const RECLAIM_MIN_PAGES = 4096;
 
@@ -176,8 +182,8 @@ export class UplinkService {
       log: opts.log,
     });
     const topicFor = (row: OutboxRow): string =>
-      row.kind === 'gap'
-        ? `${topics.publishPrefix}gap`
+      row.kind === 'gap' || row.kind === 'reco' || row.kind === 'health'
+        ? `${topics.publishPrefix}${row.kind}`
         : row.kind === 'keys'
           ? topics.keys
           : row.kind === 'sealed'
@@ -321,6 +327,32 @@ export class UplinkService {
   health(): UplinkHealth {
     const ob = this.outbox.stats();
     return { state: this.link.status().state, lastAckSeq: ob.lastAckSeq, outboxDepth: ob.depth };
+  }
+
+  /**
+   * Queues recommendation reports (src-main/recommendations/reports.ts) on `pc/v1/<plant>/up/reco`,
+   * or module health events (src-main/modules/events.ts, `kind` health) on `pc/v1/<plant>/up/health`:
+   * each sealed by `seal` with the plant's signing key and the cloud's current key, numbered like
+   * a batch, in one outbox transaction with `within` (the state change it reports).
+   */
+  queueReports(
+    reports: readonly { machine: string; at: number; seal(keys: ReportKeys, seq: number): Uint8Array }[],
+    within?: () => void,
+    kind: 'reco' | 'health' = 'reco',
+  ): { seqs: number[]; refused: number } {
+    const keys = (): ReportKeys => ({
+      plant: this.o.store.identity.signing,
+      cloudBox: { kid: this.ring.current, publicKey: currentEntry(this.ring).key },
+    });
+    const items = reports.map((r) => ({
+      kind,
+      machine: r.machine,
+      from: r.at,
+      to: r.at,
+      build: (seq: number) => Buffer.from(r.seal(keys(), seq)),
+    }));
+    const done = this.outbox.append(items, within);
+    return { seqs: done.seqs, refused: done.refused };
   }
 
   /** Machine id → pseudonym, for the "What leaves this plant" page. */

@@ -13,7 +13,8 @@ export const AlarmSchema = z.object({
   id: z.string(),
   machineId: z.string(),
   ruleId: z.string(),
-  kind: z.enum(['high', 'low', 'state', 'link']),
+  /** `module`: a health or threat event of the IoT module on the machine (src-main/modules/). */
+  kind: z.enum(['high', 'low', 'state', 'link', 'module']),
   pointId: z.string().nullable(),
   priority: AlarmPrioritySchema,
   message: z.string(),

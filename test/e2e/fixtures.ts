@@ -15,6 +15,23 @@ export { expect };
  */
 const IGNORED_CONSOLE = [/The Content Security Policy directive 'frame-ancestors' is ignored when delivered via a <meta> element/];
 
+/**
+ * Signs in through the UI: the header's Sign in when the plant is viewed without sign-in, or the
+ * sign-in screen that covers it; resolves once the header names the account.
+ */
+export async function signIn(page: Page, name: string, password: string): Promise<void> {
+  const screen = page.getByTestId('login-screen');
+  const button = page.getByTestId('sign-in');
+  await expect(screen.or(button).first()).toBeVisible();
+  if (!(await screen.isVisible())) await button.click();
+  await expect(screen).toBeVisible();
+  await page.getByTestId('login-name').fill(name);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await expect(screen).toHaveCount(0);
+  await expect(page.getByTestId('session-user')).toContainText(name);
+}
+
 /** Reads the text of a test id, trimmed. */
 export async function textOf(page: Page, testId: string): Promise<string> {
   return ((await page.getByTestId(testId).first().textContent()) ?? '').trim();

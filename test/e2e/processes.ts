@@ -3,7 +3,7 @@
  * mode, on free loopback ports, with a temporary config and data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,12 +204,66 @@ export interface ConfigPlant {
   stop(): Promise<void>;
 }
 
-/** What a test may change in the config plant; the defaults are those of a configured plant (writes off, operator). */
+/** An account a test signs in with; `pin` is set with `plant-console user pin` when given. */
+export interface E2eUser {
+  name: string;
+  password: string;
+  role: 'operator' | 'maintenance' | 'admin' | 'supplier-support';
+  pin?: string;
+}
+
+/** A maintenance technician without a PIN (a signed-in account without one confirms with its sign-in). */
+export const E2E_MAINT: E2eUser = { name: 'anna', password: 'anna e2e password', role: 'maintenance' };
+
+/**
+ * What a test may change in the config plant; the defaults are those of a configured plant (writes
+ * off; the window viewed without sign-in, every change by a signed-in account).
+ */
 export interface PlantOptions {
   writes?: boolean;
-  localRole?: 'operator' | 'maintenance';
+  /** Accounts added with the CLI once the console runs (test/e2e/fixtures.ts signIn signs them in). */
+  users?: E2eUser[];
   /** Profile objects by machine id, written next to the config and used instead of `builtin:MODEL`. */
   profiles?: Partial<Record<string, unknown>>;
+  /**
+   * The plant gets its administrator (E2E_ADMIN, with `plant-console user add`) as soon as it
+   * runs, so no first-start setup covers the screen. false: no account at all (setup.spec.ts).
+   */
+  accounts?: boolean;
+}
+
+/** The administrator every config plant gets unless `accounts: false`. */
+export const E2E_ADMIN = { name: 'e2e-admin', password: 'e2e admin password', role: 'admin' } as const;
+
+/** Adds an account to a running console's store with the CLI (password on standard input). */
+export async function addAccount(server: ConsoleServer, account: { name: string; password: string; role: string }): Promise<void> {
+  const env = { ...process.env, PLANT_CONSOLE_PASSPHRASE: process.env.PLANT_CONSOLE_PASSPHRASE ?? 'e2e only: not a secret' };
+  const args = ['bin/plant-console.js', 'user', 'add', '--data-dir', server.dataDir, '--name', account.name, '--role', account.role];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdin.end(`${account.password}\n`);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`plant-console user add ${account.name} failed (${code}):\n${output}`);
+}
+
+/** Runs `plant-console user …` on a running console's store; `stdin` is the one line it reads (a PIN). */
+export async function userCommand(server: ConsoleServer, args: string[], stdin = ''): Promise<void> {
+  const env = { ...process.env, PLANT_CONSOLE_PASSPHRASE: process.env.PLANT_CONSOLE_PASSPHRASE ?? 'e2e only: not a secret' };
+  const argv = ['bin/plant-console.js', 'user', ...args, '--data-dir', server.dataDir];
+  const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdin.end(stdin === '' ? '' : `${stdin}\n`);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`plant-console user ${args.join(' ')} failed (${code}):\n${output}`);
+}
+
+/** Sets an account's PIN in a running console's store (`user pin`, the PIN on standard input). */
+export function setPin(server: ConsoleServer, name: string, pin: string): Promise<void> {
+  return userCommand(server, ['pin', '--name', name], pin);
 }
 
 /** Three agents, a config pointing at them, and the console; resolves once all are online. */
@@ -226,7 +280,6 @@ export async function startConfigPlant(opts: PlantOptions = {}): Promise<ConfigP
     const config = {
       plant: { name: 'E2E Plant', timezone: 'Europe/Berlin' },
       ...(opts.writes ? { writes: { enabled: true } } : {}),
-      ...(opts.localRole ? { access: { localRole: opts.localRole } } : {}),
       devices: agents.map((a) => ({
         id: a.spec.id,
         name: a.spec.name,
@@ -249,6 +302,11 @@ export async function startConfigPlant(opts: PlantOptions = {}): Promise<ConfigP
       30_000,
       s.proc,
     );
+    if (opts.accounts !== false) await addAccount(s, E2E_ADMIN);
+    for (const u of opts.users ?? []) {
+      await addAccount(s, u);
+      if (u.pin) await setPin(s, u.name, u.pin);
+    }
   } catch (err) {
     await server?.stop();
     await Promise.all(agents.map((a) => a.proc.stop()));
@@ -263,6 +321,156 @@ export async function startConfigPlant(opts: PlantOptions = {}): Promise<ConfigP
     async stop() {
       await srv.stop();
       await Promise.all(agents.map((a) => a.proc.stop()));
+      rmSync(configDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// IoT modules (issue #8): device agents run as modules of a configured plant.
+
+/** A machine whose device agent runs as a module, with the id its heartbeats carry. */
+export interface ModuleSpec extends AgentSpec {
+  moduleId: string;
+}
+
+/** A device agent in module mode: state directory, pinned root, the console's module channel, a tamper switch (a file). */
+export class ModuleAgent {
+  readonly proc: Proc;
+  readonly stateDir: string;
+  readonly tamperFile: string;
+
+  constructor(
+    readonly spec: ModuleSpec,
+    readonly port: number,
+    dir: string,
+    channel: { url: string; ca: string },
+    rootFile: string,
+  ) {
+    this.stateDir = join(dir, `${spec.moduleId}-state`);
+    this.tamperFile = join(dir, `${spec.moduleId}-enclosure-open`);
+    mkdirSync(this.stateDir, { recursive: true });
+    this.proc = new Proc([
+      'bin/device-agent.js',
+      ...['--modbus-port', String(port), '--model', spec.model, '--seed', String(spec.seed)],
+      ...['--state-dir', this.stateDir, '--root', rootFile, '--module-id', spec.moduleId],
+      ...['--console', channel.url, '--console-ca', channel.ca, '--tamper-file', this.tamperFile, '--heartbeat-s', '1'],
+    ]);
+  }
+
+  /** The fingerprint the module prints at start ("device-agent: module …, fingerprint …"), to compare with the console's. */
+  async fingerprint(timeoutMs = 15_000): Promise<string> {
+    const start = Date.now();
+    while (Date.now() - start < timeoutMs) {
+      const m = /fingerprint ([0-9a-f ]{39})/.exec(this.proc.output);
+      if (m?.[1]) return m[1];
+      if (!this.proc.running) break;
+      await sleep(100);
+    }
+    throw new Error(`module ${this.spec.moduleId} printed no fingerprint:\n${this.proc.output}`);
+  }
+
+  /** The enclosure's switch: the file exists while the housing is open. */
+  openEnclosure(): void {
+    writeFileSync(this.tamperFile, 'open\n');
+  }
+}
+
+/** The PEM the console made for its module channel at first start (src-main/modules/index.ts). */
+function findModuleCert(dataDir: string): string | null {
+  const cert = join(dataDir, 'modules', 'web-tls', 'cert.pem');
+  return existsSync(cert) ? cert : null;
+}
+
+export interface ModulePlant {
+  console: ConsoleServer;
+  modules: ModuleAgent[];
+  configDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A configured plant whose machines' agents run as modules: the config's `modules` section pins
+ * `rootFile` (copied next to it), the window is always open, the soak short; the console starts
+ * first (its module channel makes its certificate), then the modules, which ask to be paired.
+ */
+export async function startModulePlant(opts: {
+  specs: ModuleSpec[];
+  root: Buffer;
+  soakS?: number;
+  users?: E2eUser[];
+  writes?: boolean;
+  /** Profile objects by machine id, used instead of `builtin:MODEL`. */
+  profiles?: Partial<Record<string, unknown>>;
+}): Promise<ModulePlant> {
+  assertBuilt();
+  const configDir = mkdtempSync(join(tmpdir(), 'pc-e2e-modules-'));
+  const ports = await Promise.all(opts.specs.map(() => freePort()));
+  const channelPort = await freePort();
+  const modules: ModuleAgent[] = [];
+  let server: ConsoleServer | null = null;
+  try {
+    writeFileSync(join(configDir, 'root.json'), opts.root);
+    for (const [id, profile] of Object.entries(opts.profiles ?? {}))
+      writeFileSync(join(configDir, `${id}.profile.json`), JSON.stringify(profile, null, 2));
+    const config = {
+      plant: { name: 'E2E Module Plant', timezone: 'Europe/Berlin' },
+      ...(opts.writes ? { writes: { enabled: true } } : {}),
+      devices: opts.specs.map((s, i) => ({
+        id: s.id,
+        name: s.name,
+        profile: opts.profiles?.[s.id] ? `${s.id}.profile.json` : `builtin:${s.model}`,
+        transport: { type: 'tcp', host: '127.0.0.1', port: ports[i] },
+        pollIntervalMs: 250,
+        timeoutMs: 500,
+        retries: 0,
+        backoff: { initialDelayMs: 200, maxDelayMs: 1000, randomisationFactor: 0.2 },
+      })),
+      modules: {
+        root: 'root.json',
+        host: '127.0.0.1',
+        port: channelPort,
+        heartbeatS: 1,
+        maintenanceWindow: 'always',
+        soakS: opts.soakS ?? 2,
+        assignments: opts.specs.map((s) => ({ moduleId: s.moduleId, machineId: s.id })),
+      },
+    };
+    const configFile = join(configDir, 'plant.json');
+    writeFileSync(configFile, JSON.stringify(config, null, 2));
+    server = await startConsole({ configFile });
+    const s = server;
+    let ca: string | null = null;
+    for (const start = Date.now(); ca === null && Date.now() - start < 15_000; await sleep(100)) ca = findModuleCert(s.dataDir);
+    if (ca === null) throw new Error(`the console made no module channel certificate in ${s.dataDir}:\n${s.proc.output}`);
+    const channel = { url: `https://127.0.0.1:${channelPort}`, ca };
+    opts.specs.forEach((spec, i) => modules.push(new ModuleAgent(spec, ports[i]!, configDir, channel, join(configDir, 'root.json'))));
+    await waitHealth(
+      s.url,
+      (h) => h.machines.length === modules.length && h.machines.every((m) => m.link.state === 'online'),
+      'all module machines online',
+      30_000,
+      s.proc,
+    );
+    await addAccount(s, E2E_ADMIN);
+    for (const u of opts.users ?? []) {
+      await addAccount(s, u);
+      if (u.pin) await setPin(s, u.name, u.pin);
+    }
+  } catch (err) {
+    await server?.stop();
+    await Promise.all(modules.map((m) => m.proc.stop()));
+    rmSync(configDir, { recursive: true, force: true });
+    throw err;
+  }
+  const srv = server;
+  return {
+    console: srv,
+    modules,
+    configDir,
+    async stop() {
+      await srv.stop();
+      await Promise.all(modules.map((m) => m.proc.stop()));
       rmSync(configDir, { recursive: true, force: true });
     },
   };

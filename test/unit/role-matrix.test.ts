@@ -6,59 +6,66 @@
 import { describe, expect, it } from 'vitest';
 import { ConsoleApi } from '../../src-main/api/service';
 import type { AuditEntry } from '../../src-main/audit/record';
-import { commandsFor, mayCall, roleMatrix, rolesFor } from '../../src-main/auth/roles';
+import { ALL_CALLER_ROLES, commandsFor, mayCall, roleMatrix, rolesFor } from '../../src-main/auth/roles';
 import { resolveConfig } from '../../src-main/config/load';
 import { memoryLogger } from '../../src-main/core/log';
 import { PlantCore } from '../../src-main/core/plant';
 import type { Poller } from '../../src-main/core/types';
-import { ALL_ROLES, COMMAND_NAMES, type Caller, type CommandName, type Link, type Role } from '../../src-preload/contract';
+import { ALL_ROLES, COMMAND_NAMES, type Caller, type CallerRole, type CommandName, type Link } from '../../src-preload/contract';
 
 const T0 = Date.UTC(2026, 0, 12, 9, 0);
 
-/** Columns: operator, maintenance, admin, supplier-support. Y = allowed, - = FORBIDDEN. */
+/** Columns: operator, maintenance, admin, supplier-support, viewer. Y = allowed, - = FORBIDDEN. */
 const LOCAL_MATRIX = `
-  plant.info       Y Y Y Y
-  machines.list    Y Y Y Y
-  machines.get     Y Y Y Y
-  history.query    Y Y Y Y
-  kpi.history      Y Y Y Y
-  system.health    Y Y Y Y
-  points.write     - Y Y -
-  points.revert    - Y Y -
-  writes.log       Y Y Y -
-  alarms.list      Y Y Y Y
-  alarms.ack       Y Y Y -
-  alarms.history   Y Y Y Y
-  uplink.status    Y Y Y Y
-  uplink.points    Y Y Y Y
-  session.info     Y Y Y Y
-  remote.grant     - Y Y -
-  remote.end       Y Y Y -
-  remote.list      Y Y Y Y
-  remote.requests  Y Y Y Y
-  remote.propose   - - - Y
-  remote.confirm   - Y Y -
-  remote.reject    - Y Y -
-  remote.reportPage - - - Y
-  remote.summary   - Y Y -
-  audit.query      - Y Y -
-  reco.list        Y Y Y -
-  reco.apply       - Y Y -
-  reco.reject      - Y Y -
-  reco.defer       - Y Y -
-  reco.revert      - Y Y -
+  plant.info       Y Y Y Y Y
+  machines.list    Y Y Y Y Y
+  machines.get     Y Y Y Y Y
+  history.query    Y Y Y Y Y
+  kpi.history      Y Y Y Y Y
+  system.health    Y Y Y Y Y
+  points.write     - Y Y - -
+  points.revert    - Y Y - -
+  writes.log       Y Y Y - Y
+  alarms.list      Y Y Y Y Y
+  alarms.ack       Y Y Y - -
+  alarms.history   Y Y Y Y Y
+  uplink.status    Y Y Y Y Y
+  uplink.points    Y Y Y Y Y
+  session.info     Y Y Y Y Y
+  remote.grant     - Y Y - -
+  remote.end       Y Y Y - -
+  remote.list      Y Y Y Y Y
+  remote.requests  Y Y Y Y -
+  remote.propose   - - - Y -
+  remote.confirm   - Y Y - -
+  remote.reject    - Y Y - -
+  remote.reportPage - - - Y -
+  remote.summary   - Y Y - -
+  audit.query      - Y Y - -
+  reco.list        Y Y Y - Y
+  reco.apply       - Y Y - -
+  reco.reject      - Y Y - -
+  reco.defer       - Y Y - -
+  reco.revert      - Y Y - -
+  modules.list     Y Y Y - Y
+  modules.pair     - Y Y - -
+  firmware.import  - Y Y - -
+  firmware.approve - Y Y - -
+  firmware.stop    - Y Y - -
 `;
 
 /**
- * The role table is the same for both origins; what a supplier-support person may do beyond
- * it is narrowed by the live remote session's grant (test/unit/remote.test.ts), not by this table.
+ * The role table is the same for both origins but for the viewer: the console viewed without
+ * sign-in is its own screen only, so a remote caller is never a viewer and is refused
+ * everything. What a supplier-support person may do beyond the table is narrowed by the live
+ * remote session's grant (test/unit/remote.test.ts), not by this table.
  */
-const REMOTE_MATRIX = LOCAL_MATRIX;
+const REMOTE_MATRIX = LOCAL_MATRIX.replace(/ [Y-]\n/g, ' -\n');
 
-const COLUMNS: readonly Role[] = ['operator', 'maintenance', 'admin', 'supplier-support'];
+const COLUMNS: readonly CallerRole[] = ['operator', 'maintenance', 'admin', 'supplier-support', 'viewer'];
 
-function parseMatrix(text: string): Map<string, Set<Role>> {
-  const out = new Map<string, Set<Role>>();
+function parseMatrix(text: string): Map<string, Set<CallerRole>> {
+  const out = new Map<string, Set<CallerRole>>();
   for (const line of text.trim().split('\n')) {
     const [name, ...cells] = line.trim().split(/\s+/);
     expect(cells, `row ${name}`).toHaveLength(COLUMNS.length);
@@ -103,6 +110,12 @@ const CALLS: Record<CommandName, { request: unknown; allowed: 'ok' | 'NOT_FOUND'
   'reco.reject': { request: { id: 'r-1', reason: 'not now' }, allowed: 'UNAVAILABLE' },
   'reco.defer': { request: { id: 'r-1' }, allowed: 'UNAVAILABLE' },
   'reco.revert': { request: { id: 'r-1' }, allowed: 'UNAVAILABLE' },
+  // No firmware root pinned in this plant, so no module manager.
+  'modules.list': { request: {}, allowed: 'UNAVAILABLE' },
+  'modules.pair': { request: { moduleId: 'm-1', approve: true }, allowed: 'UNAVAILABLE' },
+  'firmware.import': { request: { fileName: 'r.pcfw', dataBase64: 'AAAA' }, allowed: 'UNAVAILABLE' },
+  'firmware.approve': { request: { releaseId: 'r-1', moduleIds: ['m-1'] }, allowed: 'UNAVAILABLE' },
+  'firmware.stop': { request: { rolloutId: 'o-1', reason: 'stop' }, allowed: 'UNAVAILABLE' },
 };
 
 const idlePoller = (): Poller => ({
@@ -150,19 +163,22 @@ describe('role matrix', () => {
     expect([...parseMatrix(LOCAL_MATRIX).keys()].sort()).toEqual([...COMMAND_NAMES].sort());
     expect([...parseMatrix(REMOTE_MATRIX).keys()].sort()).toEqual([...COMMAND_NAMES].sort());
     expect(Object.keys(CALLS).sort()).toEqual([...COMMAND_NAMES].sort());
-    expect(COLUMNS).toEqual(ALL_ROLES);
+    expect(COLUMNS).toEqual(ALL_CALLER_ROLES);
+    expect(ALL_CALLER_ROLES.filter((r) => r !== 'viewer')).toEqual(ALL_ROLES);
+    // Nobody is remote and a viewer.
+    expect([...parseMatrix(REMOTE_MATRIX).values()].some((roles) => roles.has('viewer'))).toBe(false);
   });
 
   for (const [origin, text] of [
     ['local', LOCAL_MATRIX],
     ['remote', REMOTE_MATRIX],
   ] as const) {
-    it(`enforces the table for ${origin} callers: ${COMMAND_NAMES.length} commands × ${ALL_ROLES.length} roles`, async () => {
+    it(`enforces the table for ${origin} callers: ${COMMAND_NAMES.length} commands × ${ALL_CALLER_ROLES.length} roles`, async () => {
       const matrix = parseMatrix(text);
       const { api, audited, core } = setup();
       const seen: string[] = [];
       for (const name of COMMAND_NAMES) {
-        for (const role of ALL_ROLES) {
+        for (const role of ALL_CALLER_ROLES) {
           const caller: Caller = { user: `${role}-${origin}`, role, origin };
           const result = await api.handle(caller, name, CALLS[name].request);
           const allowed = matrix.get(name)!.has(role);
@@ -171,15 +187,18 @@ describe('role matrix', () => {
           if (allowed) expect(got, `${name} as ${role} (${origin})`).toBe(CALLS[name].allowed);
           else {
             expect(got, `${name} as ${role} (${origin})`).toBe('FORBIDDEN');
-            expect(result).toMatchObject({ ok: false, error: { message: `Role "${role}" may not call ${name}` } });
+            const why = role === 'viewer' && origin === 'remote' ? 'A remote caller must sign in' : `Role "${role}" may not call ${name}`;
+            expect(result).toMatchObject({ ok: false, error: { message: why } });
           }
         }
       }
-      expect(seen).toHaveLength(COMMAND_NAMES.length * ALL_ROLES.length);
+      expect(seen).toHaveLength(COMMAND_NAMES.length * ALL_CALLER_ROLES.length);
       // Refused calls never reached the core: writes and acknowledgements only from allowed roles.
       expect(core.writes.log().map((w) => w.user)).toEqual([`admin-${origin}`, `maintenance-${origin}`]);
       expect(audited.filter((e) => e.kind === 'write').map((e) => e.role)).toEqual(['maintenance', 'admin']);
       expect(audited.every((e) => e.role !== 'supplier-support' && !(e.kind === 'write' && e.role === 'operator'))).toBe(true);
+      // The viewer changed nothing: no write, no acknowledgement in its name.
+      expect(audited.some((e) => e.user === `viewer-${origin}`)).toBe(false);
     });
   }
 
@@ -195,7 +214,7 @@ describe('role matrix', () => {
 
   it('answers the same through the role helpers the UI and admin screens use', () => {
     const matrix = parseMatrix(LOCAL_MATRIX);
-    for (const role of ALL_ROLES) {
+    for (const role of ALL_CALLER_ROLES) {
       expect(commandsFor(role)).toEqual(COMMAND_NAMES.filter((n) => matrix.get(n)!.has(role)));
       expect(roleMatrix()[role]).toEqual(commandsFor(role));
       for (const name of COMMAND_NAMES) expect(mayCall(role, name)).toBe(matrix.get(name)!.has(role));

@@ -43,6 +43,8 @@ export function conditionText(alarm: Alarm, decimals: number, machine: MachineSn
       return `Machine state now: ${machine ? STATE_WORD[machine.state] : '—'}`;
     case 'link':
       return `Connection now: ${machine ? machine.link.state.toUpperCase() : '—'}`;
+    case 'module':
+      return 'Reported by the IoT module: see Modules';
     default: {
       const never: never = alarm.kind;
       return String(never);

@@ -4,6 +4,8 @@
  */
 import { formatClock, formatRange, zoneAbbrev } from '../lib/format';
 import { AlarmCountButton } from './AlarmCountButton';
+import { ModuleNavLink } from './ModuleNavLink';
+import { RecoNavLink } from './RecoNavLink';
 import { SessionControls } from './SessionControls';
 import { AUDIT_ROLES } from '../stores/audit';
 import { machineById, useMachinesStore } from '../stores/machines';
@@ -49,6 +51,8 @@ export function Header() {
             {machine?.name ?? machineId}
           </a>
         )}
+        <RecoNavLink role={info?.caller.role} />
+        <ModuleNavLink role={info?.caller.role} />
         <a
           className="nav-btn nav-uplink"
           href={routeHash({ page: 'uplink' })}
@@ -83,18 +87,17 @@ export function Header() {
       </nav>
       <AlarmCountButton />
       <SessionControls />
-      <div className="hdr-shift" data-testid="shift">
-        <span className="hdr-label">Shift</span>
-        {info ? (
-          <span>
-            <strong>{info.shift.name}</strong> {formatRange(info.shift.start, info.shift.end, tz)}
-          </span>
-        ) : (
-          <span>—</span>
-        )}
-      </div>
+      {/* The shift sits above the clock: one column, so the header keeps to one row at 1366 px. */}
       <div className="hdr-clock" data-testid="clock">
-        <span className="hdr-label">Local time</span>
+        <span className="hdr-label" data-testid="shift">
+          {info ? (
+            <>
+              Shift <strong className="hdr-shift-name">{info.shift.name}</strong> {formatRange(info.shift.start, info.shift.end, tz)}
+            </>
+          ) : (
+            'Shift —'
+          )}
+        </span>
         <span>
           <time className="hdr-time" dateTime={new Date(now).toISOString()}>
             {formatClock(now, tz)}

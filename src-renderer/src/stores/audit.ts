@@ -3,11 +3,11 @@
  * beforeSeq), and the words each kind of record is read in.
  */
 import { create } from 'zustand';
-import type { AuditPage, AuditRecordView, Role, Transport } from '../../../src-preload/contract';
+import type { AuditPage, AuditRecordView, CallerRole, Transport } from '../../../src-preload/contract';
 import { formatHm, formatNumber, withUnit } from '../lib/format';
 
 /** Roles that may call audit.query (the contract's; a unit test keeps them equal). */
-export const AUDIT_ROLES: readonly Role[] = ['maintenance', 'admin'];
+export const AUDIT_ROLES: readonly CallerRole[] = ['maintenance', 'admin'];
 
 /** Every kind of audit record in words, in the order the filter chips show them. */
 export const KIND_TEXT: Readonly<Record<string, string>> = Object.freeze({
@@ -28,10 +28,27 @@ export const KIND_TEXT: Readonly<Record<string, string>> = Object.freeze({
   user_enabled: 'Account enabled',
   password_reset: 'Password reset',
   pin_changed: 'PIN changed',
-  config_change: 'Configuration changed',
+  config_change: 'Setting changed',
+  config_loaded: 'Configuration loaded',
+  config_changed: 'Configuration changed',
+  classification_changed: 'Classification changed',
   key_rotation: 'Key rotated',
   recommendation_decision: 'Recommendation decided',
   firmware_decision: 'Firmware decided',
+  reco_received: 'Recommendation received',
+  reco_refused: 'Recommendation refused',
+  reco_applied: 'Recommendation applied',
+  reco_rejected: 'Recommendation rejected',
+  reco_deferred: 'Recommendation deferred',
+  reco_reverted: 'Recommendation reverted',
+  reco_outcome: 'Recommendation outcome',
+  firmware_imported: 'Firmware imported',
+  firmware_refused: 'Firmware refused',
+  firmware_root: 'Firmware root pinned',
+  firmware_approved: 'Firmware update approved',
+  firmware_update: 'Firmware update',
+  module_paired: 'Module pairing decided',
+  module_event: 'Module event',
 });
 
 export type AuditRange = 'shift' | '24h' | '7d';
@@ -226,6 +243,8 @@ export function detailText(r: AuditRecordView, points: AuditPage['points'], tz: 
       const action = str(d['action']);
       if (action === 'view') return `Viewed ${str(d['page']) ?? 'a page'}`;
       if (action === 'open-machine') return 'Opened the machine';
+      if (action === 'interrupted') return `Session cut off: ${str(d['reason']) ?? 'no reason given'}`;
+      if (action === 'expire') return `Request for ${str(d['pointId']) ?? '?'} not applied: ${str(d['reason']) ?? 'no reason given'}`;
       if (action === 'request')
         return `Asked to set ${str(d['pointId']) ?? '?'} from ${String(d['from'])} to ${String(d['to'])} ${str(d['unit']) ?? ''}`.trim();
       return `${action ?? 'action'}: ${factsText(d, ['action', 'grantId'])}`;
@@ -238,6 +257,18 @@ export function detailText(r: AuditRecordView, points: AuditPage['points'], tz: 
       return `Account ${str(d['name']) ?? '?'}`;
     case 'pin_changed':
       return `Account ${str(d['name']) ?? '?'}${d['removed'] === true ? ': PIN removed' : ''}`;
+    case 'config_loaded': {
+      const n = (k: string): number => (typeof d[k] === 'number' ? d[k] : 0);
+      const machines = Array.isArray(d['machines']) ? d['machines'].length : 0;
+      return `${machines} machines, ${n('points')} points (${n('sealed')} sealed, ${n('plain')} plain), writes ${d['writesEnabled'] === true ? 'on' : 'off'} · hash ${(str(d['hash']) ?? '?').slice(0, 12)}`;
+    }
+    case 'config_changed': {
+      const lines = Array.isArray(d['changes']) ? d['changes'].map(String) : [];
+      const more = typeof d['more'] === 'number' ? `; and ${d['more']} more` : '';
+      return `${lines.join('; ')}${more}` || '—';
+    }
+    case 'classification_changed':
+      return `${str(d['pointName']) ?? str(d['pointId']) ?? '?'}: ${str(d['from']) ?? 'new point'} → ${str(d['to']) ?? '?'}`;
     default:
       return factsText(d) || '—';
   }

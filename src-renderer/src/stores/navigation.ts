@@ -7,18 +7,22 @@ export type Route =
   | { page: 'alarms' }
   | { page: 'uplink' }
   | { page: 'remote' }
-  | { page: 'audit' };
+  | { page: 'audit' }
+  | { page: 'recommendations' }
+  | { page: 'modules' };
 
 export type TrendRange = '15m' | '1h';
 
 export const TREND_RANGE_MS: Record<TrendRange, number> = { '15m': 15 * 60_000, '1h': 60 * 60_000 };
 
-/** Route of a hash: "#/machine/ID", "#/alarms", "#/uplink", "#/remote", "#/audit", or anything else → overview. */
+/** Route of a hash: "#/machine/ID", "#/alarms", "#/uplink", "#/remote", "#/audit", "#/recommendations", "#/modules", or anything else → overview. */
 export function parseHash(hash: string): Route {
   if (/^#\/alarms\/?$/.test(hash)) return { page: 'alarms' };
   if (/^#\/uplink\/?$/.test(hash)) return { page: 'uplink' };
   if (/^#\/remote\/?$/.test(hash)) return { page: 'remote' };
   if (/^#\/audit\/?$/.test(hash)) return { page: 'audit' };
+  if (/^#\/recommendations\/?$/.test(hash)) return { page: 'recommendations' };
+  if (/^#\/modules\/?$/.test(hash)) return { page: 'modules' };
   const m = /^#\/machine\/([^/?#]+)\/?$/.exec(hash);
   if (m?.[1]) {
     try {
@@ -36,6 +40,8 @@ export function routeHash(route: Route): string {
   if (route.page === 'uplink') return '#/uplink';
   if (route.page === 'remote') return '#/remote';
   if (route.page === 'audit') return '#/audit';
+  if (route.page === 'recommendations') return '#/recommendations';
+  if (route.page === 'modules') return '#/modules';
   return route.page === 'machine' ? `#/machine/${encodeURIComponent(route.machineId)}` : '#/';
 }
 

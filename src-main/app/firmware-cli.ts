@@ -1,0 +1,140 @@
+/**
+ * `plant-console firmware import FILE` and `firmware list`: a release bundle from a USB stick at
+ * a plant without an uplink, judged exactly as the UI's import (src-main/modules/library.ts:
+ * signatures against the pinned root, threshold, expiry, models, size, hash, rollback) and
+ * stored in the encrypted store, audited as the operating-system user who ran it. A console
+ * running on the same store sees the new release at once; a refusal is kept with its reason.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AuditLog } from '../audit/log';
+import { loadConfig } from '../config/load';
+import { ConsoleError } from '../core/errors';
+import { consoleLogger } from '../core/log';
+import { parseRoot, type InstalledFirmware } from '../firmware';
+import { FirmwareLibrary, ImportRefused, MAX_IMPORT_BYTES } from '../modules/library';
+import { ModuleRegistry } from '../modules/registry';
+import { pinRoot } from '../modules/root';
+import { ModuleStore } from '../modules/store';
+import { cliActor, openStoreForCli, type StoreCliDeps } from './user-cli';
+
+type Out = { out: (s: string) => void; err: (s: string) => void };
+
+const iso = (t: number): string => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+
+/** `firmware <subcommand>`; resolves with the exit code (1: refused), throws ConsoleErrors for the CLI to print. */
+export async function runFirmwareCommand(argv: string[], io: Out, deps: StoreCliDeps = {}): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'import' && sub !== 'list') {
+    throw new ConsoleError(
+      'BAD_REQUEST',
+      sub === undefined ? 'firmware needs a subcommand: import, list' : `unknown firmware subcommand "${sub}" (known: import, list)`,
+    );
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    strict: true,
+    allowPositionals: sub === 'import',
+    options: { 'data-dir': { type: 'string', default: '.data' }, config: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  if (sub === 'import' && positionals.length !== 1) throw new ConsoleError('BAD_REQUEST', 'firmware import takes one bundle file');
+  const file = positionals[0];
+  // Read before the store is unlocked: a wrong path is said without asking for a passphrase.
+  let bytes: Buffer | null = null;
+  if (file !== undefined) {
+    const size = statSync(file, { throwIfNoEntry: false })?.size;
+    if (size === undefined) throw new ConsoleError('NOT_FOUND', `No file ${file}`);
+    if (size > MAX_IMPORT_BYTES)
+      throw new ConsoleError('BAD_REQUEST', `${file} has ${size} bytes; a release bundle has at most ${MAX_IMPORT_BYTES}`);
+    bytes = readFileSync(file);
+  }
+  const config = values.config !== undefined ? loadConfig(values.config) : null;
+  const store = await openStoreForCli(values['data-dir'], deps, io);
+  const log = deps.log ?? consoleLogger('warn', (line) => io.err(line + '\n'));
+  const audit = new AuditLog(store.db, store.identity, { log, timers: false });
+  try {
+    const modules = new ModuleStore(store.db, log);
+    const now = Date.now();
+    let root;
+    if (config?.modules) {
+      const rootFile = isAbsolute(config.modules.root)
+        ? config.modules.root
+        : resolve(dirname(resolve(values.config!)), config.modules.root);
+      root = pinRoot({ store: modules, file: rootFile, audit, log, now }).root;
+    } else {
+      const pinned = modules.root();
+      if (!pinned)
+        throw new ConsoleError(
+          'CONFIG_INVALID',
+          'No firmware root is pinned in this store: give --config FILE (with its modules section) or start the console once',
+        );
+      root = parseRoot(pinned.root);
+    }
+    const registry = new ModuleRegistry(modules, { now: () => now, maxSkewMs: 0, log });
+    const paired = registry.list().filter((m) => m.pairing === 'paired');
+    const models = new Set(paired.map((m) => m.model));
+    for (const a of config?.modules?.assignments ?? []) {
+      const d = config!.devices.find((x) => x.id === a.machineId);
+      if (d) models.add(d.profileDef.model);
+    }
+    const library: FirmwareLibrary = new FirmwareLibrary({
+      store: modules,
+      audit,
+      log,
+      now: () => now,
+      root: () => root,
+      models: () => models,
+      installed: (model): InstalledFirmware[] =>
+        paired
+          .filter((m) => m.model === model && m.last)
+          .map((m) => {
+            const fw = m.last!.firmware;
+            const counter = library.byImage(fw.blake2b512)?.info.securityCounter ?? 0;
+            return { version: fw.version, securityCounter: counter, ...(fw.state === 'factory' ? {} : { blake2b512: fw.blake2b512 }) };
+          }),
+      changed: () => undefined,
+    });
+    if (sub === 'list') {
+      const releases = library.list();
+      const refused = library.refused(20);
+      if (values.json) {
+        io.out(
+          JSON.stringify(
+            { root: { version: root.version, threshold: root.threshold, keys: root.keys.map((k) => k.name) }, releases, refused },
+            null,
+            2,
+          ) + '\n',
+        );
+        return 0;
+      }
+      const lines = [`Firmware root v${root.version}: ${root.threshold} of ${root.keys.map((k) => k.name).join(', ')}`, ''];
+      if (releases.length === 0) lines.push('No releases yet: import one with "plant-console firmware import FILE".');
+      for (const r of releases)
+        lines.push(
+          `${r.id.padEnd(28)} ${r.version.padEnd(9)} ${r.models.join(',').padEnd(14)} counter ${r.securityCounter}  ${r.size} B  expires ${iso(r.expires)}  ${r.source} by ${r.importedBy} ${iso(r.importedAt)}`,
+        );
+      if (refused.length)
+        lines.push('', 'Refused:', ...refused.map((r) => `${iso(r.at)}  ${r.fileName ?? r.ref}  ${r.code}: ${r.message}`));
+      io.out(lines.join('\n') + '\n');
+      return 0;
+    }
+    try {
+      const r = library.import(bytes!, { source: 'file', fileName: basename(file!), caller: null, actor: cliActor() });
+      io.out(
+        values.json
+          ? JSON.stringify(r, null, 2) + '\n'
+          : `Imported firmware ${r.version} as ${r.id} for ${r.models.join(', ')}: signed by ${r.signers.join(', ')} (${r.threshold} needed); image ${r.size} bytes, expires ${iso(r.expires)}.\n` +
+              'Approve it for modules on the Modules page.\n',
+      );
+      return 0;
+    } catch (err) {
+      if (!(err instanceof ImportRefused)) throw err;
+      io.err(`plant-console: refused (${err.refusal}): ${err.message}\n`);
+      return 1;
+    }
+  } finally {
+    audit.close();
+    store.close();
+  }
+}
