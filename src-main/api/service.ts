@@ -13,12 +13,6 @@ import {
   type CommandName,
   type EventName,
   type EventPayload,
-  type FirmwareRelease,
-  type ModuleView,
-  type ModulesState,
-  type RecoInbox,
-  type Rollout,
-  type Recommendation,
   type Result,
   type CallerRole,
 } from '../../src-preload/contract';
@@ -29,6 +23,9 @@ import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import type { PlantCore } from '../core/plant';
 import type { RemoteApi } from '../remote/api';
+import type { ModulesApi, RecoApi } from './subsystems';
+
+export type { ModulesApi, RecoApi } from './subsystems';
 import { disabledUplinkStatus, leavesPlan, type UplinkApi } from '../uplink/points';
 import { demoAccounts } from '../auth/demo';
 
@@ -65,28 +62,6 @@ export interface ConsoleApiOptions {
   confirm?: ConfirmGate;
   /** IoT modules and firmware (src-main/modules/): the modules.* and firmware.* commands and modules.update. */
   modules?: ModulesApi;
-}
-
-/** What the modules.* and firmware.* commands need of the module manager. */
-export interface ModulesApi {
-  state(caller: Caller): ModulesState;
-  pair(caller: Caller, req: { moduleId: string; approve: boolean; pin?: string | undefined }): Promise<ModuleView>;
-  importBundle(caller: Caller, req: { fileName: string; dataBase64: string }): Promise<FirmwareRelease>;
-  approve(caller: Caller, req: { releaseId: string; moduleIds: string[]; pin?: string | undefined }): Promise<Rollout>;
-  stop(caller: Caller, req: { rolloutId: string; reason: string }): Rollout;
-  /** Called whenever what the Modules page shows changes. */
-  onUpdate(handler: () => void): () => void;
-}
-
-/** What the reco.* commands need of the recommendation inbox. */
-export interface RecoApi {
-  inbox(caller: Caller): RecoInbox;
-  apply(caller: Caller, req: { id: string; pin?: string | undefined }): Promise<Recommendation>;
-  reject(caller: Caller, req: { id: string; reason: string }): Recommendation;
-  defer(caller: Caller, req: { id: string; untilMs?: number | undefined; reason?: string | undefined }): Recommendation;
-  revert(caller: Caller, req: { id: string; pin?: string | undefined }): Promise<Recommendation>;
-  /** Called whenever the inbox changes. */
-  onUpdate(handler: () => void): () => void;
 }
 
 /** What audit.query needs of the audit log. */

@@ -62,7 +62,15 @@ export function RemoteBanner() {
             <strong>REMOTE SUPPORT LIVE: {g.account}</strong>
             <span data-testid="banner-remote-detail">
               {SCOPE_WORDS[g.scope]} · {machinesWords(g, nameOf)} · <span data-testid="banner-remote-left">{timeLeft(g.endsAt, now)}</span>{' '}
-              · on <span data-testid="banner-remote-page">{pageWords(g.page, nameOf)}</span>
+              ·{' '}
+              {g.sessionId === null ? (
+                // After a console restart the grant stays, but its remote person was signed out.
+                <span data-testid="banner-remote-page">nobody connected (the console restarted): a new grant is needed to rejoin</span>
+              ) : (
+                <>
+                  on <span data-testid="banner-remote-page">{pageWords(g.page, nameOf)}</span>
+                </>
+              )}
             </span>
           </div>
           {mayEnd && (

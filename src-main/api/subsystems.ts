@@ -1,0 +1,27 @@
+/**
+ * What the console API needs of the two subsystems that plug into it when configured: the
+ * recommendation inbox (src-main/recommendations/) and the module manager (src-main/modules/).
+ */
+import type { Caller, FirmwareRelease, ModuleView, ModulesState, RecoInbox, Recommendation, Rollout } from '../../src-preload/contract';
+
+/** What the reco.* commands need of the recommendation inbox. */
+export interface RecoApi {
+  inbox(caller: Caller): RecoInbox;
+  apply(caller: Caller, req: { id: string; pin?: string | undefined }): Promise<Recommendation>;
+  reject(caller: Caller, req: { id: string; reason: string }): Recommendation;
+  defer(caller: Caller, req: { id: string; untilMs?: number | undefined; reason?: string | undefined }): Recommendation;
+  revert(caller: Caller, req: { id: string; pin?: string | undefined }): Promise<Recommendation>;
+  /** Called whenever the inbox changes. */
+  onUpdate(handler: () => void): () => void;
+}
+
+/** What the modules.* and firmware.* commands need of the module manager. */
+export interface ModulesApi {
+  state(caller: Caller): ModulesState;
+  pair(caller: Caller, req: { moduleId: string; approve: boolean; pin?: string | undefined }): Promise<ModuleView>;
+  importBundle(caller: Caller, req: { fileName: string; dataBase64: string }): Promise<FirmwareRelease>;
+  approve(caller: Caller, req: { releaseId: string; moduleIds: string[]; pin?: string | undefined }): Promise<Rollout>;
+  stop(caller: Caller, req: { rolloutId: string; reason: string }): Rollout;
+  /** Called whenever what the Modules page shows changes. */
+  onUpdate(handler: () => void): () => void;
+}
