@@ -31,6 +31,7 @@ import {
   valueOf,
   type AlarmInput,
   type ExternalAlarm,
+  type ExternalKind,
   type RuntimeRule,
 } from './rules';
 
@@ -82,6 +83,7 @@ interface Slot {
   lastValue: number | null;
 }
 
+const isExternalKind = (k: string): k is ExternalKind => k === 'module' || k === 'uplink';
 const isActive = (s: AlarmState | undefined): boolean => s === 'active-unacked' || s === 'active-acked';
 const isUnacked = (s: AlarmState | undefined): boolean => s === 'active-unacked' || s === 'cleared-unacked';
 
@@ -159,14 +161,14 @@ export class AlarmEngine {
    */
   raiseExternal(a: ExternalAlarm, at = this.clock.now()): boolean {
     if (this.stopped) return false;
-    const slot = this.externalSlot(a.machineId, a.ruleId);
+    const slot = this.externalSlot(a.machineId, a.ruleId, a.priority, a.message, a.kind);
     slot.rule = { ...slot.rule, priority: a.priority, message: a.message };
     if (isActive(slot.alarm?.state)) return false;
     const raised: Alarm = {
       id: slot.id,
       machineId: slot.machineId,
       ruleId: a.ruleId,
-      kind: 'module',
+      kind: slot.rule.kind,
       pointId: null,
       priority: a.priority,
       message: a.message,
@@ -196,16 +198,33 @@ export class AlarmEngine {
   }
 
   /** The slot of an external alarm, made on first use. */
-  private externalSlot(machineId: string, ruleId: string, priority: AlarmPriority = 'high', message = ''): Slot {
+  private externalSlot(
+    machineId: string,
+    ruleId: string,
+    priority: AlarmPriority = 'high',
+    message = '',
+    kind: ExternalKind = 'module',
+  ): Slot {
     const id = `${machineId}/${ruleId}`;
     const found = this.slots.get(id);
     if (found) {
-      if (found.rule.kind !== 'module') throw new ConsoleError('BAD_REQUEST', `Alarm ${id} belongs to the machine's profile`);
+      if (found.rule.kind !== kind)
+        throw new ConsoleError(
+          'BAD_REQUEST',
+          `Alarm ${id} belongs to ${isExternalKind(found.rule.kind) ? `the ${found.rule.kind}` : "the machine's profile"}`,
+        );
       return found;
     }
     if (machineId !== PLANT_ALARM_MACHINE && !this.byMachine.has(machineId))
       throw new ConsoleError('NOT_FOUND', `No machine "${machineId}" for alarm ${ruleId}`);
-    const slot: Slot = { id, machineId, rule: externalRule(ruleId, priority, message), alarm: null, pendingSince: null, lastValue: null };
+    const slot: Slot = {
+      id,
+      machineId,
+      rule: externalRule(ruleId, priority, message, kind),
+      alarm: null,
+      pendingSince: null,
+      lastValue: null,
+    };
     this.slots.set(id, slot);
     const list = this.byMachine.get(machineId) ?? [];
     list.push(slot);
@@ -311,10 +330,13 @@ export class AlarmEngine {
     const now = this.clock.now();
     for (const saved of this.store.current()) {
       // An external alarm has no rule in a profile: its slot comes back from the saved alarm.
-      const external = saved.kind === 'module' && (saved.machineId === PLANT_ALARM_MACHINE || this.byMachine.has(saved.machineId));
+      const kind = saved.kind;
+      const external = isExternalKind(kind) && (saved.machineId === PLANT_ALARM_MACHINE || this.byMachine.has(saved.machineId));
       const slot =
         this.slots.get(saved.id) ??
-        (external ? this.externalSlot(saved.machineId, saved.ruleId, saved.priority, saved.message) : undefined);
+        (external && isExternalKind(kind)
+          ? this.externalSlot(saved.machineId, saved.ruleId, saved.priority, saved.message, kind)
+          : undefined);
       if (!slot) {
         this.log.log('warn', `Alarm ${saved.id}: its rule no longer exists; returned to normal`, { alarm: saved.id });
         const gone: Alarm = { ...saved, state: 'normal', clearedAt: saved.clearedAt ?? now };

@@ -12,7 +12,7 @@ import type { AlarmPriority, Link, MachineState, PointValue } from '../../src-pr
 import type { Profile } from '../config/schema';
 
 /** `module`: raised from outside the profile's rules, by the IoT module manager (AlarmEngine.raiseExternal). */
-export type AlarmKind = 'high' | 'low' | 'state' | 'link' | 'module';
+export type AlarmKind = 'high' | 'low' | 'state' | 'link' | 'module' | 'uplink';
 
 /** A profile's alarm rule, resolved for the engine (units looked up, delay in ms). */
 export interface RuntimeRule {
@@ -93,8 +93,13 @@ export function rulesFor(profile: Profile): RuntimeRule[] {
  */
 export const PLANT_ALARM_MACHINE = '_plant';
 
-/** An alarm raised from outside the profile's rules: the IoT module manager's health and threat events. */
+/** The kinds of alarm raised from outside the profile's rules. */
+export type ExternalKind = 'module' | 'uplink';
+
+/** An alarm raised from outside the profile's rules: the IoT module manager's health and threat events, the uplink's outbox. */
 export interface ExternalAlarm {
+  /** Who raises it (default 'module'). */
+  kind?: ExternalKind;
   /** A configured machine, or PLANT_ALARM_MACHINE. */
   machineId: string;
   /** Unique per machine; must not collide with a profile rule's id (the module manager prefixes `module:`). */
@@ -104,10 +109,10 @@ export interface ExternalAlarm {
 }
 
 /** The rule of an external alarm: never evaluated from polls, raised and cleared by its owner. */
-export function externalRule(id: string, priority: AlarmPriority, message: string): RuntimeRule {
+export function externalRule(id: string, priority: AlarmPriority, message: string, kind: ExternalKind = 'module'): RuntimeRule {
   return {
     id,
-    kind: 'module',
+    kind,
     pointId: null,
     limit: null,
     deadband: 0,
@@ -149,6 +154,7 @@ export function evaluate(rule: RuntimeRule, input: AlarmInput, active: boolean):
       // `connecting` counts as lost too: a device never reached is not connected.
       return input.link.state === 'online' ? 'off' : 'on';
     case 'module':
+    case 'uplink':
       // Raised and cleared by whoever owns it, never by a poll.
       return 'unknown';
     default: {

@@ -24,6 +24,7 @@ import { openPlantStore, type PlantStore } from '../store/open';
 import { createSqlWriteLog } from '../store/write-log-sql';
 import type { OsKeyStore } from '../store/key-wrappers';
 import { signingPublicKeys } from '../uplink/plant-keys';
+import { watchOutbox } from '../uplink/outbox-alarm';
 import { UplinkService } from '../uplink/service';
 import { startDemoPlant, type DemoPlant } from './demo';
 import { VERSION } from './version';
@@ -158,6 +159,8 @@ export async function startPlant(opts: {
     }
     const u = uplink;
     core.uplinkHealth = () => u.health();
+    // A full outbox (recording stopped) is a plant-level alarm besides the banner.
+    watchOutbox(u, core.alarms);
   }
   // A supplier's sign-in never outlives a restart (their grant may: it then waits for a new join code).
   for (const s of auth.list()) if (s.role === 'supplier-support') auth.endSession(s.id, 'shutdown');

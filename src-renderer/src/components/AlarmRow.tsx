@@ -45,6 +45,8 @@ export function conditionText(alarm: Alarm, decimals: number, machine: MachineSn
       return `Connection now: ${machine ? machine.link.state.toUpperCase() : '—'}`;
     case 'module':
       return 'Reported by the IoT module: see Modules';
+    case 'uplink':
+      return 'Reported by the link to the supplier: see What leaves';
     default: {
       const never: never = alarm.kind;
       return String(never);
