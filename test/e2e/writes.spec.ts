@@ -97,3 +97,27 @@ test('a technician raises a zone setpoint by one step, confirms, reads the outco
   await expect(page.getByTestId('write-outcome')).toHaveText('Refused: 250.0 °C is above the maximum 240.0 °C');
   await page.screenshot({ path: join(shots, 'writes-refused.png') });
 });
+
+test('switching Automatic mode off puts the machine to idle (what a firmware update waits for); on again, it runs', async ({
+  page,
+  plant,
+}) => {
+  await page.goto(plant.console.url);
+  await signIn(page, E2E_MAINT.name, E2E_MAINT.password);
+  await page.getByTestId('machine-tile-im-1').click();
+  const state = page.getByTestId('machine-state-im-1');
+  await expect(state).not.toHaveText('OFFLINE');
+  await expect(page.getByTestId('setpoint-value-auto')).toHaveText('on');
+
+  await page.getByTestId('setpoint-set-auto').click();
+  await expect(page.getByTestId('write-sentence')).toContainText('Switch Automatic mode from on to off');
+  await page.getByTestId('confirm-write').click();
+  await expect(page.getByTestId('write-outcome')).toContainText('off');
+  await expect(page.getByTestId('setpoint-value-auto')).toHaveText('off');
+  await expect(state).toHaveText('IDLE');
+
+  await page.getByTestId('setpoint-set-auto').click();
+  await page.getByTestId('confirm-write').click();
+  await expect(page.getByTestId('setpoint-value-auto')).toHaveText('on');
+  await expect(state).not.toHaveText('IDLE', { timeout: 20_000 });
+});
