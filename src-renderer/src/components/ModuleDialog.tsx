@@ -3,11 +3,12 @@
  * what will happen in plain words, the PIN keypad beside it when the account has a PIN, big
  * buttons. Cancel has the focus, so a stray Enter decides nothing; Escape cancels unless busy.
  */
-import { useCallback, useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useId, useRef, useState, type ReactNode } from 'react';
 import { PinPad } from './PinPad';
 import type { PinStep } from './SetpointDialog';
 import '../styles/writes.css';
 import '../styles/lock.css';
+import { useModalKeys } from './hooks';
 
 interface Props {
   title: string;
@@ -27,16 +28,7 @@ interface Props {
 export function ModuleDialog({ title, testId, busy, pin = null, pinLabel = 'Your PIN confirms this', onCancel, actions, children }: Props) {
   const titleId = useId();
   const cancelRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    cancelRef.current?.focus();
-  }, []);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent): void => {
-      if (e.key === 'Escape' && !busy) onCancel();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [busy, onCancel]);
+  useModalKeys(cancelRef, busy, onCancel);
   return (
     <div className="write-backdrop">
       <div

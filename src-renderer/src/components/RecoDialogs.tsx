@@ -5,7 +5,7 @@
  * Defer (for an hour, to the end of the shift, or to tomorrow). Cancel has the focus, so a
  * stray Enter changes nothing on the machine.
  */
-import { useEffect, useId, useRef, useState, type ReactNode, type RefObject } from 'react';
+import { useId, useRef, useState, type ReactNode, type RefObject } from 'react';
 import type { Recommendation } from '../../../src-preload/contract';
 import { formatHm } from '../lib/format';
 import { applySentence, changeProblems, revertSentence } from '../lib/reco';
@@ -13,6 +13,7 @@ import { PinPad } from './PinPad';
 import type { PinStep } from './SetpointDialog';
 import '../styles/writes.css';
 import '../styles/reco-dialogs.css';
+import { useModalKeys } from './hooks';
 
 interface FrameProps {
   title: string;
@@ -29,16 +30,7 @@ interface FrameProps {
 /** The modal frame: title, body, big buttons; Escape cancels unless busy. */
 function Frame({ title, testId, className = '', busy, onCancel, children, actions, cancelRef }: FrameProps) {
   const titleId = useId();
-  useEffect(() => {
-    cancelRef.current?.focus();
-  }, [cancelRef]);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent): void => {
-      if (e.key === 'Escape' && !busy) onCancel();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [busy, onCancel]);
+  useModalKeys(cancelRef, busy, onCancel);
   return (
     <div className="write-backdrop">
       <div

@@ -5,8 +5,9 @@
  * account has a PIN, the change is confirmed with it on a big keypad (PinPad): a panel left
  * signed in does not let the next person change the plant.
  */
-import { useEffect, useId, useRef } from 'react';
+import { useId, useRef } from 'react';
 import { PinPad } from './PinPad';
+import { useModalKeys } from './hooks';
 
 /** The PIN step, when the signed-in account has a PIN. */
 export interface PinStep {
@@ -35,17 +36,7 @@ export function SetpointDialog({ sentence, context, problems, busy, pin = null, 
   const titleId = useId();
   const cancelRef = useRef<HTMLButtonElement>(null);
 
-  useEffect(() => {
-    cancelRef.current?.focus();
-  }, []);
-
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent): void => {
-      if (e.key === 'Escape' && !busy) onCancel();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [busy, onCancel]);
+  useModalKeys(cancelRef, busy, onCancel);
 
   const about = (
     <div className="write-about">

@@ -1,5 +1,5 @@
-/** Small React hooks shared by the machine page components. */
-import { useCallback, useEffect, useState } from 'react';
+/** Small React hooks shared by the components. */
+import { useCallback, useEffect, useState, type RefObject } from 'react';
 
 /**
  * Width of an element in CSS px (0 until measured), kept current with a ResizeObserver.
@@ -18,4 +18,21 @@ export function useElementWidth(): [(el: HTMLElement | null) => void, number] {
     return () => ro.disconnect();
   }, [el]);
   return [ref, width];
+}
+
+/**
+ * What every confirmation dialog does: the safe choice (Cancel) has the focus when it opens, and
+ * Escape cancels unless the change is being made.
+ */
+export function useModalKeys(cancelRef: RefObject<HTMLButtonElement | null>, busy: boolean, onCancel: () => void): void {
+  useEffect(() => {
+    cancelRef.current?.focus();
+  }, [cancelRef]);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key === 'Escape' && !busy) onCancel();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [busy, onCancel]);
 }
