@@ -13,10 +13,8 @@ import {
   type PlantKeyRecord,
   type RefusalReason,
 } from '../src-main/protocol';
-import type { CloudKeySource } from './cloud-keys';
-import type { RegisteredPlant } from './config';
 import type { ReceiverEvent } from './events';
-import { plantReportKeys } from './reco-inbox';
+import { plantReportKeys, type PlantReportEventDeps } from './reco-inbox';
 import type { CloudStore } from './store';
 
 const REASON: Record<string, RefusalReason> = {
@@ -66,21 +64,7 @@ export function handleHealthEvent(
 }
 
 /** The inbox's event for one health event: recorded, or refused through `refuse`. */
-export function healthEventEvent(
-  topic: string,
-  plant: string,
-  payload: Uint8Array,
-  deps: {
-    receiver: string;
-    store: CloudStore;
-    cloudKeys: CloudKeySource;
-    plantPublicKeys: KeyLookup<PlantKeyRecord>;
-    byPseudonym: ReadonlyMap<string, RegisteredPlant>;
-    now: () => number;
-    reorderWindow?: number;
-    refuse: (topic: string, reason: RefusalReason, detail: string, plant?: string) => ReceiverEvent;
-  },
-): ReceiverEvent {
+export function healthEventEvent(topic: string, plant: string, payload: Uint8Array, deps: PlantReportEventDeps): ReceiverEvent {
   const o = handleHealthEvent(payload, { ...deps, plant, cloudKeys: deps.cloudKeys.lookup(), now: deps.now() });
   if (!o.ok) return deps.refuse(topic, o.reason, o.detail, plant);
   const b = o.body;

@@ -125,22 +125,20 @@ export function handleRecoReport(
   return { ok: true, body: r.body, repeated: !fresh, summary: reportSummary(r.body) };
 }
 
+/** What the inbox hands the handlers of plant reports (recommendation reports, module health events). */
+export interface PlantReportEventDeps {
+  receiver: string;
+  store: CloudStore;
+  cloudKeys: CloudKeySource;
+  plantPublicKeys: KeyLookup<PlantKeyRecord>;
+  byPseudonym: ReadonlyMap<string, RegisteredPlant>;
+  now: () => number;
+  reorderWindow?: number;
+  refuse: (topic: string, reason: RefusalReason, detail: string, plant?: string) => ReceiverEvent;
+}
+
 /** The inbox's event for one report on `pc/v1/<plant>/up/reco`: stored, or refused through `refuse`. */
-export function recoReportEvent(
-  topic: string,
-  plant: string,
-  payload: Uint8Array,
-  deps: {
-    receiver: string;
-    store: CloudStore;
-    cloudKeys: CloudKeySource;
-    plantPublicKeys: KeyLookup<PlantKeyRecord>;
-    byPseudonym: ReadonlyMap<string, RegisteredPlant>;
-    now: () => number;
-    reorderWindow?: number;
-    refuse: (topic: string, reason: RefusalReason, detail: string, plant?: string) => ReceiverEvent;
-  },
-): ReceiverEvent {
+export function recoReportEvent(topic: string, plant: string, payload: Uint8Array, deps: PlantReportEventDeps): ReceiverEvent {
   const o = handleRecoReport(payload, { ...deps, plant, cloudKeys: deps.cloudKeys.lookup(), now: deps.now() });
   if (!o.ok) return deps.refuse(topic, o.reason, o.detail, plant);
   const { machine, recommendation, kind } = o.body;
