@@ -198,7 +198,7 @@ describe('device-agent over Modbus TCP', () => {
     expect(await exceptionOf(c.writeRegister(110, 0x4142))).toBe(2);
     expect(await exceptionOf(c.writeRegister(105, 1))).toBe(2);
     expect(await exceptionOf(c.writeRegister(4000, 1))).toBe(2);
-    expect(await exceptionOf(c.writeCoil(0, false))).toBe(2);
+    expect(await exceptionOf(c.writeCoil(1, false))).toBe(2);
     expect(await exceptionOf(c.readInputRegisters(40, 2))).toBe(2);
     expect(a.simulator.values()).toEqual(before);
     expect(await exceptionOf(c.writeRegisters(101, [2050, 450]))).toBe(0);

@@ -135,7 +135,7 @@ describe('register bank', () => {
     expect(exceptionOf(() => bank.writeRegisters(110, [0x4142]))).toBe(2); // recipe is read-only
     expect(exceptionOf(() => bank.writeRegisters(103, [1]))).toBe(2); // unmapped
     expect(exceptionOf(() => bank.writeRegisters(200, [1]))).toBe(2); // outside the table
-    expect(exceptionOf(() => bank.writeCoil(0, false))).toBe(2); // auto is not writable
+    expect(exceptionOf(() => bank.writeCoil(1, false))).toBe(2); // no coil there (auto at 0 is the only one)
     expect(exceptionOf(() => bank.writeRegisters(100, [2500]))).toBe(3); // 250 °C > 240
     expect(exceptionOf(() => bank.writeRegisters(102, [200]))).toBe(3); // 200 bar < 300
     expect(exceptionOf(() => bank.writeRegisters(100, [2300, 2500]))).toBe(3); // one bad value refuses both
@@ -149,6 +149,9 @@ describe('register bank', () => {
       ['hold-sp', 650],
     ]);
     expect(bank.read('holding', 100, 3)).toEqual([2250, 2100, 650]);
+    // Automatic mode is writable: a machine can be put to idle on purpose (a firmware update waits for that).
+    bank.writeCoil(0, false);
+    expect(writes.at(-1)).toEqual(['auto', false]);
   });
 
   it('writes multi-register points only whole, and coils one by one', () => {
