@@ -26,7 +26,6 @@ import {
   evaluate,
   externalRule,
   PLANT_ALARM_MACHINE,
-  priorityRank,
   rulesFor,
   valueOf,
   type AlarmInput,
@@ -36,7 +35,10 @@ import {
 } from './rules';
 
 export { PLANT_ALARM_MACHINE, type ExternalAlarm } from './rules';
+import { alarmEvent, badgeOf, compareAlarms, isActive, isUnacked, raisedAlarm, summaryOf, type AlarmBadge } from './records';
 import { createMemoryAlarmStore, type AlarmHistoryQuery, type AlarmStore } from './store';
+
+export { compareAlarms, type AlarmBadge } from './records';
 
 /** A machine as the engine knows it: its id and the profile its rules come from. */
 export interface AlarmMachine {
@@ -55,13 +57,6 @@ export interface AlarmEngineOptions {
   timers?: boolean;
   /** History older than this may be forgotten (default: keep everything the store's cap allows). */
   keepFrom?: (nowMs: number) => number;
-}
-
-/** Per-machine alarm figures for the overview tile's badge. */
-export interface AlarmBadge {
-  active: number;
-  unacknowledged: number;
-  highest: AlarmPriority | null;
 }
 
 /** Outcome of an acknowledge request. */
@@ -84,18 +79,6 @@ interface Slot {
 }
 
 const isExternalKind = (k: string): k is ExternalKind => k === 'module' || k === 'uplink';
-const isActive = (s: AlarmState | undefined): boolean => s === 'active-unacked' || s === 'active-acked';
-const isUnacked = (s: AlarmState | undefined): boolean => s === 'active-unacked' || s === 'cleared-unacked';
-
-/** Sorts alarms for people: unacknowledged first, then by priority, then the newest first. */
-export function compareAlarms(a: Alarm, b: Alarm): number {
-  const ua = isUnacked(a.state) ? 0 : 1;
-  const ub = isUnacked(b.state) ? 0 : 1;
-  if (ua !== ub) return ua - ub;
-  const p = priorityRank(a.priority) - priorityRank(b.priority);
-  if (p !== 0) return p;
-  return b.raisedAt - a.raisedAt || a.id.localeCompare(b.id);
-}
 
 /** Keeps every machine's alarms in their ISA-18.2 states. */
 export class AlarmEngine {
@@ -164,23 +147,7 @@ export class AlarmEngine {
     const slot = this.externalSlot(a.machineId, a.ruleId, a.priority, a.message, a.kind);
     slot.rule = { ...slot.rule, priority: a.priority, message: a.message };
     if (isActive(slot.alarm?.state)) return false;
-    const raised: Alarm = {
-      id: slot.id,
-      machineId: slot.machineId,
-      ruleId: a.ruleId,
-      kind: slot.rule.kind,
-      pointId: null,
-      priority: a.priority,
-      message: a.message,
-      state: 'active-unacked',
-      value: null,
-      limit: null,
-      unit: '',
-      raisedAt: at,
-      clearedAt: null,
-      ackedAt: null,
-      ackedBy: null,
-    };
+    const raised = raisedAlarm(slot.id, slot.machineId, slot.rule, at, null);
     this.transition(slot, raised, 'raised', at, null, null);
     this.afterChange(true);
     return true;
@@ -265,29 +232,12 @@ export class AlarmEngine {
 
   /** The contract's summary: current alarms and their counts. */
   summary(machineId?: string): AlarmSummary {
-    const alarms = this.alarms(machineId);
-    return {
-      alarms,
-      counts: {
-        active: alarms.filter((a) => isActive(a.state)).length,
-        unacknowledged: alarms.filter((a) => isUnacked(a.state)).length,
-      },
-    };
+    return summaryOf(this.alarms(machineId));
   }
 
   /** Counts and the most urgent priority of one machine's current alarms. */
   badge(machineId: string): AlarmBadge {
-    let active = 0;
-    let unacknowledged = 0;
-    let highest: AlarmPriority | null = null;
-    for (const slot of this.byMachine.get(machineId) ?? []) {
-      const a = slot.alarm;
-      if (!a) continue;
-      if (isActive(a.state)) active++;
-      if (isUnacked(a.state)) unacknowledged++;
-      if (highest === null || priorityRank(a.priority) < priorityRank(highest)) highest = a.priority;
-    }
-    return { active, unacknowledged, highest };
+    return badgeOf((this.byMachine.get(machineId) ?? []).flatMap((slot) => (slot.alarm ? [slot.alarm] : [])));
   }
 
   /** True when an alarm (current or not) with this id can exist: `machineId/ruleId` of a configured rule. */
@@ -340,7 +290,7 @@ export class AlarmEngine {
       if (!slot) {
         this.log.log('warn', `Alarm ${saved.id}: its rule no longer exists; returned to normal`, { alarm: saved.id });
         const gone: Alarm = { ...saved, state: 'normal', clearedAt: saved.clearedAt ?? now };
-        this.store.commit(gone, this.eventOf(gone, 'normal', now, null, null));
+        this.store.commit(gone, alarmEvent(gone, 'normal', now, null, null));
         continue;
       }
       // The rule may have been edited since: its current priority, message and limit apply.
@@ -377,30 +327,14 @@ export class AlarmEngine {
     slot.pendingSince ??= input.ts;
     if (at - slot.pendingSince < rule.delayMs) return false;
     slot.pendingSince = null;
-    const raised: Alarm = {
-      id: slot.id,
-      machineId: slot.machineId,
-      ruleId: rule.id,
-      kind: rule.kind,
-      pointId: rule.pointId,
-      priority: rule.priority,
-      message: rule.message,
-      state: 'active-unacked',
-      value: value ?? slot.lastValue,
-      limit: rule.limit,
-      unit: rule.unit,
-      raisedAt: at,
-      clearedAt: null,
-      ackedAt: null,
-      ackedBy: null,
-    };
+    const raised = raisedAlarm(slot.id, slot.machineId, rule, at, value ?? slot.lastValue);
     this.transition(slot, raised, 'raised', at, null, raised.value);
     return true;
   }
 
   private transition(slot: Slot, next: Alarm, event: AlarmEvent['event'], at: number, user: string | null, value: number | null): void {
     // Through the store first: if it throws, the engine has not moved either.
-    this.store.commit(next, this.eventOf(next, event, at, user, value));
+    this.store.commit(next, alarmEvent(next, event, at, user, value));
     slot.alarm = next.state === 'normal' ? null : next;
     this.log.log(event === 'raised' ? 'warn' : 'info', `Alarm ${slot.id} ${event} → ${next.state}`, {
       alarm: slot.id,
@@ -408,21 +342,6 @@ export class AlarmEngine {
       ...(user ? { user } : {}),
       ...(value !== null ? { value } : {}),
     });
-  }
-
-  private eventOf(a: Alarm, event: AlarmEvent['event'], at: number, user: string | null, value: number | null): AlarmEvent {
-    return {
-      at,
-      alarmId: a.id,
-      machineId: a.machineId,
-      event,
-      state: a.state,
-      priority: a.priority,
-      message: a.message,
-      user,
-      value,
-      unit: a.unit,
-    };
   }
 
   private afterChange(changed: boolean): void {

@@ -1,13 +1,13 @@
 /**
  * First start of a configured plant: while the console has no administrator account, the
- * setup screen covers everything and creates one (src-main/auth/setup.ts has the rule). Over
+ * setup screen covers everything and creates one (the console decides when). Over
  * IPC the preload's `auth.setupStatus/setup` ask main; in web mode GET /api/session says
  * `setupNeeded` (only to a browser on the console PC) and POST /api/setup creates it. Creating
  * the account does not sign in: the store then signs in with it through the auth store, like
  * any sign-in, and when that fails it asks the person to sign in.
  *
- * The rules the screen shows as the person types mirror the console's (passwords.ts,
- * accounts.ts); the console checks again and has the last word.
+ * The rules the screen shows as the person types mirror the console's password and
+ * account-name rules; the console checks again and has the last word.
  */
 import { create } from 'zustand';
 import { BRIDGE_KEY } from '../../../src-preload/channels';

@@ -2,7 +2,7 @@
  * Signing in, behind one small interface for both transports, so the sign-in screen, the
  * session chip, the lock screen and the activity reports are the same code in the Electron
  * window and in a browser:
- * - IPC: the preload's `auth` bridge; main keeps the token (src-main/api/ipc-session.ts).
+ * - IPC: the preload's `auth` bridge; the main process keeps the token.
  * - Web mode: /api/session, /api/login, /api/logout (the cookie is HttpOnly: never seen
  *   here), activity as a WebSocket message, and the end of a session as a close with 4401.
  */
