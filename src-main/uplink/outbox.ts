@@ -20,57 +20,14 @@ import type { Logger } from '../core/log';
 import type { Clock } from '../core/types';
 import { blobOf, type StoreDb } from '../store/schema';
 import { addToRanges, MAX_GAP_RANGES, type GapReport } from './gap';
+import type { DropTotals, OutboxItem, OutboxKind, OutboxRow, OutboxStats } from './outbox-types';
 import { META, readMetaJson, writeMetaJson } from './state';
 
-export type OutboxKind = 'sealed' | 'plain' | 'gap' | 'keys' | 'reco' | 'health';
-
-/** A batch (or a sealed recommendation report, `reco`, or module health event, `health`) to record: built only once its sequence number is known. */
-export interface OutboxItem {
-  kind: 'sealed' | 'plain' | 'reco' | 'health';
-  /** Machine pseudonym (the topic's last level). */
-  machine: string;
-  from: number;
-  to: number;
-  build(seq: number): Buffer;
-}
-
-/** A recorded batch, as the publisher reads it. */
-export interface OutboxRow {
-  seq: number;
-  kind: OutboxKind;
-  machine: string | null;
-  bytes: Buffer;
-  createdAt: number;
-}
-
-/** Counters that survive restarts (meta `uplink.drops`). */
-export interface DropTotals {
-  /** Plain batches dropped (oldest first) to make room. */
-  droppedPlain: number;
-  droppedBytes: number;
-  /** Batches never recorded because the outbox was full. */
-  notRecordedSealed: number;
-  notRecordedPlain: number;
-  gapNotices: number;
-}
+export type { DropTotals, OutboxItem, OutboxKind, OutboxRow, OutboxStats } from './outbox-types';
 
 interface PendingGap {
   notRecorded: { sealed: number; plain: number; from?: number; to?: number };
   lastNoticeAt: number;
-}
-
-export interface OutboxStats {
-  depth: number;
-  bytes: number;
-  budgetBytes: number;
-  oldestCreatedAt: number | null;
-  lastSeq: number;
-  /** The highest sequence the broker acknowledged (kept across restarts). */
-  lastAckSeq: number | null;
-  /** Recording stopped because the budget is used up (the alarm condition). */
-  full: boolean;
-  fullSince: number | null;
-  drops: DropTotals;
 }
 
 export interface OutboxOptions {

@@ -1,0 +1,50 @@
+/**
+ * What goes into the uplink outbox and what it reports (outbox.ts): the kinds of row, an item
+ * to record, a recorded row, the drop counters that survive restarts, and the status figures.
+ */
+
+export type OutboxKind = 'sealed' | 'plain' | 'gap' | 'keys' | 'reco' | 'health';
+
+/** A batch (or a sealed recommendation report, `reco`, or module health event, `health`) to record: built only once its sequence number is known. */
+export interface OutboxItem {
+  kind: 'sealed' | 'plain' | 'reco' | 'health';
+  /** Machine pseudonym (the topic's last level). */
+  machine: string;
+  from: number;
+  to: number;
+  build(seq: number): Buffer;
+}
+
+/** A recorded batch, as the publisher reads it. */
+export interface OutboxRow {
+  seq: number;
+  kind: OutboxKind;
+  machine: string | null;
+  bytes: Buffer;
+  createdAt: number;
+}
+
+/** Counters that survive restarts (meta `uplink.drops`). */
+export interface DropTotals {
+  /** Plain batches dropped (oldest first) to make room. */
+  droppedPlain: number;
+  droppedBytes: number;
+  /** Batches never recorded because the outbox was full. */
+  notRecordedSealed: number;
+  notRecordedPlain: number;
+  gapNotices: number;
+}
+
+export interface OutboxStats {
+  depth: number;
+  bytes: number;
+  budgetBytes: number;
+  oldestCreatedAt: number | null;
+  lastSeq: number;
+  /** The highest sequence the broker acknowledged (kept across restarts). */
+  lastAckSeq: number | null;
+  /** Recording stopped because the budget is used up (the alarm condition). */
+  full: boolean;
+  fullSince: number | null;
+  drops: DropTotals;
+}
