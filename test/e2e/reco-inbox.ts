@@ -1,7 +1,10 @@
 /**
  * A scripted recommendations inbox for the e2e tests: answers the reco.* calls and the
  * reco.update stream of the page's WebSocket (everything else goes to the real console), so
- * that every state of the recommendations page can be reached on purpose.
+ * that every state of the recommendations page can be reached on purpose. Its machine ids
+ * (`im-scripted`, `press-scripted`) are not machines of the demo plant: the page shows the value
+ * now from the live machine data when it has it, and here it must show the scripted one (the
+ * refused entry names a real machine: it shows no values).
  */
 import type { Page, WebSocketRoute } from '@playwright/test';
 import type { RecoInbox, Recommendation } from '../../src-preload/contract';
@@ -11,7 +14,7 @@ const MIN = 60_000;
 /** A recommendation of the scripted inbox. */
 export function reco(now: number, p: Partial<Recommendation> & Pick<Recommendation, 'id'>): Recommendation {
   return {
-    machineId: 'im-1',
+    machineId: 'im-scripted',
     machineName: 'Moulding 1',
     issuedAt: now - 3 * MIN,
     validUntil: now + 95 * MIN,
@@ -62,7 +65,7 @@ function startInbox(now: number): RecoInbox {
       reco(now, { id: 'r-new' }),
       reco(now, {
         id: 'r-old',
-        machineId: 'press-2',
+        machineId: 'press-scripted',
         machineName: 'Press 2',
         status: 'applied',
         receivedAt: now - 70 * MIN,

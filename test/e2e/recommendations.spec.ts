@@ -327,6 +327,8 @@ test('the whole loop: a signed recommendation arrives, maintenance applies it, t
     await expect(dialog).toHaveCount(0);
     await expect(card.getByTestId('reco-status')).toHaveText('APPLIED');
     await expect(card.getByTestId('reco-apply-steps')).toContainText('Zone 1 setpoint written and read back');
+    // The value now follows the machine, not the inbox's copy from before the apply.
+    await expect(card.getByTestId('reco-change-now')).toHaveText(`${target.toFixed(1)} °C`);
 
     // The machine page shows the new setpoint, read back from the device.
     await page.getByTestId('nav-machine').click();

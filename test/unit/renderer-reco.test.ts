@@ -32,6 +32,7 @@ import {
   isOpen,
   kpiDeltaText,
   kpiValueText,
+  liveChange,
   measuredFraction,
   pendingCount,
   refusalTitle,
@@ -408,5 +409,24 @@ describe('recommendations store', () => {
     f.answers['writes.log'] = () => ({ ok: true, value: { entries: [entry('w7', 'zone2-sp', 212), entry('w1', 'hold-sp', 500)] } });
     expect(await useRecoStore.getState().actions.valuesBefore(f.transport, r)).toEqual({ 'zone2-sp': 212, 'hold-sp': null });
     expect(f.calls[0]).toEqual({ name: 'writes.log', request: { machineId: 'im-1', limit: 200 } });
+  });
+});
+
+describe('the value now follows the machine', () => {
+  const change: RecoChangeView = {
+    pointId: 'zone1-sp',
+    name: 'Zone 1 setpoint',
+    unit: '°C',
+    decimals: 1,
+    expected: 215,
+    current: 215,
+    proposed: 218,
+    limits: { min: 180, max: 240, maxStep: 5 },
+  };
+  it('takes a good live value over the inbox copy, shows a bad or stale one as unknown, keeps the copy without live data', () => {
+    expect(liveChange(change, { value: 218, raw: [2180], quality: 'good', ts: T0, reason: null }).current).toBe(218);
+    expect(liveChange(change, { value: 218, raw: [2180], quality: 'stale', ts: T0, reason: 'link lost' }).current).toBeNull();
+    expect(liveChange(change, undefined).current).toBe(215);
+    expect(currentDiffers(liveChange(change, { value: 218, raw: [2180], quality: 'good', ts: T0, reason: null }))).toBe(true);
   });
 });

@@ -5,7 +5,8 @@
  * machine's state and interlock as they are now.
  */
 import type { MachineState, Recommendation } from '../../../src-preload/contract';
-import { changeDelta, changeLimits, changeProblems, changeValue, currentDiffers } from '../lib/reco';
+import { changeDelta, changeLimits, changeProblems, changeValue, currentDiffers, liveChange } from '../lib/reco';
+import { useMachinesStore } from '../stores/machines';
 import { AttentionIcon, LockIcon } from './RecoIcons';
 import { StateBadge } from './StateBadge';
 
@@ -13,6 +14,7 @@ const MACHINE_STATES: readonly string[] = ['running', 'idle', 'fault', 'offline'
 
 /** The changes as rows: name and limits, now, proposed, change. */
 export function RecoChanges({ r, compact = false }: { r: Recommendation; compact?: boolean }) {
+  const values = useMachinesStore((s) => s.byId[r.machineId]?.values);
   return (
     <table className={`reco-changes${compact ? ' reco-changes-compact' : ''}`} data-testid="reco-changes">
       <thead>
@@ -42,7 +44,8 @@ export function RecoChanges({ r, compact = false }: { r: Recommendation; compact
           )}
         </tr>
       </thead>
-      {r.changes.map((c) => {
+      {r.changes.map((inbox) => {
+        const c = liveChange(inbox, values?.[inbox.pointId]);
         const differs = !compact && currentDiffers(c);
         const problems = compact ? [] : changeProblems(c);
         return (

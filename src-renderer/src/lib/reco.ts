@@ -4,6 +4,7 @@
  * and an apply step, so maintenance reads a recommendation without knowing its wire format.
  */
 import type {
+  PointValue,
   RecoApplyStep,
   RecoChangeView,
   RecoInbox,
@@ -300,4 +301,13 @@ export function decideBlockedReason(role: CallerRole | undefined): string | null
   if (role === undefined) return 'Loading…';
   if (RECO_DECIDE_ROLES.includes(role)) return null;
   return 'Read only: maintenance decides whether a recommendation is applied, rejected or deferred.';
+}
+
+/**
+ * The value now from the live machine data (the inbox's own copy is as of its last change): a
+ * value that is not good shows as unknown rather than as its last number.
+ */
+export function liveChange(c: RecoChangeView, live: PointValue | undefined): RecoChangeView {
+  if (!live) return c;
+  return { ...c, current: live.quality === 'good' && typeof live.value === 'number' ? live.value : null };
 }
