@@ -248,6 +248,9 @@ describe('module words', () => {
     expect(rolloutStateText(rollout({ state: 'soaking' }), name).text).toBe(
       'Moulding 1 is updated; the other 2 follow once it has run healthy for 10 min',
     );
+    expect(rolloutStateText(rollout({ state: 'soaking', moduleIds: ['mod-1'] }), name).text).toBe(
+      'Moulding 1 is updated; watching that it runs healthy for 10 min',
+    );
     expect(rolloutStateText(rollout({ state: 'rest' }), name).text).toBe('Updating the other 2 modules');
     expect(rolloutStateText(rollout({ state: 'done' }), name)).toEqual({
       text: 'Done: 3 modules updated to 1.1.0',

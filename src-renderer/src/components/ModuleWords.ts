@@ -293,7 +293,10 @@ export function rolloutStateText(r: Rollout, name: (moduleId: string) => string)
       };
     case 'soaking':
       return {
-        text: `${first} is updated; the other ${rest} follow once it has run healthy for ${spanText(r.soakS)}`,
+        text:
+          rest > 0
+            ? `${first} is updated; the other ${rest} follow once it has run healthy for ${spanText(r.soakS)}`
+            : `${first} is updated; watching that it runs healthy for ${spanText(r.soakS)}`,
         tone: 'ok',
         active: true,
       };

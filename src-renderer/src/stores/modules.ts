@@ -230,6 +230,8 @@ export const useModulesStore = create<ModulesStoreState>()((set, get) => {
             return { tone: 'ok', text: `Imported: firmware ${release.version} for ${release.models.join(', ')}` };
           },
         );
+        // The import panel says how it went, with the details: the page's notice would say it twice.
+        if (n.code !== 'BUSY') set({ notice: null });
         if (n.code !== null && n.code !== 'BUSY') {
           // The console keeps refused bundles with their reason: find this one for the title in words.
           if (n.code === 'FIRMWARE_REFUSED' || n.code === 'FIRMWARE_INVALID') await get().actions.load(t);

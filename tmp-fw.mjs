@@ -1,0 +1,54 @@
+import { chromium } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+const dir = mkdtempSync(join(tmpdir(), 'fw-'));
+const child = spawn(process.execPath, ['bin/plant-console.js', 'serve', '--data-dir', dir, '--port', '18558'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PLANT_CONSOLE_DEMO_RECO: 'off' } });
+let out = ''; child.stdout.on('data', (d) => (out += d)); child.stderr.on('data', (d) => (out += d));
+await new Promise((r) => setTimeout(r, 8000));
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium' });
+const page = await b.newPage({ viewport: { width: 1366, height: 768 } });
+const t0 = Date.now();
+try {
+  await page.goto('http://127.0.0.1:18558/#/modules');
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('login-name').fill('maintenance');
+  await page.getByTestId('login-password').fill('maintenance-demo');
+  await page.getByTestId('login-submit').click();
+  await page.waitForTimeout(1500);
+  const file = page.getByTestId('firmware-file');
+  await file.setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello, not a bundle') });
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: '/tmp/f1-bad.png' });
+  await page.getByTestId('firmware-import-dismiss').click().catch(() => {});
+  await file.setInputFiles(join(dir, 'demo-firmware/im250-1.1.0.pcfw'));
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: '/tmp/f2-good.png' });
+  await page.getByTestId('firmware-import-dismiss').click().catch(() => {});
+  const card = page.getByTestId('module-mod-im-1');
+  await card.getByTestId('module-approve').click();
+  await page.getByTestId('pin-input').fill('2345').catch(() => {});
+  await page.getByTestId('module-pair-confirm').click();
+  await page.waitForTimeout(7000);
+  // Moulding 1 to idle
+  await page.goto('http://127.0.0.1:18558/#/machine/im-1');
+  await page.getByTestId('setpoint-set-auto').click();
+  await page.getByTestId('pin-input').fill('2345').catch(() => {});
+  await page.getByTestId('confirm-write').click();
+  await page.waitForTimeout(2000);
+  await page.goto('http://127.0.0.1:18558/#/modules');
+  await page.waitForTimeout(1500);
+  await page.getByTestId('releases').getByTestId('release-update').click();
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: '/tmp/f3-approve.png' });
+  await page.getByTestId('pin-input').fill('2345').catch(() => {});
+  await page.getByTestId('firmware-approve').click();
+  const fw = page.getByTestId('module-mod-im-1').getByTestId('module-firmware');
+  for (let i = 0; i < 90; i++) { if (/1\.1\.0/.test((await fw.textContent()) ?? '')) break; await page.waitForTimeout(1000); }
+  console.log('firmware now:', await fw.textContent(), 'after', Math.round((Date.now() - t0) / 1000), 's');
+  await page.screenshot({ path: '/tmp/f4-done.png' });
+} catch (e) { console.log('ERR', e.message.split('\n')[0]); await page.screenshot({ path: '/tmp/f-err.png' }); }
+await b.close();
+child.kill('SIGTERM');
+console.log(out.split('\n').filter((l) => /error|refused|Firmware|rollout|committed/i.test(l)).slice(0, 14).join('\n').slice(0, 3000));
