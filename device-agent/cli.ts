@@ -4,6 +4,15 @@
  * --state-dir it runs as a module (firmware slots, identity, heartbeats: module-cli.ts).
  * bin/device-agent.js sets the exit code from `runDeviceAgentCli`; nothing here exits the process.
  */
+import {
+  cliErrorExit,
+  defineCommand,
+  defineGroup,
+  parseCommand,
+  selectCommand,
+  type CommandSpec,
+  type OptionValues,
+} from '../src-main/core/command-line';
 import { ConsoleError } from '../src-main/core/errors';
 import { consoleLogger } from '../src-main/core/log';
 import { randomInt } from 'node:crypto';
@@ -12,34 +21,50 @@ import { startAgent, startSimulation, type Agent, type Simulation } from './agen
 import { startRtuLine, type LineServer } from './rtu-server';
 import {
   checkModuleArgs,
+  MODULE_COMMANDS,
   MODULE_OPTIONS,
-  MODULE_USAGE,
+  moduleArgs,
   ModuleUsageError,
   runModuleAgent,
   runModuleCommand,
-  SUBCOMMANDS,
   type ModuleArgs,
+  type ModuleCommand,
 } from './module-cli';
 
-const USAGE = `Usage: device-agent --modbus-port PORT [options]
-       device-agent --rtu-path DEVICE [--baud N] [--rtu-tcp-port N] [options]
+/** `device-agent` without a command: serve one simulated machine (or a module, with --state-dir). */
+export const SERVE_MACHINE_COMMAND = defineCommand({
+  name: 'device-agent',
+  summary: "one simulated machine of the supplier's range, over Modbus TCP, RTU and/or RTU over TCP",
+  usage: '(--modbus-port N | --rtu-path DEV | --rtu-tcp-port N) [options]',
+  details: `Serves SIMULATED data until SIGINT or SIGTERM; every transport serves the same machine, so a value
+written over one reads back over another. With --state-dir it runs as the machine's IoT module
+(A/B firmware slots, verified updates, health and tamper reports, heartbeats to the console) and
+serves Modbus TCP only.`,
+  options: {
+    'modbus-port': { type: 'string', arg: 'N', help: 'the TCP port to serve Modbus TCP on (1–65535)' },
+    'rtu-path': { type: 'string', arg: 'DEV', help: 'the serial device to serve Modbus RTU on (e.g. /dev/ttyUSB0, a pty)' },
+    baud: { type: 'string', arg: 'N', default: '19200', help: 'the baud rate of --rtu-path (1200–115200)' },
+    'rtu-tcp-port': { type: 'string', arg: 'N', help: 'the TCP port to serve RTU frames over TCP on (0: a free one, printed)' },
+    host: { type: 'string', arg: 'ADDR', default: '127.0.0.1', help: 'the interface to listen on' },
+    model: { type: 'string', arg: 'NAME', default: 'im250', help: 'the built-in machine profile: im250, hp200 or pk60' },
+    'unit-id': { type: 'string', arg: 'N', default: '1', help: 'the Modbus unit id answered (1–247); other ids get exception 11' },
+    seed: { type: 'string', arg: 'N', help: 'the simulation seed (0–4294967295), for a repeatable run' },
+    ...MODULE_OPTIONS,
+  },
+  examples: [
+    'device-agent --modbus-port 5020 --model hp200',
+    'device-agent --rtu-path /dev/ttyUSB0 --baud 19200 --unit-id 3',
+    'device-agent --modbus-port 5020 --state-dir /var/lib/module --root root.json --console https://127.0.0.1:8443 --console-ca console.pem',
+  ],
+});
 
-Simulates one machine of the supplier's range and serves it over Modbus TCP, Modbus RTU on a
-serial port and/or RTU framed over TCP (SIMULATED data). At least one of --modbus-port,
---rtu-path and --rtu-tcp-port is required.
-
-Options:
-  --modbus-port N   TCP port to serve Modbus TCP on (1–65535)
-  --rtu-path DEV    serial device to serve Modbus RTU on (e.g. /dev/ttyUSB0, a pty)
-  --baud N          baud rate of --rtu-path (1200–115200, default 19200)
-  --rtu-tcp-port N  TCP port to serve RTU frames over TCP on (0: a free one, printed)
-  --host ADDR       interface to listen on (default 127.0.0.1)
-  --model NAME      built-in machine profile: im250, hp200 or pk60 (default im250)
-  --unit-id N       Modbus unit id answered (1–247, default 1); other ids get exception 11
-  --seed N          simulation seed (0–4294967295), for a repeatable run
-  -h, --help        show this help
-
-${MODULE_USAGE}`;
+/** Every command of `device-agent`, for parsing and help. */
+export const DEVICE_AGENT = defineGroup({
+  name: 'device-agent',
+  summary: "the program of the machines' IoT modules; today it simulates a machine",
+  default: SERVE_MACHINE_COMMAND,
+  commands: MODULE_COMMANDS,
+});
 
 interface CliIo {
   out: (line: string) => void;
@@ -62,7 +87,6 @@ function intOption(name: string, raw: string, min: number, max: number): number 
 }
 
 interface CliArgs {
-  help: boolean;
   port?: number;
   host: string;
   model: string;
@@ -72,52 +96,24 @@ interface CliArgs {
   baud: number;
   rtuTcpPort?: number;
   module: ModuleArgs;
-  /** Subcommand arguments (install's bundle). */
-  rest: string[];
 }
 
-function parseArgs(argv: readonly string[], allowRest = false): CliArgs {
-  const args: CliArgs = { help: false, host: '127.0.0.1', model: 'im250', unitId: 1, baud: 19200, module: {}, rest: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (allowRest && !arg.startsWith('-')) {
-      args.rest.push(arg);
-      continue;
-    }
-    if (arg === '-h' || arg === '--help') {
-      args.help = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq > 0 && arg.startsWith('--') ? arg.slice(0, eq) : arg;
-    const known = [
-      '--modbus-port',
-      '--host',
-      '--model',
-      '--unit-id',
-      '--seed',
-      '--rtu-path',
-      '--baud',
-      '--rtu-tcp-port',
-      ...MODULE_OPTIONS,
-    ];
-    if (!known.includes(name)) throw new UsageError(`unknown ${arg.startsWith('-') ? 'option' : 'argument'} "${arg}" (see --help)`);
-    const value = eq > 0 && arg.startsWith('--') ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === '') throw new UsageError(`${name} needs a value`);
-    if ((MODULE_OPTIONS as readonly string[]).includes(name)) args.module[name as keyof ModuleArgs] = value;
-    else if (name === '--modbus-port') args.port = intOption(name, value, 1, 65535);
-    else if (name === '--unit-id') args.unitId = intOption(name, value, 1, 247);
-    else if (name === '--seed') args.seed = intOption(name, value, 0, 0xffffffff);
-    else if (name === '--host') args.host = value;
-    else if (name === '--rtu-path') args.rtuPath = value;
-    else if (name === '--rtu-tcp-port') args.rtuTcpPort = intOption(name, value, 0, 65535);
-    else if (name === '--baud') {
-      if (![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(Number(value)))
-        throw new UsageError('--baud must be a standard rate, 1200–115200');
-      args.baud = Number(value);
-    } else if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(value)) throw new UsageError('--model must be a profile name such as im250');
-    else args.model = value;
-  }
+/** Checks the machine's options beyond their presence. */
+function machineArgs(values: OptionValues<typeof SERVE_MACHINE_COMMAND.options>): CliArgs {
+  if (![1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].includes(Number(values.baud)))
+    throw new UsageError('--baud must be a standard rate, 1200–115200');
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(values.model)) throw new UsageError('--model must be a profile name such as im250');
+  const args: CliArgs = {
+    host: values.host,
+    model: values.model,
+    unitId: intOption('--unit-id', values['unit-id'], 1, 247),
+    baud: Number(values.baud),
+    module: moduleArgs(values),
+  };
+  if (values['modbus-port'] !== undefined) args.port = intOption('--modbus-port', values['modbus-port'], 1, 65535);
+  if (values.seed !== undefined) args.seed = intOption('--seed', values.seed, 0, 0xffffffff);
+  if (values['rtu-path'] !== undefined) args.rtuPath = values['rtu-path'];
+  if (values['rtu-tcp-port'] !== undefined) args.rtuTcpPort = intOption('--rtu-tcp-port', values['rtu-tcp-port'], 0, 65535);
   return args;
 }
 
@@ -139,13 +135,9 @@ function signalled(): Promise<string> {
 }
 
 /** Module mode and its subcommands; usage mistakes exit 2, refusals and failures 1. */
-async function runModule(command: (typeof SUBCOMMANDS)[number] | undefined, args: CliArgs, io: CliIo): Promise<number> {
+async function runModule(run: () => Promise<number>, io: CliIo): Promise<number> {
   try {
-    if (command) return await runModuleCommand(command, { ...args.module, model: args.model }, args.rest, io);
-    if (args.port === undefined) throw new ModuleUsageError('--state-dir needs --modbus-port (a module serves Modbus TCP)');
-    if (args.rtuPath !== undefined || args.rtuTcpPort !== undefined) throw new ModuleUsageError('--state-dir serves Modbus TCP only');
-    const base = { ...args.module, port: args.port, host: args.host, model: args.model, unitId: args.unitId };
-    return await runModuleAgent(args.seed !== undefined ? { ...base, seed: args.seed } : base, io, () => io.stopSignal ?? signalled());
+    return await run();
   } catch (err) {
     const msg = (err as Error).message.replace(/^device-agent: /, '').split('\n')[0];
     io.err(`device-agent: ${msg}`);
@@ -157,22 +149,39 @@ async function runModule(command: (typeof SUBCOMMANDS)[number] | undefined, args
 
 /** Runs `device-agent` with `argv` (without node and script); resolves to the exit code. */
 export async function runDeviceAgentCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
-  let args: CliArgs;
-  const command = SUBCOMMANDS.find((c) => c === argv[0]);
+  let parsed: { command: CommandSpec; values: Record<string, unknown>; positionals: string[] };
   try {
-    args = parseArgs(command ? argv.slice(1) : argv, command !== undefined);
+    const { command, rest } = selectCommand(DEVICE_AGENT, argv);
+    parsed = { command, ...parseCommand(command, rest) };
+  } catch (err) {
+    // io writes lines: help and messages go without their final newline.
+    return cliErrorExit(err, 'device-agent', { out: (s) => io.out(s.replace(/\n$/, '')), err: (s) => io.err(s.replace(/\n$/, '')) });
+  }
+  const { command, values, positionals } = parsed;
+  if (command !== SERVE_MACHINE_COMMAND) {
+    const sub = command.name.slice(DEVICE_AGENT.name.length + 1) as ModuleCommand;
+    const model = typeof values['model'] === 'string' ? values['model'] : 'im250';
+    return runModule(() => runModuleCommand(sub, { ...moduleArgs(values), model }, positionals, io), io);
+  }
+  let args: CliArgs;
+  try {
+    args = machineArgs(values as OptionValues<typeof SERVE_MACHINE_COMMAND.options>);
     checkModuleArgs(args.module);
   } catch (err) {
     io.err(`device-agent: ${(err as Error).message}`);
     return 2;
   }
-  if (args.help) {
-    io.out(USAGE);
-    return 0;
+  if (args.module['--state-dir'] !== undefined) {
+    const a = args;
+    return runModule(() => {
+      if (a.port === undefined) throw new ModuleUsageError('--state-dir needs --modbus-port (a module serves Modbus TCP)');
+      if (a.rtuPath !== undefined || a.rtuTcpPort !== undefined) throw new ModuleUsageError('--state-dir serves Modbus TCP only');
+      const base = { ...a.module, port: a.port, host: a.host, model: a.model, unitId: a.unitId };
+      return runModuleAgent(a.seed !== undefined ? { ...base, seed: a.seed } : base, io, () => io.stopSignal ?? signalled());
+    }, io);
   }
-  if (command || args.module['--state-dir'] !== undefined) return runModule(command, args, io);
   if (args.port === undefined && args.rtuPath === undefined && args.rtuTcpPort === undefined) {
-    io.err('device-agent: --modbus-port is required (see --help), or --rtu-path or --rtu-tcp-port');
+    io.err('device-agent: --modbus-port is required, or --rtu-path or --rtu-tcp-port (see "device-agent --help")');
     return 2;
   }
   const logger = consoleLogger('info', io.err);

@@ -4,6 +4,7 @@
  * cli.ts parses the options it shares with the plain simulator and hands the rest here.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { defineCommand, type OptionSpec } from '../src-main/core/command-line';
 import { ConsoleError } from '../src-main/core/errors';
 import { consoleLogger } from '../src-main/core/log';
 import { readBundle } from '../src-main/firmware';
@@ -12,46 +13,81 @@ import { hasState, lockState, openState, pinnedRoot, readState } from './module-
 import { startModule } from './module';
 import { installRelease, rotateRoot, PAUSE_POINTS, SLOT_MAX_IMAGE_BYTES, type Pause, type PausePoint } from './slots';
 
-export const MODULE_USAGE = `Module mode (a state directory: A/B firmware slots, identity, heartbeats):
-  --state-dir DIR        the module's state directory (slots, state.json, identity)
-  --root FILE            root of trust to pin at first start (manufacture); a different one
-                         is refused later: the root changes only by a signed rotation
-  --console URL          the console (https://host:port): heartbeats and update downloads
-  --console-ca FILE      the console's certificate (or its CA), PEM; required with --console
-  --console-fingerprint  SHA-256 fingerprint of the console's certificate, pinned as well
-  --module-id ID         the id heartbeats carry (default: the identity's key id)
-  --tamper-file PATH     simulated enclosure switch: the file exists = the housing is open
-  --heartbeat-s N        seconds between heartbeats (default 10)
-  --health-timeout-s N   how long a new firmware waits to be read before it is given up (60)
-  --max-trial-boots N    restarts a new firmware may take before it is given up (3)
-  --stall-timeout-s N    abort a download after N seconds without a byte (30)
-  --test-pause-at POINT  (tests only) stop at ${PAUSE_POINTS.join(', ')} until killed
+/** Options only module mode takes (a state directory: A/B firmware slots, identity, heartbeats). */
+export const MODULE_OPTIONS = {
+  'state-dir': { type: 'string', arg: 'DIR', help: "module mode: the module's state directory (A/B slots, state.json, identity)" },
+  root: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'root of trust to pin at first start (manufacture); a different one is refused later: the root changes only by a signed rotation',
+  },
+  console: { type: 'string', arg: 'URL', help: 'the console (https://host:port): heartbeats and update downloads' },
+  'console-ca': { type: 'string', arg: 'FILE', help: "the console's certificate (or its CA), PEM; required with --console" },
+  'console-fingerprint': { type: 'string', arg: 'SHA256', help: "the SHA-256 fingerprint of the console's certificate, pinned as well" },
+  'module-id': { type: 'string', arg: 'ID', help: "the id heartbeats carry (default: the identity's key id)" },
+  'tamper-file': { type: 'string', arg: 'PATH', help: 'simulated enclosure switch: the file exists = the housing is open' },
+  'heartbeat-s': { type: 'string', arg: 'N', help: 'seconds between heartbeats [default 10]' },
+  'health-timeout-s': { type: 'string', arg: 'N', help: 'how long a new firmware waits to be read before it is given up [default 60]' },
+  'max-trial-boots': { type: 'string', arg: 'N', help: 'restarts a new firmware may take before it is given up [default 3]' },
+  'stall-timeout-s': { type: 'string', arg: 'N', help: 'abort a download after N seconds without a byte [default 30]' },
+  'test-pause-at': { type: 'string', arg: 'POINT', help: `tests only: stop at ${PAUSE_POINTS.join(', ')} until killed` },
+} as const satisfies Record<string, OptionSpec>;
 
-Commands:
-  device-agent install --state-dir DIR [--root FILE] BUNDLE   install a release bundle (USB)
-  device-agent identity --state-dir DIR                       print the module's fingerprint
-  device-agent status --state-dir DIR                         print the slots and state (JSON)
-  device-agent rotate-root --state-dir DIR ROOT SIG...        pin a newer root signed by k old
-                                                              and k of its own keys`;
+/** Module options as given, keyed by their flag (`--state-dir`). */
+export type ModuleArgs = Partial<Record<`--${keyof typeof MODULE_OPTIONS}`, string>>;
 
-/** Options only module mode takes (all `--name value`). */
-export const MODULE_OPTIONS = [
-  '--state-dir',
-  '--root',
-  '--console',
-  '--console-ca',
-  '--console-fingerprint',
-  '--module-id',
-  '--tamper-file',
-  '--heartbeat-s',
-  '--health-timeout-s',
-  '--max-trial-boots',
-  '--stall-timeout-s',
-  '--test-pause-at',
+/** The module options among parsed values. */
+export function moduleArgs(values: Partial<Record<string, unknown>>): ModuleArgs {
+  const args: ModuleArgs = {};
+  for (const k of Object.keys(MODULE_OPTIONS) as (keyof typeof MODULE_OPTIONS)[]) {
+    const v = values[k];
+    if (typeof v === 'string') args[`--${k}`] = v;
+  }
+  return args;
+}
+
+const STATE_DIR = { ...MODULE_OPTIONS['state-dir'], required: true, help: "the module's state directory" } as const;
+
+/** `device-agent install|identity|status|rotate-root`. */
+export const MODULE_COMMANDS = [
+  defineCommand({
+    name: 'device-agent install',
+    summary: 'installs a release bundle from a file (USB) into the free slot; it is tried at the next start',
+    details: 'Verified against the pinned root (as the console does); exit code 1 names the refusal.',
+    options: {
+      'state-dir': STATE_DIR,
+      root: MODULE_OPTIONS.root,
+      model: { type: 'string', arg: 'NAME', default: 'im250', help: 'the machine model of a new state directory: im250, hp200 or pk60' },
+      'test-pause-at': MODULE_OPTIONS['test-pause-at'],
+    },
+    args: [{ name: 'BUNDLE', help: 'the release bundle file (.pcfw)' }],
+    examples: ['device-agent install --state-dir /var/lib/module --root root.json im250-1.1.0.pcfw'],
+  }),
+  defineCommand({
+    name: 'device-agent identity',
+    summary: "prints the module's key id, fingerprint and public key (makes the identity at first use)",
+    options: { 'state-dir': STATE_DIR },
+    examples: ['device-agent identity --state-dir /var/lib/module'],
+  }),
+  defineCommand({
+    name: 'device-agent status',
+    summary: 'prints the slots, the pinned root and the update history (JSON)',
+    options: { 'state-dir': STATE_DIR },
+    examples: ['device-agent status --state-dir /var/lib/module'],
+  }),
+  defineCommand({
+    name: 'device-agent rotate-root',
+    summary: 'pins a newer root of trust, signed by k keys of the old root and k of its own',
+    options: { 'state-dir': STATE_DIR },
+    args: [
+      { name: 'ROOT', help: 'the new root document (root.json)' },
+      { name: 'SIG', help: 'its minisign signature files', variadic: true },
+    ],
+    examples: ['device-agent rotate-root --state-dir /var/lib/module root-v2.json root-v2.json.a.minisig root-v2.json.b.minisig'],
+  }),
 ] as const;
-export type ModuleArgs = Partial<Record<(typeof MODULE_OPTIONS)[number], string>>;
 
-export const SUBCOMMANDS = ['install', 'identity', 'status', 'rotate-root'] as const;
+export type ModuleCommand = 'install' | 'identity' | 'status' | 'rotate-root';
 
 interface Io {
   out: (line: string) => void;
@@ -195,7 +231,7 @@ function statusCommand(dir: string, io: Io): number {
 
 /** Runs `device-agent install|identity|status …`; resolves to the exit code. */
 export async function runModuleCommand(
-  command: (typeof SUBCOMMANDS)[number],
+  command: ModuleCommand,
   args: ModuleArgs & { model: string },
   rest: string[],
   io: Io,

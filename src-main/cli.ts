@@ -2,74 +2,81 @@
  * `plant-console` command line: `serve` (headless web mode) and `read` (commissioning: one poll
  * of each device). Plain Node; bin/plant-console.js runs it from the build output.
  */
-import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { startPlant } from './app/bootstrap';
 import { readDevices, formatReadReport } from './app/read';
-import { runKeysCommand } from './app/keys-cli';
-import { runAuditCommand } from './app/audit-cli';
-import { runFirmwareCommand } from './app/firmware-cli';
-import { runUserCommand } from './app/user-cli';
+import { KEYS_COMMANDS, runKeysCommand } from './app/keys-cli';
+import { AUDIT_COMMANDS, runAuditCommand } from './app/audit-cli';
+import { FIRMWARE_COMMANDS, runFirmwareCommand } from './app/firmware-cli';
+import { DATA_DIR_OPTION, USER_COMMANDS, runUserCommand } from './app/user-cli';
 import { VERSION } from './app/version';
 import { loadConfig, packageRoot } from './config/load';
+import { cliErrorExit, defineCommand, defineGroup, parseCommand, selectCommand } from './core/command-line';
 import { ConsoleError } from './core/errors';
 import { consoleLogger, type LogLevel } from './core/log';
 import { isLoopbackHost, startWebServer } from './web/server';
 import { setupHint } from './web/setup-route';
 import { ensureCertificate, loadCertificate, namesForBind, type TlsMaterial } from './web/tls';
 
-const USAGE = `plant-console ${VERSION}
+/** `plant-console serve`. */
+export const SERVE_COMMAND = defineCommand({
+  name: 'plant-console serve',
+  summary: 'the console headless, in web mode: UI over HTTP(S), API over a WebSocket, GET /healthz',
+  details: `Without --config it runs the embedded demo plant (SIMULATED). Beyond loopback (e.g. --host 0.0.0.0)
+it speaks only HTTPS and every connection signs in: with the given certificate, or one generated
+into the data directory at first start (its SHA-256 fingerprint is printed and shown on the
+console). On loopback a browser sees the plant without sign-in (read-only) and signs in to change
+anything. A configured plant's store needs PLANT_CONSOLE_PASSPHRASE (or asks on a terminal).
+Runs until SIGINT or SIGTERM.`,
+  options: {
+    config: { type: 'string', arg: 'FILE', help: 'the plant configuration (JSON); without it, the embedded demo plant' },
+    host: { type: 'string', arg: 'ADDR', default: '127.0.0.1', help: 'the address to listen on; beyond loopback HTTPS only' },
+    port: { type: 'string', arg: 'N', default: '8080', help: 'the TCP port of the UI and API (0: a free one, printed)' },
+    'data-dir': DATA_DIR_OPTION,
+    'log-level': {
+      type: 'string',
+      arg: 'LEVEL',
+      default: 'info',
+      help: 'the least important log lines written: debug, info, warn or error',
+    },
+    'tls-cert': { type: 'string', arg: 'FILE', help: 'the HTTPS certificate (PEM); with --tls-key' },
+    'tls-key': { type: 'string', arg: 'FILE', help: "the HTTPS certificate's private key (PEM); with --tls-cert" },
+    'require-login': {
+      type: 'boolean',
+      help: 'sign-in before anything is shown, also on loopback (as "access": { "localViewWithoutLogin": false })',
+    },
+  },
+  examples: [
+    'plant-console serve --port 8081 --data-dir /tmp/plant-demo',
+    'PLANT_CONSOLE_PASSPHRASE=... plant-console serve --config plant.json --host 0.0.0.0 --port 8443',
+  ],
+});
 
-Usage:
-  plant-console serve [--config FILE] [--host 127.0.0.1] [--port 8080] [--data-dir DIR]
-                     [--tls-cert FILE --tls-key FILE] [--require-login]
-      The console headless, in web mode: UI over HTTP, API over a WebSocket, GET /healthz.
-      Without --config it runs the embedded demo plant (SIMULATED). Beyond loopback (e.g.
-      --host 0.0.0.0) it speaks only HTTPS and every connection signs in: with the given
-      certificate, or one generated into the data dir at first start (its SHA-256 fingerprint
-      is printed and shown on the console). On loopback a browser sees the plant without
-      sign-in (read-only) and signs in to change anything; --require-login (or the config's
-      "access": { "localViewWithoutLogin": false }) asks for sign-in before anything is shown.
-  plant-console read --config FILE [--device ID] [--json]
-      Commissioning: one poll of each device, every decoded point or a clear per-device error.
-      Exit code 1 when a device could not be read.
-  plant-console keys show [--data-dir DIR] [--config FILE] [--json]
-      The plant's pseudonym, public keys (Ed25519 signing, X25519 encryption), key ids and
-      fingerprints, for the supplier to register. Unlocks the store with PLANT_CONSOLE_PASSPHRASE
-      or asks on the terminal. Exit code 1 when the store is locked or the passphrase is wrong.
-  plant-console keys rotate [--data-dir DIR] [--config FILE] [--grace 7d] [--json]
-      A new signing key; the old one is retired and signs the announcement, queued in the uplink
-      outbox ahead of every batch. The cloud accepts the old key for the grace period. Run it
-      with the console stopped (a running console signs with its old key until restarted).
-  plant-console user add --name NAME --role ROLE [--data-dir DIR]
-      A local account (operator, maintenance, admin, supplier-support). The password is read
-      from standard input: asked twice without echo on a terminal, or the first piped line.
-  plant-console user list [--json] | user disable|enable --name NAME | user reset --name NAME
-  plant-console user pin --name NAME [--remove]
-      Reset and pin read the new password or PIN from standard input as add does.
-  plant-console audit verify [--data-dir DIR] [--public-key KEY] [--json]
-      Checks the audit log's hash chain and signed heads; exit code 1 names the first bad record.
-  plant-console audit export [--data-dir DIR] [--format jsonl|csv] [--out FILE]
-                             [--from TIME] [--to TIME] [--user NAME] [--kind K,K] [--machine ID]
-  plant-console firmware import FILE [--data-dir DIR] [--config FILE] [--json]
-      A release bundle from a file (USB stick), checked as the Modules page checks it: signatures
-      against the pinned firmware root, threshold, expiry, model, size, hash, no rollback. Exit
-      code 1 names the refusal. --config pins the root at the first use and adds the assigned
-      machines' models. Approve it for modules on the Modules page.
-  plant-console firmware list [--data-dir DIR] [--config FILE] [--json]
-  plant-console --help | --version
-`;
+/** `plant-console read`. */
+export const READ_COMMAND = defineCommand({
+  name: 'plant-console read',
+  summary: 'commissioning: one poll of each device, every decoded point or a clear per-device error',
+  details: 'Exit code 1 when a device could not be read.',
+  options: {
+    config: { type: 'string', arg: 'FILE', required: true, help: 'the plant configuration (JSON) naming the devices' },
+    device: { type: 'string', arg: 'ID', help: 'only this device' },
+    json: { type: 'boolean', help: 'JSON instead of a table: raw registers, value, unit and quality per point' },
+  },
+  examples: ['plant-console read --config plant.json --device im-1'],
+});
+
+/** Every command of `plant-console`, for parsing and help. */
+export const PLANT_CONSOLE = defineGroup({
+  name: 'plant-console',
+  summary: `the plant's operator console (${VERSION}), headless, and its administration`,
+  details: 'npm start opens the console itself (Electron, or web mode where Electron cannot start).',
+  commands: [SERVE_COMMAND, READ_COMMAND, KEYS_COMMANDS, USER_COMMANDS, AUDIT_COMMANDS, FIRMWARE_COMMANDS],
+});
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 const stdio: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-function usageError(io: Out, message: string): number {
-  io.err(`plant-console: ${message}\nRun "plant-console --help" for usage.\n`);
-  return 2;
-}
-
-function parsePort(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
+function parsePort(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 0 || n > 65535) throw new ConsoleError('BAD_REQUEST', `--port must be 0–65535, got "${value}"`);
   return n;
@@ -77,57 +84,37 @@ function parsePort(value: string | undefined, fallback: number): number {
 
 /** Runs the CLI; resolves with the exit code (serve resolves only when stopped). */
 export async function runCli(argv: string[], io: Out = stdio, signals: NodeJS.Process = process): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    io.out(USAGE);
-    return command === undefined ? 2 : 0;
-  }
-  if (command === '--version') {
+  if (argv[0] === '--version') {
     io.out(`${VERSION}\n`);
     return 0;
   }
   try {
-    if (command === 'serve') return await serve(rest, io, signals);
-    if (command === 'read') return await read(rest, io);
-    if (command === 'keys') return await runKeysCommand(rest, io);
-    if (command === 'user') return await runUserCommand(rest, io);
-    if (command === 'audit') return await runAuditCommand(rest, io);
-    if (command === 'firmware') return await runFirmwareCommand(rest, io);
+    const { command, rest } = selectCommand(PLANT_CONSOLE, argv);
+    switch (command.name) {
+      case SERVE_COMMAND.name:
+        return await serve(rest, io, signals);
+      case READ_COMMAND.name:
+        return await read(rest, io);
+    }
+    if (KEYS_COMMANDS.commands.includes(command)) return await runKeysCommand(argv.slice(1), io);
+    if (USER_COMMANDS.commands.includes(command)) return await runUserCommand(argv.slice(1), io);
+    if (AUDIT_COMMANDS.commands.includes(command)) return await runAuditCommand(argv.slice(1), io);
+    if (FIRMWARE_COMMANDS.commands.includes(command)) return await runFirmwareCommand(argv.slice(1), io);
+    throw new ConsoleError('INTERNAL', `${command.name} has no handler`);
   } catch (err) {
-    if (err instanceof ConsoleError) {
-      io.err(`plant-console: ${err.message}\n`);
-      return err.code === 'BAD_REQUEST' ? 2 : 1;
-    }
-    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
-      return usageError(io, err.message);
-    }
-    throw err;
+    return cliErrorExit(err, 'plant-console', io);
   }
-  return usageError(io, `unknown command "${command}"`);
 }
 
 async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      config: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'require-login': { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCommand(SERVE_COMMAND, argv);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
-    return usageError(io, '--tls-cert and --tls-key go together');
+    throw new ConsoleError('BAD_REQUEST', '--tls-cert and --tls-key go together');
   const level = values['log-level'] as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) return usageError(io, '--log-level must be debug, info, warn or error');
+  if (!['debug', 'info', 'warn', 'error'].includes(level))
+    throw new ConsoleError('BAD_REQUEST', '--log-level must be debug, info, warn or error');
   const log = consoleLogger(level);
-  const port = parsePort(values.port, 8080);
+  const port = parsePort(values.port);
   const configured = values['tls-cert'] && values['tls-key'] ? loadCertificate(values['tls-cert'], values['tls-key']) : null;
   const loopback = isLoopbackHost(values.host);
   const plant = await startPlant({ configPath: values.config, dataDir: values['data-dir'], log });
@@ -182,21 +169,14 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
 }
 
 async function read(argv: string[], io: Out): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      config: { type: 'string' },
-      device: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (!values.config) return usageError(io, 'read needs --config FILE');
+  const { values } = parseCommand(READ_COMMAND, argv);
   const config = loadConfig(values.config);
   const devices = values.device ? config.devices.filter((d) => d.id === values.device) : config.devices;
   if (devices.length === 0) {
-    return usageError(io, `no device "${values.device}" in ${values.config} (devices: ${config.devices.map((d) => d.id).join(', ')})`);
+    throw new ConsoleError(
+      'BAD_REQUEST',
+      `no device "${values.device}" in ${values.config} (devices: ${config.devices.map((d) => d.id).join(', ')})`,
+    );
   }
   const reports = await readDevices(devices);
   io.out(values.json ? JSON.stringify({ devices: reports }, null, 2) + '\n' : formatReadReport(reports, devices));

@@ -4,44 +4,114 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliErrorExit, defineCommand, defineGroup, parseCommand, selectCommand } from '../src-main/core/command-line';
 import { ConsoleError } from '../src-main/core/errors';
 import { wipe } from '../src-main/protocol';
 import { loadDatabaseSettings, loadReceiverConfig } from './config';
 import { eventJson, formatEvent, type ReceiverEvent } from './events';
-import { FIRMWARE_USAGE, runFirmwareCommand } from './firmware';
+import { runFirmwareCommand } from './firmware';
+import { FIRMWARE_COMMANDS } from './firmware-commands';
 import { formatKeygenReport, generateSupplierKeys, writePlantProvisioning } from './keygen';
 import { KEY_FILES, readSupplierSigner } from './keyfiles';
 import { createProposer, type Proposer } from './proposer';
 import { startReceiver } from './receiver';
-import { RECOMMEND_USAGE, runRecommendCommand } from './recommend';
-import { REPORTS_USAGE, runReportsCommand } from './reports';
+import { RECOMMEND_COMMAND, runRecommendCommand } from './recommend';
+import { REPORTS_COMMAND, runReportsCommand } from './reports';
 import { parseDuration, republishAnnouncement, rotateCloudKey } from './rotate';
 import { formatStatus, statusReport } from './status';
 import { openCloudStore } from './store';
 
-const USAGE = `supplier-cloud — the supplier's reference counterpart of Plant Console
+const KEYGEN_COMMAND = defineCommand({
+  name: 'supplier-cloud keygen',
+  summary: "the cloud's X25519 key pair, the supplier's Ed25519 signing key pair and a plant's provisioning file",
+  details:
+    'Secret files get mode 0600, public files 0644; DIR/provisioning.json is for the plant (docs/provisioning.md). Refuses to overwrite existing keys unless --force.',
+  options: {
+    out: { type: 'string', arg: 'DIR', required: true, help: 'the directory the keys go to' },
+    'plant-id': { type: 'string', arg: 'ID', help: "the first plant's id, named in its provisioning file" },
+    force: { type: 'boolean', help: 'overwrite existing keys' },
+    json: { type: 'boolean', help: 'the result as JSON' },
+  },
+  examples: ['supplier-cloud keygen --out keys --plant-id acme-lyon-7'],
+});
 
-Usage:
-  supplier-cloud keygen --out DIR [--plant-id ID] [--force] [--json]
-      The cloud's X25519 key pair and the supplier's Ed25519 signing key pair (secret files
-      mode 0600, public files 0644) and DIR/provisioning.json for the plant (docs/provisioning.md).
-      Refuses to overwrite existing keys unless --force.
-  supplier-cloud provision --keys DIR --plant-id ID --out FILE [--force]
-      A provisioning file for another plant, from the keys in DIR (a fresh pseudonym key).
-  supplier-cloud receive --config FILE [--json] [--name NAME] [--propose --keys DIR [--propose-after 60s]]
-      Subscribes (MQTT 5 shared subscription), verifies and decrypts every batch, stores it and
-      prints one line per batch or refused message (JSON lines with --json). Runs until SIGINT/SIGTERM.
-      Stores the plants' reports on recommendations. --propose runs the reference tuning rule
-      (rules.ts) and sends what it proposes, signed with the supplier key in DIR.
-  supplier-cloud rotate-key --keys DIR --grace DURATION [--config FILE [--plant ID]...]
-      A new cloud key; old keys are accepted for DURATION (e.g. 24h). With --config the signed
-      announcement is published, retained, on each plant's down topic (all registered plants
-      unless --plant is given). --republish publishes the last announcement again instead.
-  supplier-cloud status (--config FILE | --db FILE) [--json]
-      Per plant: stored batches, last sequence, gaps, refusals, state.
-${RECOMMEND_USAGE}${REPORTS_USAGE}${FIRMWARE_USAGE}  supplier-cloud --help
-`;
+const PROVISION_COMMAND = defineCommand({
+  name: 'supplier-cloud provision',
+  summary: 'a provisioning file for another plant, from the keys in DIR (with a fresh pseudonym key)',
+  details: "The file gets mode 0600: it holds the plant's pseudonym key.",
+  options: {
+    keys: { type: 'string', arg: 'DIR', required: true, help: 'the keys made by keygen' },
+    'plant-id': { type: 'string', arg: 'ID', required: true, help: "the plant's id" },
+    out: { type: 'string', arg: 'FILE', required: true, help: 'the provisioning file to write' },
+    force: { type: 'boolean', help: 'overwrite an existing file' },
+  },
+  examples: ['supplier-cloud provision --keys keys --plant-id acme-lyon-8 --out acme-lyon-8.json'],
+});
+
+const RECEIVE_COMMAND = defineCommand({
+  name: 'supplier-cloud receive',
+  summary: "the receiver: verifies, decrypts, deduplicates and stores the plants' uplink; runs until SIGINT/SIGTERM",
+  details: `Subscribes with an MQTT 5 shared subscription and prints one line per batch or refused message
+(JSON lines with --json); connection changes go to standard error. Also stores the plants' reports on
+recommendations. The broker password comes from the variable the configuration names (passwordEnv).`,
+  options: {
+    config: { type: 'string', arg: 'FILE', required: true, help: 'the receiver configuration (supplier-cloud/README.md)' },
+    json: { type: 'boolean', help: 'JSON lines instead of text' },
+    name: { type: 'string', arg: 'NAME', help: "this receiver's name in the store and the logs (default: a random one)" },
+    propose: { type: 'boolean', help: 'run the reference tuning rule (rules.ts) and send what it proposes; needs --keys' },
+    keys: { type: 'string', arg: 'DIR', help: 'the supplier key that signs what --propose sends' },
+    'propose-after': { type: 'string', arg: 'DURATION', help: 'how long the rule watches before its first proposal (default 60s)' },
+  },
+  examples: ['SUPPLIER_CLOUD_MQTT_PASSWORD=... supplier-cloud receive --config cloud.json --name rx-1'],
+});
+
+const ROTATE_COMMAND = defineCommand({
+  name: 'supplier-cloud rotate-key',
+  summary: 'a new cloud key; the old ones are accepted for the grace period',
+  details: `With --config the announcement, signed by the supplier key, is published retained on each plant's
+down topic (every registered plant unless --plant is given). --republish publishes the last
+announcement again instead of rotating.`,
+  options: {
+    keys: { type: 'string', arg: 'DIR', required: true, help: 'the keys made by keygen' },
+    grace: { type: 'string', arg: 'DURATION', help: 'how long the previous key is still accepted (e.g. 24h); required unless --republish' },
+    config: { type: 'string', arg: 'FILE', help: 'the receiver configuration: its broker and registered plants' },
+    plant: { type: 'string', arg: 'ID', multiple: true, help: 'publish to this plant only' },
+    republish: { type: 'boolean', help: 'publish the last announcement again (needs --config)' },
+  },
+  examples: [
+    'supplier-cloud rotate-key --keys keys --grace 24h --config cloud.json',
+    'supplier-cloud rotate-key --keys keys --republish --config cloud.json',
+  ],
+});
+
+const STATUS_COMMAND = defineCommand({
+  name: 'supplier-cloud status',
+  summary: 'per plant: stored batches, last sequence, gaps, refusals, state',
+  usage: '(--config FILE | --db FILE) [--json]',
+  options: {
+    config: { type: 'string', arg: 'FILE', help: 'the receiver configuration (its database)' },
+    db: { type: 'string', arg: 'FILE', help: "the receiver's database file, without a configuration" },
+    json: { type: 'boolean', help: 'JSON instead of text' },
+  },
+  examples: ['supplier-cloud status --config cloud.json'],
+});
+
+/** Every command of `supplier-cloud`, for parsing and help. */
+export const SUPPLIER_CLOUD = defineGroup({
+  name: 'supplier-cloud',
+  summary: "the supplier's reference counterpart of Plant Console",
+  details: 'See supplier-cloud/README.md, docs/uplink.md, docs/recommendations.md and docs/firmware.md.',
+  commands: [
+    KEYGEN_COMMAND,
+    PROVISION_COMMAND,
+    RECEIVE_COMMAND,
+    ROTATE_COMMAND,
+    STATUS_COMMAND,
+    RECOMMEND_COMMAND,
+    REPORTS_COMMAND,
+    FIRMWARE_COMMANDS,
+  ],
+});
 
 type Io = {
   out: (s: string) => void;
@@ -57,44 +127,29 @@ const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.std
 
 /** Runs the CLI; resolves with the exit code (`receive` resolves only when stopped). */
 export async function runSupplierCloudCli(argv: string[], io: Io = stdio): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    io.out(USAGE);
-    return command === undefined ? 2 : 0;
-  }
   try {
+    const { command, rest } = selectCommand(SUPPLIER_CLOUD, argv);
     switch (command) {
-      case 'keygen':
+      case KEYGEN_COMMAND:
         return keygen(rest, io);
-      case 'provision':
+      case PROVISION_COMMAND:
         return provision(rest, io);
-      case 'receive':
+      case RECEIVE_COMMAND:
         return await receive(rest, io);
-      case 'rotate-key':
+      case ROTATE_COMMAND:
         return await rotate(rest, io);
-      case 'status':
+      case STATUS_COMMAND:
         return status(rest, io);
-      case 'recommend':
+      case RECOMMEND_COMMAND:
         return await runRecommendCommand(rest, io);
-      case 'reports':
+      case REPORTS_COMMAND:
         return runReportsCommand(rest, io);
-      case 'firmware':
-        return await runFirmwareCommand(rest, io);
     }
+    if (FIRMWARE_COMMANDS.commands.includes(command)) return await runFirmwareCommand(argv.slice(1), io);
+    throw new ConsoleError('INTERNAL', `${command.name} has no handler`);
   } catch (err) {
-    if (err instanceof ConsoleError) {
-      io.err(`supplier-cloud: ${err.message}\n`);
-      return err.code === 'BAD_REQUEST' ? 2 : 1;
-    }
-    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) return usageError(io, err.message);
-    throw err;
+    return cliErrorExit(err, 'supplier-cloud', io);
   }
-  return usageError(io, `unknown command "${command}"`);
-}
-
-function usageError(io: Io, message: string): number {
-  io.err(`supplier-cloud: ${message}\nRun "supplier-cloud --help" for usage.\n`);
-  return 2;
 }
 
 function required(value: string | undefined, flag: string): string {
@@ -103,18 +158,9 @@ function required(value: string | undefined, flag: string): string {
 }
 
 function keygen(argv: string[], io: Io): number {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      out: { type: 'string' },
-      'plant-id': { type: 'string' },
-      force: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCommand(KEYGEN_COMMAND, argv);
   const r = generateSupplierKeys({
-    dir: required(values.out, '--out'),
+    dir: values.out,
     force: values.force,
     ...(values['plant-id'] !== undefined ? { plantId: values['plant-id'] } : {}),
   });
@@ -123,20 +169,11 @@ function keygen(argv: string[], io: Io): number {
 }
 
 function provision(argv: string[], io: Io): number {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      keys: { type: 'string' },
-      'plant-id': { type: 'string' },
-      out: { type: 'string' },
-      force: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCommand(PROVISION_COMMAND, argv);
   const r = writePlantProvisioning({
-    keysDir: resolve(required(values.keys, '--keys')),
-    plantId: required(values['plant-id'], '--plant-id'),
-    out: required(values.out, '--out'),
+    keysDir: resolve(values.keys),
+    plantId: values['plant-id'],
+    out: values.out,
     force: values.force,
   });
   io.out(
@@ -165,19 +202,8 @@ function stopOnSignal(): { promise: Promise<unknown>; dispose: () => void } {
 }
 
 async function receive(argv: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      config: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      name: { type: 'string' },
-      propose: { type: 'boolean', default: false },
-      keys: { type: 'string' },
-      'propose-after': { type: 'string' },
-    },
-  });
-  const config = loadReceiverConfig(required(values.config, '--config'), io.env ?? process.env);
+  const { values } = parseCommand(RECEIVE_COMMAND, argv);
+  const config = loadReceiverConfig(values.config, io.env ?? process.env);
   if (values.propose && !values.keys)
     throw new ConsoleError('BAD_REQUEST', '--propose needs --keys DIR: the supplier key signs what the rule proposes');
   const firstAfterMs = values['propose-after'] !== undefined ? parseDuration(values['propose-after']) : 60_000;
@@ -224,18 +250,8 @@ async function receive(argv: string[], io: Io): Promise<number> {
 }
 
 async function rotate(argv: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      keys: { type: 'string' },
-      grace: { type: 'string' },
-      config: { type: 'string' },
-      plant: { type: 'string', multiple: true },
-      republish: { type: 'boolean', default: false },
-    },
-  });
-  const keysDir = resolve(required(values.keys, '--keys'));
+  const { values } = parseCommand(ROTATE_COMMAND, argv);
+  const keysDir = resolve(values.keys);
   if (values.plant?.length && !values.config)
     throw new ConsoleError('BAD_REQUEST', '--plant needs --config (the registry names the plants and the broker)');
   const config = values.config ? loadReceiverConfig(values.config, io.env ?? process.env) : undefined;
@@ -267,11 +283,7 @@ async function rotate(argv: string[], io: Io): Promise<number> {
 }
 
 function status(argv: string[], io: Io): number {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: { config: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
+  const { values } = parseCommand(STATUS_COMMAND, argv);
   const settings = values.config
     ? loadDatabaseSettings(values.config, io.env ?? process.env)
     : { database: resolve(required(values.db, '--config or --db')) };

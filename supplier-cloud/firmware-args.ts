@@ -30,11 +30,5 @@ export function integer(value: string | undefined, flag: string, min: number): n
   return n;
 }
 
-/** The one positional argument a command takes. */
-export function one(positionals: string[], what: string): string {
-  if (positionals.length !== 1) throw bad(`give exactly one ${what}${positionals.length ? ` (got ${positionals.join(' ')})` : ''}`);
-  return positionals[0]!;
-}
-
 /** A time for people. */
 export const iso = (t: number): string => new Date(t).toISOString();

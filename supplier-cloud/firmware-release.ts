@@ -4,7 +4,7 @@
  * (docs/firmware.md §7), exiting 1 with the refusal code when one fails.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommand } from '../src-main/core/command-line';
 import { ConsoleError } from '../src-main/core/errors';
 import {
   VERSION_PATTERN,
@@ -19,7 +19,8 @@ import {
   type FirmwareManifest,
   type TrustRoot,
 } from '../src-main/firmware';
-import { bad, integer, iso, one, required, type FirmwareIo } from './firmware-args';
+import { bad, integer, iso, required, type FirmwareIo } from './firmware-args';
+import { FW_BUNDLE, FW_VERIFY } from './firmware-commands';
 import { readInput, refuseOverwrite, writeOutput } from './firmware-files';
 
 /** The image check of a whole image in memory; too long is a verdict here, not an exception. */
@@ -35,19 +36,8 @@ function checkImage(m: FirmwareManifest, image: Uint8Array): { ok: true } | { ok
 
 /** `firmware bundle`. */
 export function bundle(argv: string[], io: FirmwareIo, now: number): number {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      manifest: { type: 'string' },
-      sig: { type: 'string', multiple: true },
-      image: { type: 'string' },
-      out: { type: 'string' },
-      root: { type: 'string' },
-      force: { type: 'boolean', default: false },
-    },
-  });
-  const manifestPath = resolve(required(values.manifest, '--manifest'));
+  const { values } = parseCommand(FW_BUNDLE, argv);
+  const manifestPath = resolve(values.manifest);
   const sigPaths = (values.sig ?? []).map((s) => resolve(s));
   if (!sigPaths.length) throw bad('--sig is required: one per signature of the manifest');
   const twice = sigPaths.find((p, i) => sigPaths.indexOf(p) !== i);
@@ -104,19 +94,8 @@ export function bundle(argv: string[], io: FirmwareIo, now: number): number {
 
 /** `firmware verify`. */
 export function verify(argv: string[], io: FirmwareIo, now: number): number {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      root: { type: 'string' },
-      model: { type: 'string' },
-      'installed-version': { type: 'string' },
-      'installed-counter': { type: 'string' },
-      at: { type: 'string' },
-    },
-  });
-  const path = resolve(one(positionals, 'bundle'));
+  const { values, positionals } = parseCommand(FW_VERIFY, argv);
+  const path = resolve(positionals[0]!);
   const model = required(values.model, '--model');
   const hasVersion = values['installed-version'] !== undefined;
   if (hasVersion !== (values['installed-counter'] !== undefined)) throw bad('--installed-version and --installed-counter go together');

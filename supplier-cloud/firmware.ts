@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommand, selectCommand } from '../src-main/core/command-line';
 import {
   FIRMWARE_MANIFEST_KIND,
   FIRMWARE_ROOT_KIND,
@@ -28,7 +28,7 @@ import {
   type TrustRoot,
 } from '../src-main/firmware';
 import { wipe } from '../src-main/protocol';
-import { bad, integer, iso, one, required, type FirmwareIo } from './firmware-args';
+import { bad, integer, iso, required, type FirmwareIo } from './firmware-args';
 import {
   hashFile,
   readInput,
@@ -38,59 +38,36 @@ import {
   writeOutput,
   SECRET_FILE_MODE,
 } from './firmware-files';
+import { FIRMWARE_COMMANDS, FW_BUNDLE, FW_KEYGEN, FW_MANIFEST, FW_ROOT, FW_SIGN, FW_VERIFY } from './firmware-commands';
 import { bundle, verify } from './firmware-release';
 import { parseDuration } from './rotate';
 
 export type { FirmwareIo } from './firmware-args';
 
-/** Usage lines of the firmware commands (part of `supplier-cloud --help`). */
-export const FIRMWARE_USAGE = `  supplier-cloud firmware keygen --out DIR [--name NAME] [--force]
-      A release key pair: DIR/NAME.pub (minisign public key) and DIR/NAME.key (unencrypted, mode 0600).
-  supplier-cloud firmware sign --key FILE.key FILE [--out SIG] [--trusted-comment T] [--force]
-      FILE.minisig (or SIG). For a manifest or a root the trusted comment is derived from it.
-  supplier-cloud firmware manifest --model M [--model M2] --version V --counter N --image IMG
-      [--expires 90d] [--notes TEXT] --out manifest.json [--force]
-  supplier-cloud firmware root --key A.pub --key B.pub ... --threshold K --version N --out root.json [--force]
-  supplier-cloud firmware bundle --manifest manifest.json --sig S1 [--sig S2 ...] --image IMG --out release.pcfw
-      [--root root.json] [--force]   Refuses an image or signature that does not match the manifest.
-  supplier-cloud firmware verify --root root.json BUNDLE --model M [--installed-version V --installed-counter N]
-      [--at TIME]   Every check a console and a module make; exit 0 accepted, 1 refused.
-`;
-
 /** Runs `firmware <command> …`; resolves with the exit code. Errors are thrown as ConsoleError. */
 export async function runFirmwareCommand(argv: string[], io: FirmwareIo): Promise<number> {
-  const [command, ...rest] = argv;
+  const { command, rest } = selectCommand(FIRMWARE_COMMANDS, argv);
   const now = io.now ?? Date.now;
   switch (command) {
-    case 'keygen':
+    case FW_KEYGEN:
       return keygen(rest, io);
-    case 'sign':
+    case FW_SIGN:
       return sign(rest, io, now());
-    case 'manifest':
+    case FW_MANIFEST:
       return await manifest(rest, io, now());
-    case 'root':
+    case FW_ROOT:
       return root(rest, io, now());
-    case 'bundle':
+    case FW_BUNDLE:
       return bundle(rest, io, now());
-    case 'verify':
+    case FW_VERIFY:
       return verify(rest, io, now());
-    case undefined:
-    case '--help':
-    case 'help':
-      io.out(`supplier-cloud firmware — release keys, manifests, roots and bundles (docs/firmware.md)\n\n${FIRMWARE_USAGE}`);
-      return command === undefined ? 2 : 0;
-    default:
-      throw bad(`unknown firmware command "${command}" (keygen, sign, manifest, root, bundle, verify)`);
   }
+  throw bad(`${command.name} has no handler`);
 }
 
 function keygen(argv: string[], io: FirmwareIo): number {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: { out: { type: 'string' }, name: { type: 'string', default: 'release' }, force: { type: 'boolean', default: false } },
-  });
-  const dir = resolve(required(values.out, '--out'));
+  const { values } = parseCommand(FW_KEYGEN, argv);
+  const dir = resolve(values.out);
   const name = values.name;
   if (!KEY_NAME.test(name)) throw bad(`--name "${name}" must be 1–64 of a–z 0–9 . _ - (it becomes the key's name in the root)`);
   const pubPath = join(dir, `${name}.pub`);
@@ -149,19 +126,9 @@ function describeSigned(data: Buffer, path: string, given: string | undefined, n
 }
 
 function sign(argv: string[], io: FirmwareIo, now: number): number {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      key: { type: 'string' },
-      out: { type: 'string' },
-      'trusted-comment': { type: 'string' },
-      force: { type: 'boolean', default: false },
-    },
-  });
-  const file = resolve(one(positionals, 'file to sign'));
-  const keyPath = resolve(required(values.key, '--key'));
+  const { values, positionals } = parseCommand(FW_SIGN, argv);
+  const file = resolve(positionals[0]!);
+  const keyPath = resolve(values.key);
   const out = resolve(values.out ?? `${file}.minisig`);
   refuseOverwrite([out], values.force);
   const data = readInput(file, 'file to sign');
@@ -177,20 +144,7 @@ function sign(argv: string[], io: FirmwareIo, now: number): number {
 }
 
 async function manifest(argv: string[], io: FirmwareIo, now: number): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      model: { type: 'string', multiple: true },
-      version: { type: 'string' },
-      counter: { type: 'string' },
-      image: { type: 'string' },
-      expires: { type: 'string', default: '90d' },
-      notes: { type: 'string', default: '' },
-      out: { type: 'string' },
-      force: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCommand(FW_MANIFEST, argv);
   const models = (values.model ?? []).flatMap((m) => m.split(',')).map((m) => m.trim());
   if (!models.length) throw bad('--model is required (repeat it, or separate models with commas)');
   for (const m of models) if (!MODEL_PATTERN.test(m)) throw bad(`--model "${m}" must be 1–64 of a–z 0–9 . _ -`);
@@ -202,7 +156,7 @@ async function manifest(argv: string[], io: FirmwareIo, now: number): Promise<nu
   if (lifetime <= 0) throw bad('--expires must be a positive duration');
   const out = resolve(required(values.out, '--out'));
   refuseOverwrite([out], values.force);
-  const image = await hashFile(resolve(required(values.image, '--image')));
+  const image = await hashFile(resolve(values.image));
   if (image.size === 0) throw bad(`the image ${values.image} is empty`);
   const m: FirmwareManifest = {
     kind: FIRMWARE_MANIFEST_KIND,
@@ -228,23 +182,13 @@ async function manifest(argv: string[], io: FirmwareIo, now: number): Promise<nu
 }
 
 function root(argv: string[], io: FirmwareIo, now: number): number {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      key: { type: 'string', multiple: true },
-      threshold: { type: 'string' },
-      version: { type: 'string' },
-      out: { type: 'string' },
-      force: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCommand(FW_ROOT, argv);
   const files = values.key ?? [];
   if (!files.length) throw bad('--key is required: one public key file (NAME.pub) per release key');
   const threshold = integer(values.threshold, '--threshold', 1);
   if (threshold > files.length) throw bad(`--threshold ${threshold} is more than the ${files.length} key(s) given`);
   const version = integer(values.version, '--version', 1);
-  const out = resolve(required(values.out, '--out'));
+  const out = resolve(values.out);
   refuseOverwrite([out], values.force);
   const keys = files.map((f) => {
     const name = basename(f).replace(/\.pub$/, '');

@@ -8,8 +8,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadProfile } from '../src-main/config/load';
+import { defineCommand, parseCommand } from '../src-main/core/command-line';
 import { ConsoleError } from '../src-main/core/errors';
 import { isPseudonym, wipe, type RecommendationBody, type SigningKeyPair } from '../src-main/protocol';
 import { demoReceiverConfig, type DemoCloudBroker } from '../src-main/uplink/demo-cloud';
@@ -20,16 +20,47 @@ import { guardText, parseExpect, parseGuards, parseId, parseSets, parseValid, pa
 import { newRecommendationId, sendRecommendation } from './reco-send';
 import { openCloudStore, type CloudStore } from './store';
 
-/** Usage lines (part of `supplier-cloud --help`). */
-export const RECOMMEND_USAGE = `  supplier-cloud recommend (--config FILE --keys DIR | --demo-data-dir DIR) --plant P --machine M
-      --set POINT=VALUE [--set …] --why TEXT [--valid 2h] [--expect KPI:-4%] [--guard KPI:+1]…
-      [--window 30m] [--auto-revert] [--id ID] [--json]
-      Signs (supplier key in DIR), seals to the plant's X25519 key and publishes one recommendation on
-      the plant's downlink. VALUE's current value is the latest the cloud received (else POINT=OLD:NEW).
-      --guard scrapRate:+1: must not rise by more than 1 point; cycleTime in s, throughput per hour.
-      --demo-data-dir: the SIMULATED demo plant's --data-dir (its demo-cloud/ holds keys and broker);
-      with --keys too, signed by those keys instead (a forgery the plant refuses: for tests).
-`;
+/** `supplier-cloud recommend`. */
+export const RECOMMEND_COMMAND = defineCommand({
+  name: 'supplier-cloud recommend',
+  summary: "one tuning recommendation: signed, sealed to the plant's key and published on its downlink",
+  usage: '(--config FILE --keys DIR | --demo-data-dir DIR) [--plant P] --machine M --set POINT=VALUE... --why TEXT [options]',
+  details: `Signed with the supplier key in DIR, sealed to the plant's X25519 key (docs/recommendations.md).
+The value each point holds now is the latest the cloud received (else give POINT=OLD:NEW).`,
+  options: {
+    config: { type: 'string', arg: 'FILE', help: 'the receiver configuration (broker, registry, database); with --keys' },
+    keys: {
+      type: 'string',
+      arg: 'DIR',
+      help: 'the supplier key that signs (with --demo-data-dir: signs a forgery the plant refuses, for tests)',
+    },
+    'demo-data-dir': {
+      type: 'string',
+      arg: 'DIR',
+      help: "the SIMULATED demo plant's --data-dir: its demo-cloud/ holds the keys and the broker",
+    },
+    plant: { type: 'string', arg: 'P', help: "the plant's id or pseudonym (needed when the registry has more than one)" },
+    machine: { type: 'string', arg: 'M', help: 'the machine: its id as seen in sealed data, or its pseudonym' },
+    set: { type: 'string', arg: 'POINT=VALUE', multiple: true, help: 'one change (POINT=OLD:NEW when the cloud has no value yet); 1–8' },
+    why: { type: 'string', arg: 'TEXT', help: "the rationale the plant's maintenance staff read [required]" },
+    valid: { type: 'string', arg: 'DURATION', help: 'how long it may be applied (default 2h, at most 30d)' },
+    expect: { type: 'string', arg: 'KPI:±N%', help: 'the expected relative change, e.g. cycleTime:-4% or oee:+2%' },
+    guard: {
+      type: 'string',
+      arg: 'KPI:±N',
+      multiple: true,
+      help: 'must not rise (+) or fall (-) by more than N: points for ratios (scrapRate:+1), s for cycleTime, per hour for throughput; at most 4',
+    },
+    window: { type: 'string', arg: 'DURATION', help: 'the observation window after applying (default 30m, 10s–7d)' },
+    'auto-revert': { type: 'boolean', help: "revert by itself when a guard is breached (only where the plant's configuration allows it)" },
+    id: { type: 'string', arg: 'ID', help: 'the recommendation id (default: a new one)' },
+    json: { type: 'boolean', help: 'the result as JSON' },
+  },
+  examples: [
+    'supplier-cloud recommend --demo-data-dir .data --machine im-1 --set zone1-sp=218 --why "Zone 1 runs cold" --expect cycleTime:-3% --guard scrapRate:+1 --window 2m',
+    'supplier-cloud recommend --config cloud.json --keys keys --plant acme-lyon-7 --machine im250-sn-1 --set zone2-sp=218 --why "Zone 2 runs cold"',
+  ],
+});
 
 /** Output channels, environment and clock (tests inject them). */
 export interface RecommendIo {
@@ -123,26 +154,7 @@ function profileWarnings(model: string | null, changes: RecommendationBody['chan
 
 /** Runs `recommend …`; resolves with the exit code. Bad arguments throw BAD_REQUEST. */
 export async function runRecommendCommand(argv: string[], io: RecommendIo): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      config: { type: 'string' },
-      keys: { type: 'string' },
-      'demo-data-dir': { type: 'string' },
-      plant: { type: 'string' },
-      machine: { type: 'string' },
-      set: { type: 'string', multiple: true },
-      why: { type: 'string' },
-      valid: { type: 'string' },
-      expect: { type: 'string' },
-      guard: { type: 'string', multiple: true },
-      window: { type: 'string' },
-      'auto-revert': { type: 'boolean', default: false },
-      id: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCommand(RECOMMEND_COMMAND, argv);
   const env = io.env ?? process.env;
   const now = (io.now ?? Date.now)();
   // Every argument is checked before anything is read or connected.

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { defineCommand, parseCommand } from '../src-main/core/command-line';
 import { ConsoleError } from '../src-main/core/errors';
 import { loadDatabaseSettings } from './config';
 import { reportSummary } from './reco-inbox';
@@ -12,9 +12,20 @@ import type { SentRecommendation, StoredReport } from './reco-store';
 import { demoCloudDir, type RecommendIo } from './recommend';
 import { openCloudStore, type CloudStore } from './store';
 
-export const REPORTS_USAGE = `  supplier-cloud reports (--config FILE | --db FILE | --demo-data-dir DIR) [--plant P] [--json]
-      Recommendations sent (by recommend or the rule) and the plants' reports on them.
-`;
+/** `supplier-cloud reports`. */
+export const REPORTS_COMMAND = defineCommand({
+  name: 'supplier-cloud reports',
+  summary: "the recommendations sent (by recommend or the rule) and the plants' reports on them",
+  usage: '(--config FILE | --db FILE | --demo-data-dir DIR) [--plant P] [--json]',
+  options: {
+    config: { type: 'string', arg: 'FILE', help: 'the receiver configuration (its database)' },
+    db: { type: 'string', arg: 'FILE', help: "the receiver's database file" },
+    'demo-data-dir': { type: 'string', arg: 'DIR', help: "the SIMULATED demo plant's --data-dir" },
+    plant: { type: 'string', arg: 'P', help: "only this plant's (id or pseudonym)" },
+    json: { type: 'boolean', help: 'JSON instead of text' },
+  },
+  examples: ['supplier-cloud reports --demo-data-dir .data', 'supplier-cloud reports --config cloud.json --plant acme-lyon-7 --json'],
+});
 
 /** One recommendation with its reports (also the JSON form). */
 export interface RecoHistory {
@@ -76,17 +87,7 @@ export function formatRecoHistory(list: RecoHistory[]): string {
 
 /** Runs `reports …`. */
 export function runReportsCommand(argv: string[], io: RecommendIo): number {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      config: { type: 'string' },
-      db: { type: 'string' },
-      'demo-data-dir': { type: 'string' },
-      plant: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCommand(REPORTS_COMMAND, argv);
   const given = [values.config, values.db, values['demo-data-dir']].filter((v) => v !== undefined).length;
   if (given !== 1) throw new ConsoleError('BAD_REQUEST', 'give one of --config FILE, --db FILE or --demo-data-dir DIR');
   const settings: { database: string; databaseKey?: string } = values.config

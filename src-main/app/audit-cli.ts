@@ -4,11 +4,11 @@
  * tampered store cannot vouch for what was changed.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { AUDIT_KINDS, verifyAudit, writeAuditExport, type AuditKind, type AuditVerifyResult } from '../audit/log';
 import { isAuditKind } from '../audit/record';
+import { defineCommand, defineGroup, parseCommand, selectCommand } from '../core/command-line';
 import { ConsoleError } from '../core/errors';
-import { openStoreForCli, type StoreCliDeps } from './user-cli';
+import { DATA_DIR_OPTION, openStoreForCli, type StoreCliDeps } from './user-cli';
 import { signingPublicKeys } from '../uplink/plant-keys';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -49,33 +49,53 @@ function parseKinds(text: string | undefined): AuditKind[] | undefined {
   return kinds as AuditKind[];
 }
 
+/** `plant-console audit verify`. */
+export const AUDIT_VERIFY_COMMAND = defineCommand({
+  name: 'plant-console audit verify',
+  summary: "checks the audit log's hash chain and signed heads; exit code 1 names the first bad record",
+  details: 'Only reads: it neither appends nor signs. The store is unlocked with PLANT_CONSOLE_PASSPHRASE or asked for on a terminal.',
+  options: {
+    'data-dir': DATA_DIR_OPTION,
+    'public-key': {
+      type: 'string',
+      arg: 'KEY',
+      help: "check the heads against this Ed25519 public key of the plant (hex or base64, e.g. from the supplier's records) instead of the keys in the store",
+    },
+    json: { type: 'boolean', help: 'the verdict as JSON' },
+  },
+  examples: ['plant-console audit verify --data-dir /var/lib/plant-console'],
+});
+
+/** `plant-console audit export`. */
+export const AUDIT_EXPORT_COMMAND = defineCommand({
+  name: 'plant-console audit export',
+  summary: 'writes the audit log out as JSON lines or CSV, optionally filtered',
+  details: 'Only reads. With --out the file is readable by its owner only (it holds who did what).',
+  options: {
+    'data-dir': DATA_DIR_OPTION,
+    format: { type: 'string', arg: 'FORMAT', default: 'jsonl', help: 'jsonl or csv' },
+    out: { type: 'string', arg: 'FILE', help: 'write to FILE (mode 0600) instead of standard output' },
+    from: { type: 'string', arg: 'TIME', help: 'records at or after TIME (ISO date/time or ms since epoch)' },
+    to: { type: 'string', arg: 'TIME', help: 'records before TIME' },
+    user: { type: 'string', arg: 'NAME', help: "only this account's records" },
+    kind: { type: 'string', arg: 'K,K', help: `only these kinds, comma-separated, of: ${AUDIT_KINDS.join(', ')}` },
+    machine: { type: 'string', arg: 'ID', help: "only this machine's records" },
+  },
+  examples: ['plant-console audit export --format csv --from 2026-01-01 --kind write,revert --out audit.csv'],
+});
+
+/** `plant-console audit …`. */
+export const AUDIT_COMMANDS = defineGroup({
+  name: 'plant-console audit',
+  summary: 'the hash-chained, signed audit log: verify, export',
+  commands: [AUDIT_VERIFY_COMMAND, AUDIT_EXPORT_COMMAND],
+});
+
 /** `audit <subcommand>`; resolves with the exit code (1: the log is not intact), throws ConsoleErrors for the CLI to print. */
 export async function runAuditCommand(argv: string[], io: Out, deps: StoreCliDeps = {}): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'verify' && sub !== 'export') {
-    throw new ConsoleError(
-      'BAD_REQUEST',
-      sub === undefined ? 'audit needs a subcommand: verify, export' : `unknown audit subcommand "${sub}" (known: verify, export)`,
-    );
-  }
-  const { values } = parseArgs({
-    args: rest,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      'data-dir': { type: 'string', default: '.data' },
-      json: { type: 'boolean', default: false },
-      'public-key': { type: 'string' },
-      format: { type: 'string', default: 'jsonl' },
-      out: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      user: { type: 'string' },
-      kind: { type: 'string' },
-      machine: { type: 'string' },
-    },
-  });
-  if (sub === 'verify') {
+  const { command, rest } = selectCommand(AUDIT_COMMANDS, argv);
+  if (command === AUDIT_VERIFY_COMMAND) {
+    const { values } = parseCommand(AUDIT_VERIFY_COMMAND, rest);
     const externalKey = values['public-key'] === undefined ? null : parsePublicKey(values['public-key']);
     const store = await openStoreForCli(values['data-dir'], deps, io);
     try {
@@ -88,6 +108,7 @@ export async function runAuditCommand(argv: string[], io: Out, deps: StoreCliDep
     }
   }
 
+  const { values } = parseCommand(AUDIT_EXPORT_COMMAND, rest);
   const format = values.format;
   if (format !== 'jsonl' && format !== 'csv') throw new ConsoleError('BAD_REQUEST', `--format must be jsonl or csv, got "${format}"`);
   const filters = {

@@ -7,9 +7,9 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { AuditLog } from '../audit/log';
 import { loadConfig } from '../config/load';
+import { defineCommand, defineGroup, parseCommand, selectCommand } from '../core/command-line';
 import { ConsoleError } from '../core/errors';
 import { consoleLogger } from '../core/log';
 import { parseRoot, type InstalledFirmware } from '../firmware';
@@ -17,28 +17,54 @@ import { FirmwareLibrary, ImportRefused, MAX_IMPORT_BYTES } from '../modules/lib
 import { ModuleRegistry } from '../modules/registry';
 import { pinRoot } from '../modules/root';
 import { ModuleStore } from '../modules/store';
-import { cliActor, openStoreForCli, type StoreCliDeps } from './user-cli';
+import { cliActor, DATA_DIR_OPTION, openStoreForCli, type StoreCliDeps } from './user-cli';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
 const iso = (t: number): string => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
+const FIRMWARE_OPTIONS = {
+  'data-dir': DATA_DIR_OPTION,
+  config: {
+    type: 'string',
+    arg: 'FILE',
+    help: "the plant configuration: pins its firmware root at the first use and adds the assigned machines' models",
+  },
+  json: { type: 'boolean', help: 'JSON instead of text' },
+} as const;
+
+/** `plant-console firmware import`. */
+export const FIRMWARE_IMPORT_COMMAND = defineCommand({
+  name: 'plant-console firmware import',
+  summary: 'a release bundle from a file (USB stick), verified and stored, or refused with the reason',
+  details:
+    'Checked as the Modules page checks it: signatures against the pinned firmware root, threshold, expiry, model, size, hash, no rollback. Exit code 1 names the refusal. Approve it for modules on the Modules page.',
+  options: FIRMWARE_OPTIONS,
+  args: [{ name: 'FILE', help: 'the release bundle (.pcfw)' }],
+  examples: ['plant-console firmware import /media/usb/im250-1.1.0.pcfw --data-dir /var/lib/plant-console'],
+});
+
+/** `plant-console firmware list`. */
+export const FIRMWARE_LIST_COMMAND = defineCommand({
+  name: 'plant-console firmware list',
+  summary: 'the pinned firmware root, the stored releases and the latest refusals',
+  options: FIRMWARE_OPTIONS,
+  examples: ['plant-console firmware list --data-dir /var/lib/plant-console'],
+});
+
+/** `plant-console firmware …`. */
+export const FIRMWARE_COMMANDS = defineGroup({
+  name: 'plant-console firmware',
+  summary: 'signed firmware releases for the IoT modules: import, list',
+  commands: [FIRMWARE_IMPORT_COMMAND, FIRMWARE_LIST_COMMAND],
+});
+
 /** `firmware <subcommand>`; resolves with the exit code (1: refused), throws ConsoleErrors for the CLI to print. */
 export async function runFirmwareCommand(argv: string[], io: Out, deps: StoreCliDeps = {}): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'import' && sub !== 'list') {
-    throw new ConsoleError(
-      'BAD_REQUEST',
-      sub === undefined ? 'firmware needs a subcommand: import, list' : `unknown firmware subcommand "${sub}" (known: import, list)`,
-    );
-  }
-  const { values, positionals } = parseArgs({
-    args: rest,
-    strict: true,
-    allowPositionals: sub === 'import',
-    options: { 'data-dir': { type: 'string', default: '.data' }, config: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
-  if (sub === 'import' && positionals.length !== 1) throw new ConsoleError('BAD_REQUEST', 'firmware import takes one bundle file');
+  const { command, rest } = selectCommand(FIRMWARE_COMMANDS, argv);
+  const sub = command === FIRMWARE_IMPORT_COMMAND ? 'import' : 'list';
+  // Both take the same options; import also its FILE.
+  const { values, positionals } = parseCommand(sub === 'import' ? FIRMWARE_IMPORT_COMMAND : FIRMWARE_LIST_COMMAND, rest);
   const file = positionals[0];
   // Read before the store is unlocked: a wrong path is said without asking for a passphrase.
   let bytes: Buffer | null = null;

@@ -6,8 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load';
+import { defineCommand, defineGroup, parseCommand, selectCommand } from '../core/command-line';
 import { ConsoleError } from '../core/errors';
 import { consoleLogger, type Logger } from '../core/log';
 import { fromHex, plantPseudonym } from '../protocol';
@@ -16,6 +16,7 @@ import { storeKeyWrapper } from '../store/key-file';
 import { openPlantStore, type PlantStore } from '../store/open';
 import type { PassphrasePrompt } from '../store/prompt';
 import type { StoreDb } from '../store/schema';
+import { DATA_DIR_OPTION } from './user-cli';
 import { rotatePlantSigningKey, type PlantKeyRotation } from '../uplink/plant-keys';
 import { readProvisioning } from '../uplink/provisioning';
 import { META, readMetaJson } from '../uplink/state';
@@ -205,30 +206,49 @@ export function formatRotateReport(r: KeysRotateReport): string {
   ].join('\n');
 }
 
+const KEYS_OPTIONS = {
+  'data-dir': DATA_DIR_OPTION,
+  config: { type: 'string', arg: 'FILE', help: "the plant configuration: the plant's id and pseudonym come from its uplink section" },
+  json: { type: 'boolean', help: 'JSON instead of text' },
+} as const;
+const UNLOCK = 'The store is unlocked with PLANT_CONSOLE_PASSPHRASE or asked for on a terminal; exit code 1 when it stays locked.';
+
+/** `plant-console keys show`. */
+export const KEYS_SHOW_COMMAND = defineCommand({
+  name: 'plant-console keys show',
+  summary: "the plant's pseudonym, public keys, key ids and fingerprints, for the supplier to register",
+  details: `Never a secret. ${UNLOCK}`,
+  options: KEYS_OPTIONS,
+  examples: ['plant-console keys show --data-dir /var/lib/plant-console --config plant.json'],
+});
+
+/** `plant-console keys rotate`. */
+export const KEYS_ROTATE_COMMAND = defineCommand({
+  name: 'plant-console keys rotate',
+  summary: 'a new signing key; the old one is retired and signs the announcement',
+  details: `The announcement waits in the uplink outbox ahead of every batch; the cloud accepts the old key for the grace period. Run it with the console stopped (a running console signs with its old key until restarted). ${UNLOCK}`,
+  options: {
+    ...KEYS_OPTIONS,
+    grace: { type: 'string', arg: 'DURATION', default: '7d', help: 'how long the cloud still accepts the old key (1m–366d)' },
+  },
+  examples: ['plant-console keys rotate --data-dir /var/lib/plant-console --config plant.json --grace 14d'],
+});
+
+/** `plant-console keys …`. */
+export const KEYS_COMMANDS = defineGroup({
+  name: 'plant-console keys',
+  summary: "the plant's public keys, and a rotation of its signing key",
+  commands: [KEYS_SHOW_COMMAND, KEYS_ROTATE_COMMAND],
+});
+
 /** `keys <subcommand>`; resolves with the exit code, throws ConsoleErrors for the CLI to print. */
 export async function runKeysCommand(argv: string[], io: Out, deps: KeysCliDeps = {}): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'show' && sub !== 'rotate') {
-    throw new ConsoleError(
-      'BAD_REQUEST',
-      sub === undefined ? 'keys needs a subcommand: show or rotate' : `unknown keys subcommand "${sub}" (known: show, rotate)`,
-    );
-  }
-  const { values } = parseArgs({
-    args: rest,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      'data-dir': { type: 'string', default: '.data' },
-      config: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      ...(sub === 'rotate' ? { grace: { type: 'string', default: '7d' } } : {}),
-    },
-  });
+  const { command, rest } = selectCommand(KEYS_COMMANDS, argv);
   // Unlock notices (the demo key file warning) go to the command's stderr, below the warn level nothing.
   const withLog = { log: consoleLogger('warn', (line) => io.err(line + '\n')), ...deps };
-  if (sub === 'rotate') {
-    const graceMs = parseGrace(String(values.grace));
+  if (command === KEYS_ROTATE_COMMAND) {
+    const { values } = parseCommand(KEYS_ROTATE_COMMAND, rest);
+    const graceMs = parseGrace(values.grace);
     const report = await keysRotate(
       values['data-dir'],
       { graceMs, ...(values.config !== undefined ? { configPath: values.config } : {}) },
@@ -237,6 +257,7 @@ export async function runKeysCommand(argv: string[], io: Out, deps: KeysCliDeps 
     io.out(values.json ? JSON.stringify(report, null, 2) + '\n' : formatRotateReport(report));
     return 0;
   }
+  const { values } = parseCommand(KEYS_SHOW_COMMAND, rest);
   const report = await keysShow(values['data-dir'], withLog, values.config);
   io.out(values.json ? JSON.stringify(report, null, 2) + '\n' : formatKeysReport(report));
   return 0;

@@ -7,12 +7,12 @@
  */
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { AuditLog } from '../audit/log';
 import type { AuditActor } from '../audit/record';
 import { AccountStore, userNameProblem, type Account } from '../auth/accounts';
 import type { PasswordHashParams } from '../auth/passwords';
 import { isRole, ALL_ROLES } from '../auth/roles';
+import { defineCommand, defineGroup, parseCommand, selectCommand } from '../core/command-line';
 import { ConsoleError } from '../core/errors';
 import { consoleLogger, type Logger } from '../core/log';
 import { storeKeyWrapper } from '../store/key-file';
@@ -123,31 +123,81 @@ function accountLine(a: Account): string {
   return `${a.name.padEnd(24)} ${a.role.padEnd(17)} ${status.padEnd(9)} ${(a.hasPin ? 'pin' : '-').padEnd(4)} ${new Date(a.createdAt).toISOString()}`;
 }
 
-const SUBCOMMANDS = ['add', 'list', 'disable', 'enable', 'reset', 'pin'] as const;
+/** `--data-dir DIR`, as every command on the plant's store takes it. */
+export const DATA_DIR_OPTION = {
+  type: 'string',
+  arg: 'DIR',
+  default: '.data',
+  help: "the plant's data directory (its encrypted store)",
+} as const;
+const NAME = { type: 'string', arg: 'NAME', required: true, help: 'the account name' } as const;
+const FROM_STDIN =
+  'The store is unlocked with PLANT_CONSOLE_PASSPHRASE or asked for on a terminal. The password is read from standard input: asked twice without echo on a terminal, or the first line of piped input; never from the command line.';
+
+/** `plant-console user …`: one command per action, for parsing and help. */
+export const USER_COMMANDS = defineGroup({
+  name: 'plant-console user',
+  summary: 'local accounts: add, list, disable, enable, reset, pin',
+  commands: [
+    defineCommand({
+      name: 'plant-console user add',
+      summary: 'a local account (operator, maintenance, admin, supplier-support)',
+      details: FROM_STDIN,
+      options: {
+        'data-dir': DATA_DIR_OPTION,
+        name: NAME,
+        role: { type: 'string', arg: 'ROLE', required: true, help: `the account's role: ${ALL_ROLES.join(', ')}` },
+      },
+      examples: ['plant-console user add --data-dir /var/lib/plant-console --name anna --role admin'],
+    }),
+    defineCommand({
+      name: 'plant-console user list',
+      summary: 'the accounts: name, role, enabled or disabled, PIN set, created',
+      options: { 'data-dir': DATA_DIR_OPTION, json: { type: 'boolean', help: 'JSON instead of a table' } },
+      examples: ['plant-console user list --data-dir /var/lib/plant-console'],
+    }),
+    defineCommand({
+      name: 'plant-console user disable',
+      summary: 'an account can no longer sign in; its sessions end',
+      options: { 'data-dir': DATA_DIR_OPTION, name: NAME },
+      examples: ['plant-console user disable --name anna'],
+    }),
+    defineCommand({
+      name: 'plant-console user enable',
+      summary: 'a disabled account can sign in again',
+      options: { 'data-dir': DATA_DIR_OPTION, name: NAME },
+      examples: ['plant-console user enable --name anna'],
+    }),
+    defineCommand({
+      name: 'plant-console user reset',
+      summary: 'a new password for an account; its sessions end',
+      details: FROM_STDIN,
+      options: { 'data-dir': DATA_DIR_OPTION, name: NAME },
+      examples: ['printf \'%s\\n\' "$NEW_PASSWORD" | plant-console user reset --name anna'],
+    }),
+    defineCommand({
+      name: 'plant-console user pin',
+      summary: 'sets (or removes) the PIN an account confirms setpoint changes with',
+      details: FROM_STDIN.replace('The password', 'The PIN'),
+      options: {
+        'data-dir': DATA_DIR_OPTION,
+        name: NAME,
+        remove: { type: 'boolean', help: 'remove the PIN instead of setting one' },
+      },
+      examples: ['plant-console user pin --name anna', 'plant-console user pin --name anna --remove'],
+    }),
+  ],
+});
+
+/** Every option any `user` command takes (each command accepts its own only). */
+type UserValues = { 'data-dir': string; name?: string; role?: string; remove?: boolean; json?: boolean };
 
 /** `user <subcommand>`; resolves with the exit code, throws ConsoleErrors for the CLI to print. */
 export async function runUserCommand(argv: string[], io: Out, deps: StoreCliDeps = {}): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (!(SUBCOMMANDS as readonly string[]).includes(sub ?? '')) {
-    throw new ConsoleError(
-      'BAD_REQUEST',
-      sub === undefined
-        ? `user needs a subcommand: ${SUBCOMMANDS.join(', ')}`
-        : `unknown user subcommand "${sub}" (known: ${SUBCOMMANDS.join(', ')})`,
-    );
-  }
-  const { values } = parseArgs({
-    args: rest,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      'data-dir': { type: 'string', default: '.data' },
-      name: { type: 'string' },
-      role: { type: 'string' },
-      remove: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const { command, rest } = selectCommand(USER_COMMANDS, argv);
+  const sub = command.name.slice(USER_COMMANDS.name.length + 1);
+  // Each command's spec defaults --data-dir and accepts a subset of the others.
+  const values = parseCommand(command, rest).values as unknown as UserValues;
   const name = values.name ?? '';
   if (sub !== 'list' && name === '') throw new ConsoleError('BAD_REQUEST', `user ${sub} needs --name NAME`);
   if (sub === 'add' && !isRole(values.role)) {

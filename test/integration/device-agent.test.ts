@@ -262,8 +262,8 @@ describe('device-agent CLI', () => {
     [['--modbus-port', '5020', '--unit-id', '0'], '--unit-id must be 1–247'],
     [['--modbus-port', '5020', '--seed', '-1'], '--seed must be 0–4294967295'],
     [['--modbus-port'], '--modbus-port needs a value'],
-    [['--port', '5020'], 'unknown option "--port" (see --help)'],
-    [[], '--modbus-port is required (see --help)'],
+    [['--port', '5020'], 'unknown option "--port": did you mean --modbus-port? (see "device-agent --help")'],
+    [[], '--modbus-port is required, or --rtu-path or --rtu-tcp-port'],
     [['--modbus-port', '5020', '--model', 'zz9'], 'No built-in profile "zz9"'],
   ])('%j → exit 2: %s', async (argv, message) => {
     const t = io();

@@ -432,7 +432,7 @@ describe.skipIf(!brokerAvailable())('supplier-cloud recommend and reports (real 
         [...base, '--set', 'zone2-sp=220'],
         /No value of zone2-sp from machine im-1 has reached the cloud yet: give the current one, as --set zone2-sp=OLD:220/,
       ],
-      [[...base, '--set', 'zone1-sp=218', '--bogus'], /Unknown option '--bogus'/],
+      [[...base, '--set', 'zone1-sp=218', '--bogus'], /unknown option "--bogus"/],
     ];
     const before = plant.down.length;
     for (const [args, message] of cases) {

@@ -41,8 +41,8 @@ describe('device-agent module mode', () => {
     [['--state-dir', 'd'], '--state-dir needs --modbus-port'],
     [['--state-dir', 'd', '--rtu-tcp-port', '0', '--modbus-port', '5020'], '--state-dir serves Modbus TCP only'],
     [['--state-dir', 'd', '--modbus-port', '5020', '--test-pause-at', 'never'], '--test-pause-at must be one of'],
-    [['install', '--state-dir', 'd'], 'install takes one bundle file'],
-    [['status'], 'status needs --state-dir'],
+    [['install', '--state-dir', 'd'], 'install needs BUNDLE: the release bundle file'],
+    [['status'], '--state-dir is required (see "device-agent status --help")'],
   ])('%j → exit 2: %s', async (argv, message) => {
     const r = await cli(argv);
     expect(r.err.join('\n')).toContain(`device-agent: ${message}`);
