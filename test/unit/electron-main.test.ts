@@ -18,19 +18,26 @@ const h = vi.hoisted(() => {
     appEvents: null as unknown as import('node:events').EventEmitter,
     sandboxEnabled: false,
     ready: null as null | (() => void),
+    // Its own directory per run: a fixed path would be shared with other checkouts (and a
+    // newer schema written there by one of them would stop this one's core from starting).
+    userData: '',
   };
   return state;
 });
 
 vi.mock('electron', async () => {
   const { EventEmitter: EE } = await import('node:events');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  h.userData = mkdtempSync(join(tmpdir(), 'pc-electron-test-'));
   const app = Object.assign(new EE(), {
     isPackaged: true,
     enableSandbox: () => void (h.sandboxEnabled = true),
     requestSingleInstanceLock: () => true,
     quit: vi.fn(),
     exit: vi.fn(),
-    getPath: () => '/tmp/pc-electron-test',
+    getPath: () => h.userData,
     whenReady: () => new Promise<void>((r) => (h.ready = r)),
   });
   h.appEvents = app;
@@ -98,6 +105,8 @@ afterAll(async () => {
   h.appEvents.emit('before-quit', e);
   const { app } = await import('electron');
   await vi.waitFor(() => expect(app.quit).toHaveBeenCalled(), { timeout: 10_000 });
+  const { rmSync } = await import('node:fs');
+  rmSync(h.userData, { recursive: true, force: true });
 });
 
 describe('Electron main (binary mocked)', () => {
