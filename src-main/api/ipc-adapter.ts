@@ -33,8 +33,8 @@ export interface IpcAdapterOptions {
   emit(channel: string, payload: unknown): void;
   /** Who each command acts as (IpcSession.callerFor); takes precedence over `caller`. */
   callerFor?: (command: string) => CallerResolution;
-  /** Whether event streams may reach the window now (IpcSession.mayReceiveEvents); default always. */
-  mayReceiveEvents?: () => boolean;
+  /** Who the window receives events as now, or null when it may see none (IpcSession.eventCaller); default `caller`. */
+  eventCaller?: () => Caller | null;
   /** A fixed caller, without sign-in (transport tests); default LOCAL_OPERATOR. */
   caller?: Caller;
 }
@@ -54,13 +54,10 @@ export function attachIpcAdapter(opts: IpcAdapterOptions): () => void {
       return opts.api.handle(who.caller, name, request);
     });
   }
-  const mayReceive = opts.mayReceiveEvents ?? (() => true);
-  const offs = EVENT_NAMES.map((name) =>
-    opts.api.subscribe(name, (payload) => {
-      // A window that must sign in to see anything gets no plant data before it has.
-      if (mayReceive()) opts.emit(eventChannel(name), payload);
-    }),
-  );
+  // Each event passes the API's gate for whoever the window is at that moment: a window that must
+  // sign in to see anything gets no plant data before it has, and each role only its streams.
+  const eventCaller = opts.eventCaller ?? (() => fixed);
+  const offs = EVENT_NAMES.map((name) => opts.api.subscribe(name, (payload) => opts.emit(eventChannel(name), payload), eventCaller));
   return () => {
     for (const name of COMMAND_NAMES) opts.ipcMain.removeHandler(commandChannel(name));
     for (const off of offs) off();

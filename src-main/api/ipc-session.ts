@@ -97,9 +97,19 @@ export class IpcSession {
     return { error: { code: 'UNAUTHENTICATED', message: SIGN_IN_FIRST } };
   }
 
+  /**
+   * Who the window receives events as now: its session's caller, else the viewer when viewing
+   * is allowed without sign-in, else null (no events). Read from memory on every event, so it
+   * never touches the store: a session that ends is forgotten here at once (onSessionEnded).
+   */
+  eventCaller(): Caller | null {
+    if (this.token !== null && this.current) return callerOf(this.current);
+    return this.opts.viewWithoutLogin ? LOCAL_VIEWER : null;
+  }
+
   /** True when event streams may reach the window now (signed in, or viewing allowed without). */
   mayReceiveEvents(): boolean {
-    return this.token !== null || this.opts.viewWithoutLogin;
+    return this.eventCaller() !== null;
   }
 
   /** Unregisters the channels and ends the window's session (the app is closing). */

@@ -8,6 +8,8 @@ import type { z } from 'zod';
 import {
   COMMANDS,
   CallerSchema,
+  EVENT_SOURCES,
+  type EventPayloadKind,
   type ApiErrorCode,
   type Caller,
   type CommandName,
@@ -287,18 +289,9 @@ export class ConsoleApi {
     const def = Object.hasOwn(this.commands, name) ? this.commands[name] : undefined;
     const handler = Object.hasOwn(this.handlers, name) ? this.handlers[name as CommandName] : undefined;
     if (!def || !handler) return refuse('UNKNOWN_COMMAND', `Unknown command "${name}"`);
-    if (!who.success) return refuse('FORBIDDEN', 'The caller is not identified');
-    // Viewing without sign-in is for the console's own screen only: nobody elsewhere sees the plant unsigned.
-    if (who.data.role === 'viewer' && who.data.origin !== 'local') return refuse('FORBIDDEN', 'A remote caller must sign in');
-    if (!def.roles.includes(who.data.role)) {
-      return refuse('FORBIDDEN', `Role "${who.data.role}" may not call ${name}`);
-    }
-    // A session id the transport attached (auth/sessions.ts callerOf) travels on to the audit log.
-    const sessionId: unknown = (caller as { sessionId?: unknown }).sessionId;
-    const forCore: Caller & { sessionId?: string } = typeof sessionId === 'string' ? { ...who.data, sessionId } : who.data;
-    // Supplier support is narrowed to its live remote session's scope and machines, before anything else is said.
-    const narrowed = this.remote?.gate(forCore, name, request) ?? null;
-    if (narrowed !== null) return refuse('FORBIDDEN', narrowed);
+    const gate = this.gate(caller, name, request);
+    if ('refused' in gate) return refuse(gate.refused.code, gate.refused.message);
+    const forCore = gate.caller;
     // Commands without arguments may be called without a request object.
     const parsed = def.request.safeParse(request === undefined ? {} : request);
     if (!parsed.success) return refuse('BAD_REQUEST', formatIssues(parsed.error));
@@ -322,6 +315,29 @@ export class ConsoleApi {
     }
   }
 
+  /**
+   * Who may call `name` (a known command): the caller's identity, the role table and the remote
+   * grant's scope and machines. Commands and event streams pass this same gate.
+   */
+  private gate(caller: Caller, name: string, request: unknown): { caller: Caller } | { refused: { code: ApiErrorCode; message: string } } {
+    const who = CallerSchema.safeParse(caller);
+    if (!who.success) return { refused: { code: 'FORBIDDEN', message: 'The caller is not identified' } };
+    // Viewing without sign-in is for the console's own screen only: nobody elsewhere sees the plant unsigned.
+    if (who.data.role === 'viewer' && who.data.origin !== 'local')
+      return { refused: { code: 'FORBIDDEN', message: 'A remote caller must sign in' } };
+    const def = this.commands[name];
+    if (!def?.roles.includes(who.data.role)) {
+      return { refused: { code: 'FORBIDDEN', message: `Role "${who.data.role}" may not call ${name}` } };
+    }
+    // A session id the transport attached (auth/sessions.ts callerOf) travels on to the audit log.
+    const sessionId: unknown = (caller as { sessionId?: unknown }).sessionId;
+    const forCore: Caller & { sessionId?: string } = typeof sessionId === 'string' ? { ...who.data, sessionId } : who.data;
+    // Supplier support is narrowed to its live remote session's scope and machines, before anything else is said.
+    const narrowed = this.remote?.gate(forCore, name, request) ?? null;
+    if (narrowed !== null) return { refused: { code: 'FORBIDDEN', message: narrowed } };
+    return { caller: forCore };
+  }
+
   /** Calls answered since start, by outcome (`ok` or the error code): for health screens. */
   stats(): Record<string, number> {
     return Object.fromEntries(this.counts);
@@ -331,50 +347,80 @@ export class ConsoleApi {
     this.counts.set(outcome, (this.counts.get(outcome) ?? 0) + 1);
   }
 
-  /** Subscribes to an event stream, narrowed to what `caller` may see (supplier support); returns the unsubscribe. */
-  subscribe<E extends EventName>(name: E, handler: (payload: EventPayload<E>) => void, caller?: Caller): () => void {
-    const remote = this.remote;
-    if (remote && caller?.role === 'supplier-support') {
-      const inner = handler;
-      handler = (payload) => {
-        const seen = remote.eventFilter(caller, name, payload);
-        if (seen !== null) inner(seen as EventPayload<E>);
-      };
+  /**
+   * Subscribes `caller` to an event stream; returns the unsubscribe. The subscriber passes the
+   * gate of the command that lists the same data (EVENT_SOURCES: role, remote grant), else this
+   * throws FORBIDDEN; every event is gated again for the caller of that moment and narrowed as
+   * that command's answer is. `caller` may be a function (a window whose sign-in changes; null:
+   * nobody may see events now); none: the fixed LOCAL_OPERATOR of transport tests.
+   */
+  subscribe<E extends EventName>(
+    name: E,
+    handler: (payload: EventPayload<E>) => void,
+    caller?: Caller | (() => Caller | null),
+  ): () => void {
+    if (!Object.hasOwn(EVENT_SOURCES, name)) throw new ConsoleError('BAD_REQUEST', `Unknown event stream "${String(name)}"`);
+    const source = EVENT_SOURCES[name];
+    const current: () => Caller | null = typeof caller === 'function' ? caller : () => caller ?? LOCAL_OPERATOR;
+    const first = current();
+    if (first !== null) {
+      const gate = this.gate(first, source.command, {});
+      if ('refused' in gate) {
+        this.count('FORBIDDEN');
+        this.log.log('warn', `API refused the event stream ${name}: FORBIDDEN`, {
+          event: name,
+          command: source.command,
+          message: gate.refused.message,
+          user: first.user,
+          role: first.role,
+          origin: first.origin,
+        });
+        throw new ConsoleError('FORBIDDEN', `${name}: ${gate.refused.message}`);
+      }
     }
-    // The casts are sound: each branch is taken only for the event whose payload it delivers.
+    // Each event: the caller of this moment passes the gate again (a grant ends, a window signs out), then sees its share.
+    const deliver = (payloadFor: (who: Caller) => unknown): void => {
+      const now = current();
+      if (now === null) return;
+      const gate = this.gate(now, source.command, {});
+      if ('refused' in gate) return;
+      const seen = this.narrowEvent(gate.caller, source, payloadFor(gate.caller));
+      if (seen !== null) handler(seen as EventPayload<E>);
+    };
     switch (name) {
       case 'machines.update':
-        return this.core.onMachine(handler as (p: EventPayload<'machines.update'>) => void);
+        return this.core.onMachine((s) => deliver(() => s));
       case 'core.status':
-        return this.core.onStatus(handler as (p: EventPayload<'core.status'>) => void);
+        return this.core.onStatus((s) => deliver(() => s));
       case 'alarms.update':
-        return this.core.onAlarms(handler as (p: EventPayload<'alarms.update'>) => void);
+        return this.core.onAlarms((s) => deliver(() => s));
       case 'uplink.update':
-        return this.uplink?.onUpdate(handler as (p: EventPayload<'uplink.update'>) => void) ?? (() => undefined);
+        return this.uplink?.onUpdate((s) => deliver(() => s)) ?? (() => undefined);
       case 'remote.update': {
-        if (!remote) return () => undefined;
-        const send = handler as (p: EventPayload<'remote.update'>) => void;
-        // Each subscriber gets the state as its caller may see it (the local console's caller when none is given).
-        const who: Caller = caller ?? LOCAL_OPERATOR;
-        return remote.onUpdate(() => send(remote.state(who)));
+        const remote = this.remote;
+        // Each subscriber gets the state as its caller may see it.
+        return remote ? remote.onUpdate(() => deliver((who) => remote.state(who))) : () => undefined;
       }
       case 'reco.update': {
         const reco = this.reco;
-        if (!reco) return () => undefined;
-        const send = handler as (p: EventPayload<'reco.update'>) => void;
-        const who: Caller = caller ?? LOCAL_OPERATOR;
-        return reco.onUpdate(() => send(reco.inbox(who)));
+        return reco ? reco.onUpdate(() => deliver((who) => reco.inbox(who))) : () => undefined;
       }
       case 'modules.update': {
         const modules = this.modules;
-        if (!modules) return () => undefined;
-        const send = handler as (p: EventPayload<'modules.update'>) => void;
-        const who: Caller = caller ?? LOCAL_OPERATOR;
-        return modules.onUpdate(() => send(modules.state(who)));
+        return modules ? modules.onUpdate(() => deliver((who) => modules.state(who))) : () => undefined;
       }
       default:
         throw new ConsoleError('BAD_REQUEST', `Unknown event stream "${String(name)}"`);
     }
+  }
+
+  /** An event's payload as `caller` may see it (as its source command's answer is narrowed); null drops it. */
+  private narrowEvent(caller: Caller, source: { command: CommandName; payload: EventPayloadKind }, payload: unknown): unknown {
+    const remote = this.remote;
+    if (!remote || source.payload === 'status') return payload;
+    if (source.payload === 'answer') return remote.filter(caller, source.command, payload);
+    const kept = remote.filter(caller, source.command, [payload]) as unknown[];
+    return kept.length > 0 ? kept[0] : null;
   }
 }
 

@@ -125,7 +125,7 @@ void app.whenReady().then(async () => {
     api: plant.api,
     log,
     callerFor: (command) => signIn.callerFor(command),
-    mayReceiveEvents: () => signIn.mayReceiveEvents(),
+    eventCaller: () => signIn.eventCaller(),
     isTrustedSender,
     emit,
   });

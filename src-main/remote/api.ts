@@ -3,14 +3,14 @@
  * gate that narrows a supplier-support caller to its grant. The role table lets supplier
  * support read the plant; this gate takes everything away again unless the caller's session
  * is a live remote session, and then allows only what the grant's scope and machines cover.
- * The same narrowing applies to answers (machine lists) and to pushed events.
+ * The same narrowing applies to answers (machine lists) and, through ConsoleApi.subscribe, to
+ * pushed events (each stream is narrowed as the command listing the same data).
  */
 import type {
   AlarmSummary,
   Caller,
   ChangeRequest,
   CommandName,
-  EventName,
   Health,
   MachineSnapshot,
   PlantInfo,
@@ -18,6 +18,7 @@ import type {
   RemoteState,
   RemoteSummary,
   SessionInfoView,
+  UplinkPoints,
 } from '../../src-preload/contract';
 import type { AuditQuery, AuditRecord } from '../audit/log';
 import { auditActor, type AuditSink } from '../audit/record';
@@ -110,19 +111,13 @@ export class RemoteApi {
         const v = value as { events: { machineId: string }[] };
         return { events: v.events.filter((e) => keep(e.machineId)) };
       }
+      case 'uplink.points': {
+        const plan = value as UplinkPoints;
+        return { ...plan, machines: plan.machines.filter((m) => keep(m.id)) };
+      }
       default:
         return value;
     }
-  }
-
-  /** The payload `caller` may see of an event; null drops it (supplier support outside a live session sees nothing). */
-  eventFilter(caller: Caller | undefined, name: EventName, payload: unknown): unknown {
-    if (!caller || caller.role !== 'supplier-support') return payload;
-    if (!this.opts.support.liveGrantOf(caller)) return null;
-    const machines = this.machinesOf(caller);
-    if (name === 'machines.update') return machines && !machines.includes((payload as MachineSnapshot).id) ? null : payload;
-    if (name === 'alarms.update') return machines ? narrowAlarms(payload as AlarmSummary, (id) => machines.includes(id)) : payload;
-    return payload;
   }
 
   /** Remote support as `caller` may see it: supplier support only its own session and requests. */

@@ -11,6 +11,7 @@ import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { ClientMessageSchema, EVENT_NAMES, type Caller, type EventName, type ServerMessage } from '../../src-preload/contract';
 import { LOCAL_OPERATOR, type ConsoleApi } from '../api/service';
 import { isActivityCommand } from '../auth/session-types';
+import { ConsoleError } from '../core/errors';
 import type { Logger } from '../core/log';
 
 /** Messages per second a connection may send before it is closed (a UI sends a few). */
@@ -127,9 +128,10 @@ export function attachWebSocketAdapter(opts: {
           if (!knownEvents.has(msg.name)) return protocolError(`unknown event stream "${msg.name}"`);
           const name = msg.name as EventName;
           if (subs.has(name)) return;
-          subs.set(
-            name,
-            api.subscribe(
+          let off: () => void;
+          try {
+            // The API gates the stream as the command listing the same data, now and at every event, for the connection's caller then.
+            off = api.subscribe(
               name,
               (payload) => {
                 if (ws.bufferedAmount > MAX_BUFFERED) {
@@ -138,9 +140,15 @@ export function attachWebSocketAdapter(opts: {
                 }
                 sendMsg({ type: 'event', name, payload });
               },
-              caller,
-            ),
-          );
+              () => caller,
+            );
+          } catch (err) {
+            if (!(err instanceof ConsoleError)) throw err;
+            refused++;
+            sendMsg({ type: 'error', error: { code: err.code, message: err.message } });
+            return;
+          }
+          subs.set(name, off);
           return;
         }
         case 'unsubscribe': {

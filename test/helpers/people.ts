@@ -10,7 +10,7 @@ import { TEST_HASH_PARAMS } from '../../src-main/auth/passwords';
 import { AuthService, type AuthServiceOptions } from '../../src-main/auth/sessions';
 import { resolveConfig } from '../../src-main/config/load';
 import { memoryLogger } from '../../src-main/core/log';
-import { PlantCore } from '../../src-main/core/plant';
+import { PlantCore, type PollerFactory } from '../../src-main/core/plant';
 import { systemClock, type Clock, type Poller } from '../../src-main/core/types';
 import { signingKeyPair } from '../../src-main/protocol/keys';
 import { createRemoteSupport, type RemoteSupportSystem } from '../../src-main/remote';
@@ -64,6 +64,8 @@ export async function setupPeople(
     clock?: Clock;
     auth?: AuthServiceOptions;
     remote?: Partial<Pick<RemoteSupportOptions, 'maxDurationMs' | 'codeTtlMs' | 'maxJoinFailures' | 'timers' | 'sweepMs'>>;
+    /** The machines' pollers (default: idle ones that never answer). */
+    pollerFactory?: PollerFactory;
   } = {},
 ): Promise<People> {
   const db = new Database(':memory:');
@@ -86,7 +88,7 @@ export async function setupPeople(
     },
     'people.json',
   );
-  const core = new PlantCore({ config, log, clock, pollerFactory: idlePoller, audit });
+  const core = new PlantCore({ config, log, clock, pollerFactory: opts.pollerFactory ?? idlePoller, audit });
   core.start();
   const remote = createRemoteSupport({ auth, accounts, host: core, audit, log, limits: { timers: false, ...opts.remote } });
   const api = new ConsoleApi(core, { log, remote: remote.api });

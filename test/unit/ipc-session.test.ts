@@ -60,7 +60,7 @@ async function setup(viewWithoutLogin: boolean) {
     ...common,
     api: people.api,
     callerFor: (c) => session.callerFor(c),
-    mayReceiveEvents: () => session.mayReceiveEvents(),
+    eventCaller: () => session.eventCaller(),
   });
   closers.push(() => people.close());
   closers.push(detach);

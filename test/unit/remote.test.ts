@@ -55,11 +55,10 @@ describe('without a live grant', () => {
     }
     const r = await p.api.handle(caller, 'machines.list', {});
     expect(!r.ok && r.error.message).toMatch(/^Supplier support can do nothing without a live remote session/);
-    const seen: unknown[] = [];
-    const off = p.api.subscribe('alarms.update', (x) => seen.push(x), caller);
-    p.core.tick();
-    off();
-    expect(seen).toEqual([]);
+    // Event streams pass the same gate as the commands listing their data.
+    expect(() => p.api.subscribe('alarms.update', () => undefined, caller)).toThrow(
+      /^alarms\.update: Supplier support can do nothing without a live remote session/,
+    );
   });
 
   it('a grant needs a supplier-support account, known machines and at most the maximum duration', async () => {
@@ -131,6 +130,9 @@ describe('a live session', () => {
       ok: false,
       error: { message: 'This remote session is view only: it cannot ask for changes' },
     });
+    // What leaves the plant, too: only the granted machine's points.
+    const plan = await p.api.handle(caller, 'uplink.points', {});
+    expect(plan.ok && (plan.value as { machines: { id: string }[] }).machines.map((m) => m.id)).toEqual(['im-1']);
     const info = await p.api.handle(caller, 'plant.info', {});
     expect(info.ok && (info.value as { machines: { id: string }[] }).machines.map((m) => m.id)).toEqual(['im-1']);
     expect(await p.api.handle(caller, 'session.info', {})).toMatchObject({

@@ -2,16 +2,33 @@
  * The whole role matrix through ConsoleApi.handle: every command × every role × local and
  * remote origin, allowed or FORBIDDEN. The expected table is written out here on purpose; it
  * is not derived from COMMANDS, so a change of a command's roles must be made in both places.
+ * Every event stream is held to the row of the command that lists the same data
+ * (EVENT_SOURCES), × role × origin × the remote grant's machines.
  */
-import { describe, expect, it } from 'vitest';
-import { ConsoleApi } from '../../src-main/api/service';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConsoleApi, type ModulesApi, type RecoApi } from '../../src-main/api/service';
 import type { AuditEntry } from '../../src-main/audit/record';
 import { ALL_CALLER_ROLES, commandsFor, mayCall, roleMatrix, rolesFor } from '../../src-main/auth/roles';
 import { resolveConfig } from '../../src-main/config/load';
 import { memoryLogger } from '../../src-main/core/log';
 import { PlantCore } from '../../src-main/core/plant';
 import type { Poller } from '../../src-main/core/types';
-import { ALL_ROLES, COMMAND_NAMES, type Caller, type CallerRole, type CommandName, type Link } from '../../src-preload/contract';
+import { disabledUplinkStatus, type UplinkApi } from '../../src-main/uplink/points';
+import {
+  ALL_ROLES,
+  COMMAND_NAMES,
+  EVENT_NAMES,
+  EVENT_SOURCES,
+  type Caller,
+  type CallerRole,
+  type CommandName,
+  type EventName,
+  type Link,
+  type ModulesState,
+  type RecoInbox,
+} from '../../src-preload/contract';
+import { FakePoller } from '../helpers/fake-poller';
+import { PASSWORDS, setupPeople, type People } from '../helpers/people';
 
 const T0 = Date.UTC(2026, 0, 12, 9, 0);
 
@@ -224,3 +241,154 @@ describe('role matrix', () => {
     expect(mayCall('admin', 'constructor')).toBe(false);
   });
 });
+
+/** A subsystem's change notifications, fired by hand. */
+function hub() {
+  const handlers = new Set<() => void>();
+  return {
+    onUpdate(h: () => void) {
+      handlers.add(h);
+      return () => void handlers.delete(h);
+    },
+    fire: () => handlers.forEach((h) => h()),
+  };
+}
+
+let world: People | null = null;
+afterEach(async () => {
+  await world?.close();
+  world = null;
+});
+
+/**
+ * The people test plant (im-1, pk-2) with hand-driven pollers, and an uplink, an inbox and a
+ * module manager that all speak of both machines: every stream has something of pk-2 to leak.
+ */
+async function eventWorld() {
+  const pollers: FakePoller[] = [];
+  const p = await setupPeople({
+    auth: { idleLockMs: { local: null, remote: null } },
+    pollerFactory: (device) => {
+      const fp = new FakePoller(device, T0);
+      pollers.push(fp);
+      return fp;
+    },
+  });
+  world = p;
+  const uplinkHub = hub();
+  const recoHub = hub();
+  const modulesHub = hub();
+  const uplink: UplinkApi = {
+    status: () => disabledUplinkStatus(T0),
+    pseudonyms: () =>
+      new Map([
+        ['im-1', 'm-aaaa'],
+        ['pk-2', 'm-bbbb'],
+      ]),
+    onUpdate: (h) => uplinkHub.onUpdate(() => h(disabledUplinkStatus(T0))),
+  };
+  // Shapes cut down to what the gate looks at: both machines appear in them.
+  const inbox = { items: [{ id: 'r-1', machineId: 'pk-2', machineName: 'Packer 2' }], refused: [] } as unknown as RecoInbox;
+  const modulesState = {
+    modules: [{ id: 'mod-pk-2', machineId: 'pk-2' }],
+    releases: [],
+    refused: [],
+    rollouts: [],
+  } as unknown as ModulesState;
+  const reco = { inbox: () => inbox, onUpdate: recoHub.onUpdate } as unknown as RecoApi;
+  const modules = { state: () => modulesState, onUpdate: modulesHub.onUpdate } as unknown as ModulesApi;
+  const api = new ConsoleApi(p.core, { log: p.log, remote: p.remote.api, uplink, reco, modules });
+  /** Something new on every stream: both machines polled, an alarm on each, every subsystem changed, the core stopping. */
+  const everything = async () => {
+    for (const fp of pollers) fp.emit(T0 + 1000, 1);
+    for (const machineId of ['im-1', 'pk-2'])
+      p.core.alarms.raiseExternal({ machineId, ruleId: 'test:jam', priority: 'high', message: `${machineId} jammed` });
+    uplinkHub.fire();
+    recoHub.fire();
+    modulesHub.fire();
+    p.remote.support.changed();
+    await p.core.stop();
+  };
+  return { p, api, everything };
+}
+
+/** Signs the support account in and joins it to a new view grant over `machines` (null: all). */
+async function liveSupport(p: People, machines: string[] | null, origin: 'local' | 'remote'): Promise<Caller> {
+  const site: Caller = { user: 'maint', role: 'maintenance', origin: 'local' };
+  const { joinCode } = p.remote.support.grant(site, { account: 'support', scope: 'view', ...(machines ? { machines } : {}) });
+  const login = await p.auth.login('support', PASSWORDS.support, { key: '10.1.2.3', origin: 'remote' });
+  if (!login.ok) throw new Error(login.message);
+  expect(p.remote.support.join(login.session, joinCode, '10.1.2.3')).toMatchObject({ ok: true });
+  return { user: 'support', role: 'supplier-support', origin, sessionId: login.session.id };
+}
+
+describe('event streams', () => {
+  it('each names the command that lists the same data, a command of the contract', () => {
+    expect(Object.keys(EVENT_SOURCES).sort()).toEqual([...EVENT_NAMES].sort());
+    for (const name of EVENT_NAMES) expect(COMMAND_NAMES, name).toContain(EVENT_SOURCES[name].command);
+  });
+
+  for (const [origin, text] of [
+    ['local', LOCAL_MATRIX],
+    ['remote', REMOTE_MATRIX],
+  ] as const) {
+    for (const granted of [null, ['im-1']] as const) {
+      const grantWords = granted ? 'a grant of im-1 only' : 'a grant of every machine';
+      it(`follow the matrix for ${origin} subscribers (supplier support in ${grantWords}): ${EVENT_NAMES.length} streams × ${ALL_CALLER_ROLES.length} roles`, async () => {
+        const matrix = parseMatrix(text);
+        const { p, api, everything } = await eventWorld();
+        const support = await liveSupport(p, granted ? [...granted] : null, origin);
+        const got = new Map<string, unknown[]>();
+        const refused = new Map<string, string>();
+        for (const role of ALL_CALLER_ROLES) {
+          const caller: Caller = role === 'supplier-support' ? support : { user: `${role}-${origin}`, role, origin };
+          for (const name of EVENT_NAMES) {
+            const key = `${name} ${role}`;
+            got.set(key, []);
+            try {
+              api.subscribe(name, (payload) => got.get(key)!.push(payload), caller);
+            } catch (err) {
+              refused.set(key, (err as Error).message);
+            }
+          }
+        }
+        await everything();
+        for (const role of ALL_CALLER_ROLES) {
+          for (const name of EVENT_NAMES) {
+            const key = `${name} ${role}`;
+            const command = EVENT_SOURCES[name].command;
+            const payloads = got.get(key)!;
+            if (!matrix.get(command)!.has(role)) {
+              const why =
+                role === 'viewer' && origin === 'remote' ? 'A remote caller must sign in' : `Role "${role}" may not call ${command}`;
+              expect(refused.get(key), key).toBe(`${name}: ${why}`);
+              expect(payloads, key).toEqual([]);
+              continue;
+            }
+            expect(refused.get(key), key).toBeUndefined();
+            expect(payloads.length, key).toBeGreaterThan(0);
+            const seen = JSON.stringify(payloads);
+            // What the grant leaves out never reaches supplier support; everyone else sees both machines.
+            if (role === 'supplier-support' && granted) expect(seen, key).not.toMatch(/pk-2|Packer 2/);
+            else if (streamsOfMachines.has(name)) expect(seen, key).toMatch(/pk-2/);
+          }
+        }
+      });
+    }
+  }
+
+  it('stop reaching supplier support the moment its grant ends', async () => {
+    const { p, api } = await eventWorld();
+    const support = await liveSupport(p, null, 'remote');
+    const seen: unknown[] = [];
+    api.subscribe('alarms.update', (s) => seen.push(s), support);
+    p.core.alarms.raiseExternal({ machineId: 'im-1', ruleId: 'test:a', priority: 'low', message: 'first' });
+    expect(seen).toHaveLength(1);
+    p.remote.support.end(p.remote.support.liveGrantOf(support)!.id, { user: 'maint', role: 'maintenance', origin: 'local' });
+    p.core.alarms.raiseExternal({ machineId: 'im-1', ruleId: 'test:b', priority: 'low', message: 'second' });
+    expect(seen).toHaveLength(1);
+  });
+});
+
+/** Streams whose payload speaks of machines (the others carry plant-wide state). */
+const streamsOfMachines: ReadonlySet<EventName> = new Set(['machines.update', 'alarms.update', 'reco.update', 'modules.update']);
