@@ -86,5 +86,12 @@ export const SETUP_CHANNELS = {
 /** WebSocket close code of web mode when the connection's session ended; the close reason says why. */
 export const SESSION_ENDED_CLOSE = 4401;
 
+/**
+ * WebSocket close code of web mode when a connection is refused because its session or its
+ * source address has as many open as allowed (src-main/web/connection-limits.ts); the close
+ * reason says which. Reconnecting later, once another tab closed, succeeds.
+ */
+export const TOO_MANY_CONNECTIONS_CLOSE = 4429;
+
 /** The preload's global: `window.plantConsole`. */
 export const BRIDGE_KEY = 'plantConsole';

@@ -87,3 +87,13 @@ export function clientAddress(req: IncomingMessage): string {
 export function isLoopbackAddress(addr: string): boolean {
   return addr === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(addr);
 }
+
+/** True for a Host header naming this machine: `localhost`, 127.0.0.0/8 and ::1, with or without a port. */
+export function isLoopbackHostHeader(host: string | undefined): boolean {
+  if (!host) return false;
+  const h = host
+    .toLowerCase()
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '');
+  return h === 'localhost' || isLoopbackAddress(h);
+}

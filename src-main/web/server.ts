@@ -7,6 +7,14 @@
  * it needs TLS and login: it never listens in clear beyond this machine, and every WebSocket
  * needs a live session. Sign-in can be required on loopback too (`requireLogin`, which the
  * console sets when access.localViewWithoutLogin is false).
+ *
+ * - Bound to loopback, every request (pages, /healthz, /api/*, the WebSocket) must name this
+ *   machine in its Host header: a page elsewhere whose name was rebound to 127.0.0.1 (DNS
+ *   rebinding) gets 403 and nothing else.
+ * - GET /healthz tells anyone only whether the console runs ({"core":"running"}, 503 while it
+ *   does not); machines, links and uplink need a caller who may call system.health (a signed-in
+ *   session, or the local viewer on loopback), narrowed as that command is (remote grants).
+ * - WebSockets are limited per session and per source address (connection-limits.ts).
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -22,7 +30,8 @@ import { ConsoleError } from '../core/errors';
 import { certificateFingerprint } from './tls';
 import type { Logger } from '../core/log';
 import type { PlantCore } from '../core/plant';
-import { sameOrigin } from './http-util';
+import { clientAddress, isLoopbackHostHeader, sameOrigin } from './http-util';
+import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, type ConnectionLimitOptions } from './connection-limits';
 import { WebAuth, type RemoteJoiner, type WebAuthOptions } from './web-auth';
 import { attachWebSocketAdapter, type ConnectionIdentity } from './ws-adapter';
 
@@ -81,8 +90,8 @@ export interface WebServerOptions {
   remote?: RemoteJoiner;
   /** First-start setup (POST /api/setup, offered to the console PC only: setup-route.ts). */
   setup?: WebAuthOptions['setup'];
-  /** Rate limits of sign-in and of session messages (tests make them small). */
-  limits?: Pick<WebAuthOptions, 'loginRate' | 'sessionRate' | 'resumeCacheMs'>;
+  /** Rate limits of sign-in and of session messages, and open WebSockets per session and source (tests make them small). */
+  limits?: Pick<WebAuthOptions, 'loginRate' | 'sessionRate' | 'resumeCacheMs'> & { connections?: ConnectionLimitOptions };
 }
 
 export interface WebServer {
@@ -93,6 +102,8 @@ export interface WebServer {
   loginRequired: boolean;
   /** The sign-in layer (null without an AuthService). */
   webAuth: WebAuth | null;
+  /** Open WebSockets now, and from how many source addresses. */
+  openConnections(): { sources: number; sockets: number };
   close(): Promise<void>;
 }
 
@@ -152,11 +163,34 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         log: opts.log,
         ...(opts.remote ? { remote: opts.remote } : {}),
         ...(opts.setup ? { setup: opts.setup } : {}),
-        ...opts.limits,
+        ...(opts.limits?.loginRate ? { loginRate: opts.limits.loginRate } : {}),
+        ...(opts.limits?.sessionRate ? { sessionRate: opts.limits.sessionRate } : {}),
+        ...(opts.limits?.resumeCacheMs !== undefined ? { resumeCacheMs: opts.limits.resumeCacheMs } : {}),
       })
     : null;
 
+  /** Whether the console runs for anyone; the detail for a caller who may call system.health. */
+  const healthz = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const core = opts.core.status();
+    const status = core === 'running' ? 200 : 503;
+    const caller = webAuth ? webAuth.requestCaller(req) : localCaller;
+    const detail = caller ? await opts.api.handle(caller, 'system.health', {}) : null;
+    const body = detail?.ok ? detail.value : { core };
+    send(res, status, 'application/json', req.method === 'HEAD' ? '' : JSON.stringify(body), headers);
+  };
+
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    // DNS rebinding: a loopback console answers only requests that name this machine.
+    if (loopback && !isLoopbackHostHeader(req.headers.host)) {
+      opts.log.log('warn', 'HTTP request refused: foreign Host', { host: req.headers.host, path: req.url, source: clientAddress(req) });
+      const refusal = {
+        ok: false,
+        code: 'FORBIDDEN_HOST',
+        message: 'This console answers only to its own address on this PC (localhost, 127.0.0.1, ::1)',
+      };
+      send(res, 403, 'application/json', JSON.stringify(refusal), headers);
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (webAuth?.handle(req, res, url.pathname, headers)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -165,7 +199,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       return;
     }
     if (url.pathname === '/healthz') {
-      send(res, 200, 'application/json', JSON.stringify(opts.core.health()), headers);
+      healthz(req, res).catch((err: unknown) => {
+        opts.log.log('error', '/healthz failed', { error: err instanceof Error ? err.message : String(err) });
+        if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ core: 'unknown' }), headers);
+      });
       return;
     }
     let file = staticPath(staticDir, url.pathname);
@@ -201,6 +238,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     : createServer(onRequest);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const connections = new ConnectionLimits(opts.limits?.connections ?? DEFAULT_CONNECTION_LIMITS);
   const identities = new WeakMap<IncomingMessage, ConnectionIdentity>();
   const adapter = attachWebSocketAdapter({
     wss,
@@ -217,18 +255,30 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/api') return reject(404, 'Not Found');
-    // DNS rebinding: without login the Host must be this machine (with login, a rebound name has no session cookie).
-    const host = req.headers.host ?? '';
-    const hostName = host.replace(/:\d+$/, '');
-    if (!loginRequired && !isLoopbackHost(hostName)) return reject(403, 'Forbidden host');
+    // DNS rebinding: on loopback the Host must be this machine, as for every HTTP request.
+    if (loopback && !isLoopbackHostHeader(req.headers.host)) return reject(403, 'Forbidden host');
     // Cross-site WebSocket hijacking: a page from elsewhere must not drive the console.
     if (!sameOrigin(req, opts.tls ? 'https' : 'http', false)) return reject(403, 'Forbidden origin');
+    let sessionId: string | null = null;
     if (webAuth) {
       const identity = webAuth.identify(req);
       if (!identity) return reject(401, 'Unauthorized');
       identities.set(req, identity);
+      sessionId = identity.sessionId ?? null;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // Counted once the socket is open, so a handshake that fails leaves no count behind.
+      const admitted = connections.admit(clientAddress(req), sessionId);
+      if (!admitted.ok) {
+        opts.log.log('warn', `WebSocket refused: ${admitted.reason}`, { source: clientAddress(req), ...(sessionId ? { sessionId } : {}) });
+        ws.close(admitted.code, admitted.reason);
+        // A client that never answers the close is cut off, so refused sockets cannot pile up.
+        setTimeout(() => ws.terminate(), 1000).unref();
+        return;
+      }
+      ws.once('close', admitted.release);
+      wss.emit('connection', ws, req);
+    });
   });
 
   await new Promise<void>((resolveListen, rejectListen) => {
@@ -257,6 +307,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     fingerprint,
     loginRequired,
     webAuth,
+    openConnections: () => connections.open(),
     async close() {
       webAuth?.close();
       adapter.close();

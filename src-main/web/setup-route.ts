@@ -17,7 +17,7 @@ import type { Account } from '../auth/accounts';
 import type { FirstStartSetup } from '../auth/setup';
 import { ConsoleError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { clientAddress, isLoopbackAddress, readBody } from './http-util';
+import { clientAddress, isLoopbackAddress, isLoopbackHostHeader, readBody } from './http-util';
 
 /** What the route needs of WebAuth. */
 export interface SetupRouteContext {
@@ -30,16 +30,6 @@ export interface SetupRouteContext {
 }
 
 type JsonReply = (status: number, body: unknown, extra?: Record<string, string>) => void;
-
-/** True for `localhost`, 127.0.0.0/8 and ::1, with or without a port. */
-export function isLoopbackHostHeader(host: string | undefined): boolean {
-  if (!host) return false;
-  const h = host
-    .toLowerCase()
-    .replace(/:\d+$/, '')
-    .replace(/^\[|\]$/g, '');
-  return h === 'localhost' || isLoopbackAddress(h);
-}
 
 function fromConsolePc(req: IncomingMessage, localClients: boolean): boolean {
   return localClients && isLoopbackAddress(clientAddress(req)) && isLoopbackHostHeader(req.headers.host);

@@ -197,6 +197,7 @@ export class WebAuth {
     const cacheMs = this.opts.resumeCacheMs ?? 1000;
     const rate = this.opts.sessionRate ?? { perS: 50, burst: 200 };
     return {
+      sessionId,
       current: () => {
         const t = this.now();
         if (t - checkedAt >= cacheMs) {
@@ -246,6 +247,17 @@ export class WebAuth {
         });
       },
     };
+  }
+
+  /**
+   * Who a plain HTTP request acts as (GET /healthz): its live session's caller, else the local
+   * caller when login is not required, else null. Like /api/session it never extends a session.
+   */
+  requestCaller(req: IncomingMessage): Caller | null {
+    const token = cookieValue(req, SESSION_COOKIE);
+    const s = token ? this.opts.auth.resume(token) : null;
+    if (s) return callerOf(s);
+    return this.loginRequired ? null : this.opts.localCaller;
   }
 
   /** Live connections per session (for tests and health). */

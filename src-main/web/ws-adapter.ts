@@ -40,6 +40,8 @@ const knownEvents = new Set<string>(EVENT_NAMES);
 
 /** Who a connection acts as; web-auth.ts provides it for signed-in sessions. */
 export interface ConnectionIdentity {
+  /** The signed-in session the connection belongs to (none: the local viewer without sign-in). */
+  sessionId?: string;
   /** The caller of the next message, or the close code and reason when the connection may no longer be served. */
   current(): { caller: Caller } | { close: { code: number; reason: string } };
   /** A message of the session's shared rate limit; false closes the connection. */

@@ -132,10 +132,16 @@ export interface HealthMachine {
   link: { state: string };
 }
 
-/** GET /healthz, or null while the server does not answer. */
-export async function health(url: string): Promise<{ core: string; machines: HealthMachine[] } | null> {
+/**
+ * GET /healthz, or null while the server does not answer. Where sign-in is required it tells
+ * only whether the console runs, unless `cookie` carries a session (signInCookie).
+ */
+export async function health(url: string, cookie?: string): Promise<{ core: string; machines: HealthMachine[] } | null> {
   try {
-    const res = await fetch(new URL('/healthz', url), { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(new URL('/healthz', url), {
+      signal: AbortSignal.timeout(2000),
+      ...(cookie ? { headers: { Cookie: cookie } } : {}),
+    });
     if (!res.ok) return null;
     return (await res.json()) as { core: string; machines: HealthMachine[] };
   } catch {
@@ -150,17 +156,31 @@ export async function waitHealth(
   what: string,
   timeoutMs = 30_000,
   proc?: Proc,
+  cookie?: string,
 ): Promise<void> {
   const start = Date.now();
   let last: unknown = null;
   while (Date.now() - start < timeoutMs) {
     if (proc && !proc.running) throw new Error(`console exited while waiting for ${what}:\n${proc.output}`);
-    const h = await health(url);
+    const h = await health(url, cookie);
     last = h;
     if (h && ok(h)) return;
     await sleep(200);
   }
   throw new Error(`timed out waiting for ${what}; last /healthz: ${JSON.stringify(last)}\n${proc?.output ?? ''}`);
+}
+
+/** Signs in over HTTP (POST /api/login); returns the session cookie "pc_session=…". */
+export async function signInCookie(url: string, name: string, password: string): Promise<string> {
+  const res = await fetch(new URL('/api/login', url), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name, password }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const cookie = res.headers.get('set-cookie')?.split(';')[0];
+  if (!res.ok || !cookie) throw new Error(`sign-in as ${name} failed: ${res.status} ${await res.text()}`);
+  return cookie;
 }
 
 export interface ConsoleServer {

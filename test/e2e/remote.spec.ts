@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { assertBuilt, freePort, Proc, ROOT, waitHealth } from './processes';
+import { assertBuilt, freePort, health, Proc, ROOT, signInCookie, waitHealth } from './processes';
 
 /** The SIMULATED demo plant's accounts (src-main/auth/demo.ts). */
 const MAINT = { name: 'maintenance', password: 'maintenance-demo', pin: '2345' };
@@ -53,12 +53,16 @@ test('remote support: refused without a grant, joined with the code, watched on 
   let site: BrowserContext | null = null;
   let remote: BrowserContext | null = null;
   try {
+    // With sign-in required, /healthz says only that the console runs; the machines need a session.
+    await waitHealth(url, (h) => h.core === 'running', 'the console core', 60_000, proc);
+    expect(await health(url)).toEqual({ core: 'running' });
     await waitHealth(
       url,
-      (h) => h.core === 'running' && h.machines.length === 3 && h.machines.every((m) => m.link.state === 'online'),
+      (h) => h.machines.length === 3 && h.machines.every((m) => m.link.state === 'online'),
       'the demo plant',
       60_000,
       proc,
+      await signInCookie(url, 'operator', 'operator-demo'),
     );
     site = await browser.newContext();
     remote = await browser.newContext();

@@ -45,7 +45,8 @@ test('viewed without sign-in it changes nothing; signed in, a setpoint is writte
   await expect(page.getByTestId('setpoint-input-zone1-sp')).toHaveCount(0);
   await page.getByTestId('alarm-count').click();
   await expect(page.getByTestId('alarms-page')).toBeVisible();
-  for (const ack of await page.locator('[data-testid^="alarm-ack-"]').all()) await expect(ack).toBeDisabled();
+  // Every acknowledge button is disabled (the line saying why is no button).
+  for (const ack of await page.locator('button[data-testid^="alarm-ack-"]').all()) await expect(ack).toBeDisabled();
   await expect(page.getByTestId('nav-audit')).toHaveCount(0);
 
   // A maintenance technician signs in from the setpoint panel.

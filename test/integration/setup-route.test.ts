@@ -139,14 +139,19 @@ describe('POST /api/setup on a loopback console', () => {
       body: 'name=eve&password=first+admin+password',
     });
     expect(form.status).toBe(415);
-    // A page of evil.example whose name now points at 127.0.0.1: its Origin matches its Host, but the Host is no loopback name.
+    // A page of evil.example whose name now points at 127.0.0.1: its Origin matches its Host, but the Host is no loopback
+    // name, so the loopback console answers it nothing at all.
     const rebound = `http://evil.example:${w.port}`;
     const r = await post(w, rebound, { name: 'eve', password: GOOD }, { Host: `evil.example:${w.port}` });
-    expect(r).toMatchObject({ status: 403, body: { code: 'SETUP_LOCAL_ONLY' } });
-    expect((await call(w, '/api/session', { headers: { Host: `evil.example:${w.port}` } })).body.setupNeeded).toBe(false);
+    expect(r).toMatchObject({ status: 403, body: { code: 'FORBIDDEN_HOST' } });
+    expect(await call(w, '/api/session', { headers: { Host: `evil.example:${w.port}` } })).toMatchObject({
+      status: 403,
+      body: { code: 'FORBIDDEN_HOST' },
+    });
     expect((await call(w, '/api/setup')).status).toBe(405);
     expect(p.accounts.list().some((a) => a.role === 'admin')).toBe(false);
-    expect(p.log.lines.filter((l) => l.msg === 'First-start setup refused: not from the console PC').length).toBe(2);
+    expect(p.log.lines.filter((l) => l.msg === 'First-start setup refused: not from the console PC').length).toBe(1);
+    expect(p.log.lines.filter((l) => l.msg === 'HTTP request refused: foreign Host').length).toBe(2);
   });
 
   it('is rate-limited per source like sign-in', async () => {
