@@ -21,7 +21,13 @@ export type StoreErrorReason =
   /** A new passphrase was refused (too short, confirmation differs). */
   | 'passphrase-rejected'
   /** The database was written by a newer version of the console. */
-  | 'schema-too-new';
+  | 'schema-too-new'
+  /** The passphrase file is not a private regular file of this user (or root). */
+  | 'passphrase-file-unsafe'
+  /** The passphrase is given more than one way (file, systemd credential, variable). */
+  | 'passphrase-ambiguous'
+  /** The data dir can be written by other users, or belongs to one. */
+  | 'data-dir-unsafe';
 
 const CODES: Record<StoreErrorReason, ErrorCode> = {
   locked: 'UNAVAILABLE',
@@ -32,6 +38,9 @@ const CODES: Record<StoreErrorReason, ErrorCode> = {
   'no-store': 'NOT_FOUND',
   'passphrase-rejected': 'FORBIDDEN',
   'schema-too-new': 'UNAVAILABLE',
+  'passphrase-file-unsafe': 'FORBIDDEN',
+  'passphrase-ambiguous': 'BAD_REQUEST',
+  'data-dir-unsafe': 'FORBIDDEN',
 };
 
 /** A ConsoleError raised while unlocking or opening the store. */
@@ -46,4 +55,5 @@ export class StoreError extends ConsoleError {
 }
 
 /** The one message shown when no key source is available. */
-export const LOCKED_MESSAGE = 'The store is locked: set PLANT_CONSOLE_PASSPHRASE or run on a terminal to be asked';
+export const LOCKED_MESSAGE =
+  'The store is locked: give its passphrase in a file (PLANT_CONSOLE_PASSPHRASE_FILE, or the systemd credential plant-console-passphrase), in PLANT_CONSOLE_PASSPHRASE, or run on a terminal to be asked';

@@ -2,7 +2,8 @@
  * Getting the store key: unwrap it from store-key.json, or, on first start, make a random one
  * and write it wrapped. Which wrapper: the demo plant uses the demo key file (and only it may);
  * a configured plant uses the OS key store when the desktop app provides one, else a passphrase
- * (environment variable, or asked on the terminal). Nothing on disk changes unless a new store
+ * (a file, a systemd credential or an environment variable: passphrase-source.ts; or asked on
+ * the terminal). Nothing on disk changes unless a new store
  * is being created.
  */
 import { existsSync } from 'node:fs';
@@ -20,10 +21,11 @@ import {
   type OsKeyStore,
   type WrapperKind,
 } from './key-wrappers';
+import { passphraseFromEnvironment } from './passphrase-source';
 import { ttyPassphrasePrompt, type PassphrasePrompt, type PassphrasePurpose } from './prompt';
 import { sodium, wipe } from './sodium';
 
-export const PASSPHRASE_ENV = 'PLANT_CONSOLE_PASSPHRASE';
+export { PASSPHRASE_ENV, PASSPHRASE_FILE_ENV } from './passphrase-source';
 
 /** How to find the store key. */
 export interface UnlockOptions {
@@ -32,7 +34,7 @@ export interface UnlockOptions {
   demo: boolean;
   /** A passphrase, or a function asked for it; by default the environment, then the terminal. */
   passphrase?: string | PassphrasePrompt;
-  /** Where PLANT_CONSOLE_PASSPHRASE is looked up (default process.env). */
+  /** Where PLANT_CONSOLE_PASSPHRASE_FILE, CREDENTIALS_DIRECTORY and PLANT_CONSOLE_PASSPHRASE are looked up (default process.env). */
   env?: Record<string, string | undefined>;
   /** The terminal prompt used when nothing else gives a passphrase; null never asks (default: ask when stdin is a TTY). */
   prompt?: PassphrasePrompt | null;
@@ -55,8 +57,12 @@ export interface UnlockedKey {
 async function askPassphrase(opts: UnlockOptions, purpose: PassphrasePurpose): Promise<{ value: string; asked: boolean }> {
   if (typeof opts.passphrase === 'string') return { value: opts.passphrase, asked: false };
   if (typeof opts.passphrase === 'function') return { value: await opts.passphrase(purpose), asked: true };
-  const fromEnv = (opts.env ?? process.env)[PASSPHRASE_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, asked: false };
+  const found = passphraseFromEnvironment(opts.env ?? process.env);
+  if (found) {
+    // Where it came from, never what it is.
+    opts.log.log('info', `Store passphrase from ${found.source}`);
+    return { value: found.value, asked: false };
+  }
   const prompt = opts.prompt === undefined ? ttyPassphrasePrompt() : opts.prompt;
   if (!prompt) throw new StoreError('locked', LOCKED_MESSAGE);
   return { value: await prompt(purpose), asked: true };

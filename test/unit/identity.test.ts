@@ -169,7 +169,9 @@ describe('plant-console keys show', () => {
     vi.stubEnv('PLANT_CONSOLE_PASSPHRASE', '');
     const locked = await cli();
     expect(locked).toMatchObject({ code: 1, out: '' });
-    expect(locked.err).toBe('plant-console: The store is locked: set PLANT_CONSOLE_PASSPHRASE or run on a terminal to be asked\n');
+    expect(locked.err).toBe(
+      'plant-console: The store is locked: give its passphrase in a file (PLANT_CONSOLE_PASSPHRASE_FILE, or the systemd credential plant-console-passphrase), in PLANT_CONSOLE_PASSPHRASE, or run on a terminal to be asked\n',
+    );
 
     vi.stubEnv('PLANT_CONSOLE_PASSPHRASE', 'not the passphrase');
     const wrong = await cli();

@@ -121,7 +121,9 @@ describe('unlocking the store key', () => {
     const err = await refusal(unlockStoreKey(opts(fresh)));
     expect(err.reason).toBe('locked');
     expect(err.message).toBe(LOCKED_MESSAGE);
-    expect(LOCKED_MESSAGE).toBe('The store is locked: set PLANT_CONSOLE_PASSPHRASE or run on a terminal to be asked');
+    expect(LOCKED_MESSAGE).toBe(
+      'The store is locked: give its passphrase in a file (PLANT_CONSOLE_PASSPHRASE_FILE, or the systemd credential plant-console-passphrase), in PLANT_CONSOLE_PASSPHRASE, or run on a terminal to be asked',
+    );
     expect(readdirSync(fresh)).toEqual([]);
 
     const existing = tempDir();
