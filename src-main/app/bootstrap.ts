@@ -2,7 +2,6 @@
  * Starts the plant core from a configuration file, or the embedded demo plant when there is
  * none. Shared by the Electron main process and the headless `serve` command.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConsoleApi } from '../api/service';
 import { AuditLog } from '../audit/log';
@@ -20,6 +19,7 @@ import { startModuleSystem, type ModuleSystem } from '../modules';
 import { createRecoSystem, type RecoSystem } from '../recommendations';
 import { createRemoteSupport, SqlRemoteStore, type RemoteSupportSystem } from '../remote';
 import { createSqlAlarmStore } from '../store/alarms-sql';
+import { ensurePrivateDataDir } from '../store/data-dir';
 import { openPlantStore, type PlantStore } from '../store/open';
 import { createSqlWriteLog } from '../store/write-log-sql';
 import type { OsKeyStore } from '../store/key-wrappers';
@@ -65,7 +65,8 @@ export async function startPlant(opts: {
   osKeyStore?: OsKeyStore;
 }): Promise<RunningPlant> {
   const dataDir = resolve(opts.dataDir ?? '.data');
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Before anything is written there (the demo writes its files first): refused when others may write it.
+  ensurePrivateDataDir(dataDir);
   let demo: DemoPlant | null = null;
   let config: PlantConfig;
   if (opts.configPath) {

@@ -3,10 +3,11 @@
  * encrypted by libsql with a random 32-byte key that is kept only wrapped, in store-key.json.
  * `openPlantStore` is the one call the console makes: unlock, open, migrate, identity, history.
  */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'libsql';
 import { systemClock, type Clock } from '../core/types';
+import { checkDataDir, ensurePrivateDataDir } from './data-dir';
 import { StoreError } from './errors';
 import { createSqlHistory, type SqlHistoryOptions, type SqlHistoryStore } from './history-sql';
 import { ensurePlantIdentity, type PlantIdentity } from './identity';
@@ -121,7 +122,9 @@ function checkDemoMarker(db: StoreDb, opts: { demo: boolean; dataDir: string; wr
 /** Unlocks and opens the plant store of `dataDir` (creating it on first start). */
 export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<PlantStore> {
   const dataDir = resolve(opts.dataDir);
-  if (opts.create !== false) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Others who may write the data dir could swap the key file or the database: refused, like ssh (data-dir.ts).
+  if (opts.create !== false) ensurePrivateDataDir(dataDir);
+  else checkDataDir(dataDir);
   const clock = opts.clock ?? systemClock;
   const unlocked = await unlockStoreKey({ ...opts, dataDir });
   const dbPath = dbFilePath(dataDir);
