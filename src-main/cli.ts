@@ -14,7 +14,7 @@ import { loadConfig, packageRoot } from './config/load';
 import { cliErrorExit, defineCommand, defineGroup, parseCommand, selectCommand } from './core/command-line';
 import { ConsoleError } from './core/errors';
 import { consoleLogger, type LogLevel } from './core/log';
-import { isLoopbackHost, startWebServer } from './web/server';
+import { demoBeyondLoopbackMessage, isLoopbackHost, startWebServer } from './web/server';
 import { setupHint } from './web/setup-route';
 import { ensureCertificate, loadCertificate, namesForBind, type TlsMaterial } from './web/tls';
 
@@ -22,12 +22,14 @@ import { ensureCertificate, loadCertificate, namesForBind, type TlsMaterial } fr
 export const SERVE_COMMAND = defineCommand({
   name: 'plant-console serve',
   summary: 'the console headless, in web mode: UI over HTTP(S), API over a WebSocket, GET /healthz',
-  details: `Without --config it runs the embedded demo plant (SIMULATED). Beyond loopback (e.g. --host 0.0.0.0)
-it speaks only HTTPS and every connection signs in: with the given certificate, or one generated
-into the data directory at first start (its SHA-256 fingerprint is printed and shown on the
-console). On loopback a browser sees the plant without sign-in (read-only) and signs in to change
-anything. A configured plant's store needs PLANT_CONSOLE_PASSPHRASE (or asks on a terminal).
-Runs until SIGINT or SIGTERM.`,
+  details: `Without --config it runs the embedded demo plant (SIMULATED), on loopback only: its accounts
+are published. Beyond loopback (e.g. --host 0.0.0.0, with --config) it speaks only HTTPS and every
+connection signs in: with the given certificate, or one generated into the data directory at first
+start (its SHA-256 fingerprint is printed and shown on the console). On loopback a browser sees the
+plant without sign-in (read-only) and signs in to change anything. A configured plant's store needs
+its passphrase: a file named by PLANT_CONSOLE_PASSPHRASE_FILE (or the systemd credential
+plant-console-passphrase; PLANT_CONSOLE_PASSPHRASE works too, but stays readable in
+/proc/PID/environ), or it asks on a terminal. Runs until SIGINT or SIGTERM.`,
   options: {
     config: { type: 'string', arg: 'FILE', help: 'the plant configuration (JSON); without it, the embedded demo plant' },
     host: { type: 'string', arg: 'ADDR', default: '127.0.0.1', help: 'the address to listen on; beyond loopback HTTPS only' },
@@ -48,7 +50,7 @@ Runs until SIGINT or SIGTERM.`,
   },
   examples: [
     'plant-console serve --port 8081 --data-dir /tmp/plant-demo',
-    'PLANT_CONSOLE_PASSPHRASE=... plant-console serve --config plant.json --host 0.0.0.0 --port 8443',
+    'PLANT_CONSOLE_PASSPHRASE_FILE=/etc/plant-console/passphrase plant-console serve --config plant.json --host 0.0.0.0 --port 8443',
   ],
 });
 
@@ -117,6 +119,8 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
   const port = parsePort(values.port);
   const configured = values['tls-cert'] && values['tls-key'] ? loadCertificate(values['tls-cert'], values['tls-key']) : null;
   const loopback = isLoopbackHost(values.host);
+  // The SIMULATED demo's accounts are published: it never serves beyond this PC.
+  if (!values.config && !loopback) throw new ConsoleError('BAD_REQUEST', demoBeyondLoopbackMessage(values.host));
   const plant = await startPlant({ configPath: values.config, dataDir: values['data-dir'], log });
   let web;
   try {

@@ -68,6 +68,16 @@ export function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
+/** Why the SIMULATED demo is not served on `host`, and how to serve a configured plant there. */
+export function demoBeyondLoopbackMessage(host: string): string {
+  return (
+    `Refusing to serve the SIMULATED demo plant on ${host}: its accounts and passwords are published, so it runs on this PC ` +
+    `only (--host 127.0.0.1). To serve beyond this PC, run a configured plant: create its admin account with ` +
+    `"plant-console user add --data-dir DIR --name NAME --role admin", then "plant-console serve --config plant.json ` +
+    `--data-dir DIR --host ${host}" (README: "A plant configuration").`
+  );
+}
+
 export interface WebServerOptions {
   api: ConsoleApi;
   core: PlantCore;
@@ -144,6 +154,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       `Refusing to listen on ${opts.host} without login: beyond loopback every connection must sign in.`,
     );
   }
+  if (!loopback && opts.core.config.simulated) throw new ConsoleError('BAD_REQUEST', demoBeyondLoopbackMessage(opts.host));
   const loginRequired = opts.requireLogin ?? !loopback;
   if (loginRequired && !opts.auth) throw new ConsoleError('BAD_REQUEST', 'Login is required but no sign-in service was given');
   const staticDir = resolve(opts.staticDir);

@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { ConsoleApi } from '../../src-main/api/service';
 import { consoleLogger } from '../../src-main/core/log';
+import type { PlantCore } from '../../src-main/core/plant';
 import { startWebServer, type WebServer, type WebServerOptions } from '../../src-main/web/server';
-import { ensureCertificate, namesForBind } from '../../src-main/web/tls';
+import { ensureCertificate, namesForBind, type TlsMaterial } from '../../src-main/web/tls';
 import { TOO_MANY_CONNECTIONS_CLOSE } from '../../src-preload/channels';
 import { FakePoller } from '../helpers/fake-poller';
 import { PASSWORDS, setupPeople, type People } from '../helpers/people';
@@ -73,9 +74,10 @@ async function served(ws: WebSocket): Promise<boolean> {
 describe('beyond loopback', () => {
   let web: WebServer;
   let target: Target;
+  let tls: TlsMaterial;
 
   beforeAll(async () => {
-    const tls = await ensureCertificate({ dataDir: certDir, hosts: namesForBind('0.0.0.0') });
+    tls = await ensureCertificate({ dataDir: certDir, hosts: namesForBind('0.0.0.0') });
     web = await serve({
       host: '0.0.0.0',
       tls,
@@ -85,6 +87,13 @@ describe('beyond loopback', () => {
   });
   afterAll(async () => {
     await web?.close();
+  });
+
+  it('never serves the SIMULATED demo plant there', async () => {
+    const simulated = Object.create(people.core, { config: { value: { ...people.core.config, simulated: true } } }) as PlantCore;
+    await expect(serve({ host: '0.0.0.0', tls, core: simulated })).rejects.toThrow(
+      /^Refusing to serve the SIMULATED demo plant on 0\.0\.0\.0: its accounts and passwords are published/,
+    );
   });
 
   it('/healthz tells a stranger only that the console runs; the detail needs a session, narrowed to its grant', async () => {
