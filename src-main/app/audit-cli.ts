@@ -53,7 +53,8 @@ function parseKinds(text: string | undefined): AuditKind[] | undefined {
 export const AUDIT_VERIFY_COMMAND = defineCommand({
   name: 'plant-console audit verify',
   summary: "checks the audit log's hash chain and signed heads; exit code 1 names the first bad record",
-  details: 'Only reads: it neither appends nor signs. The store is unlocked with PLANT_CONSOLE_PASSPHRASE or asked for on a terminal.',
+  details:
+    'Only reads: it neither appends nor signs. The store is unlocked with the passphrase from PLANT_CONSOLE_PASSPHRASE_FILE, the systemd credential plant-console-passphrase or PLANT_CONSOLE_PASSPHRASE, or asked for on a terminal.',
   options: {
     'data-dir': DATA_DIR_OPTION,
     'public-key': {

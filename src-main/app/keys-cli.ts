@@ -211,7 +211,8 @@ const KEYS_OPTIONS = {
   config: { type: 'string', arg: 'FILE', help: "the plant configuration: the plant's id and pseudonym come from its uplink section" },
   json: { type: 'boolean', help: 'JSON instead of text' },
 } as const;
-const UNLOCK = 'The store is unlocked with PLANT_CONSOLE_PASSPHRASE or asked for on a terminal; exit code 1 when it stays locked.';
+const UNLOCK =
+  'The store is unlocked with the passphrase from PLANT_CONSOLE_PASSPHRASE_FILE, the systemd credential plant-console-passphrase or PLANT_CONSOLE_PASSPHRASE, or asked for on a terminal; exit code 1 when it stays locked.';
 
 /** `plant-console keys show`. */
 export const KEYS_SHOW_COMMAND = defineCommand({

@@ -132,7 +132,7 @@ export const DATA_DIR_OPTION = {
 } as const;
 const NAME = { type: 'string', arg: 'NAME', required: true, help: 'the account name' } as const;
 const FROM_STDIN =
-  'The store is unlocked with PLANT_CONSOLE_PASSPHRASE or asked for on a terminal. The password is read from standard input: asked twice without echo on a terminal, or the first line of piped input; never from the command line.';
+  'The store is unlocked with the passphrase from PLANT_CONSOLE_PASSPHRASE_FILE, the systemd credential plant-console-passphrase or PLANT_CONSOLE_PASSPHRASE, or asked for on a terminal. The password is read from standard input: asked twice without echo on a terminal, or the first line of piped input; never from the command line.';
 
 /** `plant-console user …`: one command per action, for parsing and help. */
 export const USER_COMMANDS = defineGroup({
