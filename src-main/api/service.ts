@@ -18,9 +18,11 @@ import {
   type Result,
   type CallerRole,
 } from '../../src-preload/contract';
-import type { AuditQuery } from '../audit/query';
 import type { ConfirmGate } from '../auth/confirm-gate';
-import { auditActor, isAuditKind, type AuditRecord } from '../audit/record';
+import { auditActor } from '../audit/record';
+import { auditPage, type AuditQueryRequest, type AuditReader } from './audit-page';
+
+export type { AuditReader } from './audit-page';
 import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import type { PlantCore } from '../core/plant';
@@ -65,24 +67,6 @@ export interface ConsoleApiOptions {
   /** IoT modules and firmware (src-main/modules/): the modules.* and firmware.* commands and modules.update. */
   modules?: ModulesApi;
 }
-
-/** What audit.query needs of the audit log. */
-export interface AuditReader {
-  query(q: AuditQuery): AuditRecord[];
-}
-
-/** audit.query's request after the schema. */
-interface AuditQueryRequest {
-  from?: number;
-  to?: number;
-  user?: string;
-  kinds?: string[];
-  machineId?: string;
-  beforeSeq?: number;
-  limit?: number;
-}
-
-const AUDIT_PAGE = 100;
 
 type Handler = (caller: Caller, request: never) => unknown;
 
@@ -227,7 +211,7 @@ export class ConsoleApi {
       'remote.summary': (caller, req: { grantId: string }) => needRemote().summary(caller, req),
       'audit.query': (_c, req: AuditQueryRequest) => {
         if (!opts.audit) throw new ConsoleError('UNAVAILABLE', 'This console keeps no audit log');
-        return this.auditPage(opts.audit, req);
+        return auditPage(opts.audit, req, (m, pt) => this.core.point(m, pt));
       },
       'reco.list': (caller) => needReco().inbox(caller),
       'reco.apply': (caller, req: { id: string; pin?: string }) => needReco().apply(caller, req),
@@ -240,34 +224,6 @@ export class ConsoleApi {
       'firmware.approve': (caller, req: { releaseId: string; moduleIds: string[]; pin?: string }) => needModules().approve(caller, req),
       'firmware.stop': (caller, req: { rolloutId: string; reason: string }) => needModules().stop(caller, req),
     };
-  }
-
-  /** One page of audit.query: records without prevHash, the next page's cursor, and the names of the points they mention. */
-  private auditPage(audit: AuditReader, req: AuditQueryRequest) {
-    const unknown = req.kinds?.find((k) => !isAuditKind(k));
-    if (unknown !== undefined) throw new ConsoleError('BAD_REQUEST', `kinds: "${unknown}" is not a kind of audit record`);
-    const limit = req.limit ?? AUDIT_PAGE;
-    // One more than asked tells whether an older page exists without a second query.
-    const found = audit.query({
-      ...(req.from !== undefined ? { from: req.from } : {}),
-      ...(req.to !== undefined ? { to: req.to } : {}),
-      ...(req.user !== undefined ? { user: req.user } : {}),
-      ...(req.kinds !== undefined ? { kind: req.kinds.filter(isAuditKind) } : {}),
-      ...(req.machineId !== undefined ? { machineId: req.machineId } : {}),
-      ...(req.beforeSeq !== undefined ? { beforeSeq: req.beforeSeq } : {}),
-      limit: limit + 1,
-    });
-    const page = found.slice(0, limit);
-    const points: Record<string, { name: string; unit: string; decimals: number }> = {};
-    const records = page.map(({ prevHash: _prev, ...r }) => {
-      const pointId = r.detail['pointId'];
-      if (r.machineId !== null && typeof pointId === 'string') {
-        const meta = this.core.point(r.machineId, pointId);
-        if (meta) points[`${r.machineId}/${pointId}`] = { name: meta.name, unit: meta.unit, decimals: meta.decimals };
-      }
-      return r;
-    });
-    return { records, nextBeforeSeq: found.length > limit ? (page.at(-1)?.seq ?? null) : null, points };
   }
 
   /** Web mode's address and certificate fingerprint, for plant.info (the local console shows them). */
