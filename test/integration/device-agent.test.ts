@@ -9,6 +9,7 @@ import { decode, registerCount } from '../../src-main/modbus/codec';
 import { startAgent, type Agent } from '../../device-agent/agent';
 import { runDeviceAgentCli } from '../../device-agent/cli';
 import { mulberry32 } from '../../device-agent/simulator';
+import { describeNeeding } from '../helpers/needs-package';
 
 const HOST = '127.0.0.1';
 const MBPOLL = '/usr/bin/mbpoll';
@@ -144,11 +145,7 @@ describe('device-agent over Modbus TCP', () => {
     expect(after - before).toBeLessThan(70);
   });
 
-  const hasMbpoll = existsSync(MBPOLL);
-  const mbpollTitle = hasMbpoll
-    ? 'with Debian mbpoll (libmodbus)'
-    : `with Debian mbpoll — SKIPPED: ${MBPOLL} is missing (apt-get install mbpoll)`;
-  describe.skipIf(!hasMbpoll)(mbpollTitle, () => {
+  describeNeeding(['mbpoll'], existsSync(MBPOLL), 'with Debian mbpoll (libmodbus)', () => {
     it('reads the same registers the agent serves', async () => {
       const a = await agent({ port: 0, model: 'im250', seed: 5, clock: () => T0 });
       const cases: { args: string[]; fn: PointDef['function']; start: number; count: number }[] = [

@@ -5,13 +5,14 @@
  * rotation; and a clear error with exit code 2 for every bad argument.
  */
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'rolldown';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest, parseRoot, readBundle, verifyRootRotation } from '../../src-main/firmware';
 import { blake2b } from '../../src-main/protocol';
+import { itNeeding } from '../helpers/needs-package';
 
 const root = join(import.meta.dirname, '../..');
 // Inside the repository so the build resolves sodium-native and libsql from node_modules.
@@ -91,112 +92,117 @@ describe('supplier-cloud firmware, end to end', { timeout: 120_000 }, () => {
     expect(again).toMatchObject({ code: 2, err: expect.stringContaining('Refusing to overwrite') as string });
   });
 
-  it('root, manifest, sign and bundle make a release that tar lists, minisign verifies and verify accepts', async () => {
-    const r = await sc(
-      'firmware',
-      'root',
-      '--key',
-      join(keys, 'a.pub'),
-      '--key',
-      join(keys, 'b.pub'),
-      '--key',
-      join(keys, 'c.pub'),
-      '--threshold',
-      '2',
-      '--version',
-      '1',
-      '--out',
-      w('root.json'),
-    );
-    expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^Root v1: 2 of 3 keys must sign \(a [0-9A-F]{16}, b [0-9A-F]{16}, c [0-9A-F]{16}\)/);
-    expect(parseRoot(readFileSync(w('root.json')))).toMatchObject({
-      version: 1,
-      threshold: 2,
-      keys: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
-    });
+  itNeeding(
+    ['minisign'],
+    existsSync('/usr/bin/minisign'),
+    'root, manifest, sign and bundle make a release that tar lists, minisign verifies and verify accepts',
+    async () => {
+      const r = await sc(
+        'firmware',
+        'root',
+        '--key',
+        join(keys, 'a.pub'),
+        '--key',
+        join(keys, 'b.pub'),
+        '--key',
+        join(keys, 'c.pub'),
+        '--threshold',
+        '2',
+        '--version',
+        '1',
+        '--out',
+        w('root.json'),
+      );
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/^Root v1: 2 of 3 keys must sign \(a [0-9A-F]{16}, b [0-9A-F]{16}, c [0-9A-F]{16}\)/);
+      expect(parseRoot(readFileSync(w('root.json')))).toMatchObject({
+        version: 1,
+        threshold: 2,
+        keys: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
+      });
 
-    const m = await sc(
-      'firmware',
-      'manifest',
-      '--model',
-      'hp200',
-      '--version',
-      '1.2.0',
-      '--counter',
-      '3',
-      '--image',
-      w('image.bin'),
-      '--expires',
-      '30d',
-      '--notes',
-      'Faster cycle.',
-      '--out',
-      w('manifest.json'),
-    );
-    expect(m.code, m.err).toBe(0);
-    const manifest = parseManifest(readFileSync(w('manifest.json')));
-    expect(manifest).toMatchObject({ models: ['hp200'], version: '1.2.0', securityCounter: 3, notes: 'Faster cycle.' });
-    expect(manifest.image).toEqual({ size: image.length, blake2b512: blake2b(image, 64).toString('hex') });
-    expect(manifest.expires - manifest.created).toBe(30 * DAY);
+      const m = await sc(
+        'firmware',
+        'manifest',
+        '--model',
+        'hp200',
+        '--version',
+        '1.2.0',
+        '--counter',
+        '3',
+        '--image',
+        w('image.bin'),
+        '--expires',
+        '30d',
+        '--notes',
+        'Faster cycle.',
+        '--out',
+        w('manifest.json'),
+      );
+      expect(m.code, m.err).toBe(0);
+      const manifest = parseManifest(readFileSync(w('manifest.json')));
+      expect(manifest).toMatchObject({ models: ['hp200'], version: '1.2.0', securityCounter: 3, notes: 'Faster cycle.' });
+      expect(manifest.image).toEqual({ size: image.length, blake2b512: blake2b(image, 64).toString('hex') });
+      expect(manifest.expires - manifest.created).toBe(30 * DAY);
 
-    for (const k of ['a', 'b']) {
-      const s = await sc('firmware', 'sign', '--key', join(keys, `${k}.key`), 'manifest.json', '--out', `manifest.json.${k}.minisig`);
-      expect(s.code, s.err).toBe(0);
-      expect(s.out).toContain('trusted comment: plant-console firmware-manifest v1 model=hp200 version=1.2.0 counter=3');
-      const v = await tool('/usr/bin/minisign', [
-        '-V',
-        '-H',
-        '-p',
-        join(keys, `${k}.pub`),
-        '-m',
+      for (const k of ['a', 'b']) {
+        const s = await sc('firmware', 'sign', '--key', join(keys, `${k}.key`), 'manifest.json', '--out', `manifest.json.${k}.minisig`);
+        expect(s.code, s.err).toBe(0);
+        expect(s.out).toContain('trusted comment: plant-console firmware-manifest v1 model=hp200 version=1.2.0 counter=3');
+        const v = await tool('/usr/bin/minisign', [
+          '-V',
+          '-H',
+          '-p',
+          join(keys, `${k}.pub`),
+          '-m',
+          'manifest.json',
+          '-x',
+          `manifest.json.${k}.minisig`,
+        ]);
+        expect(v.code, v.err).toBe(0);
+      }
+
+      const b = await sc(
+        'firmware',
+        'bundle',
+        '--manifest',
         'manifest.json',
+        '--sig',
+        'manifest.json.a.minisig',
+        '--sig',
+        'manifest.json.b.minisig',
+        '--image',
+        'image.bin',
+        '--root',
+        'root.json',
+        '--out',
+        'release.pcfw',
+      );
+      expect(b.code, b.err).toBe(0);
+      expect(b.out).toContain('signed by a, b (root checked)');
+      const list = await tool('tar', ['-tf', 'release.pcfw']);
+      expect(list).toMatchObject({ code: 0, out: 'manifest.json\nmanifest.json.1.minisig\nmanifest.json.2.minisig\nimage.bin\n' });
+      mkdirSync(w('unpacked'));
+      expect((await tool('tar', ['-xf', 'release.pcfw', '-C', 'unpacked'])).code).toBe(0);
+      expect(readFileSync(w('unpacked/image.bin')).equals(image)).toBe(true);
+      const unpacked = await tool('/usr/bin/minisign', [
+        '-V',
+        '-p',
+        join(keys, 'b.pub'),
+        '-m',
+        'unpacked/manifest.json',
         '-x',
-        `manifest.json.${k}.minisig`,
+        'unpacked/manifest.json.2.minisig',
       ]);
-      expect(v.code, v.err).toBe(0);
-    }
+      expect(unpacked.code, unpacked.err).toBe(0);
 
-    const b = await sc(
-      'firmware',
-      'bundle',
-      '--manifest',
-      'manifest.json',
-      '--sig',
-      'manifest.json.a.minisig',
-      '--sig',
-      'manifest.json.b.minisig',
-      '--image',
-      'image.bin',
-      '--root',
-      'root.json',
-      '--out',
-      'release.pcfw',
-    );
-    expect(b.code, b.err).toBe(0);
-    expect(b.out).toContain('signed by a, b (root checked)');
-    const list = await tool('tar', ['-tf', 'release.pcfw']);
-    expect(list).toMatchObject({ code: 0, out: 'manifest.json\nmanifest.json.1.minisig\nmanifest.json.2.minisig\nimage.bin\n' });
-    mkdirSync(w('unpacked'));
-    expect((await tool('tar', ['-xf', 'release.pcfw', '-C', 'unpacked'])).code).toBe(0);
-    expect(readFileSync(w('unpacked/image.bin')).equals(image)).toBe(true);
-    const unpacked = await tool('/usr/bin/minisign', [
-      '-V',
-      '-p',
-      join(keys, 'b.pub'),
-      '-m',
-      'unpacked/manifest.json',
-      '-x',
-      'unpacked/manifest.json.2.minisig',
-    ]);
-    expect(unpacked.code, unpacked.err).toBe(0);
-
-    const ok = await sc('firmware', 'verify', '--root', 'root.json', 'release.pcfw', '--model', 'hp200');
-    expect(ok.code, ok.err).toBe(0);
-    expect(ok.out).toMatch(
-      /^OK {2}firmware 1\.2\.0 for hp200 \(security counter 3\), model hp200\n {2}signed by a, b \(2 of 3 needed, root v1\)\n/,
-    );
-  });
+      const ok = await sc('firmware', 'verify', '--root', 'root.json', 'release.pcfw', '--model', 'hp200');
+      expect(ok.code, ok.err).toBe(0);
+      expect(ok.out).toMatch(
+        /^OK {2}firmware 1\.2\.0 for hp200 \(security counter 3\), model hp200\n {2}signed by a, b \(2 of 3 needed, root v1\)\n/,
+      );
+    },
+  );
 
   it('verify refuses by name: wrong model, version and counter rollback, expired, k−1 signatures, a damaged bundle', async () => {
     const verify = (...extra: string[]) => sc('firmware', 'verify', '--root', 'root.json', 'release.pcfw', '--model', 'hp200', ...extra);

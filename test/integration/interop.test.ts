@@ -10,7 +10,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { runDeviceAgentCli } from '../../device-agent/cli';
 import { startRtuLine } from '../../device-agent/rtu-server';
 import { ProfileSchema, type PointDef, type ResolvedDevice, type TransportConfig } from '../../src-main/config/schema';
@@ -19,10 +19,12 @@ import { decode, encode } from '../../src-main/modbus/codec';
 import { LinePool } from '../../src-main/modbus/line';
 import { createPoller } from '../../src-main/modbus/poller';
 import { haveSocat, startPtyPair, type PtyPair } from '../helpers/pty';
+import { describeNeeding, itNeeding } from '../helpers/needs-package';
 
 const PYTHON = '/usr/bin/python3';
 const MBPOLL = '/usr/bin/mbpoll';
 const havePymodbus = existsSync(PYTHON) && existsSync('/usr/lib/python3/dist-packages/pymodbus');
+const haveSerialAsyncio = existsSync('/usr/lib/python3/dist-packages/serial_asyncio');
 
 /** The pymodbus server: registers laid out by pymodbus itself from the spec given as argv[1]. */
 const SERVER_PY = `
@@ -225,18 +227,23 @@ function expectAllDecoded(r: PollResult): void {
   expect(f32raw.size).toBe(4);
 }
 
-describe.skipIf(!havePymodbus)('the poller reads a pymodbus server', () => {
+describeNeeding(['python3-pymodbus'], havePymodbus, 'the poller reads a pymodbus server', () => {
   it('over Modbus TCP: float32 and int32 in all four word/byte orders, and more types', async () => {
     const port = await pymodbus('tcp');
     expectAllDecoded(await firstResult({ type: 'tcp', host: '127.0.0.1', port }));
   });
 
-  it.skipIf(!haveSocat())('over Modbus RTU on a pty pair at 115200 baud', async () => {
-    const pty = await startPtyPair();
-    cleanups.push(() => pty.stop());
-    await pymodbus('rtu', pty.a);
-    expectAllDecoded(await firstResult({ type: 'rtu', path: pty.b, baudRate: 115200, parity: 'none', dataBits: 8, stopBits: 1 }));
-  });
+  itNeeding(
+    ['socat', 'python3-serial-asyncio'],
+    haveSocat() && haveSerialAsyncio,
+    'over Modbus RTU on a pty pair at 115200 baud',
+    async () => {
+      const pty = await startPtyPair();
+      cleanups.push(() => pty.stop());
+      await pymodbus('rtu', pty.a);
+      expectAllDecoded(await firstResult({ type: 'rtu', path: pty.b, baudRate: 115200, parity: 'none', dataBits: 8, stopBits: 1 }));
+    },
+  );
 });
 
 /** Runs mbpoll once (at most 10 s); resolves with its exit code and output. */
@@ -253,7 +260,7 @@ function parse(stdout: string): Map<number, string> {
   return new Map([...stdout.matchAll(/^\[(\d+)\]:\s+(\S+)/gm)].map((m) => [Number(m[1]), m[2]!]));
 }
 
-describe.skipIf(!haveSocat() || !existsSync(MBPOLL))('mbpoll reads the device agent over RTU', () => {
+describeNeeding(['socat', 'mbpoll'], haveSocat() && existsSync(MBPOLL), 'mbpoll reads the device agent over RTU', () => {
   let pty: PtyPair;
   beforeAll(async () => {
     pty = await startPtyPair();

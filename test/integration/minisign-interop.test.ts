@@ -5,10 +5,10 @@
  * accept; its legacy signatures (-l) and its default trusted comment are refused.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import {
   FIRMWARE_MANIFEST_KIND,
   FIRMWARE_ROOT_KIND,
@@ -33,6 +33,7 @@ import {
   type TrustRoot,
 } from '../../src-main/firmware';
 import { blake2b } from '../../src-main/protocol';
+import { describeNeeding } from '../helpers/needs-package';
 
 const MINISIGN = '/usr/bin/minisign';
 const dir = mkdtempSync(join(tmpdir(), 'pc-minisign-'));
@@ -80,7 +81,7 @@ async function minisignKey(name: string) {
   return { pub, sec, keyFile: join(dir, `${name}.key`), pubFile: join(dir, `${name}.pub`) };
 }
 
-describe('minisign verifies what we sign', () => {
+describeNeeding(['minisign'], existsSync(MINISIGN), 'minisign verifies what we sign', () => {
   it('accepts our public key file and .minisig, also with -H; prints our trusted comment', async () => {
     const { pub, sec } = generateMinisignKeyPair();
     const pubFile = file('ours.pub', formatPublicKey(pub));
@@ -120,7 +121,7 @@ describe('minisign verifies what we sign', () => {
   });
 });
 
-describe('we verify what minisign signs', () => {
+describeNeeding(['minisign'], existsSync(MINISIGN), 'we verify what minisign signs', () => {
   it('reads minisign -G -W keys: same key id as minisign prints, our signatures verify under its public key', async () => {
     const k = await minisignKey('mk');
     expect(k.pub.keyId).toBe(k.sec.keyId);

@@ -3,8 +3,9 @@
  * confines a plant to its own prefix. These are the guarantees the uplink relies on.
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { brokerAvailable, disposeBroker, startBroker, type Broker } from '../helpers/mosquitto';
+import { describeNeeding } from '../helpers/needs-package';
 
 const PLANT = {
   username: 'plant-a',
@@ -41,7 +42,7 @@ function client(opts: Partial<mqtt.IClientOptions> & { ca?: Buffer }): Promise<M
 
 const end = (c: MqttClient) => new Promise<void>((r) => c.end(false, {}, () => r()));
 
-describe.skipIf(!brokerAvailable())('mosquitto test broker (TLS, passwords, ACL)', () => {
+describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'mosquitto test broker (TLS, passwords, ACL)', () => {
   beforeAll(async () => {
     broker = await startBroker([PLANT, CLOUD]);
   }, 30_000);

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { makeRecommendationVectors } from '../../scripts/make-recommendation-vectors';
 import {
   boxKeyPair,
@@ -23,12 +23,12 @@ import {
   type RecoReportBody,
   type RecommendationBody,
 } from '../../src-main/protocol';
+import { describeNeeding } from '../helpers/needs-package';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(import.meta.dirname, '../fixtures/reco_verify.py');
 const probe = spawnSync(PYTHON, ['-c', 'import nacl.bindings, nacl.public, nacl.signing'], { encoding: 'utf8' });
 const hasNacl = probe.status === 0;
-if (!hasNacl) console.warn(`reco interop skipped: ${PYTHON} cannot import PyNaCl: ${probe.stderr || probe.error?.message}`);
 
 interface PyResult {
   ok: boolean;
@@ -47,7 +47,7 @@ function python(request: Record<string, unknown>): PyResult {
 
 const T0 = 1_767_225_600_000;
 
-describe.skipIf(!hasNacl)('recommendation interoperability with PyNaCl', () => {
+describeNeeding(['python3-nacl'], hasNacl, 'recommendation interoperability with PyNaCl', () => {
   const supplier = signingKeyPair();
   const plantSign = signingKeyPair();
   const plantBox = boxKeyPair();

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import ModbusRTU from 'modbus-serial';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../device-agent/agent';
 import { ConsoleApi } from '../../src-main/api/service';
 import { AuditLog } from '../../src-main/audit/log';
@@ -39,6 +39,7 @@ import { UplinkService } from '../../src-main/uplink/service';
 import { COMMANDS, type Caller, type RecoInbox, type Recommendation } from '../../src-preload/contract';
 import { brokerAvailable, disposeBroker, startBroker, type Broker, type BrokerUser } from '../helpers/mosquitto';
 import { waitUntil } from '../helpers/uplink-cloud';
+import { describeNeeding } from '../helpers/needs-package';
 
 const dir = mkdtempSync(join(tmpdir(), 'pc-reco-loop-'));
 const PLANT_ID = 'werk-nord-reco-loop';
@@ -105,7 +106,7 @@ function seal(b: Partial<RecommendationBody> & { id: string }): string {
   });
 }
 
-describe.skipIf(!brokerAvailable())('recommendation loop against mosquitto and a device agent', () => {
+describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'recommendation loop against mosquitto and a device agent', () => {
   beforeAll(async () => {
     broker = await startBroker([PLANT_USER, CLOUD_USER]);
     const caFile = join(dir, 'ca.crt');

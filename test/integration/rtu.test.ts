@@ -5,7 +5,7 @@
  * malformed answer gives its specific error and the next request succeeds; writes and
  * `plant-console read` go through the same line.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startRtuLine, type LineServer, type UnitFault } from '../../device-agent/rtu-server';
 import { readDevices } from '../../src-main/app/read';
 import { loadProfile, packageRoot } from '../../src-main/config/load';
@@ -17,6 +17,7 @@ import { encode } from '../../src-main/modbus/codec';
 import { LinePool } from '../../src-main/modbus/line';
 import { createPoller } from '../../src-main/modbus/poller';
 import { haveSocat, startPtyPair, type PtyPair } from '../helpers/pty';
+import { describeNeeding } from '../helpers/needs-package';
 
 const MODELS: Record<number, string> = { 1: 'pk60', 2: 'hp200', 3: 'im250', 4: 'im250' };
 const DEAD = 4;
@@ -92,7 +93,7 @@ async function measureRates(pollers: Poller[], windowMs: number): Promise<number
   return stamps.map((ts) => (ts.length < 2 ? 0 : ((ts.length - 1) * 1000) / (ts.at(-1)! - ts[0]!)));
 }
 
-describe.skipIf(!haveSocat())('Modbus RTU over a pty pair (socat)', () => {
+describeNeeding(['socat'], haveSocat(), 'Modbus RTU over a pty pair (socat)', () => {
   it('live units keep their rate next to a dead unit, which is demoted and shows it', async () => {
     const pool = new LinePool();
     // 10 polls/s each: well inside what the line carries, so the rate is the units' own.

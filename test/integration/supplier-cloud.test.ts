@@ -10,7 +10,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   REFUSAL_REASONS,
   REFUSAL_TEXT,
@@ -41,6 +41,7 @@ import { rotateCloudKey } from '../../supplier-cloud/rotate';
 import { openCloudStore } from '../../supplier-cloud/store';
 import { brokerAvailable, disposeBroker, startBroker, type Broker } from '../helpers/mosquitto';
 import { resign } from '../helpers/uplink-fixture';
+import { describeNeeding } from '../helpers/needs-package';
 
 const T0 = 1_767_225_600_000;
 const PASSWORD_ENV = 'SC_TEST_CLOUD_PASSWORD';
@@ -190,7 +191,7 @@ async function receiver(name: string, over: Partial<ReceiverConfigInput> = {}, n
 
 const accepted = (events: ReceiverEvent[]) => events.filter((e): e is Extract<ReceiverEvent, { event: 'accept' }> => e.event === 'accept');
 
-describe.skipIf(!brokerAvailable())('reference supplier cloud (real mosquitto)', () => {
+describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'reference supplier cloud (real mosquitto)', () => {
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'pc-supplier-cloud-'));
     keysDir = join(tmp, 'keys');

@@ -33,6 +33,7 @@ import { generateSupplierKeys } from '../../supplier-cloud/keygen';
 import { KEY_FILES } from '../../supplier-cloud/keyfiles';
 import { readProvisioning, type Provisioning } from '../../supplier-cloud/provisioning';
 import { brokerAvailable, disposeBroker, startBroker, type Broker } from '../helpers/mosquitto';
+import { describeNeeding } from '../helpers/needs-package';
 
 const PASSWORD_ENV = 'SC_RECO_TEST_PASSWORD';
 const cloudUser = { username: 'cloud', password: 'pw-c-' + Math.random().toString(36).slice(2) };
@@ -155,7 +156,7 @@ async function receiving(config: string, extra: string[] = []) {
   return { out: () => out, err: () => err, stop: async () => (stop(), done) };
 }
 
-describe.skipIf(!brokerAvailable())('supplier-cloud recommend and reports (real mosquitto)', () => {
+describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'supplier-cloud recommend and reports (real mosquitto)', () => {
   let tmp = '';
   let keysDir = '';
   let configPath = '';

@@ -6,18 +6,15 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { buildPlainBatch, canonicalJson, ENVELOPE_OVERHEAD, envelopeLayout, sealBatch } from '../../src-main/protocol';
 import { T0, makeUplinkWorld, resign } from '../helpers/uplink-fixture';
+import { describeNeeding } from '../helpers/needs-package';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(import.meta.dirname, '../fixtures/uplink_verify.py');
 const probe = spawnSync(PYTHON, ['-c', 'import nacl.bindings, nacl.public, nacl.signing'], { encoding: 'utf8' });
 const hasNacl = probe.status === 0;
-if (!hasNacl)
-  console.warn(
-    `uplink interop skipped: ${PYTHON} cannot import PyNaCl (apt-get install python3-nacl): ${probe.stderr || probe.error?.message}`,
-  );
 
 interface PyResult {
   ok: boolean;
@@ -33,7 +30,7 @@ function python(request: Record<string, string>): PyResult {
   return JSON.parse(r.stdout) as PyResult;
 }
 
-describe.skipIf(!hasNacl)('uplink interoperability with PyNaCl', () => {
+describeNeeding(['python3-nacl'], hasNacl, 'uplink interoperability with PyNaCl', () => {
   const w = makeUplinkWorld('Usine de Lyon — Hall 3');
   const payload = {
     ...w.payload,

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../device-agent/agent';
 import { resolveConfig } from '../../src-main/config/load';
 import type { PlantConfig } from '../../src-main/config/schema';
@@ -32,6 +32,7 @@ import { brokerAvailable, disposeBroker, startBroker, type Broker, type BrokerUs
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { TestCloud, waitUntil } from '../helpers/uplink-cloud';
 import { startUplinkRunner } from '../helpers/uplink-process';
+import { describeNeeding } from '../helpers/needs-package';
 
 const PASS = 'uplink integration passphrase';
 const dir = mkdtempSync(join(tmpdir(), 'pc-uplink-'));
@@ -142,7 +143,7 @@ function expectComplete(accepted: number[], n: number): void {
   expect(accepted).toEqual([...accepted].sort((x, y) => x - y));
 }
 
-describe.skipIf(!brokerAvailable())('uplink against mosquitto (TLS, passwords, ACL)', () => {
+describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'uplink against mosquitto (TLS, passwords, ACL)', () => {
   beforeAll(async () => {
     broker = await startBroker([A.user, B.user, CLOUD, CAPTURE]);
     caFile = join(dir, 'ca.crt');
