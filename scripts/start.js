@@ -19,22 +19,33 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
+const NOT_INSTALLED = 'the Electron binary is not installed; npm run postinstall fetches it';
+
 /** The Electron binary, or the reason there is none. */
 function findElectron() {
   try {
     const bin = createRequire(import.meta.url)('electron');
     if (typeof bin === 'string' && existsSync(bin)) return { bin };
-    return { why: 'the Electron binary is not installed' };
+    return { why: NOT_INSTALLED };
   } catch {
-    // electron's index.js throws when its postinstall download was skipped or failed.
-    return { why: 'the Electron binary is not installed' };
+    // electron's index.js throws when its download (scripts/electron-binary.js) was skipped or failed.
+    return { why: NOT_INSTALLED };
   }
+}
+
+/** The value of `--name VALUE` or `--name=VALUE` in the arguments given to npm start. */
+function option(name) {
+  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  return args[i] === name ? args[i + 1] : args[i].slice(name.length + 1);
 }
 
 async function webMode(why) {
   process.stdout.write(`Electron cannot start here (${why}): serving the console in web mode instead.\n`);
+  // The log goes to a file in the data directory: the terminal shows the URL to open, last.
+  const logFile = option('--log-file') === undefined ? ['--log-file', join(option('--data-dir') ?? '.data', 'plant-console.log')] : [];
   const { runCli } = await import(join(root, 'out/main/cli.js'));
-  process.exitCode = await runCli(['serve', ...args]);
+  process.exitCode = await runCli(['serve', ...args, ...logFile]);
 }
 
 const electron = findElectron();

@@ -2,9 +2,10 @@
  * `plant-console` command line: `serve` (headless web mode) and `read` (commissioning: one poll
  * of each device). Plain Node; bin/plant-console.js runs it from the build output.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startPlant } from './app/bootstrap';
 import { readDevices, formatReadReport } from './app/read';
+import { formatServeBanner } from './app/serve-banner';
 import { KEYS_COMMANDS, runKeysCommand } from './app/keys-cli';
 import { AUDIT_COMMANDS, runAuditCommand } from './app/audit-cli';
 import { FIRMWARE_COMMANDS, runFirmwareCommand } from './app/firmware-cli';
@@ -13,7 +14,7 @@ import { VERSION } from './app/version';
 import { loadConfig, packageRoot } from './config/load';
 import { cliErrorExit, defineCommand, defineGroup, parseCommand, selectCommand } from './core/command-line';
 import { ConsoleError } from './core/errors';
-import { consoleLogger, type LogLevel } from './core/log';
+import { consoleLogger, fileLogger, teeLogger, type LogLevel } from './core/log';
 import { demoBeyondLoopbackMessage, isLoopbackHost, startWebServer } from './web/server';
 import { setupHint } from './web/setup-route';
 import { ensureCertificate, loadCertificate, namesForBind, type TlsMaterial } from './web/tls';
@@ -40,6 +41,11 @@ plant-console-passphrase; PLANT_CONSOLE_PASSPHRASE works too, but stays readable
       arg: 'LEVEL',
       default: 'info',
       help: 'the least important log lines written: debug, info, warn or error',
+    },
+    'log-file': {
+      type: 'string',
+      arg: 'FILE',
+      help: 'append the log to FILE (mode 0600) instead of standard error, which then shows errors only (npm start uses DATA-DIR/plant-console.log)',
     },
     'tls-cert': { type: 'string', arg: 'FILE', help: 'the HTTPS certificate (PEM); with --tls-key' },
     'tls-key': { type: 'string', arg: 'FILE', help: "the HTTPS certificate's private key (PEM); with --tls-cert" },
@@ -115,8 +121,10 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
   const level = values['log-level'] as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level))
     throw new ConsoleError('BAD_REQUEST', '--log-level must be debug, info, warn or error');
-  const log = consoleLogger(level);
   const port = parsePort(values.port);
+  // With a log file the terminal keeps the banner below readable: errors only.
+  const file = values['log-file'] !== undefined ? fileLogger(resolve(values['log-file']), level) : null;
+  const log = file ? teeLogger(file, consoleLogger('error')) : consoleLogger(level);
   const configured = values['tls-cert'] && values['tls-key'] ? loadCertificate(values['tls-cert'], values['tls-key']) : null;
   const loopback = isLoopbackHost(values.host);
   // The SIMULATED demo's accounts are published: it never serves beyond this PC.
@@ -141,17 +149,27 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
     });
   } catch (err) {
     await plant.stop();
+    file?.close();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new ConsoleError('UNAVAILABLE', `Port ${port} on ${values.host} is already in use: choose another with --port.`);
     }
     throw err;
   }
-  const mode = plant.demo ? 'embedded demo plant (SIMULATED)' : `config ${plant.config.source}`;
-  io.out(`Plant Console ${VERSION} in web mode — ${mode}\nOpen ${web.url}\n`);
-  if (web.fingerprint) io.out(`TLS certificate SHA-256 fingerprint: ${web.fingerprint}\n`);
-  if (web.loginRequired) io.out('Sign-in required for every connection\n');
   const hint = setupHint({ needed: plant.setup?.needed() ?? false, url: web.url, loopbackBound: loopback, dataDir: plant.dataDir });
   if (hint) log.log('warn', hint);
+  io.out(
+    formatServeBanner({
+      version: VERSION,
+      demo: plant.demo !== null,
+      configSource: plant.config.source,
+      url: web.url,
+      fingerprint: web.fingerprint,
+      loginRequired: web.loginRequired,
+      setupHint: hint,
+      logFile: file ? resolve(values['log-file']!) : null,
+      emphasis: io === stdio && process.stdout.isTTY === true && !process.env.NO_COLOR,
+    }),
+  );
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;
@@ -162,6 +180,7 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
       void web
         .close()
         .then(() => plant.stop())
+        .finally(() => file?.close())
         .then(
           () => resolveExit(0),
           () => resolveExit(1),

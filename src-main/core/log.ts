@@ -7,6 +7,9 @@
  * DEL, the C1 controls and the Unicode line separators. Nothing written through it can forge a
  * second log line or drive a terminal.
  */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -58,4 +61,26 @@ export const silentLogger: Logger = { log() {} };
 export function memoryLogger(): Logger & { lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[] } {
   const lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[] = [];
   return { lines, log: (level, msg, fields) => void lines.push(fields ? { level, msg, fields } : { level, msg }) };
+}
+
+/** Appends the lines at or above `min` to `file` (created mode 0600, its directory 0700). */
+export function fileLogger(file: string, min: LogLevel = 'info'): Logger & { close(): void } {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const fd = openSync(file, 'a', 0o600);
+  let open = true;
+  const inner = consoleLogger(min, (line) => {
+    if (open) writeSync(fd, line + '\n');
+  });
+  return {
+    log: (level, msg, fields) => inner.log(level, msg, fields),
+    close() {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/** Gives every line to each of `loggers` (each keeps its own level). */
+export function teeLogger(...loggers: Logger[]): Logger {
+  return { log: (level, msg, fields) => loggers.forEach((l) => l.log(level, msg, fields)) };
 }

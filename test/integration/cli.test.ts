@@ -1,6 +1,6 @@
 /** The plant-console CLI: `read` against real agents, argument errors, and `npm start`'s fallback. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,19 +139,32 @@ describe('plant-console serve with a configured plant', () => {
 });
 
 describe('npm start without an Electron binary', () => {
-  it('says so in one line and serves the console in web mode', async () => {
-    const child = spawn(process.execPath, [join(root, 'scripts/start.js'), '--port', '0', '--data-dir', join(dir, 'data')], {
+  it('says so in one line, serves web mode, and ends with the URL and the demo accounts; the log goes to a file', async () => {
+    const dataDir = join(dir, 'data');
+    const child = spawn(process.execPath, [join(root, 'scripts/start.js'), '--port', '0', '--data-dir', dataDir], {
       cwd: root,
       env: { ...process.env, DISPLAY: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
+    let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     try {
-      await expect.poll(() => out, { timeout: 60_000, interval: 200 }).toMatch(/Open http:\/\/127\.0\.0\.1:\d+\//);
+      await expect.poll(() => out, { timeout: 60_000, interval: 200 }).toMatch(/Demo accounts: .*\n\n$/);
       expect(out).toMatch(
         /^Electron cannot start here \((the Electron binary is not installed|no graphical display)[^\n]*\): serving the console in web mode instead\.$/m,
       );
+      // The URL and the accounts hint are the last lines, after the log's whereabouts; no log line in the terminal.
+      const lines = out.trimEnd().split('\n');
+      expect(lines.at(-2)).toMatch(/^ {2}Open http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect(lines.at(-1)).toMatch(
+        /^ {2}Demo accounts: operator, maintenance, admin, support \(supplier-support\); .*Help on the SIMULATED banner\.$/,
+      );
+      expect(out).toContain(`Log: ${join(dataDir, 'plant-console.log')}\n`);
+      expect(err).not.toMatch(/ info /);
+      expect(readFileSync(join(dataDir, 'plant-console.log'), 'utf8')).toMatch(/ info {2}Plant core running/);
+      expect(statSync(join(dataDir, 'plant-console.log')).mode & 0o777).toBe(0o600);
       const url = /Open (http:\/\/\S+)/.exec(out)![1]!;
       const health = (await (await fetch(new URL('healthz', url))).json()) as { simulated: boolean; machines: unknown[] };
       expect(health.simulated).toBe(true);
