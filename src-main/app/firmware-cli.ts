@@ -66,14 +66,15 @@ export async function runFirmwareCommand(argv: string[], io: Out, deps: StoreCli
   // Both take the same options; import also its FILE.
   const { values, positionals } = parseCommand(sub === 'import' ? FIRMWARE_IMPORT_COMMAND : FIRMWARE_LIST_COMMAND, rest);
   const file = positionals[0];
-  // Read before the store is unlocked: a wrong path is said without asking for a passphrase.
+  // Read before the store is unlocked: a wrong path is said without asking for a passphrase. A
+  // file too large to be a bundle is not read into memory, but refused like any other bundle.
   let bytes: Buffer | null = null;
+  let oversized: number | null = null;
   if (file !== undefined) {
     const size = statSync(file, { throwIfNoEntry: false })?.size;
     if (size === undefined) throw new ConsoleError('NOT_FOUND', `No file ${file}`);
-    if (size > MAX_IMPORT_BYTES)
-      throw new ConsoleError('BAD_REQUEST', `${file} has ${size} bytes; a release bundle has at most ${MAX_IMPORT_BYTES}`);
-    bytes = readFileSync(file);
+    if (size > MAX_IMPORT_BYTES) oversized = size;
+    else bytes = readFileSync(file);
   }
   const config = values.config !== undefined ? loadConfig(values.config) : null;
   const store = await openStoreForCli(values['data-dir'], deps, io);
@@ -146,7 +147,9 @@ export async function runFirmwareCommand(argv: string[], io: Out, deps: StoreCli
       return 0;
     }
     try {
-      const r = library.import(bytes!, { source: 'file', fileName: basename(file!), caller: null, actor: cliActor() });
+      const from = { source: 'file' as const, fileName: basename(file!), caller: null, actor: cliActor() };
+      if (oversized !== null) throw library.refuseTooLarge(oversized, from);
+      const r = library.import(bytes!, from);
       io.out(
         values.json
           ? JSON.stringify(r, null, 2) + '\n'

@@ -164,7 +164,7 @@ export function verifyManifest(
     const order = compareVersions(m.version, installed.version);
     if (order < 0) return refuse('version_rollback', `Firmware ${m.version} is older than the installed ${installed.version}.`);
     if (order === 0 && installed.blake2b512 !== undefined && installed.blake2b512 !== m.image.blake2b512)
-      return refuse('version_rollback', `Firmware ${m.version} is installed already with another image; a version is never reissued.`);
+      return refuse('version_reissued', `Firmware ${m.version} is installed already, with another image than this one.`);
     if (m.securityCounter < installed.securityCounter)
       return refuse(
         'counter_rollback',

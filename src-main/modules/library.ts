@@ -50,6 +50,16 @@ function refusalText(code: string): string {
   return code === 'duplicate' ? 'The release is imported already.' : ((FIRMWARE_REFUSAL_TEXT as Record<string, string>)[code] ?? code);
 }
 
+/** The refusal of a bundle larger than any the console imports. */
+function tooLarge(size: number): { code: 'image_too_large'; message: string } {
+  return { code: 'image_too_large', message: `The bundle has ${size} bytes; at most ${MAX_IMPORT_BYTES} are imported.` };
+}
+
+/** Who the audit record names for an import. */
+function actorOf(from: ImportSource): Partial<AuditActor> {
+  return from.source !== 'file' ? {} : from.caller ? auditActor(from.caller) : (from.actor ?? {});
+}
+
 export class FirmwareLibrary {
   private cached: StoredRelease[] = [];
   private version = '';
@@ -94,45 +104,25 @@ export class FirmwareLibrary {
    */
   import(bytes: Uint8Array, from: ImportSource): FirmwareRelease {
     const now = this.o.now();
-    let j: Judgement;
-    if (bytes.byteLength > MAX_IMPORT_BYTES)
-      j = {
-        ok: false,
-        code: 'image_too_large',
-        message: `The bundle has ${bytes.byteLength} bytes; at most ${MAX_IMPORT_BYTES} are imported.`,
-      };
-    else
-      j = judgeBundle(bytes, {
-        root: this.o.root(),
-        now,
-        models: this.o.models(),
-        installed: (m) => this.o.installed(m),
-        known: this.releases.map((r) => ({ id: r.info.id, version: r.info.version, models: r.info.models, imageHash: r.info.imageHash })),
-        maxBytes: MAX_IMPORT_BYTES,
-      });
-    const actor = from.source !== 'file' ? {} : from.caller ? auditActor(from.caller) : (from.actor ?? {});
+    const j: Judgement =
+      bytes.byteLength > MAX_IMPORT_BYTES
+        ? { ok: false, ...tooLarge(bytes.byteLength) }
+        : judgeBundle(bytes, {
+            root: this.o.root(),
+            now,
+            models: this.o.models(),
+            installed: (m) => this.o.installed(m),
+            known: this.releases.map((r) => ({
+              id: r.info.id,
+              version: r.info.version,
+              models: r.info.models,
+              imageHash: r.info.imageHash,
+            })),
+            maxBytes: MAX_IMPORT_BYTES,
+          });
+    if (!j.ok) throw this.refuse(j.code, j.message, from, now);
+    const actor = actorOf(from);
     const by = from.source === 'file' ? (from.caller?.user ?? from.actor?.user ?? 'plant-console CLI') : 'downlink';
-    if (!j.ok) {
-      const entry: RefusedFirmware = {
-        ref: from.source === 'downlink' ? from.ref : `file-${randomUUID().slice(0, 8)}`,
-        at: now,
-        source: from.source,
-        fileName: from.source === 'file' ? from.fileName.slice(0, 255) : null,
-        code: j.code,
-        message: j.message,
-      };
-      // The audit log writes in a transaction of its own: after the store's, never inside it.
-      this.o.store.addRefused(entry);
-      this.o.audit?.record({
-        kind: 'firmware_refused',
-        ...actor,
-        at: now,
-        detail: { ref: entry.ref, source: entry.source, fileName: entry.fileName, code: j.code, message: j.message },
-      });
-      this.o.log.log('warn', `Firmware refused (${j.code}): ${j.message}`, { source: from.source, ref: entry.ref });
-      this.o.changed();
-      throw new ImportRefused(j.code, `${refusalText(j.code)} ${j.message}`);
-    }
     const r = j.release;
     const info: FirmwareRelease = {
       id: r.id,
@@ -175,6 +165,38 @@ export class FirmwareLibrary {
     });
     this.o.changed();
     return info;
+  }
+
+  /**
+   * Refuses a bundle of `size` bytes that is too large to be read at all (a file the CLI does not
+   * load into memory): recorded, audited and returned like every other refusal.
+   */
+  refuseTooLarge(size: number, from: ImportSource): ImportRefused {
+    const r = tooLarge(size);
+    return this.refuse(r.code, r.message, from, this.o.now());
+  }
+
+  /** Records and audits a refusal; returns the error to throw. */
+  private refuse(code: FirmwareRefusalCode, message: string, from: ImportSource, now: number): ImportRefused {
+    const entry: RefusedFirmware = {
+      ref: from.source === 'downlink' ? from.ref : `file-${randomUUID().slice(0, 8)}`,
+      at: now,
+      source: from.source,
+      fileName: from.source === 'file' ? from.fileName.slice(0, 255) : null,
+      code,
+      message,
+    };
+    // The audit log writes in a transaction of its own: after the store's, never inside it.
+    this.o.store.addRefused(entry);
+    this.o.audit?.record({
+      kind: 'firmware_refused',
+      ...actorOf(from),
+      at: now,
+      detail: { ref: entry.ref, source: entry.source, fileName: entry.fileName, code, message },
+    });
+    this.o.log.log('warn', `Firmware refused (${code}): ${message}`, { source: from.source, ref: entry.ref });
+    this.o.changed();
+    return new ImportRefused(code, `${refusalText(code)} ${message}`);
   }
 
   /** Image bytes [start, end) of a held release. */

@@ -70,14 +70,11 @@ function peekModel(bytes: Uint8Array): string {
 export function rollbackOf(
   m: FirmwareManifest,
   installed: InstalledFirmware,
-): { code: 'version_rollback' | 'counter_rollback'; message: string } | null {
+): { code: 'version_rollback' | 'version_reissued' | 'counter_rollback'; message: string } | null {
   const order = compareVersions(m.version, installed.version);
   if (order < 0) return { code: 'version_rollback', message: `Firmware ${m.version} is older than the installed ${installed.version}.` };
   if (order === 0 && installed.blake2b512 !== undefined && installed.blake2b512 !== m.image.blake2b512)
-    return {
-      code: 'version_rollback',
-      message: `Firmware ${m.version} is installed already with another image; a version is never reissued.`,
-    };
+    return { code: 'version_reissued', message: `Firmware ${m.version} is installed already, with another image than this one.` };
   if (m.securityCounter < installed.securityCounter)
     return {
       code: 'counter_rollback',
@@ -129,8 +126,8 @@ export function judgeBundle(bytes: Uint8Array, ctx: JudgeContext): Judgement {
   if (reissued)
     return {
       ok: false,
-      code: 'version_rollback',
-      message: `Firmware ${m.version} is known already (${reissued.id}) with another image; a version is never reissued.`,
+      code: 'version_reissued',
+      message: `Firmware ${m.version} is held already (${reissued.id}), with another image than this one.`,
     };
   // Useless for every module that reported what it runs: refused as the rollback it would be.
   const installed = models.flatMap((x) => ctx.installed(x));

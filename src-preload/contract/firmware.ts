@@ -17,6 +17,7 @@ export const FirmwareRefusalCodeSchema = z.enum([
   'not_yet_valid',
   'wrong_model',
   'version_rollback',
+  'version_reissued',
   'counter_rollback',
   'image_too_large',
   'image_mismatch',

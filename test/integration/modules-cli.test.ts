@@ -4,13 +4,14 @@
  * machines), stored, listed and audited as the CLI user; a forged one is refused with its code
  * and exit code 1, and kept in the refused list.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFirmwareCommand } from '../../src-main/app/firmware-cli';
 import { runCli } from '../../src-main/cli';
 import { silentLogger } from '../../src-main/core/log';
+import { MAX_IMPORT_BYTES } from '../../src-main/modules/library';
 import { openPlantStore } from '../../src-main/store/open';
 import { makeRelease, makeRoot, releaseKeys, writeFixtureFiles } from '../helpers/firmware-fixtures';
 
@@ -110,6 +111,40 @@ describe('plant-console firmware', () => {
         ['firmware_refused', true],
       ]);
       expect(JSON.parse(rows[2]![2])).toMatchObject({ code: 'unknown_key', fileName: 'forged.bundle' });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('an oversized file is refused like every other bundle: stored with its code, listed and audited', async () => {
+    const huge = join(work, 'huge.pcfw');
+    writeFileSync(huge, '');
+    // Sparse: one byte more than any bundle, never read into memory.
+    truncateSync(huge, MAX_IMPORT_BYTES + 1);
+    const a = io();
+    expect(await runFirmwareCommand(['import', huge, '--data-dir', dataDir], a.io, deps)).toBe(1);
+    expect(a.o.err).toMatch(
+      /^plant-console: refused \(image_too_large\): The image is larger than allowed .* The bundle has 269484033 bytes/,
+    );
+    const b = io();
+    expect(await runFirmwareCommand(['list', '--data-dir', dataDir], b.io, deps)).toBe(0);
+    expect(b.o.out).toMatch(/Refused:\n.*huge\.pcfw {2}image_too_large: The bundle has 269484033 bytes/);
+    const store = await openPlantStore({
+      dataDir,
+      demo: false,
+      passphrase: PASS,
+      env: {},
+      prompt: null,
+      log: silentLogger,
+      history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
+    });
+    try {
+      const last = store.db
+        .prepare("SELECT user, detail FROM audit_log WHERE kind = 'firmware_refused' ORDER BY seq DESC LIMIT 1")
+        .raw()
+        .get() as [string, string];
+      expect(last[0]).toMatch(/^cli:/);
+      expect(JSON.parse(last[1])).toMatchObject({ code: 'image_too_large', fileName: 'huge.pcfw', source: 'file' });
     } finally {
       store.close();
     }

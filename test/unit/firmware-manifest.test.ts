@@ -198,7 +198,13 @@ describe('verifyManifest refuses', () => {
       message: 'Firmware 1.2.0 is older than the installed 1.10.0.',
     });
     const other = { version: '1.2.0', securityCounter: 3, blake2b512: 'ab'.repeat(64) };
-    expect(verifyManifest(good, root, { ...ctx, installed: other })).toMatchObject({ ok: false, code: 'version_rollback' });
+    // Not "older than installed": what happened is a version that exists with two images.
+    expect(verifyManifest(good, root, { ...ctx, installed: other })).toMatchObject({
+      ok: false,
+      code: 'version_reissued',
+      message: 'Firmware 1.2.0 is installed already, with another image than this one.',
+    });
+    expect(FIRMWARE_REFUSAL_TEXT.version_reissued).not.toMatch(/older/);
   });
 
   it('counter rollback: a newer version with a lower security counter', () => {
@@ -330,7 +336,7 @@ describe('versions and refusal texts', () => {
   });
 
   it('every refusal code has plain words', () => {
-    expect(new Set(FIRMWARE_REFUSALS).size).toBe(14);
+    expect(new Set(FIRMWARE_REFUSALS).size).toBe(15);
     expect(Object.keys(FIRMWARE_REFUSAL_TEXT).sort()).toEqual([...FIRMWARE_REFUSALS].sort());
     for (const code of FIRMWARE_REFUSALS) expect(FIRMWARE_REFUSAL_TEXT[code]).toMatch(/^[A-Z].{10,}\.$/);
   });

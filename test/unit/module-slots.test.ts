@@ -176,7 +176,7 @@ describe('the module refuses every attack class itself (console checks bypassed)
     await refused(makeRelease({ version: '1.0.9', securityCounter: 5 }, keys), 'version_rollback');
     await refused(makeRelease({ version: '1.2.0', securityCounter: 4 }, keys), 'counter_rollback');
     // The committed version again, but with another image, is not a reinstall.
-    await refused(makeRelease({ version: '1.1.0', securityCounter: 5, image: { notes: 'other' } }, keys), 'version_rollback');
+    await refused(makeRelease({ version: '1.1.0', securityCounter: 5, image: { notes: 'other' } }, keys), 'version_reissued');
   });
 
   it('expired, not yet valid, and for another model', async () => {

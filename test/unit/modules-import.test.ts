@@ -90,7 +90,11 @@ describe('firmware import', () => {
     const bytes = release({ version: '1.1.0' });
     await importOf(bytes);
     await refusedWith(bytes, 'duplicate', /imported already/);
-    await refusedWith(release({ version: '1.1.0', image: { notes: 'another build' } }), 'version_rollback', /never reissued/);
+    await refusedWith(
+      release({ version: '1.1.0', image: { notes: 'another build' } }),
+      'version_reissued',
+      /^Refused: This version exists already with another image: .* Firmware 1\.1\.0 is held already \(fw-1\.1\.0-[0-9a-f]{12}\), with another image/,
+    );
   });
 
   it('refuses a version or security counter lower than every module of the model runs', async () => {

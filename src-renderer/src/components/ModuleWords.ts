@@ -186,6 +186,7 @@ const REFUSAL_TITLE: Record<FirmwareRefusalCode, string> = {
   not_yet_valid: 'Dated in the future',
   wrong_model: 'Made for another hardware model',
   version_rollback: 'Older than the installed firmware',
+  version_reissued: 'Same version, another image',
   counter_rollback: 'A known-vulnerable older release',
   image_too_large: 'Image too large',
   image_mismatch: 'Image does not match its manifest',
