@@ -63,13 +63,22 @@ export function tlsOptions(tls: ConsoleTls): Pick<RequestOptions, 'ca' | 'checkS
 /** Sends one request; resolves with the response stream (the caller reads or destroys it). */
 export function send(
   url: URL,
-  opts: { method: 'GET' | 'POST'; tls: ConsoleTls; headers?: Record<string, string>; body?: Uint8Array; timeoutMs: number },
+  opts: {
+    method: 'GET' | 'POST';
+    tls: ConsoleTls;
+    headers?: Record<string, string>;
+    body?: Uint8Array;
+    timeoutMs: number;
+    /** Destroys the request (and its response) at once when it aborts: the module is stopping. */
+    signal?: AbortSignal;
+  },
 ): Promise<{ res: IncomingMessage; abort: (err?: Error) => void }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(url, {
       method: opts.method,
       headers: { ...(opts.headers ?? {}), ...(opts.body ? { 'content-length': String(opts.body.byteLength) } : {}) },
       ...tlsOptions(opts.tls),
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const timer = setTimeout(
       () => req.destroy(new ConsoleError('UNAVAILABLE', `The console did not answer ${url.pathname} within ${opts.timeoutMs} ms`)),
@@ -115,6 +124,10 @@ export function readBody(res: IncomingMessage, maxBytes: number, timeoutMs: numb
       resolve(Buffer.concat(chunks));
     });
     res.once('error', fail);
+    // Destroyed before its end (the request aborted): no 'end' will come.
+    res.once('close', () => {
+      if (!res.complete) fail(new ConsoleError('UNAVAILABLE', "The console's answer broke off"));
+    });
   });
 }
 
@@ -122,7 +135,7 @@ export function readBody(res: IncomingMessage, maxBytes: number, timeoutMs: numb
 export async function exchangeJson(
   endpoint: ConsoleEndpoint,
   path: string,
-  opts: { method: 'GET' | 'POST'; body?: unknown; timeoutMs: number },
+  opts: { method: 'GET' | 'POST'; body?: unknown; timeoutMs: number; signal?: AbortSignal },
 ): Promise<unknown> {
   const url = consoleUrl(endpoint.url, path);
   const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body), 'utf8');
@@ -130,6 +143,7 @@ export async function exchangeJson(
     method: opts.method,
     tls: endpoint.tls,
     timeoutMs: opts.timeoutMs,
+    ...(opts.signal ? { signal: opts.signal } : {}),
     headers: { 'x-module-id': endpoint.moduleId, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body } : {}),
   });

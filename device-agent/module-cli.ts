@@ -7,11 +7,14 @@ import { readFileSync, statSync } from 'node:fs';
 import { defineCommand, type OptionSpec } from '../src-main/core/command-line';
 import { ConsoleError } from '../src-main/core/errors';
 import { consoleLogger } from '../src-main/core/log';
-import { readBundle } from '../src-main/firmware';
+import { readBundle, type FirmwareRefusal } from '../src-main/firmware';
 import { ensureIdentity } from './identity';
 import { hasState, lockState, openState, pinnedRoot, readState } from './module-state';
 import { startModule } from './module';
 import { installRelease, rotateRoot, PAUSE_POINTS, SLOT_MAX_IMAGE_BYTES, type Pause, type PausePoint } from './slots';
+
+/** A bundle holds the image and at most 1 MiB of manifest and signatures. */
+const MAX_BUNDLE_BYTES = SLOT_MAX_IMAGE_BYTES + 1024 * 1024;
 
 /** Options only module mode takes (a state directory: A/B firmware slots, identity, heartbeats). */
 export const MODULE_OPTIONS = {
@@ -30,6 +33,11 @@ export const MODULE_OPTIONS = {
   'health-timeout-s': { type: 'string', arg: 'N', help: 'how long a new firmware waits to be read before it is given up [default 60]' },
   'max-trial-boots': { type: 'string', arg: 'N', help: 'restarts a new firmware may take before it is given up [default 3]' },
   'stall-timeout-s': { type: 'string', arg: 'N', help: 'abort a download after N seconds without a byte [default 30]' },
+  'min-rate-bps': {
+    type: 'string',
+    arg: 'N',
+    help: 'abort a download slower than N bytes/s over a minute; it is retried from where it stopped, 5 times at most [default 1024]',
+  },
   'test-pause-at': { type: 'string', arg: 'POINT', help: `tests only: stop at ${PAUSE_POINTS.join(', ')} until killed` },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -53,7 +61,9 @@ export const MODULE_COMMANDS = [
   defineCommand({
     name: 'device-agent install',
     summary: 'installs a release bundle from a file (USB) into the free slot; it is tried at the next start',
-    details: 'Verified against the pinned root (as the console does); exit code 1 names the refusal.',
+    details:
+      'Verified against the pinned root (as the console does); exit code 1 names the refusal (a damaged file too: malformed). ' +
+      'A release this module rolled back from is installed too: an operator asks for it, and it is forgotten as declined.',
     options: {
       'state-dir': STATE_DIR,
       root: MODULE_OPTIONS.root,
@@ -133,6 +143,7 @@ export function checkModuleArgs(args: ModuleArgs): void {
   seconds(args, '--health-timeout-s', 1, 3600);
   seconds(args, '--max-trial-boots', 1, 20);
   seconds(args, '--stall-timeout-s', 1, 600);
+  seconds(args, '--min-rate-bps', 1, 1_000_000_000);
   const given = Object.keys(args).filter((k) => k !== '--state-dir');
   if (!args['--state-dir'] && given.length) throw new ModuleUsageError(`${given[0]} needs --state-dir`);
   if (args['--console'] !== undefined && args['--console-ca'] === undefined) throw new ModuleUsageError('--console needs --console-ca');
@@ -160,6 +171,8 @@ export async function runModuleAgent(
   const crash = new Promise<string>((r) => (crashed = r));
   const heartbeatS = seconds(args, '--heartbeat-s', 1, 3600) ?? 10;
   const stallS = seconds(args, '--stall-timeout-s', 1, 600) ?? 30;
+  const minRate = seconds(args, '--min-rate-bps', 1, 1_000_000_000);
+  const limits = { stallMs: stallS * 1000, ...(minRate !== undefined ? { minBytesPerSecond: minRate } : {}) };
   const mod = await startModule({
     stateDir: dir,
     model: args.model,
@@ -170,7 +183,7 @@ export async function runModuleAgent(
     ...(args.seed !== undefined ? { seed: args.seed } : {}),
     healthTimeoutMs: (seconds(args, '--health-timeout-s', 1, 3600) ?? 60) * 1000,
     maxTrialBoots: seconds(args, '--max-trial-boots', 1, 20) ?? 3,
-    ...(consoleUrl && tls ? { console: { url: consoleUrl, tls, heartbeatMs: heartbeatS * 1000, stallMs: stallS * 1000 } } : {}),
+    ...(consoleUrl && tls ? { console: { url: consoleUrl, tls, heartbeatMs: heartbeatS * 1000, limits } } : {}),
     ...(args['--module-id'] ? { moduleId: args['--module-id'] } : {}),
     ...(args['--tamper-file'] ? { tamperFile: args['--tamper-file'] } : {}),
     ...(pause ? { pause } : {}),
@@ -190,12 +203,21 @@ function installCommand(args: ModuleArgs & { model: string }, bundlePath: string
   const dir = args['--state-dir']!;
   const root = args['--root'] ? readFile(args['--root'], 'the root') : null;
   if (!hasState(dir) || root) openState(dir, hasState(dir) ? readState(dir).model : args.model, root);
-  const size = statSync(bundlePath, { throwIfNoEntry: false })?.size ?? 0;
-  if (size > SLOT_MAX_IMAGE_BYTES + 1024 * 1024) {
-    io.err(`device-agent: ${bundlePath} has ${size} bytes; a release for this module has at most ${SLOT_MAX_IMAGE_BYTES}`);
+  const refused = (code: FirmwareRefusal, message: string): Promise<number> => {
+    io.err(`device-agent: refused: ${code} — ${message}`);
     return Promise.resolve(1);
+  };
+  const size = statSync(bundlePath, { throwIfNoEntry: false })?.size ?? 0;
+  if (size > MAX_BUNDLE_BYTES)
+    return refused('image_too_large', `${bundlePath} has ${size} bytes; a release for this module has at most ${SLOT_MAX_IMAGE_BYTES}`);
+  let bundle;
+  try {
+    bundle = readBundle(readFile(bundlePath, 'the bundle'), { maxBytes: MAX_BUNDLE_BYTES });
+  } catch (err) {
+    // A damaged or foreign file is refused like every other bad release: with its code.
+    if (err instanceof ConsoleError && err.code === 'FIRMWARE_INVALID') return refused('malformed', err.message);
+    throw err;
   }
-  const bundle = readBundle(readFile(bundlePath, 'the bundle'), { maxBytes: SLOT_MAX_IMAGE_BYTES + 1024 * 1024 });
   const unlock = lockState(dir);
   const pause = pauseAt(args, io);
   return installRelease(dir, bundle, { now: Date.now, ...(pause ? { pause } : {}) })
@@ -224,6 +246,7 @@ function statusCommand(dir: string, io: Io): number {
     root: { version: root.version, threshold: root.threshold, keys: root.keys.map((k) => k.name) },
     history: s.history,
     rollbacks: s.rollbacks,
+    declined: s.declined,
   };
   io.out(JSON.stringify(summary, null, 2));
   return 0;

@@ -54,6 +54,38 @@ const RollbackSchema = z
   .strict();
 export type RollbackEvent = z.infer<typeof RollbackSchema>;
 
+/** Releases remembered as declined (older ones drop off). */
+export const MAX_DECLINED = 50;
+
+/**
+ * A release this module will not install again from its console: one it rolled back from (known
+ * by its image, whatever update id offers it next), or an update it refused for good (known by
+ * the update id the console offered). Kept across restarts, so a console offering it again, or
+ * a restart in the middle of a rollout, never installs it twice. A newer release is another
+ * image; `device-agent install` by an operator installs it anyway and forgets the entry.
+ */
+const DeclinedSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('rolled-back'),
+      at: time,
+      version: z.string().min(1).max(32),
+      blake2b512: hex128,
+      reason: z.enum(ROLLBACK_REASONS),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('refused'),
+      at: time,
+      update: z.string().min(1).max(200),
+      version: z.string().max(32).nullable(),
+      code: z.string().max(64),
+    })
+    .strict(),
+]);
+export type Declined = z.infer<typeof DeclinedSchema>;
+
 export const ModuleStateSchema = z
   .object({
     kind: z.literal(MODULE_STATE_KIND),
@@ -73,6 +105,8 @@ export const ModuleStateSchema = z
     /** The pinned root of trust: its canonical bytes, base64. */
     root: z.string().min(1).max(200_000),
     rollbacks: z.array(RollbackSchema).max(MAX_ROLLBACKS),
+    /** Releases not to install again from the console (absent in states written before it existed). */
+    declined: z.array(DeclinedSchema).max(MAX_DECLINED).default([]),
   })
   .strict();
 export type ModuleState = z.infer<typeof ModuleStateSchema>;
@@ -124,6 +158,21 @@ export function writeState(dir: string, state: ModuleState): void {
   writeFileAtomic(statePaths(dir).state, JSON.stringify(ModuleStateSchema.parse(state), null, 1) + '\n', { noClobber: false });
 }
 
+/** The state with `entry` remembered (replacing an entry for the same image or update id). */
+export function withDeclined(state: ModuleState, entry: Declined): ModuleState {
+  const same = (d: Declined): boolean =>
+    d.kind === entry.kind &&
+    (d.kind === 'rolled-back' ? d.blake2b512 === (entry as typeof d).blake2b512 : d.update === (entry as typeof d).update);
+  return { ...state, declined: [...state.declined.filter((d) => !same(d)), entry].slice(-MAX_DECLINED) };
+}
+
+/** The rollback remembered for an image, if the module rolled back from it. */
+export function rolledBackFrom(state: ModuleState, blake2b512: string): Extract<Declined, { kind: 'rolled-back' }> | undefined {
+  return state.declined.find(
+    (d): d is Extract<Declined, { kind: 'rolled-back' }> => d.kind === 'rolled-back' && d.blake2b512 === blake2b512,
+  );
+}
+
 /** The pinned root of a state. */
 export function pinnedRoot(state: ModuleState): TrustRoot {
   return parseRoot(Buffer.from(state.root, 'base64'));
@@ -158,6 +207,7 @@ export function openState(
       history: [],
       root: Buffer.from(rootBytes).toString('base64'),
       rollbacks: [],
+      declined: [],
     };
     writeState(dir, state);
     return { state, created: true };

@@ -19,9 +19,9 @@ import type { ConsoleTls } from './console-client';
 import { parseFirmwareImage, tuningOf, type FirmwareImage } from './firmware-image';
 import { startHeartbeats, type HeartbeatAnswer, type HeartbeatBody, type HeartbeatSender } from './heartbeat';
 import { ensureIdentity, type ModuleIdentity } from './identity';
-import { lockState, openState, readState, type RollbackEvent } from './module-state';
+import { lockState, openState, readState, withDeclined, writeState, type RollbackEvent } from './module-state';
 import { commitTrial, planBoot, rollBack, rotateRoot, type BootPlan, type Pause } from './slots';
-import { fetchAndInstall, type UpdateProgress } from './updater';
+import { fetchAndInstall, type TransferLimits, type UpdateProgress } from './updater';
 
 /** How often an unpaired module asks again (until someone on site decides). */
 const PAIRING_RETRY_MS = 10_000;
@@ -39,7 +39,15 @@ export interface ModuleOptions {
   healthTimeoutMs?: number;
   /** Boots a trial may take before it is given up (default 3). */
   maxTrialBoots?: number;
-  console?: { url: string; tls: ConsoleTls; heartbeatMs?: number; stallMs?: number; /** Default 10 s. */ pairingRetryMs?: number };
+  console?: {
+    url: string;
+    tls: ConsoleTls;
+    heartbeatMs?: number;
+    /** Stall timeout and minimum rate of update downloads (updater.ts DEFAULT_TRANSFER_LIMITS). */
+    limits?: Partial<TransferLimits>;
+    /** Default 10 s. */
+    pairingRetryMs?: number;
+  };
   /** Reported in heartbeats; the identity's key id unless given. */
   moduleId?: string;
   /** The simulated enclosure switch: the file exists = the housing is open. */
@@ -67,6 +75,7 @@ export interface ModuleRuntime {
   heartbeatBody(): Omit<HeartbeatBody, 'seq'>;
   /** Settles after the current boot (including its health check) finished. */
   settled(): Promise<void>;
+  /** Aborts an update transfer in progress (waiting for an install already writing), then lets the state directory go. */
   stop(): Promise<void>;
 }
 
@@ -97,12 +106,15 @@ export async function startModule(opts: ModuleOptions): Promise<ModuleRuntime> {
   let heartbeats: HeartbeatSender | null = null;
   let progress: UpdateProgress = { state: 'idle', version: null, received: 0, total: 0, error: null };
   let updating: Promise<{ ok: boolean; message: string }> | null = null;
+  // The transfer and install of an update: what stop() aborts and waits for before it unlocks.
+  let transfer: Promise<unknown> | null = null;
+  const aborter = new AbortController();
   let booting: Promise<void> = Promise.resolve();
   let stopped = false;
-  // Update ids (and roots) already handled: installed, or refused for good. A console offering the
-  // same release again (until it sees the new version) never causes a second install or a loop
-  // back into an image that was rolled back.
-  const handled = new Set<string>();
+  // Update ids (and roots) already handled: installed, or refused for good (those are kept in the
+  // state too, so a restart does not forget them). A console offering the same release again
+  // never causes a second install; an image rolled back from is refused by the updater.
+  const handled = new Set<string>(readState(dir).declined.flatMap((d) => (d.kind === 'refused' ? [d.update] : [])));
   let tamper = { open: opts.tamperFile ? existsSync(opts.tamperFile) : false, since: null as number | null };
   let cpu = { at: clock(), usage: process.cpuUsage() };
 
@@ -232,6 +244,7 @@ export async function startModule(opts: ModuleOptions): Promise<ModuleRuntime> {
   };
 
   const onAnswer = (a: HeartbeatAnswer): void => {
+    if (stopped) return;
     if (a.confirmHealth) confirmed?.();
     if (a.root && a.root.root !== readState(dir).root && !handled.has(a.root.root)) {
       const r = rotateRoot(dir, { root: Buffer.from(a.root.root, 'base64'), signatures: a.root.signatures });
@@ -254,6 +267,7 @@ export async function startModule(opts: ModuleOptions): Promise<ModuleRuntime> {
     const endpoint = { url: opts.console.url, tls: opts.console.tls, moduleId };
     requestPairing(endpoint, { model: opts.model, now: clock() }, identity.keys)
       .then((a) => {
+        if (stopped) return;
         if (a.state !== pairState) say(`device-agent: pairing ${a.state} (fingerprint ${a.fingerprint})`);
         pairState = a.state;
       })
@@ -312,20 +326,33 @@ export async function startModule(opts: ModuleOptions): Promise<ModuleRuntime> {
     update(id) {
       const endpoint = opts.console ? { url: opts.console.url, tls: opts.console.tls, moduleId } : null;
       if (!endpoint) return Promise.resolve({ ok: false, message: 'No console is configured (--console)' });
+      if (stopped) return Promise.resolve({ ok: false, message: 'The module is stopping' });
       updating ??= (async () => {
         await booting;
-        const r = await fetchAndInstall({
+        if (stopped) return { ok: false, message: 'The module is stopping' };
+        const t = fetchAndInstall({
           dir,
           endpoint,
           id,
           now: clock,
-          ...(opts.console?.stallMs ? { stallMs: opts.console.stallMs } : {}),
+          signal: aborter.signal,
+          ...(opts.console?.limits ? { limits: opts.console.limits } : {}),
           ...(opts.pause ? { pause: opts.pause } : {}),
           onProgress: (p) => (progress = p),
           logger: log,
+        }).then((r) => {
+          // A refusal for good is remembered before stop() may let the state directory go.
+          if (!r.ok && (!('retry' in r) || !r.retry) && r.code !== 'aborted') {
+            handled.add(id);
+            const entry = { kind: 'refused' as const, at: clock(), update: id.slice(0, 200), version: progress.version, code: r.code };
+            writeState(dir, withDeclined(readState(dir), entry));
+          }
+          return r;
         });
+        transfer = t;
+        const r = await t.finally(() => (transfer = null));
         if (!r.ok) {
-          if (!('retry' in r) || !r.retry) handled.add(id);
+          if (r.code === 'aborted') return { ok: false, message: r.message };
           say(`device-agent: update ${id} not installed: ${r.code} — ${r.message}`);
           heartbeats?.sendNow();
           return { ok: false, message: r.message };
@@ -350,6 +377,10 @@ export async function startModule(opts: ModuleOptions): Promise<ModuleRuntime> {
       if (tamperTimer) clearInterval(tamperTimer);
       confirmed = null;
       clearTimeout(healthTimer);
+      // The transfer ends before the lock is released: a supervisor's quick restart never finds
+      // two processes on one partial file or slot.
+      aborter.abort();
+      await transfer?.catch(() => undefined);
       await shutdownBoot();
       unlock();
     },

@@ -32,6 +32,7 @@ import {
   pinnedRoot,
   readState,
   statePaths,
+  withDeclined,
   writeState,
   type ModuleState,
   type RollbackEvent,
@@ -177,7 +178,15 @@ export async function installRelease(
     rmSync(statePaths(dir).slot(target), { recursive: true, force: true });
     return verified;
   }
-  writeState(dir, { ...readState(dir), pending: target, trialBoots: 0, slots: { ...state.slots, [target]: verified.record } });
+  // Installing a release on purpose (an operator's bundle) forgets that it was rolled back once.
+  const current = readState(dir);
+  writeState(dir, {
+    ...current,
+    pending: target,
+    trialBoots: 0,
+    slots: { ...state.slots, [target]: verified.record },
+    declined: current.declined.filter((d) => d.kind !== 'rolled-back' || d.blake2b512 !== verified.record.blake2b512),
+  });
   await pause('install-pending');
   return { ok: true, slot: target, manifest: verified.manifest };
 }
@@ -242,13 +251,18 @@ function withRollback(
     detail: detail.slice(0, 500),
     boot: state.boots,
   };
-  const next: ModuleState = {
+  let next: ModuleState = {
     ...state,
     active: leavingActive ? null : state.active,
     pending: null,
     trialBoots: 0,
     rollbacks: [...state.rollbacks, event].slice(-MAX_ROLLBACKS),
   };
+  // The release failed here: a console offering it again must not bring it back. A damaged slot
+  // says nothing about the release (a fresh copy may well run).
+  const left = from ? state.slots[from] : null;
+  if (left && reason !== 'slot_damaged')
+    next = withDeclined(next, { kind: 'rolled-back', at: now, version: left.version, blake2b512: left.blake2b512, reason });
   return { state: next, event };
 }
 

@@ -3,11 +3,14 @@
  * it to the slots. TUF's threats shape it: the manifest comes first and is verified against the
  * module's own pinned root before a single image byte is fetched; the image is bounded by the
  * manifest's size (a response announcing or sending more is cut at once: endless data); a
- * transfer that stalls for `stallMs` is aborted and retried with backoff (slow retrieval); an
- * interrupted transfer continues where it stopped with an HTTP Range request, from a partial
- * file kept in the state directory and named after the image hash (so the bytes of one image
- * are never continued with another's). The image is checked against the manifest's hash after
- * the transfer, and the slots verify everything once more where it was written.
+ * transfer that stalls for `stallMs`, or runs slower than a minimum rate (slow retrieval: a drip
+ * that stays under the stall timeout), is aborted and retried with backoff, so an update ends
+ * within a bound set by the image's size; an interrupted transfer continues where it stopped
+ * with an HTTP Range request, from a partial file kept in the state directory and named after
+ * the image hash (so the bytes of one image are never continued with another's). The image is
+ * checked against the manifest's hash after the transfer, and the slots verify everything once
+ * more where it was written. Stopping (an AbortSignal) ends the transfer at once: after it, the
+ * client writes nothing.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,11 +22,31 @@ import { createImageVerifier, verifyManifest, type FirmwareManifest, type Firmwa
 import { backoffDelay } from '../src-main/modbus/backoff';
 import { consoleUrl, exchangeJson, send, type ConsoleEndpoint } from './console-client';
 import { readChunks } from './durable';
-import { pinnedRoot, readState, statePaths } from './module-state';
+import { pinnedRoot, readState, rolledBackFrom, statePaths } from './module-state';
 import { installedOf, installRelease, SLOT_MAX_IMAGE_BYTES, type InstallResult, type Pause } from './slots';
 
 /** Why a download did not complete; `retry` says whether trying again can help. */
-export type DownloadFailure = { ok: false; retry: boolean; code: 'stalled' | 'network' | 'http' | FirmwareRefusal; message: string };
+export type DownloadFailure = {
+  ok: false;
+  retry: boolean;
+  /** `too_slow`: below the minimum rate; `aborted`: the module is stopping; `rolled_back`: this module left that release before. */
+  code: 'stalled' | 'too_slow' | 'network' | 'http' | 'aborted' | 'rolled_back' | FirmwareRefusal;
+  message: string;
+};
+
+/** How slow a transfer may be before it is aborted (and retried from where it stopped). */
+export interface TransferLimits {
+  /** No byte for this long aborts the transfer. */
+  stallMs: number;
+  /** Fewer bytes than this per second, averaged over `rateWindowMs`, abort it as `too_slow`. */
+  minBytesPerSecond: number;
+  rateWindowMs: number;
+}
+
+/** The defaults: 30 s without a byte, or less than 1 KiB/s over a minute. */
+export const DEFAULT_TRANSFER_LIMITS: TransferLimits = { stallMs: 30_000, minBytesPerSecond: 1024, rateWindowMs: 60_000 };
+
+const aborted = (): DownloadFailure => ({ ok: false, retry: false, code: 'aborted', message: 'The module is stopping' });
 
 const ManifestAnswerSchema = z
   .object({
@@ -62,16 +85,20 @@ function contentRange(header: string | undefined): { start: number; end: number;
 
 /**
  * Downloads the image into `part`, continuing a partial file with a Range request. Never writes
- * past `manifest.image.size`; aborts when no byte arrives for `stallMs`.
+ * past `manifest.image.size`; aborts when no byte arrives for `stallMs`, when fewer than
+ * `minBytesPerSecond` arrive over a rate window, and at once when `signal` aborts.
  */
 export async function downloadImage(opts: {
   endpoint: ConsoleEndpoint;
   id: string;
   manifest: FirmwareManifest;
   part: string;
-  stallMs: number;
+  limits: TransferLimits;
+  signal?: AbortSignal;
   onProgress?: (received: number, total: number) => void;
 }): Promise<{ ok: true; resumedFrom: number } | DownloadFailure> {
+  const { stallMs, minBytesPerSecond, rateWindowMs } = opts.limits;
+  if (opts.signal?.aborted) return aborted();
   const total = opts.manifest.image.size;
   let have = sizeOf(opts.part);
   if (have > total) {
@@ -86,11 +113,17 @@ export async function downloadImage(opts: {
     ({ res, abort } = await send(url, {
       method: 'GET',
       tls: opts.endpoint.tls,
-      timeoutMs: opts.stallMs,
+      timeoutMs: stallMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
       headers: { 'x-module-id': opts.endpoint.moduleId, ...(have > 0 ? { range: `bytes=${have}-` } : {}) },
     }));
   } catch (err) {
+    if (opts.signal?.aborted) return aborted();
     return { ok: false, retry: true, code: 'network', message: (err as Error).message };
+  }
+  if (opts.signal?.aborted) {
+    abort();
+    return aborted();
   }
   const status = res.statusCode ?? 0;
   let start = have;
@@ -135,6 +168,8 @@ export async function downloadImage(opts: {
       if (done) return;
       done = true;
       clearTimeout(stall);
+      clearInterval(rate);
+      opts.signal?.removeEventListener('abort', onAbort);
       try {
         fsyncSync(fd);
       } finally {
@@ -142,22 +177,41 @@ export async function downloadImage(opts: {
       }
       resolve(r);
     };
-    let stall = setTimeout(onStall, opts.stallMs);
-    function onStall(): void {
+    const fail = (r: DownloadFailure): void => {
       abort();
-      finish({
+      finish(r);
+    };
+    let stall = setTimeout(onStall, stallMs);
+    function onStall(): void {
+      fail({
         ok: false,
         retry: true,
         code: 'stalled',
-        message: `No image byte arrived for ${opts.stallMs} ms (${received} of ${total} bytes kept)`,
+        message: `No image byte arrived for ${stallMs} ms (${received} of ${total} bytes kept)`,
       });
     }
+    // The average over each window: a drip just under the stall timeout is still slow retrieval.
+    let windowStart = received;
+    const rate = setInterval(() => {
+      const need = Math.min(total - windowStart, Math.ceil((minBytesPerSecond * rateWindowMs) / 1000));
+      if (received - windowStart < need)
+        fail({
+          ok: false,
+          retry: true,
+          code: 'too_slow',
+          message: `${received - windowStart} image bytes arrived in ${rateWindowMs / 1000} s, below the minimum of ${minBytesPerSecond} bytes/s (${received} of ${total} bytes kept)`,
+        });
+      windowStart = received;
+    }, rateWindowMs);
+    function onAbort(): void {
+      fail(aborted());
+    }
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     res.on('data', (chunk: Buffer) => {
       if (done) return;
       if (received + chunk.byteLength > total) {
         // Not a byte beyond the manifest's size is stored.
-        abort();
-        finish({
+        fail({
           ok: false,
           retry: false,
           code: 'image_too_large',
@@ -169,7 +223,7 @@ export async function downloadImage(opts: {
       received += chunk.byteLength;
       opts.onProgress?.(received, total);
       clearTimeout(stall);
-      stall = setTimeout(onStall, opts.stallMs);
+      stall = setTimeout(onStall, stallMs);
     });
     const ended = (): void => {
       if (received === total) finish({ ok: true, resumedFrom: start });
@@ -211,7 +265,10 @@ export interface UpdateOptions {
   endpoint: ConsoleEndpoint;
   id: string;
   now: () => number;
-  stallMs?: number;
+  /** Stall timeout, minimum rate and its window (DEFAULT_TRANSFER_LIMITS where not given). */
+  limits?: Partial<TransferLimits>;
+  /** Aborts the transfer at once (the module is stopping); the partial file stays for the next start. */
+  signal?: AbortSignal;
   /** Download attempts before giving up (default 5). */
   attempts?: number;
   backoff?: Backoff;
@@ -222,26 +279,49 @@ export interface UpdateOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** Waits `ms`, or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /**
  * Fetches release `id` from the console, verifies it against the module's own root, downloads
- * the image (resuming, bounded, with stall timeouts and backoff) and installs it for trial.
+ * the image (resuming, bounded, with stall timeouts, a minimum rate and backoff) and installs
+ * it for trial. A release this module rolled back from is refused (`rolled_back`) before any
+ * image byte moves. Once `signal` aborts nothing more is written.
  */
 export async function fetchAndInstall(opts: UpdateOptions): Promise<InstallResult | DownloadFailure> {
   const log = opts.logger ?? silentLogger;
+  const signal = opts.signal;
+  const limits: TransferLimits = { ...DEFAULT_TRANSFER_LIMITS, ...opts.limits };
   const report = (p: UpdateProgress): void => opts.onProgress?.(p);
   const fail = (r: DownloadFailure, version: string | null): DownloadFailure => {
-    report({ state: r.retry || r.code === 'stalled' ? 'failed' : 'refused', version, received: 0, total: 0, error: r.message });
+    if (r.code === 'aborted') return r;
+    const error = `${r.code}: ${r.message}`.slice(0, 500);
+    report({ state: r.retry || r.code === 'stalled' ? 'failed' : 'refused', version, received: 0, total: 0, error });
     return r;
   };
   let raw: unknown;
   try {
     raw = await exchangeJson(opts.endpoint, `/module/v1/firmware/${encodeURIComponent(opts.id)}/manifest`, {
       method: 'GET',
-      timeoutMs: opts.stallMs ?? 30_000,
+      timeoutMs: limits.stallMs,
+      ...(signal ? { signal } : {}),
     });
   } catch (err) {
+    if (signal?.aborted) return aborted();
     return fail({ ok: false, retry: true, code: 'network', message: (err as Error).message }, null);
   }
+  if (signal?.aborted) return aborted();
   const answer = ManifestAnswerSchema.safeParse(raw);
   if (!answer.success)
     return fail(
@@ -259,6 +339,17 @@ export async function fetchAndInstall(opts: UpdateOptions): Promise<InstallResul
   });
   if (!v.ok) return fail({ ok: false, retry: false, code: v.code, message: v.message }, null);
   const manifest = v.manifest;
+  const left = rolledBackFrom(state, manifest.image.blake2b512);
+  if (left)
+    return fail(
+      {
+        ok: false,
+        retry: false,
+        code: 'rolled_back',
+        message: `Firmware ${manifest.version} was rolled back on this module (${left.reason}, ${new Date(left.at).toISOString()}); it is not installed again from the console: a newer release is, or an operator's device-agent install`,
+      },
+      manifest.version,
+    );
   const part = partPath(opts.dir, manifest);
   mkdirSync(statePaths(opts.dir).downloads, { recursive: true, mode: 0o700 });
   for (const name of readdirSync(statePaths(opts.dir).downloads)) {
@@ -266,7 +357,7 @@ export async function fetchAndInstall(opts: UpdateOptions): Promise<InstallResul
     if (path !== part) rmSync(path, { force: true });
   }
   const backoff = opts.backoff ?? { initialDelayMs: 1000, maxDelayMs: 60_000, randomisationFactor: 0.2 };
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? ((ms: number) => pause(ms, signal));
   const attempts = opts.attempts ?? 5;
   let last: DownloadFailure | null = null;
   for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -275,7 +366,8 @@ export async function fetchAndInstall(opts: UpdateOptions): Promise<InstallResul
       id: opts.id,
       manifest,
       part,
-      stallMs: opts.stallMs ?? 30_000,
+      limits,
+      ...(signal ? { signal } : {}),
       onProgress: (received, total) => report({ state: 'downloading', version: manifest.version, received, total, error: null }),
     });
     if (got.ok) {
@@ -283,26 +375,38 @@ export async function fetchAndInstall(opts: UpdateOptions): Promise<InstallResul
       break;
     }
     last = got;
-    log.log('warn', 'device-agent: image download interrupted', { version: manifest.version, attempt, error: got.message });
+    if (got.code === 'aborted') return got;
+    log.log('warn', 'device-agent: image download interrupted', { version: manifest.version, attempt, code: got.code, error: got.message });
     if (!got.retry) break;
     if (attempt < attempts) await sleep(backoffDelay(attempt, backoff));
+    if (signal?.aborted) return aborted();
   }
   if (last) {
     if (!last.retry) rmSync(part, { force: true });
     return fail(last, manifest.version);
   }
+  if (signal?.aborted) return aborted();
   const checked = checkDownloaded(part, manifest);
   if (!checked.ok) {
     rmSync(part, { force: true });
     return fail(checked, manifest.version);
   }
   report({ state: 'installing', version: manifest.version, received: manifest.image.size, total: manifest.image.size, error: null });
+  // The install is not aborted half way: it is short, ordered for power loss, and the caller
+  // waits for it before it lets the state directory go.
   const installed = await installRelease(
     opts.dir,
     { manifest: manifestBytes, signatures: answer.data.signatures, image: { path: part } },
     { now: opts.now, ...(opts.pause ? { pause: opts.pause } : {}) },
   );
   rmSync(part, { force: true });
-  if (!installed.ok) report({ state: 'refused', version: manifest.version, received: 0, total: 0, error: installed.message });
+  if (!installed.ok)
+    report({
+      state: 'refused',
+      version: manifest.version,
+      received: 0,
+      total: 0,
+      error: `${installed.code}: ${installed.message}`.slice(0, 500),
+    });
   return installed;
 }

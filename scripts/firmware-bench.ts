@@ -17,7 +17,7 @@ import Database from 'libsql';
 import { exchangeJson, type ConsoleEndpoint } from '../device-agent/console-client';
 import { HEARTBEAT_PATH, HeartbeatAnswerSchema, signHeartbeat, type HeartbeatBody } from '../device-agent/heartbeat';
 import { startModule, type ModuleRuntime } from '../device-agent/module';
-import { checkDownloaded, downloadImage } from '../device-agent/updater';
+import { checkDownloaded, DEFAULT_TRANSFER_LIMITS, downloadImage } from '../device-agent/updater';
 import { loadProfile, packageRoot, resolveConfig } from '../src-main/config/load';
 import { silentLogger } from '../src-main/core/log';
 import { PlantCore } from '../src-main/core/plant';
@@ -162,7 +162,7 @@ async function transferBench(dir: string, tls: TlsMaterial): Promise<string[]> {
     for (const run of [1, 2, 3]) {
       const part = join(dir, `download-${run}.part`);
       const t = performance.now();
-      const got = await downloadImage({ endpoint, id: offer, manifest, part, stallMs: 30_000 });
+      const got = await downloadImage({ endpoint, id: offer, manifest, part, limits: DEFAULT_TRANSFER_LIMITS });
       const s = (performance.now() - t) / 1000;
       if (!got.ok) throw new Error(`download failed: ${got.message}`);
       const h = performance.now();

@@ -3,8 +3,9 @@
  * releases (manifest, then the image with HTTP Range), takes heartbeats and answers them as the
  * test says, and records every request. Its certificate is self-signed, made with the repo's
  * own TLS helper (src-main/web/tls.ts). Image responses can misbehave on purpose, one plan per
- * request: break off after n bytes, stall after n bytes, send more bytes than the manifest says
- * (with or without announcing them), or ignore the Range header.
+ * request: break off after n bytes, stall after n bytes, drip the rest slowly after n bytes (a
+ * slow-retrieval attack that never stalls), send more bytes than the manifest says (with or
+ * without announcing them), or ignore the Range header.
  */
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:https';
@@ -15,6 +16,8 @@ export type ImagePlan =
   | { kind: 'normal' }
   | { kind: 'cut'; after: number }
   | { kind: 'stall'; after: number }
+  /** After `after` bytes, `perTick` bytes every `tickMs` until the end (or the client leaves). */
+  | { kind: 'drip'; after: number; perTick: number; tickMs: number }
   | { kind: 'extra'; bytes: number; announce: boolean }
   | { kind: 'ignore-range' };
 
@@ -29,6 +32,12 @@ export interface RecordedRequest {
   path: string;
   range: string | null;
   moduleId: string | null;
+  /** Image bytes written to the response so far (image requests). */
+  sent: number;
+  /** Set when the response's connection closed (the client aborted, or the image ended). */
+  closed: boolean;
+  /** Where the request's arrival and its response's close fall in the order of all such events. */
+  order: { arrived: number; closed: number | null };
 }
 
 export interface ConsoleStandIn {
@@ -48,6 +57,8 @@ export interface ConsoleStandIn {
   nextHeartbeat(match?: (h: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Resolves once `n` image requests arrived in total. */
   imageRequests(n: number, timeoutMs?: number): Promise<RecordedRequest[]>;
+  /** Resolves once the response to `request` closed. */
+  responseClosed(request: RecordedRequest, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,6 +68,7 @@ const CHUNK = 4096;
 export async function startConsoleStandIn(dataDir: string): Promise<ConsoleStandIn> {
   const tls = await ensureCertificate({ dataDir, hosts: ['127.0.0.1'] });
   const events = new EventEmitter();
+  let order = 0;
   const sockets = new Set<Socket>();
   const self: Omit<ConsoleStandIn, 'url'> & { url: string } = {
     url: '',
@@ -75,6 +87,10 @@ export async function startConsoleStandIn(dataDir: string): Promise<ConsoleStand
       const images = () => self.requests.filter((r) => r.path.endsWith('/image'));
       if (images().length >= n) return Promise.resolve(images());
       return waitFor('request', () => images().length >= n, timeoutMs).then(images);
+    },
+    responseClosed(request, timeoutMs = 20_000) {
+      if (request.closed) return Promise.resolve();
+      return waitFor('closed', (r: RecordedRequest) => r === request, timeoutMs).then(() => undefined);
     },
     async close() {
       for (const s of sockets) s.destroy();
@@ -105,7 +121,15 @@ export async function startConsoleStandIn(dataDir: string): Promise<ConsoleStand
       path: url.pathname,
       range: req.headers.range ?? null,
       moduleId: (req.headers['x-module-id'] as string | undefined) ?? null,
+      sent: 0,
+      closed: false,
+      order: { arrived: ++order, closed: null },
     };
+    res.once('close', () => {
+      record.closed = true;
+      record.order.closed = ++order;
+      events.emit('closed', record);
+    });
     self.requests.push(record);
     events.emit('request', record);
     const json = (status: number, body: unknown): void => {
@@ -126,10 +150,16 @@ export async function startConsoleStandIn(dataDir: string): Promise<ConsoleStand
     const rel = m ? self.releases.get(decodeURIComponent(m[1]!)) : undefined;
     if (!m || !rel || req.method !== 'GET') return json(404, { error: 'not found' });
     if (m[2] === 'manifest') return json(200, { manifest: Buffer.from(rel.manifest).toString('base64'), signatures: rel.signatures });
-    serveImage(rel.image, req.headers.range, self.imagePlans.shift() ?? { kind: 'normal' }, res);
+    serveImage(rel.image, req.headers.range, self.imagePlans.shift() ?? { kind: 'normal' }, res, record);
   });
 
-  function serveImage(image: Uint8Array, range: string | undefined, plan: ImagePlan, res: import('node:http').ServerResponse): void {
+  function serveImage(
+    image: Uint8Array,
+    range: string | undefined,
+    plan: ImagePlan,
+    res: import('node:http').ServerResponse,
+    record: RecordedRequest,
+  ): void {
     const size = image.byteLength;
     const r = plan.kind === 'ignore-range' ? null : /^bytes=(\d+)-$/.exec(range ?? '');
     const start = r ? Number(r[1]) : 0;
@@ -139,18 +169,33 @@ export async function startConsoleStandIn(dataDir: string): Promise<ConsoleStand
     const headers: Record<string, string> = r ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {};
     if (plan.kind !== 'extra' || plan.announce) headers['content-length'] = String(body.byteLength);
     res.writeHead(r ? 206 : 200, headers);
-    const limit = plan.kind === 'cut' || plan.kind === 'stall' ? Math.min(plan.after, body.byteLength) : body.byteLength;
+    const limit =
+      plan.kind === 'cut' || plan.kind === 'stall' || plan.kind === 'drip' ? Math.min(plan.after, body.byteLength) : body.byteLength;
     let at = 0;
+    const write = (end: number): boolean => {
+      const ok = res.write(body.subarray(at, end));
+      record.sent += end - at;
+      at = end;
+      return ok;
+    };
     const pump = (): void => {
       while (at < limit) {
-        const end = Math.min(at + CHUNK, limit);
-        const ok = res.write(body.subarray(at, end));
-        at = end;
-        if (!ok) return void res.once('drain', pump);
+        if (!write(Math.min(at + CHUNK, limit))) return void res.once('drain', pump);
       }
       if (plan.kind === 'cut') res.write(Buffer.alloc(0), () => res.socket?.destroy());
+      else if (plan.kind === 'drip') drip(plan);
       else if (plan.kind !== 'stall') res.end();
       // stall: the response stays open without another byte until the client gives up.
+    };
+    const drip = (p: { perTick: number; tickMs: number }): void => {
+      const timer = setInterval(() => {
+        if (record.closed) return void clearInterval(timer);
+        write(Math.min(at + p.perTick, body.byteLength));
+        if (at < body.byteLength) return;
+        clearInterval(timer);
+        res.end();
+      }, p.tickMs);
+      res.once('close', () => clearInterval(timer));
     };
     pump();
   }

@@ -241,6 +241,76 @@ describe('automatic rollback', () => {
     standIn.answer = () => ({});
   });
 
+  it('SIGTERM during a download ends the transfer before the lock goes; a quick restart resumes the part alone', async () => {
+    const big = releases['big']!;
+    standIn.releases.set('r-140', { manifest: big.manifestBytes, signatures: big.signatures, image: big.image });
+    standIn.requests.length = 0;
+    // 20 kB at once, then 2 kB/s: the transfer is still running when the module is stopped.
+    standIn.imagePlans.push({ kind: 'drip', after: 20_000, perTick: 100, tickMs: 50 });
+    standIn.answer = (h) => {
+      const fw = h['firmware'] as { state: string; version: string };
+      if (fw.state === 'trial') return { confirmHealth: true };
+      return fw.version === '1.4.0' ? {} : { update: { id: 'r-140' } };
+    };
+    const consoleArgs = ['--console', standIn.url, '--console-ca', standIn.certPath, '--heartbeat-s', '1'];
+    const a = await start(consoleArgs);
+    await standIn.nextHeartbeat((h) => {
+      const u = h['update'] as { state: string; received: number };
+      return u.state === 'downloading' && u.received > 20_000;
+    });
+    const [first] = await standIn.imageRequests(1);
+    // The supervisor's quick restart: SIGTERM, and the next process at once.
+    a.child.kill('SIGTERM');
+    const args = ['--modbus-port', String(port), '--state-dir', dir, '--health-timeout-s', '20', ...consoleArgs];
+    let b = await spawnAgent(args);
+    const outcome = await Promise.race([
+      b.exited.then(() => 'exited' as const),
+      b.waitLine(/firmware 1\.0\.0 from the factory image/).catch(() => 'exited' as const),
+    ]);
+    const stoppedA = await Promise.race([a.exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+    expect(stoppedA, `the stopped module kept running:\n${a.output()}`).toEqual({ code: 0, signal: null });
+    expect(a.lines.at(-1)).toBe('device-agent: stopped');
+    expect(a.lines.join('\n')).not.toMatch(/installed firmware/);
+    if (outcome === 'exited') {
+      // It found the state directory still held, and left it alone.
+      expect(b.output()).toMatch(/Another device-agent \(pid \d+\) uses the state directory/);
+      expect((await b.exited).code).toBe(1);
+      b = await spawnAgent(args);
+    }
+    await b.waitLine(/installed firmware 1\.4\.0 in slot a; rebooting into it/);
+    await b.waitLine(/committed firmware 1\.4\.0 in slot a/);
+    expect(await readRevision(port)).toBe('1.4.0');
+    const images = standIn.requests.filter((r) => r.path === '/module/v1/firmware/r-140/image');
+    expect(images).toHaveLength(2);
+    // The first process's transfer was over before the second one asked for the rest of the part.
+    expect(first!.order.closed).not.toBeNull();
+    expect(first!.order.closed!).toBeLessThan(images[1]!.order.arrived);
+    expect(Number(/^bytes=(\d+)-$/.exec(images[1]!.range ?? '')?.[1])).toBeGreaterThan(20_000);
+    standIn.answer = () => ({});
+  });
+
+  it('a release that was rolled back is not installed again after a restart, however often the console offers it', async () => {
+    const broken = releases['broken']!;
+    standIn.releases.set('r-130', { manifest: broken.manifestBytes, signatures: broken.signatures, image: broken.image });
+    standIn.requests.length = 0;
+    standIn.answer = () => ({ update: { id: 'r-130' } });
+    const consoleArgs = ['--console', standIn.url, '--console-ca', standIn.certPath, '--heartbeat-s', '1'];
+    const p = await start(consoleArgs);
+    await p.waitLine(/rolled back from 1\.3\.0 \(slot a\) to 1\.0\.0 \(factory image\): self_test_failed/);
+    await p.stop();
+    const q = await start(consoleArgs);
+    await q.waitLine(/update r-130 not installed: rolled_back — Firmware 1\.3\.0 was rolled back on this module \(self_test_failed/);
+    await q.stop();
+    expect(standIn.requests.filter((r) => r.path === '/module/v1/firmware/r-130/image')).toHaveLength(1);
+    const s = await status();
+    expect(s['rollbacks']).toHaveLength(1);
+    expect(s['declined']).toEqual([
+      expect.objectContaining({ kind: 'rolled-back', version: '1.3.0', reason: 'self_test_failed' }),
+      expect.objectContaining({ kind: 'refused', update: 'r-130', code: 'rolled_back' }),
+    ]);
+    standIn.answer = () => ({});
+  });
+
   it('heartbeats name the connected Modbus clients and report the enclosure switch', async () => {
     const tamper = join(dir, 'enclosure-open');
     const p = await start(['--console', standIn.url, '--console-ca', standIn.certPath, '--heartbeat-s', '1', '--tamper-file', tamper]);

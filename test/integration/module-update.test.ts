@@ -13,7 +13,8 @@ import { ensureCertificate } from '../../src-main/web/tls';
 import { startHeartbeats, verifyHeartbeat, type HeartbeatBody } from '../../device-agent/heartbeat';
 import { ensureIdentity } from '../../device-agent/identity';
 import { openState, readState } from '../../device-agent/module-state';
-import { fetchAndInstall, partPath, type UpdateOptions } from '../../device-agent/updater';
+import { rollBack, installRelease } from '../../device-agent/slots';
+import { fetchAndInstall, partPath, type UpdateOptions, type UpdateProgress } from '../../device-agent/updater';
 import { encodeFirmwareImage } from '../../device-agent/firmware-image';
 import { makeRelease, makeRoot, releaseKeys, type ReleaseKey, type TestRelease } from '../helpers/firmware-fixtures';
 import { startConsoleStandIn, type ConsoleStandIn } from '../helpers/range-server';
@@ -56,7 +57,7 @@ function update(over: Partial<UpdateOptions> = {}) {
     endpoint: { url: standIn.url, tls: { ca: standIn.certPem }, moduleId: 'm-1' },
     id: 'r-120',
     now: Date.now,
-    stallMs: 2000,
+    limits: { stallMs: 2000 },
     sleep: () => Promise.resolve(),
     ...over,
   });
@@ -83,12 +84,12 @@ describe('update client', () => {
   it('aborts a stalled transfer after the stall timeout and continues where it stopped', async () => {
     standIn.imagePlans.push({ kind: 'stall', after: 30_000 });
     const t0 = Date.now();
-    const stalled = await update({ attempts: 1, stallMs: 400 });
+    const stalled = await update({ attempts: 1, limits: { stallMs: 400 } });
     expect(stalled).toMatchObject({ ok: false, retry: true, code: 'stalled' });
     expect(Date.now() - t0).toBeLessThan(5000);
     standIn.imagePlans.push({ kind: 'stall', after: 10_000 });
     const progress: string[] = [];
-    const done = await update({ stallMs: 400, onProgress: (p) => progress.push(p.state) });
+    const done = await update({ limits: { stallMs: 400 }, onProgress: (p) => progress.push(p.state) });
     expect(done).toMatchObject({ ok: true });
     const ranges = imageRanges();
     expect(ranges).toHaveLength(3);
@@ -96,6 +97,83 @@ describe('update client', () => {
     expect(ranges[2]).toBe('bytes=40000-');
     expect(progress).toContain('downloading');
     expect(progress.at(-1)).toBe('installing');
+  });
+
+  it('aborts a 1 byte/s drip (it never stalls) as too slow, retries from where it stopped, and reports too_slow', async () => {
+    standIn.imagePlans.push(
+      { kind: 'drip', after: 10_000, perTick: 1, tickMs: 1000 },
+      { kind: 'drip', after: 0, perTick: 1, tickMs: 1000 },
+    );
+    const progress: UpdateProgress[] = [];
+    // The stall timeout alone would wait forever: a byte arrives every second.
+    const r = await update({
+      attempts: 2,
+      limits: { stallMs: 10_000, minBytesPerSecond: 2000, rateWindowMs: 300 },
+      onProgress: (p) => progress.push(p),
+    });
+    expect(r).toMatchObject({
+      ok: false,
+      retry: true,
+      code: 'too_slow',
+      message: expect.stringMatching(/below the minimum of 2000 bytes\/s/),
+    });
+    expect(progress.at(-1)).toMatchObject({ state: 'failed', version: '1.2.0', error: expect.stringMatching(/^too_slow: /) });
+    const kept = statSync(partPath(dir, release.manifest)).size;
+    expect(kept).toBeGreaterThanOrEqual(10_000);
+    expect(imageRanges()).toEqual([null, expect.stringMatching(/^bytes=1\d{4}-$/)]);
+    expect(readState(dir)).toMatchObject({ pending: null, slots: { a: null, b: null } });
+  });
+
+  it('stops at once when the module stops: the transfer is aborted, the part kept, nothing written after', async () => {
+    standIn.imagePlans.push({ kind: 'drip', after: 5000, perTick: 500, tickMs: 50 });
+    const stop = new AbortController();
+    let received = 0;
+    let midway!: () => void;
+    const reached = new Promise<void>((r) => (midway = r));
+    const going = update({
+      signal: stop.signal,
+      onProgress: (p) => {
+        received = p.received;
+        if (received >= 8000) midway();
+      },
+    });
+    await reached;
+    stop.abort();
+    expect(await going).toMatchObject({ ok: false, code: 'aborted' });
+    const [req] = await standIn.imageRequests(1);
+    await standIn.responseClosed(req!);
+    // The file holds exactly what arrived before the abort; the drip had seconds left to go.
+    expect(statSync(partPath(dir, release.manifest)).size).toBe(received);
+    expect(req!.sent).toBeLessThan(60_000);
+    expect(readState(dir)).toMatchObject({ pending: null, slots: { a: null, b: null } });
+  });
+
+  it('never installs a release it rolled back from again, under any update id; a newer one, or an operator, does', async () => {
+    expect(await update()).toMatchObject({ ok: true, slot: 'a' });
+    expect(rollBack(dir, 'a', 'self_test_failed', 'the self-test of 1.2.0 failed', Date.now())).toMatchObject({
+      reason: 'self_test_failed',
+    });
+    standIn.releases.set('r-120-again', standIn.releases.get('r-120')!);
+    for (const id of ['r-120', 'r-120-again']) {
+      const again = await update({ id });
+      expect(again).toMatchObject({ ok: false, retry: false, code: 'rolled_back' });
+      expect(again.ok ? '' : again.message).toMatch(/Firmware 1\.2\.0 was rolled back on this module \(self_test_failed/);
+    }
+    expect(imageRanges()).toEqual([null]);
+    expect(readState(dir).declined).toEqual([
+      expect.objectContaining({ kind: 'rolled-back', version: '1.2.0', reason: 'self_test_failed' }),
+    ]);
+    const newer = makeRelease({ version: '1.2.1', imageBytes: bigImage('1.2.1') }, keys.slice(0, 2));
+    standIn.releases.set('r-121', { manifest: newer.manifestBytes, signatures: newer.signatures, image: newer.image });
+    expect(await update({ id: 'r-121' })).toMatchObject({ ok: true });
+    // An operator installing the rolled-back one on purpose (USB) forgets the entry.
+    const installed = await installRelease(
+      dir,
+      { manifest: release.manifestBytes, signatures: release.signatures, image: release.image },
+      { now: Date.now },
+    );
+    expect(installed).toMatchObject({ ok: true });
+    expect(readState(dir).declined).toEqual([]);
   });
 
   it('refuses more bytes than the manifest announces, announced or not, and keeps none of them', async () => {

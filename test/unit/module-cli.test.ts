@@ -3,7 +3,7 @@
  * when it differs, `install` refusing a foreign release (exit 1) and installing a good one,
  * `identity`, `status` and `rotate-root`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,21 @@ describe('device-agent module mode', () => {
       slots: { a: { version: '1.1.0' }, b: null },
       root: { version: 1, threshold: 2, keys: ['release-1', 'release-2', 'release-3'] },
     });
+  });
+
+  it('refuses a damaged or oversized bundle with its code, like every other refusal', async () => {
+    const dir = join(base, 'm-bad');
+    const damaged = join(base, 'damaged.pcfw');
+    writeFileSync(damaged, Buffer.alloc(1000, 7));
+    const r = await cli(['install', '--state-dir', dir, '--root', files.root, damaged]);
+    expect(r.err).toEqual([expect.stringMatching(/^device-agent: refused: malformed — Not a valid firmware bundle: .*512-byte blocks/)]);
+    expect(r.code).toBe(1);
+    const huge = join(base, 'huge.pcfw');
+    writeFileSync(huge, '');
+    truncateSync(huge, 18 * 1024 * 1024);
+    const big = await cli(['install', '--state-dir', dir, huge]);
+    expect(big.err).toEqual([expect.stringMatching(/^device-agent: refused: image_too_large — .* has 18874368 bytes/)]);
+    expect(big.code).toBe(1);
   });
 
   it('refuses to start with a root other than the pinned one', async () => {
