@@ -10,7 +10,7 @@ import { openRecommendation } from '../protocol/recommendation';
 import { sealRecoReport } from '../protocol/recommendation-report';
 import type { BoxKeyPair } from '../protocol/keys';
 import { blobOf, type StoreDb } from '../store/schema';
-import type { DownlinkHandler } from '../uplink/downlink';
+import type { DownlinkHandler, UnreadableHandler } from '../uplink/downlink';
 import { RecoService } from './inbox';
 import { RecoIntake } from './intake';
 import { uplinkReporter, type ReportQueue } from './reports';
@@ -26,7 +26,10 @@ export type { RecoConfirmGate, RecoHost } from './types';
 export interface RecoUplink extends ReportQueue {
   readonly plant: { pseudonym: string };
   pseudonyms(): Map<string, string>;
-  readonly downlink: { setHandler(type: 'recommendation', handler: DownlinkHandler | null): void };
+  readonly downlink: {
+    setHandler(type: 'recommendation', handler: DownlinkHandler | null): void;
+    onUnreadable(handler: UnreadableHandler | null): void;
+  };
 }
 
 export interface RecoSystemOptions {
@@ -103,6 +106,8 @@ export function createRecoSystem(o: RecoSystemOptions): RecoSystem {
     changed: () => service.notify(),
   });
   o.uplink.downlink.setHandler('recommendation', (doc, ctx) => intake.handle(doc, ctx));
+  // What nobody can read may still have been a recommendation: the refused list shows it.
+  o.uplink.downlink.onUnreadable((payload, detail) => intake.refuseUnreadable(payload, detail));
   return {
     service,
     intake,
@@ -110,6 +115,7 @@ export function createRecoSystem(o: RecoSystemOptions): RecoSystem {
     start: () => service.start(),
     stop() {
       o.uplink.downlink.setHandler('recommendation', null);
+      o.uplink.downlink.onUnreadable(null);
       service.stop();
     },
   };

@@ -7,6 +7,11 @@
  * what does not is stored in the refused list with its reason, logged, audited and reported
  * to the cloud, and is never actionable.
  *
+ * A message larger than the 64 KiB a recommendation may have on the wire (its bytes as received,
+ * whitespace included) is refused before anything parses further; a downlink message nobody can
+ * read at all is refused here too (`refuseUnreadable`), under a reference made from its hash, so
+ * that the operator sees it and the supplier gets the refusal report.
+ *
  * Only an id that passed the signature is remembered as seen: an id read from a forged or
  * undecryptable message must not burn the real recommendation of that id. The same message
  * again (a broker's redelivery, a retained copy after a reconnect) is a duplicate, not a
@@ -18,7 +23,7 @@ import type { PointDef, ResolvedDevice } from '../config/schema';
 import type { Logger } from '../core/log';
 import type { Clock } from '../core/types';
 import { formatWriteValue } from '../core/writes';
-import type { RecoOpenContext, RecoOpenResult } from '../protocol/recommendation';
+import { RECO_ID, RECO_LIMITS, type RecoOpenContext, type RecoOpenResult } from '../protocol/recommendation';
 import { blake2b } from '../protocol/sodium';
 import type { RecoStore } from './store';
 import type { RecoBody, RecoChange, RecoReport, RecoReporter } from './types';
@@ -125,6 +130,11 @@ export class RecoIntake {
   handle(doc: Record<string, unknown>, ctx: { payload: Uint8Array; supplierKeys: SupplierKeys }): IntakeVerdict {
     const now = this.o.clock.now();
     const digest = blake2b(ctx.payload, 32).toString('hex');
+    if (ctx.payload.byteLength > RECO_LIMITS.documentBytes) {
+      const id = typeof doc.id === 'string' && RECO_ID.test(doc.id) ? doc.id : null;
+      const message = `the message has ${ctx.payload.byteLength} bytes as received; a recommendation has at most ${RECO_LIMITS.documentBytes} (64 KiB)`;
+      return this.refuse({ code: 'malformed', message, id, trusted: null, machine: '', machineId: null, digest, now });
+    }
     let opened: RecoOpenResult;
     try {
       opened = this.o.open(doc, { supplierKeys: ctx.supplierKeys, plantBox: (kid) => this.o.plantBox(kid), plant: this.o.plant, now });
@@ -156,6 +166,16 @@ export class RecoIntake {
       return this.refuse({ ...check, id: body.id, trusted: body.id, machine: body.machine, digest, now });
     }
     return this.accept(body, check.machineId, digest, now);
+  }
+
+  /**
+   * A downlink message that could not be read at all (not JSON, no type): refused as malformed,
+   * shown and reported under `msg-<first 16 hex of its BLAKE2b-256>` with no machine.
+   */
+  refuseUnreadable(payload: Uint8Array, detail: string): void {
+    const digest = blake2b(payload, 32).toString('hex');
+    const message = `the downlink message (${payload.byteLength} bytes) could not be read: ${detail}`;
+    this.refuse({ code: 'malformed', message, id: null, trusted: null, machine: '', machineId: null, digest, now: this.o.clock.now() });
   }
 
   private accept(body: RecoBody, machineId: string, digest: string, now: number): IntakeVerdict {

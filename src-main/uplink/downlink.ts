@@ -5,7 +5,9 @@
  * logged with its reason and counted. Other message types go to the handler registered for
  * them (`recommendation`: src-main/recommendations/intake.ts, which verifies and judges it;
  * `firmware`: src-main/modules/downlink.ts, a release bundle the console verifies like one
- * imported from a file); a type without one is refused as not handled.
+ * imported from a file); a type without one is refused as not handled. A message nobody can
+ * read (not a JSON object, or no `type` to route it by) goes to the `unreadable` hook as well, so
+ * that it is shown and reported, not only logged (recommendations/intake.ts).
  */
 import type { Logger } from '../core/log';
 import type { Clock } from '../core/types';
@@ -38,7 +40,10 @@ export interface DownlinkOptions {
 export type DownlinkOutcome =
   | { ok: true; kind: 'cloud-key'; kid: string }
   | { ok: true; kind: 'handled'; type: string; detail: string }
-  | { ok: false; reason: RefusalReason | 'not_handled' | 'wrong_topic' | 'handler_refused'; detail: string };
+  | { ok: false; reason: RefusalReason | 'not_handled' | 'wrong_topic' | 'handler_refused'; detail: string; unreadable?: true };
+
+/** Told of a message that could not be read at all (its bytes, and why), after it was counted and logged. */
+export type UnreadableHandler = (payload: Uint8Array, detail: string) => void;
 
 /** A handler of one message type: it verifies, acts, logs its own refusals, and says what it decided. */
 export type DownlinkHandler = (
@@ -51,6 +56,7 @@ export class Downlink {
   private readonly o: DownlinkOptions;
   private readonly counters: DownlinkStats = { accepted: 0, refused: 0, duplicates: 0, lastRefusal: null, lastAcceptedAt: null };
   private readonly handlers = new Map<string, DownlinkHandler>();
+  private unreadable: UnreadableHandler | null = null;
 
   constructor(opts: DownlinkOptions) {
     this.o = opts;
@@ -60,6 +66,11 @@ export class Downlink {
   setHandler(type: 'recommendation' | 'firmware', handler: DownlinkHandler | null): void {
     if (handler) this.handlers.set(type, handler);
     else this.handlers.delete(type);
+  }
+
+  /** Tells `handler` of every message that cannot be read (null: only counted and logged again). */
+  onUnreadable(handler: UnreadableHandler | null): void {
+    this.unreadable = handler;
   }
 
   /** Counters for the status (accepted, refused, expected duplicates, the last refusal). */
@@ -91,6 +102,13 @@ export class Downlink {
             : REFUSAL_TEXT[outcome.reason];
     this.counters.lastRefusal = `${words}: ${outcome.detail}`;
     this.o.log.log('warn', `Downlink message refused: ${words}`, { topic, detail: outcome.detail });
+    if (outcome.reason === 'malformed' && outcome.unreadable) {
+      try {
+        this.unreadable?.(payload, outcome.detail);
+      } catch (err) {
+        this.o.log.log('error', 'An unreadable downlink message could not be recorded', { error: String(err) });
+      }
+    }
     return outcome;
   }
 
@@ -98,8 +116,11 @@ export class Downlink {
     if (topic !== this.o.topic) return { ok: false, reason: 'wrong_topic', detail: `${topic} is not this plant's downlink` };
     const limit = this.handlers.has('firmware') ? MAX_FIRMWARE_MESSAGE_BYTES : MAX_DOWNLINK_BYTES;
     const json = parseJsonObject(payload, limit);
-    if (!json) return { ok: false, reason: 'malformed', detail: `not a JSON object in UTF-8 of at most ${limit} bytes` };
-    if (json.type !== 'firmware' && payload.byteLength > MAX_DOWNLINK_BYTES)
+    if (!json) return { ok: false, reason: 'malformed', detail: `not a JSON object in UTF-8 of at most ${limit} bytes`, unreadable: true };
+    if (typeof json.type !== 'string')
+      return { ok: false, reason: 'malformed', detail: 'a JSON object without a "type" member naming what it is', unreadable: true };
+    // A type with a handler is judged there, by its own limit (a recommendation's is 64 KiB), and shown.
+    if (json.type !== 'firmware' && !this.handlers.has(json.type) && payload.byteLength > MAX_DOWNLINK_BYTES)
       return {
         ok: false,
         reason: 'malformed',

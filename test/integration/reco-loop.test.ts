@@ -31,6 +31,7 @@ import {
   type RecoReportBody,
   type RecommendationBody,
 } from '../../src-main/protocol';
+import { blake2b } from '../../src-main/protocol/sodium';
 import { createRecoSystem, type RecoSystem } from '../../src-main/recommendations';
 import { openPlantStore, type PlantStore } from '../../src-main/store/open';
 import { createSqlWriteLog } from '../../src-main/store/write-log-sql';
@@ -342,5 +343,51 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'recommendation loo
       refusal: { code: 'bad_signature' },
     });
     expect((await modbus.readHoldingRegisters(100, 1)).data).toEqual([2180]);
+  }, 30_000);
+
+  it('refuses a genuine recommendation of 71 KB on the wire, and shows and reports an unreadable message', async () => {
+    // Genuine and signed, but padded by the way to 71 KB: the limit counts the bytes as received.
+    const text = seal({ id: 'loop-big', rationale: 'x'.repeat(2000) });
+    const padded = text.replace('{', `{${' '.repeat(71_000 - text.length)}`);
+    expect(Buffer.byteLength(padded)).toBe(71_000);
+    await cloud.publishAsync(topics.down, padded, { qos: 1 });
+    const garbage = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x00, 0x01, 0x02]);
+    await cloud.publishAsync(topics.down, garbage, { qos: 1 });
+    const unreadableRef = `msg-${blake2b(garbage, 32).toString('hex').slice(0, 16)}`;
+    await waitUntil(
+      () => reco.store.refused().some((r) => r.ref === 'loop-big') && reco.store.refused().some((r) => r.ref === unreadableRef),
+      10_000,
+      'both refusals',
+    );
+    const inbox = await call<RecoInbox>(MAINT, 'reco.list', {});
+    expect(inbox.items.map((i) => i.id)).toEqual(['loop-1']);
+    expect(inbox.refused).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          ref: 'loop-big',
+          code: 'malformed',
+          message: 'the message has 71000 bytes as received; a recommendation has at most 65536 (64 KiB)',
+        }),
+        expect.objectContaining({
+          ref: unreadableRef,
+          code: 'malformed',
+          machineId: null,
+          message: expect.stringMatching(/^the downlink message \(7 bytes\) could not be read: not a JSON object/),
+        }),
+      ]),
+    );
+    await waitUntil(
+      () => reports.some((r) => r.recommendation === 'loop-big') && reports.some((r) => r.recommendation === unreadableRef),
+      10_000,
+      'both refusal reports at the cloud',
+    );
+    expect(reports.find((r) => r.recommendation === unreadableRef)).toMatchObject({
+      kind: 'refused',
+      machine: '',
+      refusal: { code: 'malformed' },
+    });
+    expect(reports.find((r) => r.recommendation === 'loop-big')).toMatchObject({ kind: 'refused', refusal: { code: 'malformed' } });
+    // A refusal, not a recommendation: the genuine id is not burnt by a copy nobody could check.
+    expect(reco.store.seen('loop-big')).toBeUndefined();
   }, 30_000);
 });
