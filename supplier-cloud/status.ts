@@ -14,8 +14,20 @@ export function statusReport(store: CloudStore, database: string, maxGaps = 20):
   return { database, ...store.status(maxGaps) };
 }
 
+const span = (from: number, to: number): string => (from === to ? String(from) : `${from}..${to}`);
+
+/** "4..7 (4..5 declared lost by the plant; 6..7 unexplained)": what a notice covers and what it leaves open. */
 function gapText(g: Gap): string {
-  return `${g.from === g.to ? g.from : `${g.from}..${g.to}`}${g.declaredLost ? ' (declared lost by the plant)' : ''}`;
+  if (g.declaredLost) return `${span(g.from, g.to)} (declared lost by the plant)`;
+  if (!g.lost.length) return span(g.from, g.to);
+  const open: string[] = [];
+  let next = g.from;
+  for (const [a, b] of g.lost) {
+    if (a > next) open.push(span(next, a - 1));
+    next = b + 1;
+  }
+  if (next <= g.to) open.push(span(next, g.to));
+  return `${span(g.from, g.to)} (${g.lost.map(([a, b]) => span(a, b)).join(', ')} declared lost by the plant; ${open.join(', ')} unexplained)`;
 }
 
 function refusalText(counts: Record<string, number>): string {
@@ -38,7 +50,7 @@ export function formatStatus(r: StatusReport): string {
     );
     lines.push(
       p.missing
-        ? `  gaps      ${p.missing} missing: ${p.gaps.map(gapText).join(', ')}${p.gaps.length < countGaps(p) ? ', …' : ''}`
+        ? `  gaps      ${p.missing} missing${p.declaredLost > 0 && p.declaredLost < p.missing ? ` (${p.declaredLost} declared lost by the plant, ${p.missing - p.declaredLost} unexplained)` : ''}: ${p.gaps.map(gapText).join(', ')}${p.gaps.length < countGaps(p) ? ', …' : ''}`
         : '  gaps      none',
     );
     lines.push(`  refused   ${refusalText(p.refusals)}`);

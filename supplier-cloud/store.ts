@@ -27,11 +27,16 @@ export interface StoredBatch {
 /** What storing a batch found: a duplicate, or its neighbours (for gap reports). */
 export type AcceptOutcome = { stored: false } | { stored: true; previous: number | null; next: number | null };
 
-/** A missing range of sequence numbers; `declaredLost` when a plant's gap notice covers it. */
+/**
+ * A missing range of sequence numbers. `lost`: the parts of it a plant's gap notices declare lost
+ * (inclusive ranges, ascending); `declaredLost` when they cover all of it. What no notice covers
+ * is unexplained: batches still in flight, or lost without the plant knowing.
+ */
 export interface Gap {
   from: number;
   to: number;
   declaredLost: boolean;
+  lost: [number, number][];
 }
 
 /** One plant as `supplier-cloud status` shows it. */
@@ -44,6 +49,8 @@ export interface PlantStatus {
   lastReceivedAt: number | null;
   gaps: Gap[];
   missing: number;
+  /** Of `missing`, the sequences a gap notice declared lost (the rest are unexplained). */
+  declaredLost: number;
   refusals: Record<string, number>;
   gapNotices: number;
   /** Batches the plant says it never recorded (outbox full), summed over its notices. */
@@ -66,16 +73,21 @@ export interface GapNoticeRecord {
   sig: string;
 }
 
-/** True when the ranges together cover every sequence of the gap. */
-function covered(gap: { from: number; to: number }, ranges: { from: number; to: number }[]): boolean {
-  let next = gap.from;
+/** The parts of the gap the ranges cover, merged and ascending (a notice may cover only part of a gap). */
+function coveredParts(gap: { from: number; to: number }, ranges: { from: number; to: number }[]): [number, number][] {
+  const parts: [number, number][] = [];
   for (const r of [...ranges].sort((a, b) => a.from - b.from)) {
-    if (r.from > next) break;
-    if (r.to >= next) next = r.to + 1;
-    if (next > gap.to) return true;
+    const from = Math.max(r.from, gap.from);
+    const to = Math.min(r.to, gap.to);
+    if (from > to) continue;
+    const last = parts.at(-1);
+    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+    else parts.push([from, to]);
   }
-  return next > gap.to;
+  return parts;
 }
+
+const sizeOf = (parts: [number, number][]): number => parts.reduce((n, [a, b]) => n + (b - a + 1), 0);
 
 /** The store of one receiver (one connection; several receivers may share the file). */
 export interface CloudStore {
@@ -137,7 +149,7 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
     return { stored: true, previous, next };
   });
 
-  const gapsOf = (plant: string, maxGaps: number): { gaps: Gap[]; missing: number } => {
+  const gapsOf = (plant: string, maxGaps: number): { gaps: Gap[]; missing: number; declaredLost: number } => {
     const lost = rowsOf(db, 'SELECT from_seq, to_seq FROM declared_lost WHERE plant = ?', [plant]).map((r) => ({
       from: num(r[0]) ?? 0,
       to: num(r[1]) ?? 0,
@@ -154,8 +166,14 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
     );
     for (const r of inner) ranges.push({ from: num(r[0]) ?? 0, to: num(r[1]) ?? 0 });
     const missing = ranges.reduce((n, g) => n + (g.to - g.from + 1), 0);
-    const gaps = ranges.slice(0, maxGaps).map((g) => ({ ...g, declaredLost: covered(g, lost) }));
-    return { gaps, missing };
+    let declaredLost = 0;
+    const gaps = ranges.map((g, i): Gap | null => {
+      const parts = coveredParts(g, lost);
+      const n = sizeOf(parts);
+      declaredLost += n;
+      return i < maxGaps ? { ...g, declaredLost: n === g.to - g.from + 1, lost: parts } : null;
+    });
+    return { gaps: gaps.filter((g): g is Gap => g !== null), missing, declaredLost };
   };
 
   const noticesOf = (plant: string): Pick<PlantStatus, 'gapNotices' | 'notRecorded' | 'reportedTotals'> => {
