@@ -53,7 +53,8 @@ export interface BoxVector {
   wire: string;
 }
 
-function parts(wire: string, bodyJson: string, headerNames: readonly string[], contentKey: Buffer): BoxVector {
+/** A sealed document (recommendations.md §3) taken apart: what its page shows, part by part. */
+export function boxParts(wire: string, bodyJson: string, headerNames: readonly string[], contentKey: Buffer): BoxVector {
   const doc = JSON.parse(wire) as Record<string, unknown>;
   const header = boxHeader(doc, headerNames);
   const { sig, ...unsigned } = doc;
@@ -136,8 +137,8 @@ export function makeRecommendationVectors() {
       cloudBox: key(cloudBox.publicKey, cloudBox.kid, 'x25519'),
     },
     pseudonyms: { plant, machine },
-    recommendation: parts(recoWire, canonicalBytes(body).toString('utf8'), RECOMMENDATION_HEADER, v.recoContentKey),
-    report: parts(reportWire, canonicalBytes(report).toString('utf8'), RECO_REPORT_HEADER, v.reportContentKey),
+    recommendation: boxParts(recoWire, canonicalBytes(body).toString('utf8'), RECOMMENDATION_HEADER, v.recoContentKey),
+    report: boxParts(reportWire, canonicalBytes(report).toString('utf8'), RECO_REPORT_HEADER, v.reportContentKey),
   };
 }
 

@@ -14,7 +14,9 @@ import { boxKeyPair, fingerprint, signingKeyPair } from '../src-main/protocol/ke
 import type { SealedPayload } from '../src-main/protocol/payload';
 import { buildPlainBatch } from '../src-main/protocol/plain';
 import { machinePseudonym, plantPseudonym } from '../src-main/protocol/pseudonym';
+import { HEALTH_EVENT_HEADER, sealHealthEvent, type HealthEventBody } from '../src-main/protocol/module-health';
 import { announceCloudKey, announcePlantKeys, announcementJson } from '../src-main/protocol/rotation';
+import { boxParts } from './make-recommendation-vectors';
 
 /** 32 (or n) bytes counting up from `start`: readable, obviously not secret. */
 function counting(start: number, n = 32): Buffer {
@@ -31,6 +33,9 @@ export const VECTOR_INPUTS = {
   ephemeralSeed: counting(0xc0),
   nextCloudBoxSeed: counting(0xe0),
   nextPlantSigningSeed: Buffer.alloc(32, 0x11),
+  healthContentKey: Buffer.alloc(32, 0x33),
+  healthNonce: Buffer.alloc(NONCE_BYTES, 0x34),
+  healthEphemeralSeed: Buffer.alloc(32, 0x35),
   plantId: 'acme-lyon-plant-7',
   machineId: 'IM250-SN-004711',
   seq: 42n,
@@ -104,6 +109,26 @@ export function makeUplinkVectors(): Record<string, unknown> {
     nextSigningPublicKey: nextPlant.publicKey,
   });
 
+  // A module health event (§16) takes the plant's next sequence number after the two batches.
+  const health: HealthEventBody = {
+    v: 1,
+    plant: plantPs,
+    machine: machinePs,
+    module: 'press-7-module',
+    seq: Number(v.seq) + 2,
+    kind: 'tamper',
+    at: v.to + 3000,
+    active: true,
+    message: 'Enclosure opened',
+  };
+  const healthWire = Buffer.from(
+    sealHealthEvent(
+      health,
+      { plant, cloudBox: cloud },
+      { batchKey: Buffer.from(v.healthContentKey), nonce: Buffer.from(v.healthNonce), ephemeralSeed: Buffer.from(v.healthEphemeralSeed) },
+    ),
+  ).toString('utf8');
+
   const key = (pk: Buffer, kid: string, alg: 'ed25519' | 'x25519') => ({ publicKey: toHex(pk), kid, fingerprint: fingerprint(pk, alg) });
   return {
     about: 'Uplink protocol v1 test vectors (docs/uplink.md). Public test seeds: never use them for real keys.',
@@ -117,6 +142,9 @@ export function makeUplinkVectors(): Record<string, unknown> {
       ephemeralSeed: toHex(v.ephemeralSeed),
       nextCloudBoxSeed: toHex(v.nextCloudBoxSeed),
       nextPlantSigningSeed: toHex(v.nextPlantSigningSeed),
+      healthContentKey: toHex(v.healthContentKey),
+      healthNonce: toHex(v.healthNonce),
+      healthEphemeralSeed: toHex(v.healthEphemeralSeed),
       plantId: v.plantId,
       machineId: v.machineId,
       seq: v.seq.toString(),
@@ -147,6 +175,7 @@ export function makeUplinkVectors(): Record<string, unknown> {
     plain: { json: plain.json, signedJson: canonicalJson(plainUnsigned), sig: plain.doc.sig },
     cloudKeyAnnouncement: announcementJson(cloudKeyDoc),
     plantKeysAnnouncement: announcementJson(plantKeysDoc),
+    moduleHealth: boxParts(healthWire, canonicalBytes(health).toString('utf8'), HEALTH_EVENT_HEADER, v.healthContentKey),
   };
 }
 

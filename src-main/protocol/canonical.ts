@@ -94,7 +94,57 @@ export function verifySignedJson(label: string, doc: Record<string, unknown>, pu
   return verifyDetached(label, bytes, sig, publicKey);
 }
 
-/** Parses JSON text or UTF-8 bytes into a plain object, or null when it is not one. */
+/**
+ * True when an object in `text` (valid JSON) names a member twice, compared after unescaping.
+ * Parsers disagree on which one counts (the first or the last), so a document holding both could
+ * verify in one implementation and mean something else in another; canonical JSON never holds
+ * duplicates, so a genuine document never has them.
+ */
+export function hasDuplicateMember(text: string): boolean {
+  // One set of names per open object; null for an array.
+  const stack: (Set<string> | null)[] = [];
+  let expectName = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: find its closing quote (one not escaped by an odd run of backslashes).
+      let j = i + 1;
+      for (;;) {
+        j = text.indexOf('"', j);
+        let k = j - 1;
+        while (text.charCodeAt(k) === 0x5c) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+        j++;
+      }
+      const names = stack[stack.length - 1];
+      if (expectName && names) {
+        const raw = text.slice(i + 1, j);
+        const name = raw.includes('\\') ? (JSON.parse(text.slice(i, j + 1)) as string) : raw;
+        if (names.has(name)) return true;
+        names.add(name);
+        expectName = false;
+      }
+      i = j;
+    } else if (c === 0x7b) {
+      stack.push(new Set());
+      expectName = true;
+    } else if (c === 0x5b) {
+      stack.push(null);
+      expectName = false;
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+      expectName = false;
+    } else if (c === 0x2c) {
+      expectName = stack[stack.length - 1] != null;
+    }
+  }
+  return false;
+}
+
+/**
+ * Parses JSON text or UTF-8 bytes into a plain object, or null when it is not one (or when an
+ * object in it names a member twice: docs/uplink.md §8).
+ */
 export function parseJsonObject(input: string | Uint8Array, maxBytes: number): Record<string, unknown> | null {
   if (input.length > maxBytes) return null;
   let text: string;
@@ -112,5 +162,6 @@ export function parseJsonObject(input: string | Uint8Array, maxBytes: number): R
   } catch {
     return null;
   }
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  return hasDuplicateMember(text) ? null : (value as Record<string, unknown>);
 }

@@ -1,6 +1,6 @@
 /**
  * Health and threat events of the plant's IoT modules for the supplier cloud, on
- * `pc/v1/<plant>/up/health` (docs/firmware.md, "Health events to the cloud"). The same sealed,
+ * `pc/v1/<plant>/up/health` (docs/uplink.md §16, docs/firmware.md §12.7). The same sealed,
  * signed JSON as the recommendation reports (recommendation-box.ts): sealed
  * to the cloud's X25519 key, signed by the plant's Ed25519 key, sent as the UTF-8 bytes of its
  * canonical JSON. The module id travels only inside the sealed body; the machine as its
@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { ModuleEventKindSchema, type ModuleEventKind } from '../../src-preload/contract';
+import type { FixedRandomness } from './envelope';
 import type { SigningKeyPair } from './keys';
 import { isPseudonym } from './pseudonym';
 import {
@@ -65,13 +66,17 @@ const HEALTH_EVENT_KIND: PlantReportKind<HealthEventBody> = {
   limits: HEALTH_EVENT_LIMITS,
 };
 
-/** Seals and signs one event (its message cut to the limit): the bytes published on `pc/v1/<plant>/up/health`. */
+/**
+ * Seals and signs one event (its message cut to the limit): the bytes published on
+ * `pc/v1/<plant>/up/health`. `fixed` is for test vectors only.
+ */
 export function sealHealthEvent(
   body: HealthEventBody,
   keys: { plant: SigningKeyPair; cloudBox: { kid: string; publicKey: Uint8Array } },
+  fixed?: FixedRandomness,
 ): Uint8Array {
   const cut = body.message.length > HEALTH_EVENT_LIMITS.text ? `${body.message.slice(0, HEALTH_EVENT_LIMITS.text - 1)}…` : body.message;
-  return sealPlantReport(HEALTH_EVENT_KIND, { ...body, message: cut }, keys);
+  return sealPlantReport(HEALTH_EVENT_KIND, { ...body, message: cut }, keys, fixed);
 }
 
 export type HealthEventOpenResult = PlantReportOpenResult<HealthEventBody>;

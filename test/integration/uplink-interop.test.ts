@@ -7,7 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { buildPlainBatch, canonicalJson, ENVELOPE_OVERHEAD, envelopeLayout, sealBatch } from '../../src-main/protocol';
+import {
+  buildPlainBatch,
+  canonicalJson,
+  ENVELOPE_OVERHEAD,
+  envelopeLayout,
+  sealBatch,
+  sealHealthEvent,
+  type HealthEventBody,
+} from '../../src-main/protocol';
 import { T0, makeUplinkWorld, resign } from '../helpers/uplink-fixture';
 import { describeNeeding } from '../helpers/needs-package';
 
@@ -21,6 +29,7 @@ interface PyResult {
   reason?: string;
   header?: Record<string, string | number>;
   payload?: string;
+  body?: string;
 }
 
 function python(request: Record<string, string>): PyResult {
@@ -123,12 +132,38 @@ describeNeeding(['python3-nacl'], hasNacl, 'uplink interoperability with PyNaCl'
     expect(python({ kind: 'plain', json: edited, plantPublicKey: keys.plantPublicKey }).reason).toBe('bad signature');
   });
 
+  it('opens a module health event built by our code and refuses a tampered or duplicated one alike', () => {
+    const body: HealthEventBody = {
+      v: 1,
+      plant: w.plant,
+      machine: w.machine,
+      module: 'press-4.mod',
+      seq: 77,
+      kind: 'foreign-modbus-client',
+      at: T0 + 5,
+      active: true,
+      message: 'Modbus client 10.0.0.9:50212 connected besides the console — “Presse 4”',
+    };
+    const text = Buffer.from(sealHealthEvent(body, { plant: w.plantKey, cloudBox: w.cloudKey })).toString('utf8');
+    const req = { kind: 'module-health', ...keys, plant: w.plant };
+    const r = python({ ...req, json: JSON.stringify(JSON.parse(text), null, 2) });
+    expect(r).toEqual({ ok: true, body: canonicalJson(body) });
+    const doc = JSON.parse(text) as Record<string, string>;
+    const edited = canonicalJson({ ...doc, ct: doc.ct!.startsWith('A') ? `B${doc.ct!.slice(1)}` : `A${doc.ct!.slice(1)}` });
+    expect(python({ ...req, json: edited }).reason).toBe('bad_signature');
+    expect(python({ ...req, json: text, plant: makeUplinkWorld().plant }).reason).toBe('wrong_plant');
+    // "v" twice (the last one the signed 1): malformed, as our reader says too (uplink.md §8).
+    expect(python({ ...req, json: text.replace('{', '{"v":2,') }).reason).toBe('malformed');
+  });
+
   it('opens the documented test vector', () => {
     const v = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/uplink-vectors.json'), 'utf8')) as {
       inputs: { cloudBoxSeed: string };
       keys: { plantSigning: { publicKey: string } };
       sealed: { envelope: string; payloadJson: string };
       plain: { json: string };
+      moduleHealth: { wire: string; bodyJson: string };
+      pseudonyms: { plant: string };
     };
     // PyNaCl derives the X25519 secret from the documented seed itself (crypto_box_seed_keypair).
     const seedKey = spawnSync(
@@ -148,5 +183,13 @@ describeNeeding(['python3-nacl'], hasNacl, 'uplink interoperability with PyNaCl'
     expect(r.ok).toBe(true);
     expect(r.payload).toBe(v.sealed.payloadJson);
     expect(python({ kind: 'plain', json: v.plain.json, plantPublicKey: v.keys.plantSigning.publicKey }).ok).toBe(true);
+    const health = python({
+      kind: 'module-health',
+      json: v.moduleHealth.wire,
+      cloudSecretKey: seedKey,
+      plantPublicKey: v.keys.plantSigning.publicKey,
+      plant: v.pseudonyms.plant,
+    });
+    expect(health).toEqual({ ok: true, body: v.moduleHealth.bodyJson });
   });
 });

@@ -4,6 +4,7 @@ import {
   buildStateMessage,
   canonicalJson,
   cloudSubscription,
+  hasDuplicateMember,
   openPlain,
   openStateMessage,
   parseTopic,
@@ -97,6 +98,19 @@ describe('plain batches', () => {
     expect(reason(openPlain(built.json, opts({ topic: { plant: w.plant, machine: other.machine } })))).toBe('wrong_plant');
     expect(reason(openPlain(built.json, opts({ lastSequence: () => 7n })))).toBe('duplicate_sequence');
     expect(reason(openPlain(built.json, opts({ lastSequence: () => 9n })))).toBe('replay');
+  });
+
+  it('refuse a document naming a member twice, even when the last one is what was signed', () => {
+    const { built, opts } = setup();
+    expect(reason(openPlain(built.json, opts()))).toBe('accepted');
+    // JSON.parse keeps the last "seq" (the signed 7); a parser keeping the first would see 8.
+    const twice = built.json.replace('"seq":7', '"seq":8,"seq":7');
+    expect((JSON.parse(twice) as { seq: number }).seq).toBe(7);
+    expect(reason(openPlain(twice, opts()))).toBe('malformed');
+    // An escape does not hide a duplicate.
+    expect(reason(openPlain(built.json.replace('"seq":7', '"s\\u0065q":8,"seq":7'), opts()))).toBe('malformed');
+    expect(hasDuplicateMember('{"a":{"b":1},"c":[{"b":2},{"b":3}],"d":"{\\"d\\":1}","e\\\\":1,"e":2}')).toBe(false);
+    expect(hasDuplicateMember('{"a":[{"b":1,"b":2}]}')).toBe(true);
   });
 
   it('refuse to build a sequence JSON cannot carry exactly', () => {

@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VECTOR_INPUTS, makeUplinkVectors, writeUplinkVectors } from '../../scripts/make-uplink-vectors';
-import { openPlain, openSealed } from '../../src-main/protocol';
+import type { BoxVector } from '../../scripts/make-recommendation-vectors';
+import { openHealthEvent, openPlain, openSealed } from '../../src-main/protocol';
 import type { SodiumApi } from '../../src-main/protocol/sodium';
 
 const root = join(import.meta.dirname, '../..');
@@ -19,6 +20,7 @@ interface Vectors {
   plain: { json: string; signedJson: string; sig: string };
   cloudKeyAnnouncement: string;
   plantKeysAnnouncement: string;
+  moduleHealth: BoxVector;
 }
 const vectors = JSON.parse(readFileSync(fixturePath, 'utf8')) as Vectors;
 const hex = (s: string | number | undefined): Buffer => Buffer.from(String(s), 'hex');
@@ -130,6 +132,65 @@ describe('uplink test vectors', () => {
     expect(psig.toString('hex')).toBe(vectors.plain.sig);
   });
 
+  it('the library opens the module health vector (§16)', () => {
+    const cloud = { publicKey: Buffer.alloc(32), secretKey: Buffer.alloc(32) };
+    sodium.crypto_box_seed_keypair(cloud.publicKey, cloud.secretKey, hex(vectors.inputs.cloudBoxSeed));
+    const plantPk = hex(vectors.keys.plantSigning!.publicKey);
+    const r = openHealthEvent(Buffer.from(vectors.moduleHealth.wire, 'utf8'), {
+      plantKeys: (kid) => (kid === vectors.keys.plantSigning!.kid ? plantPk : null),
+      cloudBox: (kid) => (kid === vectors.keys.cloudBox!.kid ? cloud : null),
+      plant: vectors.pseudonyms.plant,
+    });
+    expect(r).toEqual({ ok: true, body: JSON.parse(vectors.moduleHealth.bodyJson), kid: vectors.keys.plantSigning!.kid });
+    // It took the plant's sequence number after the sealed (42) and plain (43) batches.
+    expect(r.ok && r.body.seq).toBe(44);
+  });
+
+  it('raw libsodium following §16 verifies, opens and rebuilds the module health vector byte for byte', () => {
+    const h = vectors.moduleHealth;
+    const doc = JSON.parse(h.wire) as Record<string, string | number>;
+    const b64 = (x: unknown) => Buffer.from(String(x), 'base64');
+    // The header: the clear members type, v, plant, enc, kid, names sorted, no whitespace.
+    const header = Buffer.from(JSON.stringify({ enc: doc.enc, kid: doc.kid, plant: doc.plant, type: doc.type, v: doc.v }), 'utf8');
+    expect(header.toString('utf8')).toBe(h.headerJson);
+    expect(doc.type).toBe('module-health');
+    // The signature: label ‖ the document without sig, canonical (the wire text is canonical already).
+    const { sig, ...unsigned } = doc;
+    const signedText = JSON.stringify(unsigned);
+    expect(signedText).toBe(h.signedJson);
+    const plant = { pk: Buffer.alloc(32), sk: Buffer.alloc(64) };
+    sodium.crypto_sign_seed_keypair(plant.pk, plant.sk, hex(vectors.inputs.plantSigningSeed));
+    const signed = Buffer.concat([Buffer.from('plant-console/module-health/v1\0'), Buffer.from(signedText, 'utf8')]);
+    expect(sodium.crypto_sign_verify_detached(hex(String(sig)), signed, plant.pk)).toBe(true);
+    const resigned = Buffer.alloc(64);
+    sodium.crypto_sign_detached(resigned, signed, plant.sk);
+    expect(resigned.toString('hex')).toBe(h.sig);
+    // The key block opens to contentKey ‖ BLAKE2b-256(header): 64 bytes.
+    const cloud = { pk: Buffer.alloc(32), sk: Buffer.alloc(32) };
+    sodium.crypto_box_seed_keypair(cloud.pk, cloud.sk, hex(vectors.inputs.cloudBoxSeed));
+    const keyPlain = Buffer.alloc(64);
+    expect(sodium.crypto_box_seal_open(keyPlain, b64(doc.key), cloud.pk, cloud.sk)).toBe(true);
+    expect(keyPlain.toString('hex')).toBe(h.keyBlockPlaintext);
+    const hh = Buffer.alloc(32);
+    sodium.crypto_generichash(hh, header);
+    expect(keyPlain.subarray(32).equals(hh)).toBe(true);
+    // The body: AEAD with AD = header, under the content key and nonce; rebuilt from the inputs alone.
+    const ct = b64(doc.ct);
+    const body = Buffer.alloc(ct.length - 16);
+    sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(body, null, ct, header, b64(doc.nonce), keyPlain.subarray(0, 32));
+    expect(body.toString('utf8')).toBe(h.bodyJson);
+    const again = Buffer.alloc(ct.length);
+    sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+      again,
+      body,
+      header,
+      null,
+      hex(vectors.inputs.healthNonce),
+      hex(vectors.inputs.healthContentKey),
+    );
+    expect(again.toString('hex')).toBe(h.ciphertext);
+  });
+
   it('docs/uplink.md shows the vectors as they are in the fixture', () => {
     expect(existsSync(docPath)).toBe(true);
     const doc = readFileSync(docPath, 'utf8').replace(/\s+/g, '');
@@ -144,6 +205,9 @@ describe('uplink test vectors', () => {
       vectors.plain.json.replace(/\s+/g, ''),
       vectors.cloudKeyAnnouncement.replace(/\s+/g, ''),
       vectors.plantKeysAnnouncement.replace(/\s+/g, ''),
+      ...(['bodyJson', 'headerJson', 'headerHash', 'keyBlock', 'nonce', 'ciphertext', 'sig', 'wire'] as const).map((k) =>
+        vectors.moduleHealth[k].replace(/\s+/g, ''),
+      ),
     ];
     for (const item of shown) expect(doc, `docs/uplink.md lacks ${item.slice(0, 40)}…`).toContain(item);
   });
