@@ -18,6 +18,7 @@ import {
   type KeyRing,
   type SigningKeyPair,
 } from '../src-main/protocol';
+import { sodium } from '../src-main/protocol/sodium';
 
 /** File names inside a supplier key directory. */
 export const KEY_FILES = {
@@ -42,15 +43,18 @@ const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters');
 const kid = z.string().refine(isKeyId, 'must be a key id (16 hex characters)');
 const notAfter = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable();
 
+// `alg`, `fingerprint` and `createdAt` are written by keygen but only informational: a file made
+// by other tooling with the members docs/provisioning.md requires is read (a fingerprint given
+// is checked against its key).
 const CloudKeyEntrySchema = z
   .object({
     kid,
-    alg: z.literal('x25519'),
+    alg: z.literal('x25519').optional(),
     publicKey: hex32,
     secretKey: hex32.optional(),
-    fingerprint: z.string(),
-    createdAt: z.string(),
-    notAfter,
+    fingerprint: z.string().optional(),
+    createdAt: z.string().optional(),
+    notAfter: notAfter.optional(),
   })
   .strict();
 
@@ -60,7 +64,7 @@ export const CloudKeysFileSchema = z
     v: z.literal(1),
     type: z.enum(['supplier-cloud/cloud-keys', 'supplier-cloud/cloud-keys-public']),
     current: kid,
-    lastIssued: z.number().int().min(0),
+    lastIssued: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     keys: z.array(CloudKeyEntrySchema).min(1),
   })
   .strict();
@@ -69,14 +73,14 @@ export type CloudKeysFile = z.infer<typeof CloudKeysFileSchema>;
 const SupplierKeyEntrySchema = z
   .object({
     kid,
-    alg: z.literal('ed25519'),
+    alg: z.literal('ed25519').optional(),
     publicKey: hex32,
     secretKey: z
       .string()
-      .regex(/^[0-9a-f]{128}$/)
+      .regex(/^[0-9a-f]{128}$/, 'must be 128 hex characters (seed ‖ public key)')
       .optional(),
-    fingerprint: z.string(),
-    createdAt: z.string(),
+    fingerprint: z.string().optional(),
+    createdAt: z.string().optional(),
   })
   .strict();
 
@@ -133,6 +137,15 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, path: string, what: 
   return parsed.data;
 }
 
+/** A fingerprint written beside a key must be that key's (a mixed-up file is refused, not trusted). */
+function checkFingerprint(path: string, k: { kid: string; fingerprint?: string | undefined }, pk: Buffer, alg: 'ed25519' | 'x25519'): void {
+  if (k.fingerprint !== undefined && k.fingerprint !== fingerprint(pk, alg))
+    throw new ConsoleError(
+      'CONFIG_INVALID',
+      `Key file ${path}: the fingerprint of ${k.kid} is not its public key's (${fingerprint(pk, alg)})`,
+    );
+}
+
 /** The cloud's X25519 ring from a key file; every secret key is checked against its public key. */
 export function readCloudKeyring(path: string): KeyRing<CloudKeyPair> {
   const file = parseWith(CloudKeysFileSchema, readJson(path, 'cloud key file'), path, 'Cloud key file');
@@ -143,11 +156,16 @@ export function readCloudKeyring(path: string): KeyRing<CloudKeyPair> {
       throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path} holds no secret key for ${k.kid}: give the .secret.json file`);
     if (keyId(publicKey, 'x25519') !== k.kid)
       throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path}: key id ${k.kid} does not match its public key`);
-    return { kid: k.kid, key: { publicKey, secretKey }, notAfter: k.notAfter };
+    checkFingerprint(path, k, publicKey, 'x25519');
+    const derived = Buffer.alloc(32);
+    sodium.crypto_scalarmult_base(derived, secretKey);
+    if (!derived.equals(publicKey))
+      throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path}: the secret key of ${k.kid} does not belong to its public key`);
+    return { kid: k.kid, key: { publicKey, secretKey }, notAfter: k.notAfter ?? null };
   });
   if (!entries.some((e) => e.kid === file.current))
     throw new ConsoleError('CONFIG_INVALID', `Cloud key file ${path}: the current key ${file.current} is not in it`);
-  return { current: file.current, entries, lastIssued: file.lastIssued };
+  return { current: file.current, entries, lastIssued: file.lastIssued ?? 0 };
 }
 
 /** The ring as the secret file's JSON, with the creation times it had (new keys: now). */
@@ -173,7 +191,7 @@ export function cloudKeysFile(ring: KeyRing<CloudKeyPair>, createdAt: Map<string
 export function cloudKeyCreationTimes(path: string): Map<string, string> {
   if (!existsSync(path)) return new Map();
   const file = parseWith(CloudKeysFileSchema, readJson(path, 'cloud key file'), path, 'Cloud key file');
-  return new Map(file.keys.map((k) => [k.kid, k.createdAt]));
+  return new Map(file.keys.flatMap((k) => (k.createdAt === undefined ? [] : [[k.kid, k.createdAt] as const])));
 }
 
 /** Writes the secret (0600) and public (0644) cloud key files of a key directory. */
@@ -209,13 +227,20 @@ export function readSupplierSigner(path: string): SigningKeyPair {
   if (!entry || !secret)
     throw new ConsoleError('CONFIG_INVALID', `Supplier key file ${path} holds no secret for its current key: give the .secret.json file`);
   const pair = signingKeyPairFromSecret(secret);
-  if (pair.kid !== entry.kid)
+  if (pair.kid !== entry.kid || !pair.publicKey.equals(Buffer.from(entry.publicKey, 'hex')))
     throw new ConsoleError('CONFIG_INVALID', `Supplier key file ${path}: key id ${entry.kid} does not match its key`);
+  checkFingerprint(path, entry, pair.publicKey, 'ed25519');
   return pair;
 }
 
 /** The supplier's public signing keys (from either supplier key file). */
 export function readSupplierPublicKeys(path: string): { kid: string; publicKey: Buffer }[] {
   const file = parseWith(SupplierKeysFileSchema, readJson(path, 'supplier key file'), path, 'Supplier key file');
-  return file.keys.map((k) => ({ kid: k.kid, publicKey: Buffer.from(k.publicKey, 'hex') }));
+  return file.keys.map((k) => {
+    const publicKey = Buffer.from(k.publicKey, 'hex');
+    if (keyId(publicKey, 'ed25519') !== k.kid)
+      throw new ConsoleError('CONFIG_INVALID', `Supplier key file ${path}: key id ${k.kid} does not match its public key`);
+    checkFingerprint(path, k, publicKey, 'ed25519');
+    return { kid: k.kid, publicKey };
+  });
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fingerprint, keyId, plantPseudonym, signingKeyPairFromSecret } from '../../src-main/protocol';
+import { boxKeyPair, fingerprint, keyId, plantPseudonym, signingKeyPairFromSecret } from '../../src-main/protocol';
 import { runSupplierCloudCli } from '../../supplier-cloud/cli';
 import { KEY_FILES, readCloudKeyring, readSupplierSigner } from '../../supplier-cloud/keyfiles';
 import { readProvisioning } from '../../supplier-cloud/provisioning';
@@ -28,6 +28,46 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'pc-supplier-keys-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('supplier key files made by other tooling', () => {
+  it('reads a cloud key file with exactly the required members of docs/provisioning.md, and refuses a mixed-up one', () => {
+    const a = boxKeyPair();
+    const b = boxKeyPair();
+    const entry = (k: typeof a) => ({ kid: k.kid, publicKey: k.publicKey.toString('hex'), secretKey: k.secretKey.toString('hex') });
+    const write = (doc: unknown) => {
+      const path = join(dir, 'cloud-keys.secret.json');
+      writeFileSync(path, JSON.stringify(doc));
+      return path;
+    };
+    const minimal = { v: 1, type: 'supplier-cloud/cloud-keys', current: a.kid, keys: [entry(a)] };
+    const ring = readCloudKeyring(write(minimal));
+    expect(ring).toMatchObject({ current: a.kid, lastIssued: 0, entries: [{ kid: a.kid, notAfter: null }] });
+    expect(ring.entries[0]!.key.secretKey.equals(a.secretKey)).toBe(true);
+    // The optional members, as keygen writes them, are checked when present.
+    const full = {
+      ...minimal,
+      lastIssued: 5,
+      keys: [
+        {
+          ...entry(a),
+          alg: 'x25519',
+          fingerprint: fingerprint(a.publicKey, 'x25519'),
+          createdAt: '2026-01-01T00:00:00.000Z',
+          notAfter: null,
+        },
+      ],
+    };
+    expect(readCloudKeyring(write(full)).lastIssued).toBe(5);
+    expect(() => readCloudKeyring(write({ ...minimal, keys: [{ ...entry(a), fingerprint: fingerprint(b.publicKey, 'x25519') }] }))).toThrow(
+      /the fingerprint of [0-9a-f]{16} is not its public key's/,
+    );
+    expect(() => readCloudKeyring(write({ ...minimal, keys: [{ ...entry(a), secretKey: b.secretKey.toString('hex') }] }))).toThrow(
+      /the secret key of [0-9a-f]{16} does not belong to its public key/,
+    );
+    expect(() => readCloudKeyring(write({ ...minimal, keys: [{ ...entry(a), comment: 'x' }] }))).toThrow(/invalid at keys\.0/);
+    expect(() => readCloudKeyring(write({ current: a.kid, keys: [entry(a)] }))).toThrow(/invalid at v/);
+  });
+});
 
 describe('supplier-cloud keygen', () => {
   it('writes secret files 0600 and public files 0644 whose key ids and fingerprints match the keys', async () => {
