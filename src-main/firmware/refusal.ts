@@ -52,7 +52,8 @@ export const FIRMWARE_REFUSAL_TEXT: Record<FirmwareRefusal, string> = {
   not_yet_valid: 'The release is dated in the future; check the clock.',
   wrong_model: 'The firmware is not made for this module’s hardware model.',
   version_rollback: 'The firmware is older than the one installed.',
-  version_reissued: 'This version exists already with another image: a version is never issued twice, so one of the two is not genuine or was rebuilt.',
+  version_reissued:
+    'This version exists already with another image: a version is never issued twice, so one of the two is not genuine or was rebuilt.',
   counter_rollback: 'The firmware’s security counter is lower than the installed one’s (a known-vulnerable release).',
   image_too_large: 'The image is larger than allowed or than its manifest says.',
   image_mismatch: 'The image does not match its manifest (another image, or damaged in transfer).',

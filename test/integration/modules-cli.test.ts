@@ -29,6 +29,20 @@ function io() {
 }
 const deps = { env: { PLANT_CONSOLE_PASSPHRASE: PASS }, prompt: null, log: silentLogger };
 
+/** The store as the console opens it (created in beforeAll), to read what the commands left in it. */
+function reopen(extra: Partial<Parameters<typeof openPlantStore>[0]> = {}) {
+  return openPlantStore({
+    dataDir,
+    demo: false,
+    passphrase: PASS,
+    env: {},
+    prompt: null,
+    log: silentLogger,
+    history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
+    ...extra,
+  });
+}
+
 beforeAll(async () => {
   const files = writeFixtureFiles(work, makeRoot(keys, 2), {
     good: makeRelease({ version: '1.1.0', securityCounter: 3 }, keys.slice(0, 2)),
@@ -49,16 +63,7 @@ beforeAll(async () => {
       },
     }),
   );
-  const store = await openPlantStore({
-    dataDir,
-    demo: false,
-    passphrase: PASS,
-    env: {},
-    prompt: null,
-    log: silentLogger,
-    argon2: { opslimit: 1, memlimit: 8192 },
-    history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
-  });
+  const store = await reopen({ argon2: { opslimit: 1, memlimit: 8192 } });
   store.close();
 });
 
@@ -90,15 +95,7 @@ describe('plant-console firmware', () => {
     expect(listed.releases[0]!.importedBy).toMatch(/^cli:/);
     expect(listed.refused).toMatchObject([{ code: 'unknown_key', fileName: 'forged.bundle' }]);
     // Both are in the audit log, as the operating-system user who ran the command.
-    const store = await openPlantStore({
-      dataDir,
-      demo: false,
-      passphrase: PASS,
-      env: {},
-      prompt: null,
-      log: silentLogger,
-      history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
-    });
+    const store = await reopen();
     try {
       const rows = store.db.prepare("SELECT kind, user, detail FROM audit_log WHERE kind LIKE 'firmware_%' ORDER BY seq").raw().all() as [
         string,
@@ -129,15 +126,7 @@ describe('plant-console firmware', () => {
     const b = io();
     expect(await runFirmwareCommand(['list', '--data-dir', dataDir], b.io, deps)).toBe(0);
     expect(b.o.out).toMatch(/Refused:\n.*huge\.pcfw {2}image_too_large: The bundle has 269484033 bytes/);
-    const store = await openPlantStore({
-      dataDir,
-      demo: false,
-      passphrase: PASS,
-      env: {},
-      prompt: null,
-      log: silentLogger,
-      history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
-    });
+    const store = await reopen();
     try {
       const last = store.db
         .prepare("SELECT user, detail FROM audit_log WHERE kind = 'firmware_refused' ORDER BY seq DESC LIMIT 1")
