@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from '../core/log';
 import { systemClock, type Clock } from '../core/types';
 import type { Json } from '../protocol/canonical';
 import type { StoreDb } from '../store/schema';
-import { hashSecret, INTERACTIVE_HASH_PARAMS, passwordProblem, pinProblem, type PasswordHashParams } from './passwords';
+import { hashSecret, INTERACTIVE_HASH_PARAMS, newPasswordProblem, pinProblem, type PasswordHashParams } from './passwords';
 import { isRole } from './roles';
 
 /** What may be shown about an account: never a hash. */
@@ -140,7 +140,9 @@ export class AccountStore {
   ): Promise<Account> {
     const name = input.name;
     const problem =
-      userNameProblem(name) ?? (isRole(input.role) ? null : `Unknown role "${String(input.role)}"`) ?? passwordProblem(input.password);
+      userNameProblem(name) ??
+      (isRole(input.role) ? null : `Unknown role "${String(input.role)}"`) ??
+      (await newPasswordProblem(input.password, name))?.message;
     if (problem) throw refuse(problem);
     if (input.pin !== undefined) {
       const pinBad = pinProblem(input.pin);
@@ -204,8 +206,8 @@ export class AccountStore {
   /** Sets a new password (sessions signed in with the old one end). */
   async resetPassword(name: string, password: string, by: AuditActor = {}): Promise<Account> {
     this.mustGet(name);
-    const problem = passwordProblem(password);
-    if (problem) throw refuse(problem);
+    const problem = await newPasswordProblem(password, name);
+    if (problem) throw refuse(problem.message);
     const hash = await hashSecret(password, this.hashParams);
     const now = this.clock.now();
     this.q.setPassword.run([hash, now, now, name]);

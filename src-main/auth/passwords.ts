@@ -5,6 +5,13 @@
  * polls the machines.
  */
 import { createRequire } from 'node:module';
+import {
+  COMMON_PASSWORD_REFUSAL,
+  MAX_PASSWORD_BYTES,
+  passwordShapeProblem,
+  type PasswordRefusal,
+} from '../../src-preload/contract/password-rules';
+import { isCommonPassword } from './common-passwords';
 
 /** The subset of sodium-native used here (typed locally, as src-main/store/sodium.ts does). */
 interface PwhashSodium {
@@ -40,18 +47,18 @@ export const TEST_HASH_PARAMS: PasswordHashParams = Object.freeze({
   memlimit: sodium.crypto_pwhash_MEMLIMIT_MIN,
 });
 
-export const MIN_PASSWORD_LENGTH = 10;
-/** Longer input gains nothing and costs memory to carry around. */
-export const MAX_PASSWORD_BYTES = 1024;
+export { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH } from '../../src-preload/contract/password-rules';
 export const MIN_PIN_LENGTH = 4;
 export const MAX_PIN_LENGTH = 12;
 
-/** Why a new password is refused, or null when it is acceptable. */
-export function passwordProblem(password: string): string | null {
-  if ([...password].length < MIN_PASSWORD_LENGTH) return `A password needs at least ${MIN_PASSWORD_LENGTH} characters`;
-  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return `A password may have at most ${MAX_PASSWORD_BYTES} bytes`;
-  if (password.trim() !== password) return 'A password may not start or end with spaces (they are easily lost when typed)';
-  return null;
+/**
+ * Why a new password for the account `name` is refused (NIST SP 800-63B: length, not the name,
+ * not repetitive or sequential, not on the list of common and breached passwords), or null.
+ */
+export async function newPasswordProblem(password: string, name?: string): Promise<PasswordRefusal | null> {
+  const shape = passwordShapeProblem(password, name);
+  if (shape) return shape;
+  return (await isCommonPassword(password)) ? COMMON_PASSWORD_REFUSAL : null;
 }
 
 /** Why a new PIN is refused, or null when it is acceptable. */

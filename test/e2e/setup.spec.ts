@@ -14,7 +14,7 @@ test.use({ plantOptions: { accounts: false } });
 
 const ADMIN = { name: 'anna', password: 'first admin password', pin: '2580' };
 
-test('a plant without accounts asks for its administrator on the console PC, once', async ({ page, browser, plant }) => {
+test('a plant without accounts asks for its administrator on the console PC, once', async ({ page, browser, plant, problems }) => {
   await page.goto(plant.console.url);
   const screen = page.getByTestId('setup-screen');
   await expect(screen).toBeVisible();
@@ -45,6 +45,34 @@ test('a plant without accounts asks for its administrator on the console PC, onc
   await page.getByTestId('setup-pin').fill(ADMIN.pin);
   await expect(page.getByTestId('setup-rule-again')).toHaveAttribute('data-ok', 'true');
   await expect(submit).toBeEnabled();
+
+  // NIST SP 800-63B: the name, repetition and sequences are ruled out as one types ...
+  const both = async (pw: string) => {
+    await page.getByTestId('setup-password').fill(pw);
+    await page.getByTestId('setup-password-again').fill(pw);
+  };
+  await both('Anna2024!!');
+  await expect(page.getByTestId('setup-rule-not-name')).toHaveAttribute('data-ok', 'false');
+  await expect(submit).toBeDisabled();
+  await both('abcdefghijkl');
+  await expect(page.getByTestId('setup-rule-not-name')).toHaveAttribute('data-ok', 'true');
+  await expect(page.getByTestId('setup-rule-not-pattern')).toHaveAttribute('data-ok', 'false');
+  await expect(submit).toBeDisabled();
+  // ... and the console's list of common and breached passwords answers with its reason in the form.
+  await both('Manchester');
+  await submit.click();
+  await expect(page.getByTestId('setup-error')).toContainText('list of common and breached passwords');
+  await expect(screen).toBeVisible();
+  // The browser logs the refused request (400) as an error of its own: that one is expected here.
+  const refused = /status of 400 \(Bad Request\)/;
+  await expect.poll(() => problems.some((p) => refused.test(p))).toBe(true);
+  problems.splice(
+    problems.findIndex((p) => refused.test(p)),
+    1,
+  );
+  await both(ADMIN.password);
+  // The reason was about that password: another one in the field no longer shows it.
+  await expect(page.getByTestId('setup-error')).toHaveCount(0);
 
   const shots = join(ROOT, 'test-results/screenshots');
   mkdirSync(shots, { recursive: true });

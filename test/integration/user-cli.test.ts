@@ -128,6 +128,12 @@ describe('plant-console user', () => {
     expect(short.code).toBe(2);
     expect(short.err).toContain('at least 10 characters');
     expect(short.err).not.toContain('short\n');
+    // NIST SP 800-63B (each rule is tested in test/unit/passwords.test.ts): the CLI says which one refused.
+    const common = await run(['user', 'add', '--data-dir', dataDir, '--name', 'bert', '--role', 'operator'], 'Password123\n');
+    expect(common).toMatchObject({ code: 2, err: expect.stringContaining('list of common and breached passwords') as string });
+    const resetName = await run(['user', 'reset', '--data-dir', dataDir, '--name', 'anna'], 'Anna-2024-07\n');
+    expect(resetName).toMatchObject({ code: 2, err: expect.stringContaining('not be the account name') as string });
+    expect(common.err + resetName.err).not.toMatch(/Password123|Anna-2024-07/);
     const taken = await run(['user', 'add', '--data-dir', dataDir, '--name', 'anna', '--role', 'operator'], 'another-password\n');
     expect(taken).toMatchObject({ code: 2, err: expect.stringContaining('A user "anna" exists already') as string });
     const role = await run(['user', 'add', '--data-dir', dataDir, '--name', 'bert', '--role', 'root'], 'bert-password-1\n');

@@ -10,7 +10,8 @@ import { attachIpcSetup } from '../../src-main/api/ipc-setup';
 import type { IpcMainLike, IpcSender } from '../../src-main/api/ipc-adapter';
 import { AuditLog } from '../../src-main/audit/log';
 import { AccountStore, userNameProblem } from '../../src-main/auth/accounts';
-import { passwordProblem, pinProblem, TEST_HASH_PARAMS } from '../../src-main/auth/passwords';
+import { pinProblem, TEST_HASH_PARAMS } from '../../src-main/auth/passwords';
+import { passwordShapeProblem } from '../../src-preload/contract/password-rules';
 import { createFirstAdmin, FirstStartSetup, needsSetup } from '../../src-main/auth/setup';
 import { ConsoleError } from '../../src-main/core/errors';
 import { memoryLogger } from '../../src-main/core/log';
@@ -191,11 +192,27 @@ describe('the setup screen rules', () => {
   it('agree with the console on names, passwords and PINs', () => {
     const names = ['anna', 'Anna', ' anna.b ', 'a', 'local-anna', '1anna', 'anna smith', 'x'.repeat(64), 'a'.repeat(65)];
     for (const n of names) expect(setupRules(n, GOOD, GOOD)[0]!.ok, n).toBe(userNameProblem(normalizeName(n)) === null);
-    const passwords = ['', 'short', 'exactly10c', ' leading space', 'trailing space ', 'ünïcödé pässwörd', 'ab'.repeat(600), GOOD];
+    const passwords = [
+      '',
+      'short',
+      'exactly10c',
+      ' leading space',
+      'trailing space ',
+      'ünïcödé pässwörd',
+      'ab'.repeat(600),
+      'Anna2024!!',
+      'aaaaaaaaaaaa',
+      '1234abcd5678',
+      'qwertyuiop',
+      GOOD,
+    ];
+    const passwordRules = ['length', 'spaces', 'not-name', 'not-pattern'];
     for (const p of passwords) {
-      const rules = setupRules('anna', p, p);
-      expect(rules[1]!.ok && rules[2]!.ok, JSON.stringify(p)).toBe(passwordProblem(p) === null);
+      const kept = setupRules('anna', p, p).filter((r) => passwordRules.includes(r.id) && !r.ok);
+      expect(kept.length === 0, JSON.stringify(p)).toBe(passwordShapeProblem(p, 'anna') === null);
     }
+    expect(setupRules('anna', 'Anna2024!!', '').find((r) => r.id === 'not-name')!.ok).toBe(false);
+    expect(setupRules('anna', 'abcabcabcabc', '').find((r) => r.id === 'not-pattern')!.ok).toBe(false);
     expect(setupRules('anna', GOOD, `${GOOD}x`).find((r) => r.id === 'again')!.ok).toBe(false);
     for (const pin of ['1234', '12a4', '123', '1'.repeat(13), '0000', '2580', '123456789012'])
       expect(pinRuleProblem(pin), pin).toBe(pinProblem(pin));

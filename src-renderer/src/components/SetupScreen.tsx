@@ -29,6 +29,8 @@ export function SetupScreen() {
   const [password, setPassword] = useState('');
   const [again, setAgain] = useState('');
   const [pin, setPin] = useState('');
+  // The password the console last refused: its reason stays shown only while that password is in the field.
+  const [sent, setSent] = useState<string | null>(null);
   const nameRef = useRef<HTMLInputElement>(null);
   const titleId = useId();
   const rulesId = useId();
@@ -67,6 +69,7 @@ export function SetupScreen() {
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     if (!ready || setup.busy || wait > 0) return;
+    setSent(password);
     const ok = await actions.create({ name, password, ...(pin ? { pin } : {}) });
     if (ok) {
       setPassword('');
@@ -78,7 +81,9 @@ export function SetupScreen() {
   const errorText = setup.error
     ? setup.error.retryAt !== null && wait > 0
       ? `Too many attempts — try again in ${wait} s`
-      : setup.error.message
+      : sent === password
+        ? setup.error.message
+        : null
     : null;
 
   return (

@@ -6,12 +6,19 @@
  * the account does not sign in: the store then signs in with it through the auth store, like
  * any sign-in, and when that fails it asks the person to sign in.
  *
- * The rules the screen shows as the person types mirror the console's password and
- * account-name rules; the console checks again and has the last word.
+ * The rules the screen shows as the person types are the console's password shape rules
+ * (src-preload/contract/password-rules.ts) and account-name rule; the console checks again,
+ * also against its list of common and breached passwords, and its refusal says why.
  */
 import { create } from 'zustand';
 import { BRIDGE_KEY } from '../../../src-preload/channels';
 import type { AuthBridge } from '../../../src-preload/contract';
+import {
+  MAX_PASSWORD_BYTES,
+  MIN_PASSWORD_LENGTH,
+  passwordShapeProblem,
+  type PasswordRuleCode,
+} from '../../../src-preload/contract/password-rules';
 import type { FetchLike } from '../transport/auth-port';
 import { useAuthStore } from './auth';
 
@@ -54,8 +61,6 @@ export interface SetupState {
   };
 }
 
-const MIN_PASSWORD = 10;
-const MAX_PASSWORD_BYTES = 1024;
 const NAME = /^[a-z][a-z0-9._-]{1,63}$/;
 
 /** The account name as the console stores it (trimmed, lowercase). */
@@ -67,6 +72,9 @@ export function normalizeName(name: string): string {
 export function setupRules(name: string, password: string, again: string): SetupRule[] {
   const n = normalizeName(name);
   const bytes = new TextEncoder().encode(password).length;
+  // The shape rules the console applies; the list of common passwords it checks itself and says so in the error.
+  const shape = password === '' ? null : passwordShapeProblem(password, n);
+  const kept = (codes: readonly PasswordRuleCode[]): boolean => password !== '' && (shape === null || !codes.includes(shape.code));
   return [
     {
       id: 'name',
@@ -75,10 +83,16 @@ export function setupRules(name: string, password: string, again: string): Setup
     },
     {
       id: 'length',
-      text: `Password: at least ${MIN_PASSWORD} characters`,
-      ok: [...password].length >= MIN_PASSWORD && bytes <= MAX_PASSWORD_BYTES,
+      text: `Password: at least ${MIN_PASSWORD_LENGTH} characters`,
+      ok: [...password].length >= MIN_PASSWORD_LENGTH && bytes <= MAX_PASSWORD_BYTES,
     },
     { id: 'spaces', text: 'Password: no spaces at the start or end', ok: password !== '' && password.trim() === password },
+    { id: 'not-name', text: 'Password: not the name, nor the name with digits added', ok: kept(['account-name']) },
+    {
+      id: 'not-pattern',
+      text: 'Password: no repeated or sequential characters ("aaaa…", "1234…", "qwerty…")',
+      ok: kept(['repetitive', 'sequential']),
+    },
     { id: 'again', text: 'The password typed the same twice', ok: password !== '' && password === again },
   ];
 }
