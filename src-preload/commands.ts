@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { CommandName } from './channels';
 import { AlarmEventSchema, AlarmSummarySchema } from './contract/alarms';
 import { AuditPageSchema } from './contract/audit';
+import { AuditLinksSchema, LockoutSchema } from './contract/trust';
 import { FirmwareReleaseSchema, ModuleViewSchema, ModulesStateSchema, RolloutSchema } from './contract/firmware';
 import { RecoInboxSchema, RecommendationSchema } from './contract/recommendations';
 import {
@@ -183,6 +184,15 @@ export const COMMANDS = {
       .strict(),
     response: AuditPageSchema,
     roles: ['maintenance', 'admin'],
+  },
+  // Where the audit log is witnessed outside the plant (syslog, the supplier cloud): its link states.
+  'audit.links': { request: Empty, response: AuditLinksSchema, roles: ['maintenance', 'admin'] },
+  // Sign-in lockouts: an admin sees them and lifts one (audited).
+  'auth.lockouts': { request: Empty, response: z.object({ lockouts: z.array(LockoutSchema) }), roles: ['admin'] },
+  'auth.unlock': {
+    request: z.object({ id: z.string().min(1).max(400) }).strict(),
+    response: z.object({ lifted: LockoutSchema.nullable() }),
+    roles: ['admin'],
   },
   // Supplier recommendations: everyone on site may read the inbox; only maintenance decides.
   'reco.list': { request: Empty, response: RecoInboxSchema, roles: ['operator', 'maintenance', 'admin', 'viewer'] },

@@ -18,6 +18,7 @@ export * from './contract/remote';
 export * from './contract/audit';
 export * from './contract/recommendations';
 export * from './contract/firmware';
+export * from './contract/trust';
 export * from './commands';
 export * from './events';
 export * from './wire';

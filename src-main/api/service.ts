@@ -27,9 +27,9 @@ import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import type { PlantCore } from '../core/plant';
 import type { RemoteApi } from '../remote/api';
-import type { ModulesApi, RecoApi } from './subsystems';
+import type { AuditLinksApi, LockoutApi, ModulesApi, RecoApi } from './subsystems';
 
-export type { ModulesApi, RecoApi } from './subsystems';
+export type { AuditLinksApi, LockoutApi, ModulesApi, RecoApi } from './subsystems';
 import { disabledUplinkStatus, leavesPlan, type UplinkApi } from '../uplink/points';
 import { demoAccounts } from '../auth/demo';
 
@@ -66,6 +66,10 @@ export interface ConsoleApiOptions {
   confirm?: ConfirmGate;
   /** IoT modules and firmware (src-main/modules/): the modules.* and firmware.* commands and modules.update. */
   modules?: ModulesApi;
+  /** Sign-in lockouts (AuthService): auth.lockouts and auth.unlock. */
+  lockouts?: LockoutApi;
+  /** The audit log's witnesses outside the plant: audit.links. */
+  auditLinks?: AuditLinksApi;
 }
 
 type Handler = (caller: Caller, request: never) => unknown;
@@ -213,6 +217,9 @@ export class ConsoleApi {
         if (!opts.audit) throw new ConsoleError('UNAVAILABLE', 'This console keeps no audit log');
         return auditPage(opts.audit, req, (m, pt) => this.core.point(m, pt));
       },
+      'audit.links': () => opts.auditLinks?.links() ?? { syslog: null, witness: null },
+      'auth.lockouts': () => ({ lockouts: opts.lockouts?.lockouts() ?? [] }),
+      'auth.unlock': (caller, req: { id: string }) => ({ lifted: opts.lockouts?.unlock(req.id, auditActor(caller)) ?? null }),
       'reco.list': (caller) => needReco().inbox(caller),
       'reco.apply': (caller, req: { id: string; pin?: string }) => needReco().apply(caller, req),
       'reco.reject': (caller, req: { id: string; reason: string }) => needReco().reject(caller, req),

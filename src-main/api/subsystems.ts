@@ -1,8 +1,20 @@
 /**
- * What the console API needs of the two subsystems that plug into it when configured: the
- * recommendation inbox (src-main/recommendations/) and the module manager (src-main/modules/).
+ * What the console API needs of the subsystems that plug into it when configured: the
+ * recommendation inbox (src-main/recommendations/), the module manager (src-main/modules/),
+ * sign-in lockouts (auth/sign-in-guard.ts) and the audit log's witnesses (audit/links.ts).
  */
-import type { Caller, FirmwareRelease, ModuleView, ModulesState, RecoInbox, Recommendation, Rollout } from '../../src-preload/contract';
+import type {
+  AuditLinks,
+  Caller,
+  FirmwareRelease,
+  LockoutView,
+  ModuleView,
+  ModulesState,
+  RecoInbox,
+  Recommendation,
+  Rollout,
+} from '../../src-preload/contract';
+import type { AuditActor } from '../audit/record';
 
 /** What the reco.* commands need of the recommendation inbox. */
 export interface RecoApi {
@@ -24,4 +36,15 @@ export interface ModulesApi {
   stop(caller: Caller, req: { rolloutId: string; reason: string }): Rollout;
   /** Called whenever what the Modules page shows changes. */
   onUpdate(handler: () => void): () => void;
+}
+
+/** What auth.lockouts and auth.unlock need (AuthService). */
+export interface LockoutApi {
+  lockouts(): LockoutView[];
+  unlock(id: string, by: AuditActor): LockoutView | null;
+}
+
+/** What audit.links needs: the state of the syslog link and of the cloud witness. */
+export interface AuditLinksApi {
+  links(): AuditLinks;
 }

@@ -223,6 +223,7 @@ export async function startPlant(opts: {
     confirm,
     ...(reco ? { reco: reco.service } : {}),
     ...(modules ? { modules: modules.manager } : {}),
+    lockouts: auth,
   });
   // The demo's supplier cloud subscribes before the plant publishes, so it sees every batch from the first.
   if (uplink) await demo?.uplink?.startCloud();

@@ -1,5 +1,6 @@
 /**
- * `plant-console user add|list|disable|enable|reset|pin`: headless account administration.
+ * `plant-console user add|list|disable|enable|reset|pin|lockouts|unlock`: headless account
+ * administration, sign-in lockouts included (listed and lifted, audited as done by the CLI).
  * The store is unlocked the way `keys show` does it (src-main/app/keys-cli.ts). Passwords and
  * PINs come from standard input only: typed twice without echo on a terminal, or the first
  * line of piped input for scripts. Never from the command line, where `ps` and shell history
@@ -9,12 +10,15 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditLog } from '../audit/log';
 import type { AuditActor } from '../audit/record';
-import { AccountStore, userNameProblem, type Account } from '../auth/accounts';
+import { AccountStore, normalizeUserName, userNameProblem, type Account } from '../auth/accounts';
+import { DEFAULT_GUARD_POLICY, SignInGuard, type Lockout } from '../auth/sign-in-guard';
+import { SqlThrottleTable } from '../auth/throttle-sql';
 import type { PasswordHashParams } from '../auth/passwords';
 import { isRole, ALL_ROLES } from '../auth/roles';
 import { defineCommand, defineGroup, parseCommand, selectCommand } from '../core/command-line';
 import { ConsoleError } from '../core/errors';
-import { consoleLogger, type Logger } from '../core/log';
+import { consoleLogger, silentLogger, type Logger } from '../core/log';
+import { systemClock } from '../core/types';
 import { storeKeyWrapper } from '../store/key-file';
 import { openPlantStore, type PlantStore } from '../store/open';
 import type { PassphrasePrompt } from '../store/prompt';
@@ -118,6 +122,18 @@ export async function readNewSecret(what: string, deps: StoreCliDeps, io: Out): 
   return line;
 }
 
+/** The store's sign-in lockouts, read and lifted as the console does. */
+function guardFor(store: PlantStore, audit?: AuditLog): SignInGuard {
+  return new SignInGuard(new SqlThrottleTable(store.db), DEFAULT_GUARD_POLICY, { clock: systemClock, audit, log: silentLogger });
+}
+
+/** One lockout in words: what is locked, from where, until when. */
+function lockoutLine(l: Lockout): string {
+  const who = l.scope === 'source' ? 'every account' : (l.user ?? '(not a name)');
+  const from = l.scope === 'pin' ? 'PIN confirmations' : l.source === null ? 'every network source' : `from ${l.source}`;
+  return `${l.scope.padEnd(8)} ${who.padEnd(24)} ${from.padEnd(26)} ${l.failures} failures, until ${new Date(l.lockedUntil).toISOString()}`;
+}
+
 function accountLine(a: Account): string {
   const status = a.disabled ? 'disabled' : 'enabled';
   return `${a.name.padEnd(24)} ${a.role.padEnd(17)} ${status.padEnd(9)} ${(a.hasPin ? 'pin' : '-').padEnd(4)} ${new Date(a.createdAt).toISOString()}`;
@@ -132,12 +148,12 @@ export const DATA_DIR_OPTION = {
 } as const;
 const NAME = { type: 'string', arg: 'NAME', required: true, help: 'the account name' } as const;
 const FROM_STDIN =
-  'The store is unlocked with the passphrase from PLANT_CONSOLE_PASSPHRASE_FILE, the systemd credential plant-console-passphrase or PLANT_CONSOLE_PASSPHRASE, or asked for on a terminal. The password is read from standard input: asked twice without echo on a terminal, or the first line of piped input; never from the command line.';
+  'The store is unlocked with the passphrase from PLANT_CONSOLE_PASSPHRASE_FILE, the systemd credential plant-console-passphrase or PLANT_CONSOLE_PASSPHRASE, or asked for on a terminal. The password is read from standard input: asked twice without echo on a terminal, or the first line of piped input; never from the command line. A password is refused, with the reason, when shorter than 10 characters, derived from the account name, repetitive or sequential, or on the shipped list of common and breached passwords.';
 
 /** `plant-console user …`: one command per action, for parsing and help. */
 export const USER_COMMANDS = defineGroup({
   name: 'plant-console user',
-  summary: 'local accounts: add, list, disable, enable, reset, pin',
+  summary: 'local accounts: add, list, disable, enable, reset, pin; sign-in lockouts: lockouts, unlock',
   commands: [
     defineCommand({
       name: 'plant-console user add',
@@ -186,11 +202,28 @@ export const USER_COMMANDS = defineGroup({
       },
       examples: ['plant-console user pin --name anna', 'plant-console user pin --name anna --remove'],
     }),
+    defineCommand({
+      name: 'plant-console user lockouts',
+      summary: 'the sign-in lockouts in force: per source and account, per source, per account for the network, per PIN',
+      options: { 'data-dir': DATA_DIR_OPTION, json: { type: 'boolean', help: 'JSON instead of a table' } },
+      examples: ['plant-console user lockouts --data-dir /var/lib/plant-console'],
+    }),
+    defineCommand({
+      name: 'plant-console user unlock',
+      summary: 'lifts sign-in lockouts: every one of the account, of the source, or of the account from that source',
+      details: 'Needs --name, --source or both. Lifting is audited as done by the CLI.',
+      options: {
+        'data-dir': DATA_DIR_OPTION,
+        name: { type: 'string', arg: 'NAME', help: 'the account whose lockouts are lifted' },
+        source: { type: 'string', arg: 'ADDRESS', help: 'the network source (IP address) whose lockouts are lifted' },
+      },
+      examples: ['plant-console user unlock --name anna', 'plant-console user unlock --source 10.0.4.17'],
+    }),
   ],
 });
 
 /** Every option any `user` command takes (each command accepts its own only). */
-type UserValues = { 'data-dir': string; name?: string; role?: string; remove?: boolean; json?: boolean };
+type UserValues = { 'data-dir': string; name?: string; role?: string; remove?: boolean; json?: boolean; source?: string };
 
 /** `user <subcommand>`; resolves with the exit code, throws ConsoleErrors for the CLI to print. */
 export async function runUserCommand(argv: string[], io: Out, deps: StoreCliDeps = {}): Promise<number> {
@@ -199,7 +232,10 @@ export async function runUserCommand(argv: string[], io: Out, deps: StoreCliDeps
   // Each command's spec defaults --data-dir and accepts a subset of the others.
   const values = parseCommand(command, rest).values as unknown as UserValues;
   const name = values.name ?? '';
-  if (sub !== 'list' && name === '') throw new ConsoleError('BAD_REQUEST', `user ${sub} needs --name NAME`);
+  if (sub === 'unlock' && name === '' && values.source === undefined)
+    throw new ConsoleError('BAD_REQUEST', 'user unlock needs --name NAME (every lockout of the account), --source ADDRESS, or both');
+  if (sub !== 'list' && sub !== 'lockouts' && sub !== 'unlock' && name === '')
+    throw new ConsoleError('BAD_REQUEST', `user ${sub} needs --name NAME`);
   if (sub === 'add' && !isRole(values.role)) {
     throw new ConsoleError('BAD_REQUEST', `user add needs --role, one of: ${ALL_ROLES.join(', ')}`);
   }
@@ -251,6 +287,23 @@ export async function runUserCommand(argv: string[], io: Out, deps: StoreCliDeps
         const pin = values.remove ? null : await readNewSecret(`PIN for ${name}`, deps, io);
         await accounts.setPin(name, pin, by);
         io.out(pin === null ? `The PIN of ${name} is removed.\n` : `The PIN of ${name} is set.\n`);
+        return 0;
+      }
+      case 'lockouts': {
+        const list = guardFor(store).lockouts();
+        if (values.json) io.out(JSON.stringify({ lockouts: list }, null, 2) + '\n');
+        else if (list.length === 0) io.out('No sign-in lockout in force.\n');
+        else io.out(list.map(lockoutLine).join('\n') + '\n');
+        return 0;
+      }
+      case 'unlock': {
+        const match = { ...(name !== '' ? { user: normalizeUserName(name) } : {}), ...(values.source ? { source: values.source } : {}) };
+        const lifted = guardFor(store, audit).unlockWhere(match, by);
+        if (lifted.length === 0) {
+          io.out('No sign-in lockout in force for that: nothing to lift.\n');
+          return 0;
+        }
+        io.out(lifted.map((l) => `Lifted: ${lockoutLine(l)}`).join('\n') + '\n');
         return 0;
       }
       default:

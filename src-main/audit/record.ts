@@ -26,6 +26,8 @@ export const AUDIT_KINDS = [
   'login',
   'login_failed',
   'lockout',
+  /** An admin lifted a sign-in lockout (UI or `plant-console user unlock`). */
+  'lockout_lifted',
   'logout',
   'session_expired',
   'user_added',

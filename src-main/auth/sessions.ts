@@ -11,11 +11,12 @@
  * - Activity means a person: input reported by the UI (`activity`), or a command that changes
  *   something (session-types.ts isActivityCommand). Checking a session (`resume`) never
  *   extends it, so trend refreshes and event streams cannot keep an abandoned panel open.
- * - Unsuccessful logins are throttled per account name (known or not, so a lockout says
- *   nothing about which names exist) and per source (throttle.ts); an unknown name costs the
- *   same Argon2id verification as a known one. Attempts refused while a delay or lockout runs
- *   are not checked and not audited one by one (a brute force would flood the log); every
- *   checked failure and every lockout is.
+ * - Unsuccessful logins are throttled per source and account name (known or not, so a lockout
+ *   says nothing about which names exist), per source, and per account over the network, with
+ *   lockouts kept in the store and lifted by an admin (sign-in-guard.ts); an unknown name costs
+ *   the same Argon2id verification as a known one. Attempts refused while a lockout runs are not
+ *   checked and not audited one by one (a brute force would flood the log); every checked
+ *   failure, every lockout and every lifted lockout is.
  */
 import type { Role } from '../../src-preload/contract';
 import type { AuditActor, AuditSink } from '../audit/record';
@@ -36,7 +37,9 @@ import {
   type SessionEndReason,
   type SessionInfo,
 } from './session-types';
-import { Throttle } from './throttle';
+import { guardPolicy, lockedWords, SignInGuard, type Lockout } from './sign-in-guard';
+import type { ThrottleTable } from './throttle';
+import { SqlThrottleTable } from './throttle-sql';
 
 /** Options of the AuthService; every duration in ms. */
 export interface AuthServiceOptions {
@@ -47,10 +50,12 @@ export interface AuthServiceOptions {
   idleLockMs?: { local?: number | null; remote?: number | null };
   /** The longest any session lives (default 12 h). */
   absoluteMs?: number;
-  /** Failures that lock an account name (default 5). */
+  /** Failures from one source that lock an account name there (default 5); also the PIN's limit. */
   maxFailures?: number;
-  /** Failures that lock a source (default 5). */
+  /** Failures that lock a remote source, whatever names it tries (default 5). */
   maxSourceFailures?: number;
+  /** Failures of one account from all network sources together that lock it for the network, never locally (default 20). */
+  maxNetworkFailures?: number;
   /** How long a lockout lasts, and how long failures are remembered (default 15 min). */
   lockoutMs?: number;
   /** Delay after the first failure, doubling (default 1 s), up to `maxDelayMs` (default 60 s). */
@@ -61,6 +66,10 @@ export interface AuthServiceOptions {
    * every account out of the panel beside the machines; accounts still lock, sources delay.
    */
   lockLocalSource?: boolean;
+  /** Where failure counters and lockouts live (default: the store's login_throttle table). */
+  throttleTable?: ThrottleTable;
+  /** How a failed attempt's answer waits (tests advance a fake clock). */
+  sleep?: (ms: number) => Promise<void>;
   /** Sweep for idle and expired sessions on a timer (default true; tests call `sweep`). */
   timers?: boolean;
   sweepMs?: number;
@@ -68,6 +77,7 @@ export interface AuthServiceOptions {
 
 export { callerOf, isActivityCommand, sessionTokenHash } from './session-types';
 export type { LoginResult, LoginSource, PinResult, SessionEndedHandler, SessionEndReason, SessionInfo } from './session-types';
+export type { Lockout } from './sign-in-guard';
 
 const MIN = 60_000;
 /** Names longer than any account name are cut for counting and audit. */
@@ -80,9 +90,7 @@ export class AuthService {
   private readonly audit: AuditSink | undefined;
   private readonly idle: { local: number | null; remote: number | null };
   private readonly absoluteMs: number;
-  private readonly lockLocalSource: boolean;
-  private readonly byAccount: Throttle;
-  private readonly bySource: Throttle;
+  private readonly guard: SignInGuard;
   private readonly table: SessionTable;
   private readonly handlers = new Set<SessionEndedHandler>();
   private readonly timer: ReturnType<typeof setInterval> | null;
@@ -102,11 +110,19 @@ export class AuthService {
       remote: opts.idleLockMs?.remote === undefined ? 15 * MIN : opts.idleLockMs.remote,
     };
     this.absoluteMs = opts.absoluteMs ?? 12 * 60 * MIN;
-    this.lockLocalSource = opts.lockLocalSource ?? false;
-    const lockoutMs = opts.lockoutMs ?? 15 * MIN;
-    const delays = { baseDelayMs: opts.baseDelayMs ?? 1000, maxDelayMs: opts.maxDelayMs ?? 60_000, lockoutMs };
-    this.byAccount = new Throttle({ ...delays, maxFailures: opts.maxFailures ?? 5 }, this.clock);
-    this.bySource = new Throttle({ ...delays, maxFailures: opts.maxSourceFailures ?? 5 }, this.clock);
+    this.guard = new SignInGuard(
+      opts.throttleTable ?? new SqlThrottleTable(db),
+      guardPolicy({
+        maxFailures: opts.maxFailures,
+        maxSourceFailures: opts.maxSourceFailures,
+        maxNetworkFailures: opts.maxNetworkFailures,
+        lockoutMs: opts.lockoutMs,
+        baseDelayMs: opts.baseDelayMs,
+        maxDelayMs: opts.maxDelayMs,
+        lockLocalSource: opts.lockLocalSource,
+      }),
+      { clock: this.clock, audit: this.audit, log: this.log, ...(opts.sleep ? { sleep: opts.sleep } : {}) },
+    );
     this.table = new SessionTable(db, this.clock);
     this.offAccounts = accounts.onChange((c) => {
       if (c.kind === 'disabled') this.endSessionsOf(c.name, 'account-disabled');
@@ -118,28 +134,34 @@ export class AuthService {
     } else this.timer = null;
   }
 
-  /** Checks a name and password from `source`; on success opens a session and returns its token (shown once). */
+  /**
+   * Checks a name and password from `source`; on success opens a session and returns its token
+   * (shown once). A failure is answered no sooner than its delay after the request arrived.
+   */
   async login(name: string, password: string, source: LoginSource): Promise<LoginResult> {
+    const requestAt = this.clock.now();
     const user = normalizeUserName(name).slice(0, MAX_NAME);
-    const srcKey = `${source.origin}:${source.key}`;
-    const blocked = [this.byAccount.check(user), this.bySource.check(srcKey)].filter((c) => !c.allowed);
-    if (blocked.length > 0) {
+    const turn = await this.guard.turn(this.guard.queueOf(source), () => this.loginNow(user, password, source, requestAt));
+    if (turn.ran) return turn.value;
+    this.refused++;
+    return {
+      ok: false,
+      code: 'LOCKED_OUT',
+      message: 'Too many sign-ins at once from here: try again in a few seconds',
+      retryAfterMs: 2000,
+    };
+  }
+
+  private async loginNow(user: string, password: string, source: LoginSource, requestAt: number): Promise<LoginResult> {
+    const lockedMs = this.guard.lockedFor(user, source);
+    if (lockedMs > 0) {
       this.refused++;
-      const retryAfterMs = Math.max(...blocked.map((c) => (c.allowed ? 0 : c.retryAfterMs)));
-      return {
-        ok: false,
-        code: 'LOCKED_OUT',
-        message: `Too many failed sign-ins: try again in ${Math.ceil(retryAfterMs / 1000)} s`,
-        retryAfterMs,
-      };
+      return { ok: false, code: 'LOCKED_OUT', message: lockedWords('sign-ins', lockedMs), retryAfterMs: lockedMs };
     }
-    this.byAccount.attempt(user);
-    const failures = this.bySource.attempt(srcKey);
     const secrets = this.accounts.secrets(user);
     const good = secrets ? await verifySecret(secrets.passwordHash, password) : await dummyVerify(password, this.accounts.hashParams);
     if (good && secrets && !secrets.account.disabled) {
-      this.byAccount.succeeded(user);
-      this.bySource.succeeded(srcKey);
+      this.guard.succeeded(user, source);
       const { token, info } = this.open(secrets.account.name, secrets.account.role, source);
       this.audit?.record({
         kind: 'login',
@@ -161,27 +183,22 @@ export class AuthService {
     const reason = !secrets ? 'unknown-user' : disabled ? 'disabled' : 'bad-password';
     // An unknown name is recorded only when it could be a name: a password typed into the name field must not land in the log.
     const auditName = secrets || userNameProblem(user) === null ? user : null;
+    const failure = this.guard.failed(user, auditName, source);
     this.audit?.record({
       kind: 'login_failed',
       user: auditName,
       origin: source.origin,
-      detail: { source: source.key, reason, failures },
+      detail: { source: source.key, reason, failures: failure.failures },
     });
-    const accountLock = this.byAccount.failed(user);
-    const sourceLock = this.bySource.failed(srcKey, source.origin === 'remote' || this.lockLocalSource);
-    if (accountLock !== null) this.lockout('account', auditName, source, accountLock);
-    if (sourceLock !== null) this.lockout('source', auditName, source, sourceLock);
-    const retryAfterMs = Math.max(this.byAccount.retryAfterMs(user), this.bySource.retryAfterMs(srcKey));
-    if (accountLock !== null || sourceLock !== null) {
-      return {
-        ok: false,
-        code: 'LOCKED_OUT',
-        message: `Too many failed sign-ins: locked for ${Math.ceil(retryAfterMs / 60_000)} min`,
-        retryAfterMs,
-      };
+    // The delay counts from the request: the password check's own time is part of it, not added to it.
+    await this.guard.hold(requestAt, failure.delayMs);
+    if (failure.locked.length > 0) {
+      const until = Math.max(...failure.locked.map((l) => l.until));
+      const retryAfterMs = Math.max(0, until - this.clock.now());
+      return { ok: false, code: 'LOCKED_OUT', message: lockedWords('sign-ins', retryAfterMs), retryAfterMs };
     }
-    if (disabled) return { ok: false, code: 'DISABLED', message: 'This account is disabled: ask an administrator', retryAfterMs };
-    return { ok: false, code: 'BAD_CREDENTIALS', message: 'Wrong name or password', retryAfterMs };
+    if (disabled) return { ok: false, code: 'DISABLED', message: 'This account is disabled: ask an administrator', retryAfterMs: 0 };
+    return { ok: false, code: 'BAD_CREDENTIALS', message: 'Wrong name or password', retryAfterMs: 0 };
   }
 
   /**
@@ -243,50 +260,59 @@ export class AuthService {
     return () => void this.handlers.delete(handler);
   }
 
-  /** Checks the PIN of `user` for a confirmation; failures count and lock like passwords (separately). */
+  /** Checks the PIN of `user` for a confirmation; failures count, delay and lock like passwords (separately). */
   async verifyPin(user: string, pin: string): Promise<PinResult> {
-    const key = `pin:${user}`;
-    const c = this.byAccount.check(key);
-    if (!c.allowed)
-      return {
-        ok: false,
-        code: 'LOCKED_OUT',
-        message: `Too many wrong PINs: try again in ${Math.ceil(c.retryAfterMs / 1000)} s`,
-        retryAfterMs: c.retryAfterMs,
-      };
-    const failures = this.byAccount.attempt(key);
+    const requestAt = this.clock.now();
+    const turn = await this.guard.turn(this.guard.pinQueue(user), () => this.verifyPinNow(user, pin, requestAt));
+    return turn.ran
+      ? turn.value
+      : { ok: false, code: 'LOCKED_OUT', message: 'A PIN check for this account is still running', retryAfterMs: 1000 };
+  }
+
+  private async verifyPinNow(user: string, pin: string, requestAt: number): Promise<PinResult> {
+    const lockedMs = this.guard.pinLockedFor(user);
+    if (lockedMs > 0) return { ok: false, code: 'LOCKED_OUT', message: lockedWords('wrong PINs', lockedMs), retryAfterMs: lockedMs };
     const secrets = this.accounts.secrets(user);
-    if (secrets && !secrets.pinHash) {
-      this.byAccount.cancel(key);
+    if (secrets && !secrets.pinHash)
       return { ok: false, code: 'NO_PIN', message: 'No PIN is set for this account: confirm with the password' };
-    }
-    if (secrets?.account.disabled) {
-      this.byAccount.cancel(key);
-      return { ok: false, code: 'DISABLED', message: 'This account is disabled' };
-    }
+    if (secrets?.account.disabled) return { ok: false, code: 'DISABLED', message: 'This account is disabled' };
     const good = secrets?.pinHash ? await verifySecret(secrets.pinHash, pin) : await dummyVerify(pin, this.accounts.hashParams);
     if (good) {
-      this.byAccount.succeeded(key);
+      this.guard.pinSucceeded(user);
       return { ok: true };
     }
-    this.audit?.record({ kind: 'login_failed', user: secrets ? user : null, detail: { method: 'pin', reason: 'bad-pin', failures } });
-    const locked = this.byAccount.failed(key);
-    if (locked !== null) {
-      this.audit?.record({ kind: 'lockout', user, detail: { scope: 'pin', until: locked, failures } });
+    const failure = this.guard.pinFailed(user);
+    this.audit?.record({
+      kind: 'login_failed',
+      user: secrets ? user : null,
+      detail: { method: 'pin', reason: 'bad-pin', failures: failure.failures },
+    });
+    await this.guard.hold(requestAt, failure.delayMs);
+    const lock = failure.locked[0];
+    if (lock) {
       return {
         ok: false,
         code: 'LOCKED_OUT',
         message: 'Too many wrong PINs: the PIN is locked for now',
-        retryAfterMs: locked - this.clock.now(),
+        retryAfterMs: Math.max(0, lock.until - this.clock.now()),
       };
     }
-    return { ok: false, code: 'BAD_PIN', message: 'Wrong PIN', retryAfterMs: this.byAccount.retryAfterMs(key) };
+    return { ok: false, code: 'BAD_PIN', message: 'Wrong PIN', retryAfterMs: 0 };
   }
 
-  /** Lifts a lockout of an account name (an admin's decision). */
-  unlock(user: string): void {
-    this.byAccount.clear(user);
-    this.byAccount.clear(`pin:${user}`);
+  /** Sign-in lockouts in force (an admin's list). */
+  lockouts(): Lockout[] {
+    return this.guard.lockouts();
+  }
+
+  /** Lifts one lockout by its id (an admin's decision, audited); null when none was in force. */
+  unlock(id: string, by: AuditActor = {}): Lockout | null {
+    return this.guard.unlock(id, by);
+  }
+
+  /** Lifts every lockout of an account (all sources, its PIN) or of a source (audited); returns those lifted. */
+  unlockWhere(match: { user?: string; source?: string }, by: AuditActor = {}): Lockout[] {
+    return this.guard.unlockWhere(match, by);
   }
 
   /** Ends idle, expired and no longer valid sessions; returns how many ended. */
@@ -367,15 +393,6 @@ export class AuthService {
         this.log.log('warn', 'A session-ended handler threw', { sessionId: s.id, error: String(err) });
       }
     }
-  }
-
-  private lockout(scope: 'account' | 'source', user: string | null, source: LoginSource, until: number): void {
-    this.audit?.record({ kind: 'lockout', user, origin: source.origin, detail: { scope, source: source.key, until } });
-    this.log.log('warn', `Sign-in locked for the ${scope} after repeated failures`, {
-      scope,
-      source: source.key,
-      until: new Date(until).toISOString(),
-    });
   }
 
   private info(s: StoredSession): SessionInfo {

@@ -1,13 +1,14 @@
 /**
- * Unsuccessful-login throttling for one kind of key (an account name, or a source such as an
- * IP address): after f failures the next attempt waits base·2^(f−1) (1, 2, 4, 8… s, at most
- * `maxDelayMs`), and `maxFailures` failures lock the key for `lockoutMs`. Failures are forgotten
- * after `lockoutMs` without one, and on success.
+ * Unsuccessful-login counters for one kind of key (a source and account, a source, an account
+ * from anywhere on the network, a PIN): after f failures the answer to the failing attempt is
+ * held until base·2^(f−1) after its request arrived (1, 2, 4, 8… s, at most `maxDelayMs`:
+ * AuthService serves the delay), and `maxFailures` failures lock the key for `lockoutMs`.
+ * Failures are forgotten after `lockoutMs` without one, and on success.
  *
- * An attempt counts as a failure from the moment it starts (`attempt`) until it is known to
- * have succeeded, so parallel guesses cannot all slip through before the first is judged.
- * Kept in memory with a bound on entries: a flood of invented names cannot exhaust memory, and
- * the oldest unlocked entries give way first.
+ * The counters live in a ThrottleTable: the store's `login_throttle` table in the console
+ * (throttle-sql.ts), so a restart keeps lockouts and `plant-console user unlock` lifts them
+ * from another process; in memory for tests. Rows are bounded: a flood of invented names
+ * cannot fill the disk, and the oldest unlocked entries give way first.
  */
 import type { Clock } from '../core/types';
 
@@ -16,85 +17,129 @@ export interface ThrottlePolicy {
   /** Failures that lock the key (Infinity: never locks, only delays). */
   maxFailures: number;
   lockoutMs: number;
-  /** Delay after the first failure; doubles with each further one. */
+  /** Delay after the first failure; doubles with each further one (0: none). */
   baseDelayMs: number;
   maxDelayMs: number;
 }
 
-/** Whether an attempt may go ahead now. */
-export type ThrottleCheck = { allowed: true } | { allowed: false; retryAfterMs: number; locked: boolean };
+/** What a key counts: a source and account, a whole source, an account from anywhere remote, or a PIN. */
+export type ThrottleScope = 'account' | 'source' | 'network' | 'pin';
 
-interface Entry {
+/** What a key is about, for the admin's list and the audit log. */
+export interface ThrottleLabels {
+  scope: ThrottleScope;
+  /** The account name tried (null for a source). */
+  user: string | null;
+  /** The source key: a client address, or 'local' for the console window (null: every source). */
+  source: string | null;
+  origin: 'local' | 'remote' | null;
+}
+
+/** One key's counters. */
+export interface ThrottleEntry extends ThrottleLabels {
+  key: string;
   failures: number;
   lastFailureAt: number;
+  lockedAt: number | null;
   lockedUntil: number | null;
 }
 
-/** The wait before the next attempt after `failures` consecutive failures. */
+/** Where counters are kept. */
+export interface ThrottleTable {
+  get(key: string): ThrottleEntry | undefined;
+  put(entry: ThrottleEntry): void;
+  delete(key: string): boolean;
+  all(): ThrottleEntry[];
+  /** Deletes the oldest unlocked entries beyond `max`. */
+  prune(max: number): void;
+}
+
+/** Counters in memory (tests, and tools without a store). */
+export class MemoryThrottleTable implements ThrottleTable {
+  private readonly entries = new Map<string, ThrottleEntry>();
+
+  get(key: string): ThrottleEntry | undefined {
+    const e = this.entries.get(key);
+    return e ? { ...e } : undefined;
+  }
+
+  put(entry: ThrottleEntry): void {
+    // Re-inserted so that Map order is the order of last use (pruning takes the oldest).
+    this.entries.delete(entry.key);
+    this.entries.set(entry.key, { ...entry });
+  }
+
+  delete(key: string): boolean {
+    return this.entries.delete(key);
+  }
+
+  all(): ThrottleEntry[] {
+    return [...this.entries.values()].map((e) => ({ ...e }));
+  }
+
+  prune(max: number): void {
+    for (const [key, e] of this.entries) {
+      if (this.entries.size <= max) return;
+      if (e.lockedUntil === null) this.entries.delete(key);
+    }
+  }
+}
+
+/** The wait after `failures` consecutive failures. */
 export function failureDelayMs(failures: number, baseDelayMs: number, maxDelayMs: number): number {
-  if (failures <= 0) return 0;
+  if (failures <= 0 || baseDelayMs <= 0) return 0;
   return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(failures - 1, 30));
 }
 
-/** Failure counters by key. */
-export class Throttle {
-  private readonly entries = new Map<string, Entry>();
+/** What a failure did to its key. */
+export interface FailureOutcome {
+  failures: number;
+  /** How long the answer to this attempt is held, from its request. */
+  delayMs: number;
+  /** The end of the lockout this failure started, or null. */
+  lockedUntil: number | null;
+}
 
+/** Failure counters by key, on a table. */
+export class Throttle {
   constructor(
     private readonly policy: ThrottlePolicy,
     private readonly clock: Clock,
+    private readonly table: ThrottleTable = new MemoryThrottleTable(),
     private readonly maxEntries = 10_000,
   ) {}
 
-  /** May an attempt for `key` go ahead now? */
-  check(key: string): ThrottleCheck {
-    const now = this.clock.now();
-    const e = this.current(key, now);
-    if (!e) return { allowed: true };
-    if (e.lockedUntil !== null) return { allowed: false, retryAfterMs: e.lockedUntil - now, locked: true };
-    const wait = e.lastFailureAt + failureDelayMs(e.failures, this.policy.baseDelayMs, this.policy.maxDelayMs) - now;
-    return wait > 0 ? { allowed: false, retryAfterMs: wait, locked: false } : { allowed: true };
+  /** The end of the key's lockout, or null when it is not locked now. */
+  lockedUntil(key: string): number | null {
+    return this.current(key, this.clock.now())?.lockedUntil ?? null;
   }
 
-  /** Counts an attempt as a failure until `succeeded` says otherwise; returns the failures so far. */
-  attempt(key: string): number {
+  /** Counts a failed attempt; locks the key when it reached the limit and `lockable`. */
+  fail(key: string, labels: ThrottleLabels, lockable = true): FailureOutcome {
     const now = this.clock.now();
-    const e = this.current(key, now) ?? { failures: 0, lastFailureAt: now, lockedUntil: null };
-    e.failures++;
-    e.lastFailureAt = now;
-    // Re-inserted so that Map order is the order of last use (eviction takes the oldest).
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    this.evict();
-    return e.failures;
-  }
-
-  /** Settles a failed attempt: locks the key when it reached the limit; returns the lock's end when it just locked. */
-  failed(key: string, lockable = true): number | null {
-    const now = this.clock.now();
-    const e = this.entries.get(key);
-    if (!e || e.lockedUntil !== null || !lockable || e.failures < this.policy.maxFailures) return null;
-    e.lockedUntil = now + this.policy.lockoutMs;
-    return e.lockedUntil;
+    const prev = this.current(key, now);
+    const failures = (prev?.failures ?? 0) + 1;
+    const locks = lockable && (prev?.lockedUntil ?? null) === null && failures >= this.policy.maxFailures;
+    const lockedUntil = locks ? now + this.policy.lockoutMs : (prev?.lockedUntil ?? null);
+    this.table.put({
+      ...labels,
+      key,
+      failures,
+      lastFailureAt: now,
+      lockedAt: locks ? now : (prev?.lockedAt ?? null),
+      lockedUntil,
+    });
+    this.table.prune(this.maxEntries);
+    return {
+      failures,
+      delayMs: failureDelayMs(failures, this.policy.baseDelayMs, this.policy.maxDelayMs),
+      lockedUntil: locks ? lockedUntil : null,
+    };
   }
 
   /** A successful attempt: forgets the key's failures. */
   succeeded(key: string): void {
-    this.entries.delete(key);
-  }
-
-  /** Takes back a counted attempt that was no guess (e.g. a PIN check for an account without PIN). */
-  cancel(key: string): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    e.failures--;
-    if (e.failures <= 0 && e.lockedUntil === null) this.entries.delete(key);
-  }
-
-  /** Ms until the next attempt for `key` may be made (0: now). */
-  retryAfterMs(key: string): number {
-    const c = this.check(key);
-    return c.allowed ? 0 : c.retryAfterMs;
+    this.table.delete(key);
   }
 
   /** Consecutive failures of `key` (0 when none are remembered). */
@@ -102,29 +147,24 @@ export class Throttle {
     return this.current(key, this.clock.now())?.failures ?? 0;
   }
 
-  /** Forgets a key (an admin unlocking an account). */
-  clear(key: string): void {
-    this.entries.delete(key);
+  /** Forgets a key (an admin lifting a lockout); true when there was something to forget. */
+  clear(key: string): boolean {
+    return this.table.delete(key);
   }
 
-  /** The entry of `key` with expired locks and stale failures forgotten. */
-  private current(key: string, now: number): Entry | undefined {
-    const e = this.entries.get(key);
+  /** The key's entry with an expired lock or stale failures forgotten. */
+  private current(key: string, now: number): ThrottleEntry | undefined {
+    const e = this.table.get(key);
     if (!e) return undefined;
-    const lockOver = e.lockedUntil !== null && now >= e.lockedUntil;
-    const quiet = e.lockedUntil === null && now - e.lastFailureAt >= this.policy.lockoutMs;
-    if (lockOver || quiet) {
-      this.entries.delete(key);
+    if (isExpired(e, now, this.policy.lockoutMs)) {
+      this.table.delete(key);
       return undefined;
     }
     return e;
   }
+}
 
-  private evict(): void {
-    if (this.entries.size <= this.maxEntries) return;
-    for (const [key, e] of this.entries) {
-      if (this.entries.size <= this.maxEntries) return;
-      if (e.lockedUntil === null) this.entries.delete(key);
-    }
-  }
+/** True when `e`'s lock has run out, or its failures are older than `lockoutMs` without a lock. */
+export function isExpired(e: ThrottleEntry, now: number, lockoutMs: number): boolean {
+  return e.lockedUntil !== null ? now >= e.lockedUntil : now - e.lastFailureAt >= lockoutMs;
 }

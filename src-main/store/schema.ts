@@ -337,6 +337,26 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // Sign-in failure counters and lockouts (src-main/auth/throttle-sql.ts): kept over a restart,
+    // listed and lifted by an admin. `key` names the scope, the source and the account tried.
+    version: 7,
+    name: 'sign-in lockouts',
+    sql: `
+      CREATE TABLE login_throttle (
+        key             TEXT PRIMARY KEY,
+        scope           TEXT NOT NULL CHECK (scope IN ('account', 'source', 'network', 'pin')),
+        user            TEXT,
+        source          TEXT,
+        origin          TEXT,
+        failures        INTEGER NOT NULL,
+        last_failure_at INTEGER NOT NULL,
+        locked_at       INTEGER,
+        locked_until    INTEGER
+      ) STRICT;
+      CREATE INDEX login_throttle_locked ON login_throttle (locked_until) WHERE locked_until IS NOT NULL;
+    `,
+  },
 ];
 
 /**

@@ -77,7 +77,10 @@ export async function setupPeople(
   await accounts.add({ name: 'maint', role: 'maintenance', password: PASSWORDS.maint, pin: MAINT_PIN });
   await accounts.add({ name: 'oper', role: 'operator', password: PASSWORDS.oper });
   await accounts.add({ name: 'support', role: 'supplier-support', password: PASSWORDS.support });
-  const auth = new AuthService(db, accounts, { audit, clock, timers: false, ...opts.auth });
+  // With a fake clock (one that has `t`), a failure's answer waits on it instead of in real time.
+  const fake = opts.clock as { t?: number } | undefined;
+  const sleep = fake && typeof fake.t === 'number' ? (ms: number) => Promise.resolve(void (fake.t = (fake.t ?? 0) + ms)) : undefined;
+  const auth = new AuthService(db, accounts, { audit, clock, timers: false, ...(sleep ? { sleep } : {}), ...opts.auth });
   const config = resolveConfig(
     {
       plant: { name: 'People test', timezone: 'UTC' },

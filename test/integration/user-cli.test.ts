@@ -205,6 +205,51 @@ describe('plant-console user', () => {
     expect(exported.out).not.toMatch(/otto-(new-)?password|Anna-correct/);
   });
 
+  it('lists the sign-in lockouts of a store and lifts those of an account, audited as the CLI', async () => {
+    const remote = { key: '10.9.0.1', origin: 'remote' } as const;
+    let store = await open();
+    try {
+      const auth = new AuthService(store.db, new AccountStore(store.db), { timers: false, maxFailures: 1, baseDelayMs: 0 });
+      expect(await auth.login('anna', 'wrong-password', remote)).toMatchObject({ code: 'LOCKED_OUT' });
+      auth.close();
+    } finally {
+      store.close();
+    }
+    const listed = await run(['user', 'lockouts', '--data-dir', dataDir, '--json']);
+    const lockouts = (JSON.parse(listed.out) as { lockouts: { scope: string; user: string; source: string }[] }).lockouts;
+    expect(lockouts.map((l) => [l.scope, l.user, l.source])).toEqual([['account', 'anna', '10.9.0.1']]);
+    const lifted = await run(['user', 'unlock', '--data-dir', dataDir, '--name', 'Anna']);
+    expect(lifted).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^Lifted: account +anna +from 10\.9\.0\.1 +1 failures, until /) as string,
+    });
+    expect(await run(['user', 'unlock', '--data-dir', dataDir])).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--name NAME') as string,
+    });
+    store = await open();
+    try {
+      const auth = new AuthService(store.db, new AccountStore(store.db), { timers: false });
+      expect(await auth.login('anna', ANNA_PW, remote)).toMatchObject({ ok: true });
+      auth.close();
+      const audit = store.db.prepare("SELECT user, detail FROM audit_log WHERE kind = 'lockout_lifted'").raw().all() as [string, string][];
+      expect(audit.map(([user, detail]) => [user.startsWith('cli:'), JSON.parse(detail) as unknown])).toEqual([
+        [
+          true,
+          {
+            account: 'anna',
+            lockedAt: expect.any(Number) as number,
+            scope: 'account',
+            source: '10.9.0.1',
+            until: expect.any(Number) as number,
+          },
+        ],
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+
   it('asks twice without echo on a terminal and refuses two different entries', async () => {
     const tty = () => {
       const input = new PassThrough() as PassThrough & { isTTY: boolean; setRawMode(mode: boolean): void; raw: boolean[] };
@@ -238,8 +283,8 @@ describe('plant-console audit', () => {
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(/^audit log intact: \d+ records, head signed at \d{4}-\d\d-\d\dT[\d:.]+Z \(record \d+, key [0-9a-f]{16}\)\n$/);
     const count = Number(/intact: (\d+) records/.exec(ok.out)?.[1]);
-    // Two users added, one disabled, enabled, reset and given a PIN (the test's own sign-ins are not audited).
-    expect(count).toBe(6);
+    // Two users added, one disabled, enabled, reset and given a PIN, one lockout lifted (the test's own sign-ins are not audited).
+    expect(count).toBe(7);
 
     const jsonl = await run(['audit', 'export', '--data-dir', dataDir]);
     expect(jsonl.out.trimEnd().split('\n')).toHaveLength(count);

@@ -59,6 +59,9 @@ const LOCAL_MATRIX = `
   remote.reportPage - - - Y -
   remote.summary   - Y Y - -
   audit.query      - Y Y - -
+  audit.links      - Y Y - -
+  auth.lockouts    - - Y - -
+  auth.unlock      - - Y - -
   reco.list        Y Y Y - Y
   reco.apply       - Y Y - -
   reco.reject      - Y Y - -
@@ -121,6 +124,10 @@ const CALLS: Record<CommandName, { request: unknown; allowed: 'ok' | 'NOT_FOUND'
   'remote.summary': { request: { grantId: 'g' }, allowed: 'UNAVAILABLE' },
   // No audit log wired into this API: an allowed call passes the gate and finds none.
   'audit.query': { request: { kinds: ['write'] }, allowed: 'UNAVAILABLE' },
+  // Without syslog, uplink or sign-in service wired: nothing witnessed, nothing locked, nothing to lift.
+  'audit.links': { request: {}, allowed: 'ok' },
+  'auth.lockouts': { request: {}, allowed: 'ok' },
+  'auth.unlock': { request: { id: 'account|remote|10.0.0.7|anna' }, allowed: 'ok' },
   // No uplink in this plant, so no recommendations: an allowed call passes the gate and finds none.
   'reco.list': { request: {}, allowed: 'UNAVAILABLE' },
   'reco.apply': { request: { id: 'r-1' }, allowed: 'UNAVAILABLE' },

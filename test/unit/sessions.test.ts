@@ -38,18 +38,25 @@ async function setup(opts: AuthServiceOptions = {}, db: StoreDb = freshDb()) {
       return this.t;
     },
   };
+  // The answer to a failure is held on this fake clock: each wait is recorded and passes at once.
+  const sleeps: number[] = [];
+  const sleep = (ms: number): Promise<void> => {
+    sleeps.push(ms);
+    clock.t += ms;
+    return Promise.resolve();
+  };
   const audit = new AuditLog(db, { signing: signingKeyPair() }, { clock, timers: false });
   const accounts = new AccountStore(db, { clock, audit, hashParams: TEST_HASH_PARAMS });
   if (!accounts.get('alice')) {
     await accounts.add({ name: 'alice', role: 'maintenance', password: ALICE_PW, pin: '2580' });
     await accounts.add({ name: 'bob', role: 'operator', password: BOB_PW });
   }
-  const auth = new AuthService(db, accounts, { clock, audit, timers: false, ...opts });
+  const auth = new AuthService(db, accounts, { clock, audit, timers: false, sleep, ...opts });
   services.push(auth);
   const ended: { id: string; user: string; reason: SessionEndReason }[] = [];
   auth.onSessionEnded((id, user, reason) => ended.push({ id, user, reason }));
   const kinds = (kind: AuditKind) => audit.query({ kind, limit: 1000 }).reverse();
-  return { db, clock, audit, accounts, auth, ended, kinds };
+  return { db, clock, audit, accounts, auth, ended, kinds, sleeps };
 }
 
 function freshDb(): StoreDb {
@@ -120,14 +127,15 @@ describe('login', () => {
   });
 
   it('answers a wrong password and an unknown name the same way, and refuses a disabled account only with the right password', async () => {
-    const { auth, accounts, clock, kinds } = await setup();
+    const { auth, accounts, kinds, sleeps } = await setup();
     const wrong = failed(await auth.login('alice', 'not-her-password', REMOTE_A));
     const unknown = failed(await auth.login('mallory', 'whatever-password', REMOTE_B));
-    expect(wrong).toEqual({ ok: false, code: 'BAD_CREDENTIALS', message: 'Wrong name or password', retryAfterMs: S });
+    expect(wrong).toEqual({ ok: false, code: 'BAD_CREDENTIALS', message: 'Wrong name or password', retryAfterMs: 0 });
     expect(unknown).toEqual(wrong);
+    // Both answered after the same first delay.
+    expect(sleeps).toEqual([S, S]);
     accounts.disable('bob');
     expect(failed(await auth.login('bob', 'not-bobs-password', { key: '10.0.0.9', origin: 'remote' })).code).toBe('BAD_CREDENTIALS');
-    clock.t += S;
     expect(failed(await auth.login('bob', BOB_PW, { key: '10.0.0.10', origin: 'remote' })).code).toBe('DISABLED');
     expect(kinds('login_failed').map((r) => [r.user, r.detail['reason']])).toEqual([
       ['alice', 'bad-password'],
@@ -145,96 +153,163 @@ describe('login', () => {
 });
 
 describe('unsuccessful logins', () => {
-  it('grows the delay 1, 2, 4, 8 s and locks the account after 5 failures for 15 min', async () => {
-    const { auth, clock, kinds } = await setup();
+  /** Makes every password check of `accounts` take `ms` on the fake clock, as Argon2id takes real time. */
+  function slowChecks(ctx: Awaited<ReturnType<typeof setup>>, ms: number): void {
+    const secrets = ctx.accounts.secrets.bind(ctx.accounts);
+    ctx.accounts.secrets = (name: string) => {
+      ctx.clock.t += ms;
+      return secrets(name);
+    };
+  }
+
+  it('answers the 1st to 4th failure 1, 2, 4, 8 s after its request however long the check took, then locks that source and account', async () => {
+    const ctx = await setup();
+    const { auth, clock, kinds, sleeps } = ctx;
     expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map((f) => failureDelayMs(f, S, 60 * S))).toEqual([0, 1, 2, 4, 8, 16, 32, 60, 60].map((s) => s * S));
-    // Each attempt from another source, so only the account's counter is at work.
-    const from = (i: number) => ({ key: `10.1.0.${i}`, origin: 'remote' as const });
-    for (const [i, delay] of [1, 2, 4, 8].entries()) {
-      const r = failed(await auth.login('alice', 'wrong-password', from(i)));
-      expect(r).toMatchObject({ code: 'BAD_CREDENTIALS', retryAfterMs: delay * S });
-      // Too early: refused without looking at the password, even the right one.
-      clock.t += delay * S - 1;
-      expect(failed(await auth.login('alice', ALICE_PW, from(10 + i)))).toMatchObject({ code: 'LOCKED_OUT', retryAfterMs: 1 });
-      clock.t += 1;
+    slowChecks(ctx, 700);
+    const answeredAfter: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const asked = clock.t;
+      const r = failed(await auth.login('alice', 'wrong-password', REMOTE_A));
+      answeredAfter.push(clock.t - asked);
+      // The delay was served in the answer: the next attempt is checked at once.
+      expect(r).toMatchObject({ code: 'BAD_CREDENTIALS', retryAfterMs: 0 });
     }
-    const fifth = failed(await auth.login('alice', 'wrong-password', from(5)));
-    expect(fifth).toMatchObject({ code: 'LOCKED_OUT', retryAfterMs: 15 * MIN });
-    clock.t += 15 * MIN - 1;
-    expect(failed(await auth.login('alice', ALICE_PW, from(6)))).toMatchObject({ code: 'LOCKED_OUT', retryAfterMs: 1 });
-    // Bob is not affected by Alice's lockout.
-    succeeded(await auth.login('bob', BOB_PW, from(7)));
-    clock.t += 1;
-    succeeded(await auth.login('alice', ALICE_PW, from(8)));
-    expect(kinds('login_failed')).toHaveLength(5);
-    expect(kinds('lockout').map((r) => [r.user, r.detail['scope'], r.detail['until']])).toEqual([
-      ['alice', 'account', T0 + 15 * S + 15 * MIN],
+    expect(answeredAfter).toEqual([1, 2, 4, 8].map((s) => s * S));
+    // The 700 ms of each check are part of the delay, not added to it (nor taken off it).
+    expect(sleeps).toEqual([300, 1300, 3300, 7300]);
+    const fifthAt = clock.t;
+    const fifth = failed(await auth.login('alice', 'wrong-password', REMOTE_A));
+    expect(fifth.code).toBe('LOCKED_OUT');
+    expect(fifth.message).toMatch(/locked for 15 min/);
+    const lockedUntil = fifthAt + 700 + 15 * MIN;
+    expect(auth.lockouts().map((l) => [l.scope, l.user, l.source, l.lockedUntil])).toEqual([
+      ['account', 'alice', REMOTE_A.key, lockedUntil],
+      ['source', null, REMOTE_A.key, lockedUntil],
     ]);
-    expect(auth.stats().refusedAttempts).toBe(5);
+    // Refused without a check, even the right password; the answer says until when.
+    const checks = sleeps.length;
+    expect(failed(await auth.login('alice', ALICE_PW, REMOTE_A))).toMatchObject({
+      code: 'LOCKED_OUT',
+      retryAfterMs: lockedUntil - clock.t,
+    });
+    expect(sleeps).toHaveLength(checks);
+    // The panel beside the machines and other network sources are not locked out with it.
+    succeeded(await auth.login('alice', ALICE_PW, LOCAL));
+    succeeded(await auth.login('alice', ALICE_PW, REMOTE_B));
+    clock.t = lockedUntil;
+    succeeded(await auth.login('alice', ALICE_PW, REMOTE_A));
+    expect(kinds('login_failed').map((r) => r.detail['failures'])).toEqual([1, 2, 3, 4, 5]);
+    expect(kinds('lockout').map((r) => [r.user, r.detail['scope'], r.detail['source'], r.detail['until']])).toEqual([
+      ['alice', 'account', REMOTE_A.key, lockedUntil],
+      [null, 'source', REMOTE_A.key, lockedUntil],
+    ]);
+    expect(auth.stats().refusedAttempts).toBe(1);
+  });
+
+  it('lets two correct sign-ins at the same moment both in, and makes parallel guesses wait for each other', async () => {
+    const { auth, clock, sleeps } = await setup();
+    const both = await Promise.all([auth.login('alice', ALICE_PW, REMOTE_A), auth.login('alice', ALICE_PW, REMOTE_A)]);
+    expect(both.map((r) => r.ok)).toEqual([true, true]);
+    const local = await Promise.all([auth.login('alice', ALICE_PW, LOCAL), auth.login('bob', BOB_PW, LOCAL)]);
+    expect(local.map((r) => r.ok)).toEqual([true, true]);
+    expect(sleeps).toEqual([]);
+
+    const asked = clock.t;
+    const answered: number[] = [];
+    const guesses = ['guess-number-1', 'guess-number-2', 'guess-number-3'].map((pw) =>
+      auth.login('alice', pw, REMOTE_A).then((r) => {
+        answered.push(clock.t - asked);
+        return r;
+      }),
+    );
+    expect((await Promise.all(guesses)).map((r) => r.ok || r.code)).toEqual(['BAD_CREDENTIALS', 'BAD_CREDENTIALS', 'BAD_CREDENTIALS']);
+    // One at a time, each answered its delay after the requests came in: 1, 2 and 4 s.
+    expect(answered).toEqual([1 * S, 2 * S, 4 * S]);
+  });
+
+  it('refuses more attempts from one source than wait in its queue', async () => {
+    const { auth } = await setup({ maxFailures: 100, maxSourceFailures: 100 });
+    const all = await Promise.all(Array.from({ length: 10 }, (_, i) => auth.login('alice', `guess-number-${i}`, REMOTE_A)));
+    const codes = all.map((r) => (r.ok ? 'ok' : r.code === 'LOCKED_OUT' ? r.message : r.code));
+    expect(codes.filter((c) => c === 'BAD_CREDENTIALS')).toHaveLength(8);
+    expect(codes.filter((c) => c === 'Too many sign-ins at once from here: try again in a few seconds')).toHaveLength(2);
   });
 
   it('locks a remote source that tries many names, and only that source', async () => {
-    const { auth, clock, kinds } = await setup();
+    const { auth, kinds } = await setup();
     const names = ['root', 'admin', 'operator', 'service', 'plc'];
     for (const [i, name] of names.entries()) {
       const r = failed(await auth.login(name, 'password123', REMOTE_A));
       expect(r.code).toBe(i < 4 ? 'BAD_CREDENTIALS' : 'LOCKED_OUT');
-      clock.t += r.retryAfterMs ?? 0;
-      if (i === 4) expect(r.retryAfterMs).toBe(15 * MIN);
     }
-    clock.t -= 15 * MIN - 1;
     expect(failed(await auth.login('alice', ALICE_PW, REMOTE_A)).code).toBe('LOCKED_OUT');
     succeeded(await auth.login('alice', ALICE_PW, REMOTE_B));
-    expect(kinds('lockout').map((r) => r.detail)).toEqual([{ scope: 'source', source: '10.0.0.7', until: expect.any(Number) as number }]);
-    clock.t += 15 * MIN;
-    succeeded(await auth.login('bob', BOB_PW, REMOTE_A));
+    expect(kinds('lockout').map((r) => r.detail)).toEqual([
+      { scope: 'source', source: '10.0.0.7', until: expect.any(Number) as number, failures: 5 },
+    ]);
+  });
+
+  it('locks an account guessed from many network sources for the network only: the local panel still signs in', async () => {
+    const { auth } = await setup({ maxNetworkFailures: 3 });
+    for (let i = 0; i < 3; i++) failed(await auth.login('alice', 'wrong-password', { key: `10.3.0.${i}`, origin: 'remote' }));
+    expect(failed(await auth.login('alice', ALICE_PW, { key: '10.3.0.99', origin: 'remote' })).code).toBe('LOCKED_OUT');
+    expect(auth.lockouts().map((l) => [l.scope, l.user, l.source])).toEqual([['network', 'alice', null]]);
+    succeeded(await auth.login('alice', ALICE_PW, LOCAL));
+    succeeded(await auth.login('bob', BOB_PW, { key: '10.3.0.99', origin: 'remote' }));
   });
 
   it('delays the local console after failures but locks only accounts there, unless told to', async () => {
-    const { auth, clock } = await setup();
-    for (const name of ['a1', 'a2', 'a3', 'a4', 'a5', 'a6']) {
-      const r = failed(await auth.login(name, 'password123', LOCAL));
-      expect(r.code).toBe('BAD_CREDENTIALS');
-      clock.t += r.retryAfterMs ?? 0;
-    }
+    const { auth } = await setup();
+    for (const name of ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'])
+      expect(failed(await auth.login(name, 'password123', LOCAL)).code).toBe('BAD_CREDENTIALS');
     succeeded(await auth.login('bob', BOB_PW, LOCAL));
 
     const strict = await setup({ lockLocalSource: true });
-    for (let i = 0; i < 5; i++) {
-      const r = failed(await strict.auth.login(`x${i}`, 'password123', LOCAL));
-      strict.clock.t += r.retryAfterMs ?? 0;
-    }
-    strict.clock.t -= 1;
+    for (let i = 0; i < 5; i++) failed(await strict.auth.login(`x${i}`, 'password123', LOCAL));
     expect(failed(await strict.auth.login('bob', BOB_PW, LOCAL)).code).toBe('LOCKED_OUT');
   });
 
   it('forgets failures after a quiet lockout period, and on success', async () => {
-    const { auth, clock } = await setup();
-    for (let i = 0; i < 4; i++) {
-      const r = failed(await auth.login('alice', 'wrong-password', { key: `10.2.0.${i}`, origin: 'remote' }));
-      clock.t += r.retryAfterMs ?? 0;
-    }
+    const { auth, clock, sleeps } = await setup();
+    for (let i = 0; i < 4; i++) failed(await auth.login('alice', 'wrong-password', REMOTE_A));
     clock.t += 15 * MIN;
-    expect(failed(await auth.login('alice', 'wrong-password', REMOTE_A))).toMatchObject({ code: 'BAD_CREDENTIALS', retryAfterMs: S });
-    clock.t += S;
+    sleeps.length = 0;
+    failed(await auth.login('alice', 'wrong-password', REMOTE_A));
     succeeded(await auth.login('alice', ALICE_PW, REMOTE_A));
-    expect(failed(await auth.login('alice', 'wrong-password', REMOTE_A))).toMatchObject({ code: 'BAD_CREDENTIALS', retryAfterMs: S });
+    failed(await auth.login('alice', 'wrong-password', REMOTE_A));
+    expect(sleeps).toEqual([S, S]);
   });
 
-  it('counts parallel guesses at once: the second waits for the delay', async () => {
-    const { auth } = await setup();
-    const [a, b] = await Promise.all([auth.login('alice', 'guess-number-1', REMOTE_A), auth.login('alice', 'guess-number-2', REMOTE_B)]);
-    expect(failed(a).code).toBe('BAD_CREDENTIALS');
-    expect(failed(b).code).toBe('LOCKED_OUT');
-  });
+  it('keeps lockouts over a restart; an admin lifts one by id or all of an account, each audited', async () => {
+    const first = await setup({ maxFailures: 1 });
+    expect(failed(await first.auth.login('alice', 'wrong-password', REMOTE_A)).code).toBe('LOCKED_OUT');
+    expect(failed(await first.auth.login('alice', 'wrong-password', REMOTE_B)).code).toBe('LOCKED_OUT');
+    expect((await first.auth.verifyPin('alice', '1111')).ok).toBe(false);
+    first.auth.close();
 
-  it('lifts an account lockout when an admin unlocks it', async () => {
-    const { auth, clock } = await setup({ maxFailures: 1 });
-    expect(failed(await auth.login('alice', 'wrong-password', REMOTE_A)).code).toBe('LOCKED_OUT');
-    clock.t += MIN;
+    // The console restarts on the same store: the lockouts are still there.
+    const { auth, kinds } = await setup({ maxFailures: 1 }, first.db);
+    expect(failed(await auth.login('alice', ALICE_PW, REMOTE_A)).code).toBe('LOCKED_OUT');
+    const list = auth.lockouts();
+    expect(list.map((l) => [l.scope, l.user, l.source])).toEqual([
+      ['account', 'alice', REMOTE_A.key],
+      ['account', 'alice', REMOTE_B.key],
+      ['pin', 'alice', null],
+    ]);
+    const admin = { user: 'root-admin', role: 'admin' as const, origin: 'local' as const };
+    expect(auth.unlock(list[0]!.id, admin)).toMatchObject({ scope: 'account', source: REMOTE_A.key });
+    expect(auth.unlock(list[0]!.id, admin)).toBeNull();
+    succeeded(await auth.login('alice', ALICE_PW, REMOTE_A));
     expect(failed(await auth.login('alice', ALICE_PW, REMOTE_B)).code).toBe('LOCKED_OUT');
-    auth.unlock('alice');
+    expect(auth.unlockWhere({ user: 'alice' }, admin).map((l) => l.scope)).toEqual(['account', 'pin']);
     succeeded(await auth.login('alice', ALICE_PW, REMOTE_B));
+    expect(await auth.verifyPin('alice', '2580')).toEqual({ ok: true });
+    expect(kinds('lockout_lifted').map((r) => [r.user, r.detail['scope'], r.detail['account'], r.detail['source']])).toEqual([
+      ['root-admin', 'account', 'alice', REMOTE_A.key],
+      ['root-admin', 'account', 'alice', REMOTE_B.key],
+      ['root-admin', 'pin', 'alice', null],
+    ]);
   });
 });
 
@@ -341,12 +416,10 @@ describe('PIN confirmation', () => {
     const { auth, clock, kinds } = await setup();
     expect(await auth.verifyPin('alice', '2580')).toEqual({ ok: true });
     expect(await auth.verifyPin('bob', '2580')).toMatchObject({ ok: false, code: 'NO_PIN' });
-    for (let i = 0; i < 4; i++) {
-      const r = await auth.verifyPin('alice', '1111');
-      expect(r).toMatchObject({ ok: false, code: 'BAD_PIN' });
-      clock.t += r.ok ? 0 : (r.retryAfterMs ?? 0);
-    }
-    expect(await auth.verifyPin('alice', '1111')).toMatchObject({ ok: false, code: 'LOCKED_OUT', retryAfterMs: 15 * MIN });
+    for (let i = 0; i < 4; i++) expect(await auth.verifyPin('alice', '1111')).toMatchObject({ ok: false, code: 'BAD_PIN' });
+    const fifthAt = clock.t;
+    expect(await auth.verifyPin('alice', '1111')).toMatchObject({ ok: false, code: 'LOCKED_OUT', retryAfterMs: 15 * MIN - 16 * S });
+    expect(clock.t - fifthAt).toBe(16 * S);
     expect(await auth.verifyPin('alice', '2580')).toMatchObject({ ok: false, code: 'LOCKED_OUT' });
     // A locked PIN does not lock the password.
     succeeded(await auth.login('alice', ALICE_PW, LOCAL));

@@ -17,6 +17,7 @@ export const KIND_TEXT: Readonly<Record<string, string>> = Object.freeze({
   login: 'Signed in',
   login_failed: 'Login failed',
   lockout: 'Sign-in locked',
+  lockout_lifted: 'Sign-in lock lifted',
   logout: 'Signed out',
   session_expired: 'Session expired',
   remote_grant: 'Remote session granted',
@@ -224,7 +225,9 @@ export function detailText(r: AuditRecordView, points: AuditPage['points'], tz: 
       return `${d['method'] === 'pin' ? 'PIN' : 'Password'}: ${reason ? (REASONS[reason] ?? reason) : 'refused'}${n}${str(d['source']) ? ` from ${str(d['source'])}` : ''}`;
     }
     case 'lockout':
-      return `Locked for the ${str(d['scope']) ?? 'account'}${typeof d['until'] === 'number' ? ` until ${formatHm(d['until'], tz)}` : ''}`;
+      return `Locked for the ${str(d['scope']) ?? 'account'}${str(d['source']) ? ` from ${str(d['source'])}` : ''}${typeof d['until'] === 'number' ? ` until ${formatHm(d['until'], tz)}` : ''}`;
+    case 'lockout_lifted':
+      return `${str(d['account']) ? `Account ${str(d['account'])}` : 'All accounts'} from ${str(d['source']) ?? 'every network source'} (${str(d['scope']) ?? 'account'} lock)`;
     case 'alarm_ack': {
       const msg = str(d['message']) ?? str(d['alarmId']) ?? 'alarm';
       const pr = str(d['priority']);
