@@ -126,6 +126,13 @@ export async function startPlant(opts: {
     audit,
     sweepMs: 1000,
     idleLockMs: { local: config.access.idleLockMinutes * 60_000 },
+    ...(config.access.lockout
+      ? {
+          maxFailures: config.access.lockout.afterFailures,
+          maxSourceFailures: config.access.lockout.afterFailures,
+          lockoutMs: config.access.lockout.minutes * 60_000,
+        }
+      : {}),
   });
   const core = new PlantCore({
     config,

@@ -44,6 +44,23 @@ export const AccessSchema = z.preprocess(
       localViewWithoutLogin: z.boolean().default(true),
       /** A local session locks after this long without a person using the console (default 15). */
       idleLockMinutes: z.number().int().min(1).max(720).default(15),
+      /**
+       * Sign-in lockouts: this many failed attempts in a row lock an account from where they came
+       * (and a network source trying many names), for this long (absent: 5 and 15 min). An admin
+       * lifts one early on the audit page or with `plant-console user unlock`.
+       */
+      lockout: z
+        .object({
+          afterFailures: z.number().int().min(2).max(50).default(5),
+          minutes: z
+            .number()
+            .int()
+            .min(1)
+            .max(24 * 60)
+            .default(15),
+        })
+        .strict()
+        .optional(),
       /** A remote support session's default length (absent: 60), and the longest one may be granted (absent: 240). */
       remoteSessionMinutes: z
         .number()

@@ -250,6 +250,8 @@ export interface PlantOptions {
    * runs, so no first-start setup covers the screen. false: no account at all (setup.spec.ts).
    */
   accounts?: boolean;
+  /** The config's `access` section (e.g. a lockout after fewer failures). */
+  access?: Record<string, unknown>;
 }
 
 /** The administrator every config plant gets unless `accounts: false`. */
@@ -300,6 +302,7 @@ export async function startConfigPlant(opts: PlantOptions = {}): Promise<ConfigP
     const config = {
       plant: { name: 'E2E Plant', timezone: 'Europe/Berlin' },
       ...(opts.writes ? { writes: { enabled: true } } : {}),
+      ...(opts.access ? { access: opts.access } : {}),
       devices: agents.map((a) => ({
         id: a.spec.id,
         name: a.spec.name,

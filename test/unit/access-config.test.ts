@@ -34,6 +34,17 @@ describe('access settings', () => {
     expect(resolveConfig(config({ idleLockMinutes: 720 }), 'plant.json').access.idleLockMinutes).toBe(720);
   });
 
+  it('takes the lockout rule of the plant: failures in a row (2–50) and minutes (1–1440), defaults filled in', () => {
+    expect(resolveConfig(config({ lockout: {} }), 'plant.json').access.lockout).toEqual({ afterFailures: 5, minutes: 15 });
+    expect(resolveConfig(config({ lockout: { afterFailures: 10, minutes: 30 } }), 'plant.json').access.lockout).toEqual({
+      afterFailures: 10,
+      minutes: 30,
+    });
+    expect(problem({ lockout: { afterFailures: 1 } })).toMatch(/^plant\.json: access\.lockout\.afterFailures: .*>=2/);
+    expect(problem({ lockout: { minutes: 0 } })).toMatch(/^plant\.json: access\.lockout\.minutes: .*>=1/);
+    expect(problem({ lockout: { forever: true } })).toMatch(/^plant\.json: access\.lockout: Unrecognized key/);
+  });
+
   it('refuses the replaced keys by name, saying what replaced them', () => {
     expect(problem({ localRole: 'maintenance' })).toBe(
       'plant.json: access.localRole: access.localRole was removed: nobody acts as operator or maintenance without signing in any more. ' +

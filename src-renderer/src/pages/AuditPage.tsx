@@ -1,5 +1,6 @@
 /** The audit page (#/audit): who did what, when, on which machine, with filters and paging into the past. */
 import { useEffect, useMemo } from 'react';
+import { LockoutPanel } from '../components/LockoutPanel';
 import { formatAgo, formatDateTime } from '../lib/format';
 import {
   AUDIT_ROLES,
@@ -56,6 +57,7 @@ export function AuditPage() {
           hash-chained: “plant-console audit verify” proves nothing was changed.
         </p>
       </header>
+      {info?.caller.role === 'admin' && <LockoutPanel now={now} tz={tz} />}
       {!allowed && (
         <p className="page-message audit-refused" data-testid="audit-refused">
           Your role ({info?.caller.role}) may not read the audit log. Maintenance and administrators may.
