@@ -1,5 +1,5 @@
 /**
- * `supplier-cloud` command line: keygen, provision, receive, rotate-key, status, recommend, reports, firmware.
+ * `supplier-cloud` command line: keygen, provision, receive, rotate-key, status, recommend, reports, audit-heads, firmware.
  * bin/supplier-cloud.js sets the exit code from `runSupplierCloudCli`; nothing here exits.
  */
 import { existsSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { loadDatabaseSettings, loadReceiverConfig } from './config';
 import { eventJson, formatEvent, type ReceiverEvent } from './events';
 import { runFirmwareCommand } from './firmware';
 import { FIRMWARE_COMMANDS } from './firmware-commands';
+import { AUDIT_HEADS_COMMAND, runAuditHeadsCommand } from './audit-heads';
 import { formatKeygenReport, generateSupplierKeys, writePlantProvisioning } from './keygen';
 import { KEY_FILES, readSupplierSigner } from './keyfiles';
 import { createProposer, type Proposer } from './proposer';
@@ -109,6 +110,7 @@ export const SUPPLIER_CLOUD = defineGroup({
     STATUS_COMMAND,
     RECOMMEND_COMMAND,
     REPORTS_COMMAND,
+    AUDIT_HEADS_COMMAND,
     FIRMWARE_COMMANDS,
   ],
 });
@@ -144,6 +146,8 @@ export async function runSupplierCloudCli(argv: string[], io: Io = stdio): Promi
         return await runRecommendCommand(rest, io);
       case REPORTS_COMMAND:
         return runReportsCommand(rest, io);
+      case AUDIT_HEADS_COMMAND:
+        return runAuditHeadsCommand(rest, io);
     }
     if (FIRMWARE_COMMANDS.commands.includes(command)) return await runFirmwareCommand(argv.slice(1), io);
     throw new ConsoleError('INTERNAL', `${command.name} has no handler`);

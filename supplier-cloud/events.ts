@@ -91,6 +91,21 @@ export type ReceiverEvent =
       repeated: boolean;
     }
   | {
+      event: 'audit-head';
+      receiver: string;
+      plant: string;
+      plantPseudonym: string;
+      /** The uplink sequence number it came with. */
+      seq: number;
+      /** The audit record the head covers, its hash and when the plant signed it. */
+      record: number;
+      hash: string;
+      signedAt: number;
+      /** Why it disagrees with an earlier head of the plant (a log cut back or rewritten), or null. */
+      conflict: string | null;
+      repeated: boolean;
+    }
+  | {
       event: 'reco-sent';
       receiver: string;
       plant: string;
@@ -150,6 +165,10 @@ export function formatEvent(e: ReceiverEvent): string {
       return `RECO-REPORT plant=${e.plant} machine=${e.machine} recommendation=${e.recommendation} kind=${e.kind}: ${e.summary}${e.repeated ? ' (repeated)' : ''}`;
     case 'module-health':
       return `MODULE-HEALTH plant=${e.plant} machine=${e.machine} module=${e.module} seq=${e.seq} ${e.kind} ${e.active ? 'raised' : 'ended'}: ${e.message}${e.repeated ? ' (repeated)' : ''}`;
+    case 'audit-head':
+      return e.conflict
+        ? `AUDIT-HEAD-CONFLICT plant=${e.plant} seq=${e.seq} record=${e.record} signed=${new Date(e.signedAt).toISOString()}: ${e.conflict}`
+        : `AUDIT-HEAD plant=${e.plant} seq=${e.seq} record=${e.record} hash=${e.hash.slice(0, 16)} signed=${new Date(e.signedAt).toISOString()}${e.repeated ? ' (repeated)' : ''}`;
     case 'reco-sent':
       return `RECO-SENT plant=${e.plant} machine=${e.machine} recommendation=${e.recommendation} ${e.changes} on ${e.topic}`;
     case 'connection':

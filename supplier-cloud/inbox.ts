@@ -24,6 +24,7 @@ import type { CloudKeySource } from './cloud-keys';
 import type { RegisteredPlant } from './config';
 import { refusalEvent, type ReceiverEvent } from './events';
 import { handleGapNotice } from './gap-notice';
+import { auditHeadEvent } from './audit-inbox';
 import { healthEventEvent } from './health-inbox';
 import { recoReportEvent } from './reco-inbox';
 import type { CloudStore } from './store';
@@ -384,6 +385,8 @@ export function createInbox(deps: InboxDeps): Inbox {
           return [recoReportEvent(topic, t.plant, payload, { ...deps, plantPublicKeys: plantLookup(), byPseudonym, refuse })];
         case 'health':
           return [healthEventEvent(topic, t.plant, payload, { ...deps, plantPublicKeys: plantLookup(), byPseudonym, refuse })];
+        case 'audit':
+          return [auditHeadEvent(topic, t.plant, payload, { ...deps, plantPublicKeys: plantLookup(), byPseudonym, refuse })];
         case 'down':
           return [refuse(topic, 'malformed', "the downlink is not the cloud receiver's to read", t.plant)];
         default:

@@ -85,9 +85,12 @@ export function formatRecoHistory(list: RecoHistory[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** Runs `reports …`. */
-export function runReportsCommand(argv: string[], io: RecommendIo): number {
-  const { values } = parseCommand(REPORTS_COMMAND, argv);
+/** The receiver's store named by exactly one of --config, --db and --demo-data-dir (reports, audit-heads). */
+export function openStoreOf(
+  values: { config?: string | undefined; db?: string | undefined; 'demo-data-dir'?: string | undefined },
+  io: { env?: Record<string, string | undefined> },
+  receiver: string,
+): CloudStore {
   const given = [values.config, values.db, values['demo-data-dir']].filter((v) => v !== undefined).length;
   if (given !== 1) throw new ConsoleError('BAD_REQUEST', 'give one of --config FILE, --db FILE or --demo-data-dir DIR');
   const settings: { database: string; databaseKey?: string } = values.config
@@ -97,7 +100,13 @@ export function runReportsCommand(argv: string[], io: RecommendIo): number {
       : { database: resolve(demoCloudDir(values['demo-data-dir']!), 'cloud.db') };
   if (!existsSync(settings.database))
     throw new ConsoleError('CONFIG_UNREADABLE', `No receiver database at ${settings.database} (a receiver creates it when it starts)`);
-  const store = openCloudStore(settings.database, { receiver: 'reports', ...(settings.databaseKey ? { key: settings.databaseKey } : {}) });
+  return openCloudStore(settings.database, { receiver, ...(settings.databaseKey ? { key: settings.databaseKey } : {}) });
+}
+
+/** Runs `reports …`. */
+export function runReportsCommand(argv: string[], io: RecommendIo): number {
+  const { values } = parseCommand(REPORTS_COMMAND, argv);
+  const store = openStoreOf(values, io, 'reports');
   try {
     const list = recoHistory(store, values.plant);
     io.out(values.json ? JSON.stringify(list, null, 2) + '\n' : formatRecoHistory(list));

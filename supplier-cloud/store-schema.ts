@@ -22,7 +22,7 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS batches (
     plant          TEXT NOT NULL,
     seq            INTEGER NOT NULL,
-    kind           TEXT NOT NULL CHECK (kind IN ('sealed', 'plain', 'gap-notice', 'reco-report', 'module-health')),
+    kind           TEXT NOT NULL CHECK (kind IN ('sealed', 'plain', 'gap-notice', 'reco-report', 'module-health', 'audit-head')),
     machine        TEXT NOT NULL,
     from_ms        INTEGER NOT NULL,
     to_ms          INTEGER NOT NULL,
@@ -104,6 +104,28 @@ const SCHEMA = `
     sig            TEXT NOT NULL UNIQUE
   ) STRICT;
   CREATE INDEX IF NOT EXISTS reco_reports_reco ON reco_reports (plant, recommendation, at);
+  -- The plants' signed audit heads (docs/uplink.md §16): the witness outside the plant, kept
+  -- append-only. The conflict column says why a head disagrees with one received before (a log cut
+  -- back or rewritten at the plant); such a head is kept too, as evidence.
+  CREATE TABLE IF NOT EXISTS audit_heads (
+    id          INTEGER PRIMARY KEY,
+    plant       TEXT NOT NULL,
+    uplink_seq  INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    hash        TEXT NOT NULL,
+    signed_at   INTEGER NOT NULL,
+    kid         TEXT NOT NULL,
+    sig         TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    receiver    TEXT NOT NULL,
+    conflict    TEXT,
+    UNIQUE (plant, sig)
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS audit_heads_plant ON audit_heads (plant, seq);
+  CREATE TRIGGER IF NOT EXISTS audit_heads_no_update BEFORE UPDATE ON audit_heads
+    BEGIN SELECT RAISE(ABORT, 'witnessed audit heads are append-only'); END;
+  CREATE TRIGGER IF NOT EXISTS audit_heads_no_delete BEFORE DELETE ON audit_heads
+    BEGIN SELECT RAISE(ABORT, 'witnessed audit heads are append-only'); END;
 `;
 
 export const num = (v: unknown): number | null => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null);
@@ -117,14 +139,14 @@ export function rowsOf(db: Db, sql: string, params: unknown[] = []): unknown[][]
 }
 
 /**
- * Files made before reports on recommendations and module health events existed refuse the
- * kinds 'reco-report' and 'module-health' in
+ * Files made before reports on recommendations, module health events and audit heads existed
+ * refuse the kinds 'reco-report', 'module-health' or 'audit-head' in
  * `batches` (a CHECK constraint, which SQLite cannot alter): the table is rebuilt once with
  * the new constraint, rows kept, inside the opening transaction.
  */
 function allowReportSequences(db: Db): void {
   const sql = rowOf(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'batches'")?.[0];
-  if (typeof sql !== 'string' || sql.includes("'module-health'")) return;
+  if (typeof sql !== 'string' || sql.includes("'audit-head'")) return;
   db.exec(`
     ALTER TABLE batches RENAME TO batches_before_kinds;
     ${/CREATE TABLE IF NOT EXISTS batches \([\s\S]*?WITHOUT ROWID;/.exec(SCHEMA)![0]}

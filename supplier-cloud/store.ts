@@ -4,6 +4,7 @@
  * judge a sequence new cannot both store it; the second insert is the duplicate.
  */
 import { keyRingFromJson, keyRingToJson, type KeyRing, type SequenceVerdict } from '../src-main/protocol';
+import { createAuditHeadStore, type AuditHeadStore } from './audit-store';
 import { createRecoStore, type RecoStore } from './reco-store';
 import { num, openCloudDb, rowOf, rowsOf } from './store-schema';
 
@@ -11,7 +12,7 @@ import { num, openCloudDb, rowOf, rowsOf } from './store-schema';
 export interface StoredBatch {
   plant: string;
   seq: number;
-  kind: 'sealed' | 'plain' | 'gap-notice' | 'reco-report' | 'module-health';
+  kind: 'sealed' | 'plain' | 'gap-notice' | 'reco-report' | 'module-health' | 'audit-head';
   machine: string;
   machineId?: string;
   model?: string;
@@ -110,6 +111,10 @@ export interface CloudStore {
   batchCount(plant?: string): number;
   /** Recommendations sent and the plants' reports on them (reco-store.ts). */
   readonly reco: RecoStore;
+  /** The plants' signed audit heads, append-only: the witness of their audit chains (audit-store.ts). */
+  readonly audit: AuditHeadStore;
+  /** A plant's pseudonym from its id or pseudonym, or null when not registered. */
+  plantPseudonym(idOrPseudonym: string): string | null;
   close(): void;
 }
 
@@ -321,6 +326,15 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
       return { plants, unattributedRefusals };
     },
     reco: createRecoStore(db),
+    audit: createAuditHeadStore(db),
+    plantPseudonym(idOrPseudonym) {
+      const r = rowOf(db, 'SELECT plant FROM plants WHERE plant = ? OR plant_id = ? ORDER BY plant = ? DESC LIMIT 1', [
+        idOrPseudonym,
+        idOrPseudonym,
+        idOrPseudonym,
+      ]);
+      return typeof r?.[0] === 'string' ? r[0] : null;
+    },
     batchCount(plant) {
       const r =
         plant === undefined

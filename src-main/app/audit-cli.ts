@@ -1,11 +1,13 @@
 /**
- * `plant-console audit verify|export`: checks the audit log's chain and signed heads, or writes
- * it out as JSON lines or CSV. Both only read: neither appends nor signs, so running them on a
- * tampered store cannot vouch for what was changed.
+ * `plant-console audit verify|export`: checks the audit log's chain and signed heads (and with
+ * `--witness FILE` against the heads the supplier cloud witnessed), or writes it out as JSON
+ * lines or CSV. Both only read: neither appends nor signs, so running them on a tampered store
+ * cannot vouch for what was changed.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { AUDIT_KINDS, verifyAudit, writeAuditExport, type AuditKind, type AuditVerifyResult } from '../audit/log';
 import { isAuditKind } from '../audit/record';
+import { checkWitness, parseWitness, type WitnessResult } from '../audit/witness-check';
 import { defineCommand, defineGroup, parseCommand, selectCommand } from '../core/command-line';
 import { ConsoleError } from '../core/errors';
 import { DATA_DIR_OPTION, openStoreForCli, type StoreCliDeps } from './user-cli';
@@ -24,6 +26,23 @@ export function formatVerifyResult(r: AuditVerifyResult): string {
     : 'no signed head';
   const tail = r.unsigned > 0 ? `; ${r.unsigned} newer record${r.unsigned === 1 ? '' : 's'} not yet signed` : '';
   return `audit log intact: ${r.records} records, ${signed}${tail}`;
+}
+
+/** The comparison with the cloud's witness in one line. */
+export function formatWitnessResult(w: WitnessResult, file: string): string {
+  if (!w.ok && w.problem)
+    return `witness NOT matched: record ${w.problem.seq}: ${w.problem.message} (${w.problem.reason}; ${w.heads} witnessed heads in ${file})`;
+  if (!w.newest) return `witness: ${file} holds no head yet: nothing to compare`;
+  const tail = w.unwitnessed > 0 ? `; ${w.unwitnessed} newer record${w.unwitnessed === 1 ? '' : 's'} not yet witnessed` : '';
+  return `witness matched: ${w.heads} heads witnessed by the supplier cloud agree with the log, the newest covers record ${w.newest.seq} (signed at ${new Date(w.newest.signedAt).toISOString()})${tail}`;
+}
+
+function readWitnessFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConsoleError('NOT_FOUND', `Cannot read the witness file ${file}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** A public key given as hex (64 digits) or base64. */
@@ -62,9 +81,17 @@ export const AUDIT_VERIFY_COMMAND = defineCommand({
       arg: 'KEY',
       help: "check the heads against this Ed25519 public key of the plant (hex or base64, e.g. from the supplier's records) instead of the keys in the store",
     },
+    witness: {
+      type: 'string',
+      arg: 'FILE',
+      help: 'also compare the log with the heads the supplier cloud witnessed (from "supplier-cloud audit-heads --plant P"): a log cut back to an older head, or rewritten and signed again with the plant\'s key, fails',
+    },
     json: { type: 'boolean', help: 'the verdict as JSON' },
   },
-  examples: ['plant-console audit verify --data-dir /var/lib/plant-console'],
+  examples: [
+    'plant-console audit verify --data-dir /var/lib/plant-console',
+    'plant-console audit verify --data-dir /var/lib/plant-console --witness heads.jsonl',
+  ],
 });
 
 /** `plant-console audit export`. */
@@ -98,12 +125,18 @@ export async function runAuditCommand(argv: string[], io: Out, deps: StoreCliDep
   if (command === AUDIT_VERIFY_COMMAND) {
     const { values } = parseCommand(AUDIT_VERIFY_COMMAND, rest);
     const externalKey = values['public-key'] === undefined ? null : parsePublicKey(values['public-key']);
+    // Read before the store is opened: a bad file is refused without asking for the passphrase.
+    const witnessFile = values.witness;
+    const witnessed = witnessFile === undefined ? null : parseWitness(readWitnessFile(witnessFile), witnessFile);
     const store = await openStoreForCli(values['data-dir'], deps, io);
     try {
       // Heads signed before a key rotation carry the retired key: every key the plant has had counts.
-      const result = verifyAudit(store.db, externalKey ?? signingPublicKeys(store.db).map((k) => k.publicKey));
-      io.out(values.json ? JSON.stringify(result, null, 2) + '\n' : formatVerifyResult(result) + '\n');
-      return result.ok ? 0 : 1;
+      const keys = externalKey ? [externalKey] : signingPublicKeys(store.db).map((k) => k.publicKey);
+      const result = verifyAudit(store.db, keys);
+      const witness = witnessed === null ? null : checkWitness(store.db, witnessed, keys);
+      if (values.json) io.out(JSON.stringify(witness ? { ...result, witness } : result, null, 2) + '\n');
+      else io.out(formatVerifyResult(result) + '\n' + (witness ? formatWitnessResult(witness, witnessFile ?? '') + '\n' : ''));
+      return result.ok && (witness?.ok ?? true) ? 0 : 1;
     } finally {
       store.close();
     }

@@ -5,6 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { ConsoleApi } from '../api/service';
 import { AuditLog } from '../audit/log';
+import { AuditWitness } from '../audit/witness';
 import { AccountStore } from '../auth/accounts';
 import { createConfirmGate } from '../auth/confirm-gate';
 import { ensureDemoAccounts } from '../auth/demo';
@@ -146,6 +147,7 @@ export async function startPlant(opts: {
     writeLog: createSqlWriteLog(store.db, { log: opts.log }),
   });
   let uplink: UplinkService | null = null;
+  let witness: AuditWitness | null = null;
   if (config.uplink) {
     try {
       demo?.uplink?.writePlantKeys(dataDir, store.identity.publicKeys(), signingPublicKeys(store.db));
@@ -167,6 +169,8 @@ export async function startPlant(opts: {
     }
     const u = uplink;
     core.uplinkHealth = () => u.health();
+    // Every signed audit head goes to the supplier cloud, its witness outside the plant.
+    witness = new AuditWitness({ db: store.db, audit, uplink: u, log: opts.log });
     // A full outbox (recording stopped) is a plant-level alarm besides the banner.
     watchOutbox(u, core.alarms);
   }
@@ -231,6 +235,7 @@ export async function startPlant(opts: {
     ...(reco ? { reco: reco.service } : {}),
     ...(modules ? { modules: modules.manager } : {}),
     lockouts: auth,
+    auditLinks: { links: () => ({ syslog: null, witness: witness?.status() ?? null }) },
   });
   // The demo's supplier cloud subscribes before the plant publishes, so it sees every batch from the first.
   if (uplink) await demo?.uplink?.startCloud();
@@ -261,6 +266,7 @@ export async function startPlant(opts: {
       await modules?.stop();
       await core.stop();
       // After the core: the last samples are batched, then the outbox is closed with the store.
+      witness?.close();
       await uplink?.stop();
       // Before the store: signing the audit head needs the plant key, which closing zeroes.
       auth.close();

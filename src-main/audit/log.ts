@@ -99,6 +99,8 @@ export class AuditLog implements AuditSink {
   private lastSignedAt: number;
   private failed = 0;
   private closed = false;
+  private readonly appendHandlers = new Set<(rec: AuditRecord) => void>();
+  private readonly headHandlers = new Set<(head: AuditHead) => void>();
 
   constructor(
     private readonly db: StoreDb,
@@ -184,9 +186,33 @@ export class AuditLog implements AuditSink {
     // Canonicalising first rejects what the hash could not cover (NaN, lone surrogates) before any write.
     canonicalJson(detail);
     const rec = this.appendTx(entry, detail, at);
+    this.tell(this.appendHandlers, rec, 'append');
     if (this.lastSignedSeq === 0 || rec.seq - this.lastSignedSeq >= this.signEveryRecords) this.signHead();
     else this.maybeSign();
     return rec;
+  }
+
+  /** Calls `handler` after every record stored (syslog forwarding); returns the unsubscribe. */
+  onAppend(handler: (rec: AuditRecord) => void): () => void {
+    this.appendHandlers.add(handler);
+    return () => void this.appendHandlers.delete(handler);
+  }
+
+  /** Calls `handler` after every head signed (the cloud witness); returns the unsubscribe. */
+  onHeadSigned(handler: (head: AuditHead) => void): () => void {
+    this.headHandlers.add(handler);
+    return () => void this.headHandlers.delete(handler);
+  }
+
+  /** Tells the handlers; one that throws is logged, never the writer's problem. */
+  private tell<T>(handlers: Set<(v: T) => void>, value: T, what: string): void {
+    for (const h of [...handlers]) {
+      try {
+        h(value);
+      } catch (err) {
+        this.log.log('warn', `An audit ${what} handler threw`, { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
   }
 
   /** AuditSink: appends, and logs instead of throwing when that fails. */
@@ -211,6 +237,7 @@ export class AuditLog implements AuditSink {
     if (head) {
       this.lastSignedSeq = head.seq;
       this.lastSignedAt = head.signedAt;
+      this.tell(this.headHandlers, head, 'head');
     } else this.lastSignedAt = now;
     return head;
   }

@@ -20,6 +20,7 @@ import type { Role } from '../../src-preload/contract';
 import { blake2b } from '../protocol/sodium';
 import { canonicalBytes, type Json } from '../protocol/canonical';
 import { domain } from '../protocol/encoding';
+import { AUDIT_HEAD_SIGNATURE_LABEL, headMessage } from '../protocol/audit-head';
 
 /** Every kind of audited event. */
 export const AUDIT_KINDS = [
@@ -125,7 +126,7 @@ export interface AuditHead {
 }
 
 export const AUDIT_RECORD_LABEL = 'plant-console/audit-record/v1';
-export const AUDIT_HEAD_LABEL = 'plant-console/audit-head/v1';
+export const AUDIT_HEAD_LABEL = AUDIT_HEAD_SIGNATURE_LABEL;
 /** prevHash of the first record. */
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -151,7 +152,8 @@ export function auditRecordHash(body: AuditRecordBody): string {
 
 /** The bytes a head signature covers (before the domain label signDetached adds). */
 export function auditHeadMessage(head: { seq: number; hash: string; signedAt: number; keyId: string }): Buffer {
-  return canonicalBytes({ seq: head.seq, hash: head.hash, signedAt: head.signedAt, kid: head.keyId });
+  // One definition with the witness the cloud keeps (protocol/audit-head.ts).
+  return headMessage({ seq: head.seq, hash: head.hash, signedAt: head.signedAt, kid: head.keyId });
 }
 
 /** A caller's identity as the audit log wants it; picks up a session id when the caller carries one. */

@@ -6,6 +6,7 @@
  *   pc/v1/<plant>/up/keys               plant-keys announcements (JSON), QoS 1
  *   pc/v1/<plant>/up/reco               sealed reports on recommendations (docs/recommendations.md), QoS 1
  *   pc/v1/<plant>/up/health             sealed health and threat events of the IoT modules (docs/firmware.md), QoS 1
+ *   pc/v1/<plant>/up/audit              sealed signed heads of the audit chain: the cloud's witness (docs/uplink.md §16), QoS 1
  *   pc/v1/<plant>/state                 signed state: retained birth "online", last will "offline"
  *   pc/v1/<plant>/down                  cloud → plant (cloud-key announcements, recommendations,
  *                                       later firmware), subscribed by the plant
@@ -22,7 +23,7 @@ import { findKey, type KeyLookup, type PlantKeyRecord, type Refusal } from './re
 export const TOPIC_PREFIX = 'pc/v1';
 export const STATE_LABEL = 'plant-console/state/v1';
 
-export type TopicKind = 'sealed' | 'plain' | 'keys' | 'reco' | 'health' | 'state' | 'down';
+export type TopicKind = 'sealed' | 'plain' | 'keys' | 'reco' | 'health' | 'audit' | 'state' | 'down';
 
 /** The topics of one plant. */
 export function plantTopics(plant: string): {
@@ -33,6 +34,8 @@ export function plantTopics(plant: string): {
   reco: string;
   /** Sealed health and threat events of the plant's IoT modules (module-health.ts). */
   health: string;
+  /** Sealed signed heads of the plant's audit chain (audit-head.ts). */
+  audit: string;
   state: string;
   down: string;
   /** What the plant's ACL lets it publish to. */
@@ -45,6 +48,7 @@ export function plantTopics(plant: string): {
     keys: `${base}/up/keys`,
     reco: `${base}/up/reco`,
     health: `${base}/up/health`,
+    audit: `${base}/up/audit`,
     state: `${base}/state`,
     down: `${base}/down`,
     publishPrefix: `${base}/up/`,
@@ -68,6 +72,7 @@ export function parseTopic(topic: string): { kind: TopicKind; plant: string; mac
   if (rest === 'up/keys') return { kind: 'keys', plant };
   if (rest === 'up/reco') return { kind: 'reco', plant };
   if (rest === 'up/health') return { kind: 'health', plant };
+  if (rest === 'up/audit') return { kind: 'audit', plant };
   const kind = parts[4];
   if (parts.length === 6 && parts[3] === 'up' && (kind === 'sealed' || kind === 'plain') && isPseudonym(parts[5])) {
     return { kind, plant, machine: parts[5] };

@@ -3,11 +3,14 @@
  * to record, a recorded row, the drop counters that survive restarts, and the status figures.
  */
 
-export type OutboxKind = 'sealed' | 'plain' | 'gap' | 'keys' | 'reco' | 'health';
+export type OutboxKind = 'sealed' | 'plain' | 'gap' | 'keys' | 'reco' | 'health' | 'audit';
 
-/** A batch (or a sealed recommendation report, `reco`, or module health event, `health`) to record: built only once its sequence number is known. */
+/**
+ * A batch (or a sealed recommendation report, `reco`, module health event, `health`, or signed
+ * audit head, `audit`) to record: built only once its sequence number is known.
+ */
 export interface OutboxItem {
-  kind: 'sealed' | 'plain' | 'reco' | 'health';
+  kind: 'sealed' | 'plain' | 'reco' | 'health' | 'audit';
   /** Machine pseudonym (the topic's last level). */
   machine: string;
   from: number;

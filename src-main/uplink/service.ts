@@ -182,7 +182,7 @@ export class UplinkService {
       log: opts.log,
     });
     const topicFor = (row: OutboxRow): string =>
-      row.kind === 'gap' || row.kind === 'reco' || row.kind === 'health'
+      row.kind === 'gap' || row.kind === 'reco' || row.kind === 'health' || row.kind === 'audit'
         ? `${topics.publishPrefix}${row.kind}`
         : row.kind === 'keys'
           ? topics.keys
@@ -331,14 +331,15 @@ export class UplinkService {
 
   /**
    * Queues recommendation reports (src-main/recommendations/reports.ts) on `pc/v1/<plant>/up/reco`,
-   * or module health events (src-main/modules/events.ts, `kind` health) on `pc/v1/<plant>/up/health`:
+   * module health events (src-main/modules/events.ts, `kind` health) on `pc/v1/<plant>/up/health`,
+   * or signed audit heads (src-main/audit/witness.ts, `kind` audit) on `pc/v1/<plant>/up/audit`:
    * each sealed by `seal` with the plant's signing key and the cloud's current key, numbered like
    * a batch, in one outbox transaction with `within` (the state change it reports).
    */
   queueReports(
     reports: readonly { machine: string; at: number; seal(keys: ReportKeys, seq: number): Uint8Array }[],
     within?: () => void,
-    kind: 'reco' | 'health' = 'reco',
+    kind: 'reco' | 'health' | 'audit' = 'reco',
   ): { seqs: number[]; refused: number } {
     const keys = (): ReportKeys => ({
       plant: this.o.store.identity.signing,
