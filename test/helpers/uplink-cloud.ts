@@ -7,6 +7,7 @@
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import {
+  openAuditHead,
   openPlain,
   openSealed,
   openStateMessage,
@@ -29,6 +30,8 @@ export interface PlantLog {
   plain: PlainBatch[];
   gaps: GapNotice[];
   states: string[];
+  /** Records covered by the signed audit heads received. */
+  auditHeads: number[];
 }
 
 export class TestCloud {
@@ -47,7 +50,7 @@ export class TestCloud {
   log(plant: string): PlantLog {
     let l = this.plants.get(plant);
     if (!l) {
-      l = { accepted: [], duplicates: 0, refusals: [], sealed: [], plain: [], gaps: [], states: [] };
+      l = { accepted: [], duplicates: 0, refusals: [], sealed: [], plain: [], gaps: [], states: [], auditHeads: [] };
       this.plants.set(plant, l);
     }
     return l;
@@ -133,6 +136,21 @@ export class TestCloud {
       if (!r.ok) return refuse(r);
       log.plain.push(r.batch);
       return accept(r.batch.seq);
+    }
+    if (t?.kind === 'audit') {
+      // A signed audit head (docs/uplink.md §16) takes one of the plant's sequence numbers like a batch.
+      const r = openAuditHead(payload, {
+        plant,
+        plantKeys: (kid) => {
+          const k = this.plantKeys.get(kid);
+          return k && k.plant === plant ? k.publicKey : null;
+        },
+        cloudBox: (kid) => this.cloudKeys.get(kid) ?? null,
+      });
+      if (!r.ok) return refuse({ ok: false, reason: 'malformed', detail: `audit head: ${r.message}` });
+      if (seen.has(r.body.seq)) return void log.duplicates++;
+      log.auditHeads.push(r.body.head.seq);
+      return accept(r.body.seq);
     }
     log.refusals.push({ ok: false, reason: 'malformed', detail: `unexpected topic ${topic}` });
   }
