@@ -42,6 +42,8 @@ export async function ensureDemoAccounts(db: StoreDb, accounts: AccountStore): P
     await accounts.add(
       { name: a.name, role: a.role, password: a.password, ...(a.pin ? { pin: a.pin } : {}) },
       { user: 'demo-setup', origin: 'local' },
+      {},
+      { fixedPassword: true },
     );
     created.push({ ...a });
   }

@@ -199,7 +199,8 @@ export async function startConsole(opts: { configFile?: string }): Promise<Conso
   if (opts.configFile) args.push('--config', opts.configFile);
   const proc = new Proc(args);
   const url = `http://127.0.0.1:${port}/`;
-  await waitHealth(url, (h) => h.core === 'running', 'the console core', 30_000, proc);
+  // A demo start creates its accounts (Argon2id) first: generous on a loaded machine.
+  await waitHealth(url, (h) => h.core === 'running', 'the console core', 60_000, proc);
   return {
     url,
     proc,

@@ -53,7 +53,8 @@ describe('the demo plant at `serve` without a config', () => {
   it('delivers sealed batches to the in-process supplier cloud, which verifies them: nothing refused, no gap', async () => {
     await waitUntil(
       () => /Demo supplier cloud: received and verified \w+ batch seq \d+ from plant demo-plant/.test(output) || !running(),
-      25_000,
+      // Start-up (three agents, a broker, the cloud, the demo accounts' Argon2id hashes) on a loaded machine.
+      90_000,
       'the demo cloud to verify a batch',
     );
     expect(running(), output).toBe(true);
@@ -101,5 +102,5 @@ describe('the demo plant at `serve` without a config', () => {
     child!.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output).toMatch(/Demo supplier cloud stopped \{"accepted":\d+,.*"refused":0,"gaps":0/);
-  }, 55_000);
+  }, 150_000);
 });

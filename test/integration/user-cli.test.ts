@@ -100,7 +100,10 @@ afterAll(() => {
   rmSync(bundleDir, { recursive: true, force: true });
 });
 
-describe('plant-console user', () => {
+/** Every CLI run is a process that loads the whole bundle: seconds each on a loaded 2-core machine. */
+const CLI_TESTS = { timeout: 180_000 };
+
+describe('plant-console user', CLI_TESTS, () => {
   it('adds a user with the password from piped stdin; that user can then sign in', async () => {
     const r = await run(['user', 'add', '--data-dir', dataDir, '--name', 'anna', '--role', 'maintenance'], `${ANNA_PW}\n`);
     expect(r).toMatchObject({ code: 0, out: 'Added user anna (maintenance).\n' });
@@ -277,7 +280,7 @@ describe('plant-console user', () => {
   });
 });
 
-describe('plant-console audit', () => {
+describe('plant-console audit', CLI_TESTS, () => {
   it('verifies an untouched log and exports it as JSON lines and CSV', async () => {
     const ok = await run(['audit', 'verify', '--data-dir', dataDir]);
     expect(ok.code).toBe(0);
