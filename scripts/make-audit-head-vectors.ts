@@ -1,6 +1,6 @@
 /**
  * Generates the test vectors of the audit-head report (test/fixtures/audit-head-vectors.json,
- * shown in docs/uplink.md §16). Every input is fixed, the sealed box's ephemeral key included,
+ * shown in docs/uplink.md §17). Every input is fixed, the sealed box's ephemeral key included,
  * so every byte is reproducible; the keys and pseudonym are those of the uplink vectors (§12).
  * Rewrite the fixture with:
  *   WRITE_AUDIT_HEAD_VECTORS=1 npx vitest run --project unit test/unit/audit-head-vectors.test.ts

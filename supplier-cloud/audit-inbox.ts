@@ -1,5 +1,5 @@
 /**
- * Signed heads of a plant's audit chain (`pc/v1/<plant>/up/audit`, docs/uplink.md §16): opened
+ * Signed heads of a plant's audit chain (`pc/v1/<plant>/up/audit`, docs/uplink.md §17): opened
  * with the shared protocol code against the plant's registered keys and the cloud's X25519 keys,
  * the head's own signature checked with the plant key it names (a key retired since still
  * counts: the head is what the plant signed then), its sequence number checked and recorded

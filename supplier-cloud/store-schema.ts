@@ -104,7 +104,7 @@ const SCHEMA = `
     sig            TEXT NOT NULL UNIQUE
   ) STRICT;
   CREATE INDEX IF NOT EXISTS reco_reports_reco ON reco_reports (plant, recommendation, at);
-  -- The plants' signed audit heads (docs/uplink.md §16): the witness outside the plant, kept
+  -- The plants' signed audit heads (docs/uplink.md §17): the witness outside the plant, kept
   -- append-only. The conflict column says why a head disagrees with one received before (a log cut
   -- back or rewritten at the plant); such a head is kept too, as evidence.
   CREATE TABLE IF NOT EXISTS audit_heads (

@@ -1,6 +1,6 @@
 /**
  * Sends every signed head of the audit chain to the supplier cloud, its witness outside the
- * plant (protocol/audit-head.ts, docs/uplink.md §16). Heads go through the uplink outbox like
+ * plant (protocol/audit-head.ts, docs/uplink.md §17). Heads go through the uplink outbox like
  * reports (sealed, signed, numbered, durable): a head is queued in the same outbox transaction
  * that moves the witness cursor (meta `audit.witness.cursor`, the last `audit_heads.id` queued),
  * so a crash queues it again rather than losing it, and heads signed while the console was

@@ -1,5 +1,5 @@
 /**
- * The audit log's witness outside the plant (docs/uplink.md §16): every head of the audit hash
+ * The audit log's witness outside the plant (docs/uplink.md §17): every head of the audit hash
  * chain the plant signs (src-main/audit/record.ts) goes to the supplier cloud on
  * `pc/v1/<plant>/up/audit`, in the plant reports' sealed, signed JSON (plant-report.ts), and the
  * cloud keeps it append-only. Someone who later holds the plant's store key can rewrite the

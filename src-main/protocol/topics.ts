@@ -6,7 +6,7 @@
  *   pc/v1/<plant>/up/keys               plant-keys announcements (JSON), QoS 1
  *   pc/v1/<plant>/up/reco               sealed reports on recommendations (docs/recommendations.md), QoS 1
  *   pc/v1/<plant>/up/health             sealed health and threat events of the IoT modules (docs/firmware.md), QoS 1
- *   pc/v1/<plant>/up/audit              sealed signed heads of the audit chain: the cloud's witness (docs/uplink.md §16), QoS 1
+ *   pc/v1/<plant>/up/audit              sealed signed heads of the audit chain: the cloud's witness (docs/uplink.md §17), QoS 1
  *   pc/v1/<plant>/state                 signed state: retained birth "online", last will "offline"
  *   pc/v1/<plant>/down                  cloud → plant (cloud-key announcements, recommendations,
  *                                       later firmware), subscribed by the plant

@@ -138,7 +138,7 @@ export class TestCloud {
       return accept(r.batch.seq);
     }
     if (t?.kind === 'audit') {
-      // A signed audit head (docs/uplink.md §16) takes one of the plant's sequence numbers like a batch.
+      // A signed audit head (docs/uplink.md §17) takes one of the plant's sequence numbers like a batch.
       const r = openAuditHead(payload, {
         plant,
         plantKeys: (kid) => {

@@ -1,5 +1,5 @@
 /**
- * docs/uplink.md §16 read by someone else: test/fixtures/audit_head_verify.py (PyNaCl, written
+ * docs/uplink.md §17 read by someone else: test/fixtures/audit_head_verify.py (PyNaCl, written
  * from the page) opens the documented audit-head vector and one our code seals now, checks the
  * head's own signature, and refuses a tampered head.
  */

@@ -58,7 +58,7 @@ describe('the demo plant at `serve` without a config', () => {
       'the demo cloud to verify a batch',
     );
     expect(running(), output).toBe(true);
-    // Sequence 1 may be the plant's first signed audit head (docs/uplink.md §16): firstSeq below says none is missing.
+    // Sequence 1 may be the plant's first signed audit head (docs/uplink.md §17): firstSeq below says none is missing.
     expect(output).toMatch(/Demo supplier cloud: received and verified sealed batch seq \d+ from plant demo-plant/);
     const url = /Open (http:\/\/127\.0\.0\.1:\d+)\//.exec(output)?.[1];
     expect(url, output).toBeDefined();

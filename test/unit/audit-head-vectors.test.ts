@@ -1,4 +1,4 @@
-/** The audit-head report's test vectors (docs/uplink.md §16): deterministic, opened by the library, and the page shows them. */
+/** The audit-head report's test vectors (docs/uplink.md §17): deterministic, opened by the library, and the page shows them. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,7 +46,7 @@ describe('audit-head test vectors', () => {
     ).toMatchObject({ ok: false, code: 'bad_signature' });
   });
 
-  it('docs/uplink.md §16 shows them', () => {
+  it('docs/uplink.md §17 shows them', () => {
     const doc = readFileSync(join(root, 'docs/uplink.md'), 'utf8');
     for (const text of [vectors.headSigned, vectors.headSig, vectors.body, vectors.header, vectors.wire]) expect(doc).toContain(text);
   });
