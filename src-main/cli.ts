@@ -194,6 +194,7 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
 async function read(argv: string[], io: Out): Promise<number> {
   const { values } = parseCommand(READ_COMMAND, argv);
   const config = loadConfig(values.config);
+  for (const w of config.warnings ?? []) io.err(`plant-console: warning: ${w}\n`);
   const devices = values.device ? config.devices.filter((d) => d.id === values.device) : config.devices;
   if (devices.length === 0) {
     throw new ConsoleError(

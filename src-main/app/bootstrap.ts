@@ -72,6 +72,7 @@ export async function startPlant(opts: {
   let config: PlantConfig;
   if (opts.configPath) {
     config = loadConfig(opts.configPath);
+    for (const w of config.warnings ?? []) opts.log.log('warn', `Configuration: ${w}`);
   } else {
     demo = await startDemoPlant({ dataDir, log: opts.log });
     config = demo.config;

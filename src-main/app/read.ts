@@ -5,7 +5,8 @@
  */
 import { endpointOf, type ResolvedDevice } from '../config/schema';
 import { createPoller, LinePool } from '../modbus/poller';
-import type { PollResult } from '../core/types';
+import { toErrorInfo } from '../core/errors';
+import type { PollResult, Poller } from '../core/types';
 
 export interface PointReport {
   id: string;
@@ -35,7 +36,14 @@ export interface DeviceReport {
 /** Polls one device once (with its timeout and retries) and stops; `pool` shares lines between devices. */
 export async function readDevice(device: ResolvedDevice, pool: LinePool = new LinePool()): Promise<DeviceReport> {
   const started = Date.now();
-  const poller = createPoller(device, { pool });
+  let poller: Poller;
+  try {
+    poller = createPoller(device, { pool });
+  } catch (err) {
+    // Checked at load already; a device that still cannot be polled is reported, not a crash of the whole read.
+    const report = { id: device.id, name: device.name, model: device.profileDef.model, endpoint: endpointOf(device.transport) };
+    return { ...report, unitId: device.unitId, ok: false, error: `not read: ${toErrorInfo(err).message}`, durationMs: 0, points: [] };
+  }
   const result = await new Promise<PollResult>((resolve) => {
     const off = poller.onResult((r) => {
       off();

@@ -4,6 +4,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { ConsoleError } from '../core/errors';
+import { parseJsonText } from './json-text';
+import { deviceLimitProblems, profileWarnings } from './profile-checks';
 import { ConfigSchema, ProfileSchema, type PlantConfig, type PlantConfigFile, type Profile, type ResolvedDevice } from './schema';
 
 /** `devices[0].transport.port` from a zod issue path. */
@@ -29,9 +31,9 @@ function readJson(file: string, code: 'CONFIG_UNREADABLE'): unknown {
     throw new ConsoleError(code, `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
   }
   try {
-    return JSON.parse(text) as unknown;
+    return parseJsonText(text);
   } catch (err) {
-    throw new ConsoleError('CONFIG_INVALID', `${file}: not valid JSON (${(err as Error).message})`, { cause: err });
+    throw new ConsoleError('CONFIG_INVALID', `${file}: not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -52,36 +54,49 @@ export function parseProfile(data: unknown, file: string): Profile {
   return parsed.data;
 }
 
+/** The file a profile reference (`builtin:MODEL` or a path relative to `baseDir`) names. */
+export function profileFile(ref: string, baseDir: string): string {
+  if (ref.startsWith('builtin:')) return join(packageRoot(), 'profiles', `${ref.slice('builtin:'.length)}.json`);
+  return isAbsolute(ref) ? ref : resolve(baseDir, ref);
+}
+
 /** Loads a profile by path or `builtin:MODEL`. */
 export function loadProfile(ref: string, baseDir: string): Profile {
-  const file = ref.startsWith('builtin:')
-    ? join(packageRoot(), 'profiles', `${ref.slice('builtin:'.length)}.json`)
-    : isAbsolute(ref)
-      ? ref
-      : resolve(baseDir, ref);
+  const file = profileFile(ref, baseDir);
   if (ref.startsWith('builtin:') && !existsSync(file)) {
     throw new ConsoleError('CONFIG_INVALID', `No built-in profile "${ref.slice(8)}" (looked for ${file})`);
   }
   return parseProfile(readJson(file, 'CONFIG_UNREADABLE'), file);
 }
 
-/** Validates a config object and resolves its profiles. */
+/** Every line of a profile's error, under the config file and the device's `profile` path. */
+function underDevice(file: string, i: number, err: ConsoleError): ConsoleError {
+  const lines = err.message.split('\n').map((l) => `${file}: devices[${i}].profile: ${l}`);
+  return new ConsoleError('CONFIG_INVALID', lines.join('\n'), { cause: err });
+}
+
+/** Validates a config object and resolves its profiles; problems that do not stop the plant are in `warnings`. */
 export function resolveConfig(data: unknown, file: string, opts: { simulated?: boolean } = {}): PlantConfig {
   const parsed = ConfigSchema.safeParse(data);
   if (!parsed.success) throw new ConsoleError('CONFIG_INVALID', formatIssues(file, parsed.error));
   const cfg: PlantConfigFile = parsed.data;
   const baseDir = dirname(resolve(file));
+  const warnings = new Set<string>();
+  const problems: string[] = [];
   const devices: ResolvedDevice[] = cfg.devices.map((d, i) => {
+    let profileDef: Profile;
     try {
-      return { ...d, profileDef: loadProfile(d.profile, baseDir) };
+      profileDef = loadProfile(d.profile, baseDir);
     } catch (err) {
-      if (err instanceof ConsoleError && err.code === 'CONFIG_UNREADABLE') {
-        throw new ConsoleError('CONFIG_INVALID', `${file}: devices[${i}].profile: ${err.message}`, { cause: err });
-      }
-      throw err;
+      throw err instanceof ConsoleError ? underDevice(file, i, err) : err;
     }
+    const pfile = profileFile(d.profile, baseDir);
+    for (const w of profileWarnings(profileDef, pfile)) warnings.add(w);
+    for (const p of deviceLimitProblems(d, profileDef, pfile)) problems.push(`${file}: devices[${i}].${p}`);
+    return { ...d, profileDef };
   });
-  return { ...cfg, devices, simulated: opts.simulated ?? false, source: file };
+  if (problems.length > 0) throw new ConsoleError('CONFIG_INVALID', problems.join('\n'));
+  return { ...cfg, devices, simulated: opts.simulated ?? false, source: file, warnings: [...warnings] };
 }
 
 /** Loads and validates a plant configuration file. */

@@ -7,6 +7,7 @@ import { AccessSchema } from './access';
 import { ByteOrderSchema, PointFunctionSchema, PointRoleSchema, PointTypeSchema, SensitivitySchema } from '../../src-preload/contract';
 import { UplinkConfigSchema } from '../uplink/config';
 import { ModulesConfigSchema } from '../modules/config';
+import { pointExtentIssues } from './profile-checks';
 
 const slug = z
   .string()
@@ -151,6 +152,7 @@ export const ProfileSchema = z
       if (seen.has(p.id)) ctx.addIssue({ code: 'custom', path: ['points', i, 'id'], message: `duplicate point id "${p.id}"` });
       seen.add(p.id);
     });
+    for (const issue of pointExtentIssues(prof)) ctx.addIssue({ code: 'custom', ...issue });
     for (const role of ['state', 'goodCount', 'scrapCount', 'cycleTime'] as const) {
       const n = prof.points.filter((p) => p.role === role).length;
       if (n > 1) ctx.addIssue({ code: 'custom', path: ['points'], message: `at most one point may have role "${role}" (found ${n})` });
@@ -369,6 +371,8 @@ export interface PlantConfig extends Omit<PlantConfigFile, 'devices'> {
   /** True for the embedded demo plant: the UI shows SIMULATED. */
   simulated: boolean;
   source: string;
+  /** What the plant runs with but a person should look at (overlapping points), one line each naming file and points. */
+  warnings?: string[];
 }
 
 /** Where a device is reached, for people: `127.0.0.1:502` or `/dev/ttyUSB0 @ 19200 8E1`. */

@@ -119,6 +119,37 @@ describe('plant-console read', () => {
     expect(code).toBe(1);
     expect(err).toContain(`${file}: devices[0].transport.port:`);
   });
+
+  it('refuses a profile point past address 65535 naming config, device, profile and point; warns of overlaps', async () => {
+    const point = { id: 'temp', name: 'Temp', function: 'holding', type: 'float32', address: 65535 };
+    const profile = join(dir, 'edge-profile.json');
+    writeFileSync(profile, JSON.stringify({ model: 'edge', title: 'Edge', idealCycleTimeS: 1, points: [point] }));
+    const device = { id: 'a', name: 'A', profile: 'edge-profile.json', transport: { type: 'tcp', host: '127.0.0.1', port: agent.port } };
+    const file = writeConfig('edge.json', [device]);
+    const refused = await cli(['read', '--config', file]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toBe(
+      `plant-console: ${file}: devices[0].profile: ${profile}: points[0].address: point "temp" (float32, 2 registers from 65535) runs past the last Modbus address 65535\n`,
+    );
+    // Overlapping points are read, with a warning naming both.
+    writeFileSync(
+      profile,
+      JSON.stringify({
+        model: 'edge',
+        title: 'Edge',
+        idealCycleTimeS: 1,
+        points: [
+          { ...point, address: 1 },
+          { ...point, id: 'zone', type: 'uint16', address: 2 },
+        ],
+      }),
+    );
+    const warned = await cli(['read', '--config', file]);
+    expect(warned.err).toBe(
+      `plant-console: warning: ${profile}: points[1] "zone" (uint16, holding register 2) overlaps points[0] "temp" (float32, holding registers 1–2)\n`,
+    );
+    expect(warned.out).toMatch(/^OK {3}a "A" \(edge\)/m);
+  });
 });
 
 describe('plant-console serve with a configured plant', () => {
