@@ -2,8 +2,8 @@
  * Alarm rules as the engine runs them, and the condition each one watches.
  *
  * Conditions are three-valued: `on`, `off`, or `unknown`. Unknown is what a value of bad or
- * stale quality gives a high/low rule, and what an unknown machine state (offline: link down
- * or state point unreadable) gives a state rule. An unknown condition neither raises nor
+ * stale quality gives a high/low rule, and what a machine state the console does not know
+ * (`offline`: link down; `unknown`: state point unreadable) gives a state rule. An unknown condition neither raises nor
  * clears an alarm and restarts a running delay: the last good number must not keep an alarm
  * up as if it were live, nor may a dead sensor silently clear it. Losing the link is what
  * the link-loss rule is for.
@@ -22,7 +22,7 @@ export interface RuntimeRule {
   limit: number | null;
   deadband: number;
   delayMs: number;
-  state: Exclude<MachineState, 'offline'> | null;
+  state: Exclude<MachineState, 'offline' | 'unknown'> | null;
   priority: AlarmPriority;
   message: string;
   unit: string;
@@ -148,7 +148,7 @@ export function evaluate(rule: RuntimeRule, input: AlarmInput, active: boolean):
       return (active ? v <= rule.limit + rule.deadband : v < rule.limit) ? 'on' : 'off';
     }
     case 'state':
-      if (input.state === 'offline') return 'unknown';
+      if (input.state === 'offline' || input.state === 'unknown') return 'unknown';
       return input.state === rule.state ? 'on' : 'off';
     case 'link':
       // `connecting` counts as lost too: a device never reached is not connected.

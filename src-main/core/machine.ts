@@ -4,16 +4,19 @@
  *
  * The machine state, decided in this order:
  *   1. link not `online` (offline, or still connecting and never seen) → `offline`;
- *   2. the profile has no `state` point → `running` whenever reachable (availability then
- *      measures reachability and performance carries the losses);
- *   3. the state point's quality is not good (bad or stale while the link is up) → `offline`:
- *      we do not know the state, and unknown time must not count as downtime against the
- *      machine; the point's value in the snapshot shows the reason;
+ *   2. the profile has no `state` point → `running` while the device delivers data
+ *      (availability then measures reachability and performance carries the losses), but
+ *      `unknown` when not one point could be read (every read answered with an exception, or
+ *      every answer lost to line noise): bad data never looks healthy;
+ *   3. the state point's quality is not good (bad or stale while the link is up) → `unknown`:
+ *      we do not know the state, and unknown time must not count for or against the machine
+ *      (the KPIs leave it out, as offline time); `stateReason` says why;
  *   4. the raw value is in the profile's `states` table → that state;
  *   5. a raw value not in the table → `fault` (the device says something we were not told
  *      about, which a person must look at), logged once per value.
  */
 import type {
+  ErrorInfo,
   KpiSample,
   Kpis,
   Link,
@@ -81,11 +84,15 @@ export interface DerivedState {
 export function deriveState(profile: Profile, link: Link, values: Readonly<Record<string, PointValue>>): DerivedState {
   if (link.state !== 'online') return { state: 'offline', reason: `link ${link.state}` };
   const point = profile.points.find((p) => p.role === 'state');
-  if (!point) return { state: 'running', reason: null };
+  if (!point) {
+    if (profile.points.some((p) => values[p.id]?.quality === 'good')) return { state: 'running', reason: null };
+    const first = profile.points.map((p) => values[p.id]).find((pv) => pv?.reason);
+    return { state: 'unknown', reason: `no point could be read${first?.reason ? `: ${first.reason}` : ''}` };
+  }
   const pv = values[point.id];
   if (!pv || pv.quality !== 'good' || pv.value === null || typeof pv.value === 'string') {
-    const why = pv ? `${pv.quality}${pv.reason ? `: ${pv.reason}` : ''}` : 'not read';
-    return { state: 'offline', reason: `state point "${point.id}" ${why}` };
+    const why = pv ? `${pv.quality === 'bad' ? 'unreadable' : 'not read this time'}${pv.reason ? `: ${pv.reason}` : ''}` : 'not read';
+    return { state: 'unknown', reason: `state point "${point.id}" ${why}` };
   }
   const engineering = typeof pv.value === 'boolean' ? (pv.value ? 1 : 0) : pv.value;
   const raw = typeof pv.value === 'boolean' ? engineering : Math.round((engineering - point.offset) / point.scale);
@@ -220,6 +227,16 @@ export class MachineModel {
     }
   }
 
+  /**
+   * The device cannot be polled at all (its poller could not be created): the link stays
+   * offline with the reason, so the tile, /healthz and the link panel say why instead of
+   * `connecting` forever.
+   */
+  notPolled(error: ErrorInfo, now = this.opts.clock.now()): void {
+    this.currentLink = { ...initialLink(now), state: 'offline', lastError: { ...error } };
+    this.tracker.setState('offline', now);
+  }
+
   /** KPIs of the current shift up to `now`. */
   shiftKpis(now = this.opts.clock.now()): Kpis {
     return this.tracker.kpis(Math.min(now, Math.max(this.shiftOf(now).start, this.observedFrom)), now);
@@ -241,6 +258,7 @@ export class MachineModel {
       state: this.currentState,
       stateSince: this.since,
       link: this.currentLink,
+      stateReason: this.stateReason(),
       shift: this.shiftKpis(now),
       rolling: this.rollingKpis(now),
       lastCycleTimeS: this.lastCycle,
@@ -283,6 +301,12 @@ export class MachineModel {
     return this.tracker.size();
   }
 
+  /** Why the state is not simply read from the device: unknown, a value not in the table, or the link's last error. */
+  private stateReason(): string | null {
+    if (this.currentState === 'offline') return this.currentLink.lastError?.message ?? null;
+    return this.lastReason;
+  }
+
   private goodNumber(p: PointDef | undefined): number | null {
     if (!p) return null;
     const pv = this.values[p.id];
@@ -298,8 +322,8 @@ export class MachineModel {
           raw: d.unknownRaw,
         });
       }
-    } else if (d.reason !== null && d.reason !== this.lastReason && d.state === 'offline' && this.currentLink.state === 'online') {
-      this.opts.log.log('warn', `Machine ${this.id}: ${d.reason}; state unknown, shown as offline`, { machine: this.id });
+    } else if (d.reason !== null && d.reason !== this.lastReason && d.state === 'unknown') {
+      this.opts.log.log('warn', `Machine ${this.id}: state unknown, KPIs not counted: ${d.reason}`, { machine: this.id });
     }
     this.lastReason = d.reason;
   }

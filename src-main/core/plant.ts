@@ -19,7 +19,7 @@ import type {
 } from '../../src-preload/contract';
 import type { PlantConfig, ResolvedDevice } from '../config/schema';
 import { shiftCalendar } from '../kpi/shifts';
-import { ConsoleError } from './errors';
+import { ConsoleError, toErrorInfo } from './errors';
 import { createMemoryHistory } from './history-memory';
 import { silentLogger, type Logger } from './log';
 import { MachineModel } from './machine';
@@ -149,6 +149,9 @@ export class PlantCore {
       (factory) => this.startPollers(factory),
       (err: unknown) => {
         this.log.log('error', 'Cannot load the Modbus poller; no machine will be polled', { error: String(err) });
+        const info = toErrorInfo(err);
+        for (const m of this.machines.values())
+          this.notPolled(m, { code: info.code, message: `not polled: the Modbus poller cannot be loaded (${info.message})` });
       },
     );
   }
@@ -302,6 +305,8 @@ export class PlantCore {
         poller = factory(device);
       } catch (err) {
         this.log.log('error', `Cannot create the poller of ${device.id}`, { device: device.id, error: String(err) });
+        const info = toErrorInfo(err);
+        this.notPolled(machine, { code: info.code, message: `not polled: ${info.message}` });
         continue;
       }
       this.pollers.push(poller);
@@ -314,6 +319,18 @@ export class PlantCore {
     this.timer.unref?.();
     this.setStatus('running');
     this.log.log('info', 'Plant core running', { machines: this.machineIds() });
+  }
+
+  /** A machine that will not be polled: its link says why, its link-loss alarm can rise, subscribers see it. */
+  private notPolled(machine: MachineModel, error: { code: string; message: string }): void {
+    const now = this.clock.now();
+    machine.notPolled(error, now);
+    try {
+      this.alarms.update(machine.id, { ts: now, state: machine.state, link: machine.link, values: {} });
+    } catch (err) {
+      this.log.log('error', `Machine ${machine.id}: alarms could not be evaluated`, { error: String(err) });
+    }
+    this.emit(this.machineHandlers, this.withAlarms(machine.snapshot(now)), 'machine');
   }
 
   private onResult(machine: MachineModel, r: PollResult): void {

@@ -56,7 +56,13 @@ interface Attempt {
   value: Value;
 }
 
-const STATE_WORD: Record<MachineState, string> = { running: 'running', idle: 'idle', fault: 'in fault', offline: 'offline' };
+const STATE_WORD: Record<MachineState, string> = {
+  running: 'running',
+  idle: 'idle',
+  fault: 'in fault',
+  offline: 'offline',
+  unknown: 'in an unknown state',
+};
 
 /** Float slack for comparisons against limits and steps (212.3 + 5 must not exceed 217.3). */
 const slack = (bound: number): number => 1e-9 * Math.max(1, Math.abs(bound));
@@ -219,7 +225,7 @@ export class WriteService {
     if (point.interlock) {
       const state = await this.freshState(poller, device);
       if ('error' in state) return this.finish(base, { outcome: 'failed', ...state.error });
-      if (!point.interlock.states.includes(state.value as Exclude<MachineState, 'offline'>)) {
+      if (!point.interlock.states.includes(state.value as Exclude<MachineState, 'offline' | 'unknown'>)) {
         return this.refuse(
           a,
           'INTERLOCK',

@@ -3,7 +3,7 @@
  * good/scrap counters read from the device.
  *
  * Definitions, over a window [from, to]:
- *   offlineTimeS   time the console could not see the machine (link down, state unreadable,
+ *   offlineTimeS   time the console could not see the machine (link down, state `unknown`,
  *                  or before the console started). We do not know what the machine did, so
  *                  this time is neither production nor downtime: it is left out of the
  *                  planned time and reported on its own.
@@ -113,7 +113,7 @@ export function productionBetween(
 
 /** Time in each state within [from, to], open segments running to `to`. */
 export function stateDurations(segments: readonly StateSegment[], from: number, to: number): StateDurations {
-  const out: StateDurations = { running: 0, idle: 0, fault: 0, offline: 0 };
+  const out: StateDurations = { running: 0, idle: 0, fault: 0, offline: 0, unknown: 0 };
   if (!(to > from)) return out;
   let covered = 0;
   for (const s of segments) {

@@ -7,7 +7,13 @@ import type { PointDef, ResolvedDevice } from '../config/schema';
 import { formatWriteValue } from '../core/writes';
 import type { RecoHost, RecoRecord } from './types';
 
-const STATE_WORD: Record<MachineState, string> = { running: 'running', idle: 'idle', fault: 'in fault', offline: 'offline' };
+const STATE_WORD: Record<MachineState, string> = {
+  running: 'running',
+  idle: 'idle',
+  fault: 'in fault',
+  offline: 'offline',
+  unknown: 'in an unknown state',
+};
 
 /** "idle", "idle or in fault", "running, idle or in fault". */
 export function statesInWords(states: readonly MachineState[]): string {
@@ -44,7 +50,7 @@ export function interlockNow(
   for (const id of pointIds) {
     const p = device.profileDef.points.find((x) => x.id === id);
     const allowed = p?.interlock?.states;
-    if (p && allowed && !allowed.includes(state as Exclude<MachineState, 'offline'>)) {
+    if (p && allowed && !allowed.includes(state as Exclude<MachineState, 'offline' | 'unknown'>)) {
       return {
         ok: false,
         message: `${p.name} can only be changed while the machine is ${statesInWords(allowed)}; it is ${STATE_WORD[state]}`,

@@ -29,7 +29,12 @@ export type Sensitivity = z.infer<typeof SensitivitySchema>;
 export const QualitySchema = z.enum(['good', 'bad', 'stale']);
 export type Quality = z.infer<typeof QualitySchema>;
 
-export const MachineStateSchema = z.enum(['running', 'idle', 'fault', 'offline']);
+/**
+ * `offline`: the console cannot reach the machine. `unknown`: it answers, but what it says does
+ * not tell its state (the state point unreadable, or no point readable at all): neither counted
+ * as production nor as downtime.
+ */
+export const MachineStateSchema = z.enum(['running', 'idle', 'fault', 'offline', 'unknown']);
 export type MachineState = z.infer<typeof MachineStateSchema>;
 
 export const PointFunctionSchema = z.enum(['coil', 'discrete', 'input', 'holding']);
@@ -136,6 +141,8 @@ export const MachineSnapshotSchema = z.object({
   state: MachineStateSchema,
   stateSince: z.number(),
   link: LinkSchema,
+  /** Why the state is what it is when not simply read from the device (unknown, a value not in the table, offline's last error). */
+  stateReason: z.string().nullable().optional(),
   shift: KpisSchema,
   rolling: KpisSchema,
   lastCycleTimeS: z.number().nullable(),

@@ -98,7 +98,7 @@ describe('KPI definitions (ISO 22400-2)', () => {
     const k = computeKpis({
       from: T0,
       to: T0 + H,
-      durations: { running: H, idle: 0, fault: 0, offline: 0 },
+      durations: { running: H, idle: 0, fault: 0, offline: 0, unknown: 0 },
       good: 300,
       scrap: 0,
       idealCycleTimeS: 18,
@@ -139,7 +139,25 @@ describe('KPI definitions (ISO 22400-2)', () => {
       idle: 0,
       fault: 0,
       offline: 40 * MIN,
+      unknown: 0,
     });
+    // Unknown (answering, state unreadable) is left out of planned time like offline.
+    const k2 = computeKpis({
+      from: T0,
+      to: T0 + H,
+      durations: stateDurations(
+        [
+          { state: 'running', start: T0, end: T0 + 15 * MIN },
+          { state: 'unknown', start: T0 + 15 * MIN, end: null },
+        ],
+        T0,
+        T0 + H,
+      ),
+      good: 10,
+      scrap: 0,
+      idealCycleTimeS: 18,
+    });
+    expect([k2.plannedTimeS, k2.runTimeS, k2.offlineTimeS, k2.availability]).toEqual([15 * 60, 15 * 60, 45 * 60, 1]);
   });
 
   it('clips segments to a window that starts in the middle of one', () => {
@@ -148,7 +166,7 @@ describe('KPI definitions (ISO 22400-2)', () => {
       { state: 'running', start: T0 - H, end: T0 + H },
       { state: 'idle', start: T0 + H, end: null },
     ];
-    expect(stateDurations(segments, T0, T0 + 2 * H)).toEqual({ running: H, idle: H, fault: 0, offline: 0 });
+    expect(stateDurations(segments, T0, T0 + 2 * H)).toEqual({ running: H, idle: H, fault: 0, offline: 0, unknown: 0 });
     // A reading at the window start belongs to the window before: (from, to].
     const obs = [
       { ts: T0 - 10 * MIN, value: 10 },
@@ -166,7 +184,7 @@ describe('short windows', () => {
     const short = computeKpis({
       from: T0,
       to: T0 + 17_000,
-      durations: { running: 17_000, idle: 0, fault: 0, offline: 0 },
+      durations: { running: 17_000, idle: 0, fault: 0, offline: 0, unknown: 0 },
       good: 3,
       scrap: 0,
       idealCycleTimeS: 8,
@@ -179,7 +197,7 @@ describe('short windows', () => {
     const enough = computeKpis({
       from: T0,
       to: T0 + 40_000,
-      durations: { running: 40_000, idle: 0, fault: 0, offline: 0 },
+      durations: { running: 40_000, idle: 0, fault: 0, offline: 0, unknown: 0 },
       good: 5,
       scrap: 0,
       idealCycleTimeS: 8,

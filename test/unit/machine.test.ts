@@ -4,6 +4,7 @@ import type { PlantConfig } from '../../src-main/config/schema';
 import { createMemoryHistory } from '../../src-main/core/history-memory';
 import { memoryLogger } from '../../src-main/core/log';
 import { deriveState, MachineModel } from '../../src-main/core/machine';
+import { PlantCore } from '../../src-main/core/plant';
 import type { PollResult } from '../../src-main/core/types';
 import { MachineDetailSchema, MachineSnapshotSchema, type Link, type PointValue } from '../../src-preload/contract';
 
@@ -120,21 +121,45 @@ describe('machine state', () => {
     expect(deriveState(cfg.devices[0]!.profileDef, link('connecting', T0), {}).state).toBe('offline');
   });
 
-  it('treats an unreadable state point on a live link as unknown: offline, with a warning', () => {
+  it('treats an unreadable state point on a live link as unknown, with the reason and a warning; KPIs leave it out', () => {
     const { m, feed, log } = setup();
     feed(T0, { state: 1 });
-    feed(T0 + 1000, { stateQuality: 'bad' });
-    expect(m.state).toBe('offline');
+    feed(T0 + 60_000, { stateQuality: 'bad' });
+    expect(m.state).toBe('unknown');
     expect(m.snapshot().values['state']?.reason).toContain('illegal data address');
-    expect(log.lines.some((l) => l.level === 'warn' && l.msg.includes('state unknown'))).toBe(true);
+    expect(m.snapshot().stateReason).toBe('state point "state" unreadable: exception 2 (illegal data address)');
+    expect(MachineSnapshotSchema.parse(m.snapshot())).toBeTruthy();
+    expect(log.lines.some((l) => l.level === 'warn' && l.msg.includes('state unknown, KPIs not counted'))).toBe(true);
+    // An hour of unknown counts neither as running nor as down: only the first minute was seen.
+    const k = m.shiftKpis(T0 + 61 * MIN);
+    expect(k.runTimeS).toBe(60);
+    expect(k.downTimeS).toBe(0);
+    expect(k.plannedTimeS).toBe(60);
+    expect(k.offlineTimeS).toBe(60 * 60);
   });
 
-  it('runs whenever reachable when the profile has no state point', () => {
+  it('without a state point: running while the device delivers data, unknown when no point can be read', () => {
     const { cfg } = setup();
     const profile = { ...cfg.devices[0]!.profileDef };
     profile.points = profile.points.filter((p) => p.role !== 'state');
-    expect(deriveState(profile, link('online', T0), {}).state).toBe('running');
-    expect(deriveState(profile, link('offline', T0), {}).state).toBe('offline');
+    const exception = 'illegal data address (exception 2) reading holding registers 0–9';
+    const all = (quality: PointValue['quality']): Record<string, PointValue> =>
+      Object.fromEntries(
+        profile.points.map((p) => [
+          p.id,
+          { value: quality === 'good' ? 1 : null, raw: [], quality, ts: T0, reason: quality === 'good' ? null : exception },
+        ]),
+      );
+    expect(deriveState(profile, link('online', T0), all('good')).state).toBe('running');
+    // One block answered with an exception, the others not: still delivering.
+    const some = { ...all('good'), [profile.points[0]!.id]: all('bad')[profile.points[0]!.id]! };
+    expect(deriveState(profile, link('online', T0), some).state).toBe('running');
+    expect(deriveState(profile, link('online', T0), all('bad'))).toEqual({
+      state: 'unknown',
+      reason: `no point could be read: ${exception}`,
+    });
+    expect(deriveState(profile, link('online', T0), {}).state).toBe('unknown');
+    expect(deriveState(profile, link('offline', T0), all('good')).state).toBe('offline');
   });
 });
 
@@ -255,5 +280,32 @@ describe('machine KPIs from poll results', () => {
     // A 12 h shift at one part per 5 s is 8 640 deltas; nothing older than the shift is kept.
     expect(size.deltas).toBeLessThanOrEqual(12 * 720 + 720);
     expect(size.segments).toBeLessThan(250);
+  });
+});
+
+describe('a machine whose poller cannot be created', () => {
+  it('shows the reason in its snapshot, /healthz and link, never `connecting` with no error', async () => {
+    const cfg = plantConfig();
+    const device = cfg.devices[0]!;
+    // A profile that bypassed the load checks (they refuse it: config.test.ts): the poller refuses to plan it.
+    const points = device.profileDef.points.map((p, i) => (i === 0 ? { ...p, address: 65535, type: 'float32' as const } : p));
+    const broken: PlantConfig = { ...cfg, devices: [{ ...device, profileDef: { ...device.profileDef, points } }] };
+    const core = new PlantCore({ config: broken, log: memoryLogger() });
+    const seen: string[] = [];
+    core.onMachine((s) => seen.push(`${s.state}/${s.link.state}/${s.link.lastError?.code ?? '-'}`));
+    core.start();
+    await core.ready();
+    const health = core.health().machines[0]!;
+    expect(health.state).toBe('offline');
+    expect(health.link.state).toBe('offline');
+    expect(health.link.lastError).toEqual({
+      code: 'PROFILE_INVALID',
+      message: `not polled: Point "${points[0]!.id}" at address 65535 runs past the last Modbus address 65535`,
+    });
+    const snap = core.snapshot('im-1')!;
+    expect(snap.stateReason).toBe(health.link.lastError!.message);
+    expect(MachineSnapshotSchema.parse(snap)).toBeTruthy();
+    expect(seen).toEqual(['offline/offline/PROFILE_INVALID']);
+    await core.stop();
   });
 });

@@ -10,7 +10,7 @@ interface IconProps {
   className?: string;
 }
 
-/** Running ▶, idle ❚❚, fault ⚠, offline ⊘. */
+/** Running ▶, idle ❚❚, fault ⚠, offline ⊘, unknown (?). */
 export function StateIcon({ state, size = 24, className }: IconProps & { state: MachineState }) {
   return (
     <svg className={className} width={size} height={size} viewBox="0 0 24 24" aria-hidden="true" focusable="false">
@@ -32,6 +32,13 @@ export function StateIcon({ state, size = 24, className }: IconProps & { state: 
         <g fill="none" stroke="currentColor" strokeWidth="2.6">
           <circle cx="12" cy="12" r="8.5" />
           <path d="M6 18 L18 6" />
+        </g>
+      )}
+      {state === 'unknown' && (
+        <g fill="none" stroke="currentColor" strokeWidth="2.6" strokeLinecap="round">
+          <circle cx="12" cy="12" r="8.5" />
+          <path d="M9.2 9.6 A2.9 2.9 0 1 1 12 13 V14.2" />
+          <circle cx="12" cy="17.4" r="0.6" fill="currentColor" />
         </g>
       )}
     </svg>

@@ -10,7 +10,7 @@ import { useMachinesStore } from '../stores/machines';
 import { AttentionIcon, LockIcon } from './RecoIcons';
 import { StateBadge } from './StateBadge';
 
-const MACHINE_STATES: readonly string[] = ['running', 'idle', 'fault', 'offline'];
+const MACHINE_STATES: readonly string[] = ['running', 'idle', 'fault', 'offline', 'unknown'];
 
 /** The changes as rows: name and limits, now, proposed, change. */
 export function RecoChanges({ r, compact = false }: { r: Recommendation; compact?: boolean }) {

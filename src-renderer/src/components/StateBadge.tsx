@@ -7,6 +7,7 @@ export const STATE_WORD: Record<MachineState, string> = {
   idle: 'IDLE',
   fault: 'FAULT',
   offline: 'OFFLINE',
+  unknown: 'UNKNOWN',
 };
 
 interface Props {

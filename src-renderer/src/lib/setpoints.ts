@@ -40,7 +40,13 @@ export function limitsText(p: Pick<PointMeta, 'type' | 'decimals' | 'unit' | 'wr
   return `${limitNumber(w.min, p.decimals)}–${limitNumber(w.max, p.decimals)}${u}, steps of at most ${limitNumber(w.maxStep, p.decimals)}${u}`;
 }
 
-const STATE_WORD: Record<MachineState, string> = { running: 'running', idle: 'idle', fault: 'in fault', offline: 'offline' };
+const STATE_WORD: Record<MachineState, string> = {
+  running: 'running',
+  idle: 'idle',
+  fault: 'in fault',
+  offline: 'offline',
+  unknown: 'in an unknown state',
+};
 
 /** "only while idle", "only while idle or in fault"; null for no interlock. */
 export function interlockText(states: readonly MachineState[] | null | undefined): string | null {
