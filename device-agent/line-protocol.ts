@@ -1,10 +1,10 @@
 /**
  * The protocol side of a simulated line (see rtu-server.ts): answering a request PDU from a
  * register bank, dispatching requests to the units on the line with their deaths and injected
- * faults, and the RTU and Modbus TCP request parsers that feed that dispatch from a byte stream.
+ * faults, and the Modbus TCP request parser that feeds that dispatch from a byte stream (the RTU
+ * one, for shared lines, is rtu-receiver.ts).
  */
 import { randomInt } from 'node:crypto';
-import { crc16, rtuFrame } from '../src-main/modbus/framing';
 import type { PointFunction } from '../src-preload/contract';
 import { ModbusException, type RegisterBank } from './register-bank';
 import type { Simulator } from './simulator';
@@ -75,15 +75,6 @@ export function answerPdu(bank: RegisterBank, pdu: Buffer): Buffer {
     const code = err instanceof ModbusException ? err.modbusErrorCode : 4;
     return Buffer.from([fc | 0x80, code]);
   }
-}
-
-/** Length of the RTU request frame starting `buf`; null until known, -1 for a function we do not serve. */
-function requestLength(buf: Buffer): number | null {
-  if (buf.length < 2) return null;
-  const fc = buf[1]!;
-  if (fc >= 1 && fc <= 6) return 8;
-  if (fc === 15 || fc === 16) return buf.length < 7 ? null : 9 + buf[6]!;
-  return -1;
 }
 
 /** Where a parser writes its answers: a serial port or one TCP connection. */
@@ -174,47 +165,6 @@ export function createDispatch({ framing, units, lateMs, later }: DispatchOption
         return sink.writeAndClose(full.subarray(0, Math.ceil(full.length / 2)));
       }
     }
-  };
-}
-
-/** An RTU request parser for one stream: frames by length, drops bad CRC and stale partial input. */
-export function rtuReceiver(serve: ServeRequest, sink: Sink): Receiver {
-  let buf: Buffer = Buffer.alloc(0);
-  let quiet: NodeJS.Timeout | null = null;
-  const frame = (unit: number, answer: Buffer) => rtuFrame(unit, answer);
-  return {
-    feed(chunk) {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      // Each pass consumes one frame or stops: bounded by the bytes received.
-      while (buf.length >= 2) {
-        const len = requestLength(buf);
-        if (len === -1 || (len !== null && len > 256)) {
-          buf = Buffer.alloc(0);
-          break;
-        }
-        if (len === null || buf.length < len) break;
-        const f = buf.subarray(0, len);
-        buf = buf.subarray(len);
-        if (crc16(f.subarray(0, len - 2)) !== f.readUInt16LE(len - 2)) {
-          buf = Buffer.alloc(0);
-          break;
-        }
-        serve(f[0]!, Buffer.from(f.subarray(1, len - 2)), sink, frame);
-      }
-      if (quiet) clearTimeout(quiet);
-      quiet = null;
-      if (buf.length > 0) {
-        // A partial frame followed by silence is noise: forget it.
-        quiet = setTimeout(() => {
-          quiet = null;
-          buf = Buffer.alloc(0);
-        }, 20);
-      }
-    },
-    close() {
-      if (quiet) clearTimeout(quiet);
-      quiet = null;
-    },
   };
 }
 

@@ -7,7 +7,8 @@
  * For fault tests a unit can be dead (RTU: silent, as a unit missing from the bus; gateway:
  * silent or exception 11, as gateways answer for a unit that did not respond), and the next
  * requests to a unit can be answered wrongly on purpose (`inject`). A real RTU slave ignores
- * frames with a bad CRC and frames for other units; this one does the same.
+ * frames with a bad CRC, frames for other units and other slaves' answers, and frames by
+ * silence on a shared line; this one does the same (rtu-receiver.ts).
  */
 import { randomInt } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -17,7 +18,8 @@ import { ConsoleError } from '../src-main/core/errors';
 import { silentLogger, type Logger } from '../src-main/core/log';
 import { loadSerialPort } from '../src-main/modbus/streams';
 import { startSimulation, type Simulation } from './agent';
-import { createDispatch, mbapReceiver, rtuReceiver, type SimUnit, type Sink, type UnitFault } from './line-protocol';
+import { createDispatch, mbapReceiver, type SimUnit, type Sink, type UnitFault } from './line-protocol';
+import { rtuGapMs, rtuReceiver } from './rtu-receiver';
 
 export { answerPdu, type SimUnit, type UnitFault } from './line-protocol';
 
@@ -66,6 +68,9 @@ export interface LineServer {
   stop(): Promise<void>;
 }
 
+/** RTU over TCP: the silence after which a partial frame is dropped (TCP has no character timing). */
+const TCP_GAP_MS = 20;
+
 /** Starts a line of simulated units: RTU on `path`, RTU over TCP on `port`, or a gateway (`framing: 'mbap'`). */
 export async function startRtuLine(opts: LineServerOptions): Promise<LineServer> {
   const framing = opts.framing ?? 'rtu';
@@ -113,6 +118,7 @@ export async function startRtuLine(opts: LineServerOptions): Promise<LineServer>
     timers.add(t);
   };
   const serve = createDispatch({ framing, units, lateMs, later });
+  const serves = (unitId: number): boolean => units.has(unitId);
 
   let conns = 0;
   let closeTransport: () => Promise<void>;
@@ -121,7 +127,11 @@ export async function startRtuLine(opts: LineServerOptions): Promise<LineServer>
     const SerialPort = await loadSerialPort();
     const sp = new SerialPort({ path: opts.path, baudRate: opts.baudRate ?? 19200, autoOpen: false });
     sp.on('error', (err: Error) => log.log('debug', 'device-agent: serial error', { error: err.message }));
-    const rx = rtuReceiver(serve, { write: (b) => void sp.write(b), writeAndClose: (b) => void sp.write(b) });
+    const rx = rtuReceiver(
+      serve,
+      { write: (b) => void sp.write(b), writeAndClose: (b) => void sp.write(b) },
+      { serves, gapMs: rtuGapMs(opts.baudRate ?? 19200) },
+    );
     sp.on('data', (chunk: Buffer) => rx.feed(chunk));
     try {
       await new Promise<void>((res, rej) => sp.open((err) => (err ? rej(err) : res())));
@@ -145,7 +155,8 @@ export async function startRtuLine(opts: LineServerOptions): Promise<LineServer>
         write: (b) => void (sock.destroyed || sock.write(b)),
         writeAndClose: (b) => void (sock.destroyed || sock.write(b, () => sock.destroy())),
       };
-      const rx = framing === 'mbap' ? mbapReceiver(serve, sink) : rtuReceiver(serve, sink);
+      // One master per connection: nothing foreign arrives, so silence only clears what a frame left.
+      const rx = framing === 'mbap' ? mbapReceiver(serve, sink) : rtuReceiver(serve, sink, { serves, gapMs: TCP_GAP_MS });
       sock.on('data', (chunk: Buffer) => rx.feed(chunk));
       sock.on('error', () => undefined);
       sock.on('close', () => {
