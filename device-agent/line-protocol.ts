@@ -9,9 +9,19 @@ import type { PointFunction } from '../src-preload/contract';
 import { ModbusException, type RegisterBank } from './register-bank';
 import type { Simulator } from './simulator';
 
-/** A deliberate misbehaviour for the next request(s) to a unit. */
+/** A deliberate misbehaviour for the next request(s) to a unit; `none` answers normally (to space faults out). */
 export type UnitFault =
-  'silent' | 'late' | 'short' | 'bad-crc' | 'wrong-unit' | 'wrong-function' | 'bad-bytecount' | 'exception' | 'garbage' | 'close-mid-frame';
+  | 'none'
+  | 'silent'
+  | 'late'
+  | 'short'
+  | 'bad-crc'
+  | 'wrong-unit'
+  | 'wrong-function'
+  | 'bad-bytecount'
+  | 'exception'
+  | 'garbage'
+  | 'close-mid-frame';
 
 export interface SimUnit {
   readonly unitId: number;
@@ -120,7 +130,7 @@ export function createDispatch({ framing, units, lateMs, later }: DispatchOption
     if (unit.dead) return;
     const answer = answerPdu(unit.bank, pdu);
     const fault = unit.faults.shift();
-    if (!fault) return sink.write(frame(unitId, answer));
+    if (!fault || fault === 'none') return sink.write(frame(unitId, answer));
     const fc = answer[0]!;
     switch (fault) {
       case 'silent':

@@ -22,6 +22,7 @@ import { shiftCalendar } from '../kpi/shifts';
 import { ConsoleError, toErrorInfo } from './errors';
 import { createMemoryHistory } from './history-memory';
 import { silentLogger, type Logger } from './log';
+import { LineQualityAlarms } from './line-alarm';
 import { MachineModel } from './machine';
 import { systemClock, type Clock, type HistoryStore, type Poller, type PollResult } from './types';
 import type { WriteLogStore } from './write-log';
@@ -74,6 +75,8 @@ export class PlantCore {
   readonly writes: WriteService;
   /** Alarm rules of every machine's profile, in their ISA-18.2 states. */
   readonly alarms: AlarmEngine;
+  /** Each machine's line-quality alarm, raised while its answers arrive spoiled. */
+  private readonly lineAlarms: LineQualityAlarms;
   /** Where audited events go (undefined: not audited, as in tests without a store). */
   readonly audit: AuditSink | undefined;
   private readonly log: Logger;
@@ -114,6 +117,7 @@ export class PlantCore {
       // Alarm history keeps at least the current shift, and as much as the value history.
       keepFrom: (now) => Math.min(this.shiftOf(now).start, now - alarmRetentionMs),
     });
+    this.lineAlarms = new LineQualityAlarms(this.alarms);
     for (const device of this.config.devices) {
       this.machines.set(
         device.id,
@@ -342,6 +346,7 @@ export class PlantCore {
     }
     try {
       this.alarms.update(machine.id, { ts: r.ts, state: machine.state, link: r.link, values: r.values });
+      this.lineAlarms.update(machine.id, r.link);
     } catch (err) {
       this.log.log('error', `Machine ${machine.id}: alarms could not be evaluated`, { error: String(err) });
     }

@@ -9,6 +9,9 @@
  * the moment the request goes out (plus its time on the wire at the line's baud rate). The
  * channel underneath frames, checks and recovers (see mbap.ts, rtu.ts). The queue never holds
  * more than one request per caller that awaits it, and `close()` fails what is queued.
+ *
+ * A probe of a demoted unit (policy.probe) gets a shorter timeout and waits, outside the queue,
+ * for a slot that keeps all probes on the line within a small share of its time (probes.ts).
  */
 import { performance } from 'node:perf_hooks';
 import type { PointFunction } from '../../src-preload/contract';
@@ -18,6 +21,7 @@ import type { ModbusWriteRequest } from '../core/types';
 import { Sleeper, type Channel, type ChannelState, type Exchange, type ExchangeResult } from './channel';
 import { answerValues, readRequest, writeRequest } from './framing';
 import { MbapChannel } from './mbap';
+import { ProbePlanner } from './probes';
 import { RtuChannel } from './rtu';
 import { SerialStream, TcpStream } from './streams';
 
@@ -26,6 +30,8 @@ export interface UnitPolicy {
   timeoutMs: number;
   /** Silent time kept before sending to this unit (slow serial devices). */
   interFrameDelayMs?: number;
+  /** A probe of a unit believed dead: shorter timeout, spaced out with the line's other probes. */
+  probe?: boolean;
 }
 
 export interface LineOptions {
@@ -73,6 +79,7 @@ export class ModbusLine {
   private readonly now: () => number;
   private readonly sleeper = new Sleeper();
   private readonly queue: Job[] = [];
+  private readonly probes = new ProbePlanner();
   private busy = false;
   private current: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -120,9 +127,15 @@ export class ModbusLine {
     await this.submit({ ...req, unitId }, policy);
   }
 
-  /** Queues one exchange; resolves with the checked answer data. */
-  submit(x: Exchange, policy: UnitPolicy): Promise<ExchangeResult> {
-    if (this.closed) return Promise.reject(new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} is closed`));
+  /** Queues one exchange (a probe once its slot has come); resolves with the checked answer data. */
+  async submit(x: Exchange, policy: UnitPolicy): Promise<ExchangeResult> {
+    if (policy.probe && !this.closed) {
+      const timeoutMs = this.probes.timeoutFor(x.unitId, policy.timeoutMs);
+      policy = { ...policy, timeoutMs };
+      const wait = this.probes.reserve(this.now(), timeoutMs + this.channel.wireTimeMs(x));
+      if (wait > 0) await this.sleeper.sleep(wait);
+    }
+    if (this.closed) throw new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} is closed`);
     return new Promise<ExchangeResult>((resolve, reject) => {
       this.queue.push({ x, policy, resolve, reject });
       this.pump();
@@ -161,11 +174,18 @@ export class ModbusLine {
     await ch.prepare(x, policy.timeoutMs);
     await this.pace(Math.max(ch.minGapMs, policy.interFrameDelayMs ?? 0), policy.timeoutMs);
     if (this.closed) throw new ConsoleError('MODBUS_CLOSED', `connection to ${this.address} closed by the console`);
+    const sentAt = this.now();
     const answer = ch.exchange(x);
     this.sent++;
     const timer = setTimeout(() => ch.expire(policy.timeoutMs), policy.timeoutMs + ch.wireTimeMs(x));
     try {
-      return await answer;
+      const data = await answer;
+      this.probes.answered(x.unitId, this.now() - sentAt);
+      return data;
+    } catch (err) {
+      // An exception is the unit's answer too (a gateway's exception 10/11 is not: it took the gateway's own timeout).
+      if (err instanceof ConsoleError && err.code === 'MODBUS_EXCEPTION') this.probes.answered(x.unitId, this.now() - sentAt);
+      throw err;
     } finally {
       clearTimeout(timer);
     }

@@ -4,15 +4,18 @@
  * PollResult covering every point of the profile, with its quality.
  *
  * Quality rules: decoded → good; block answered with a Modbus exception, or a value that does
- * not decode → bad (the device is still online); link lost (connect failure, timeout after
- * retries, connection closed, malformed answers, bad CRC, a gateway reporting the unit
- * unreachable) → offline, every point stale with its last good value.
+ * not decode → bad (the device is still online); answers spoiled on the line (bad CRC, cut or
+ * garbled frames) even after retries → that block's points stale, the unit still online (it
+ * answers: line-quality.ts); link lost (connect failure, timeout after retries, connection
+ * closed, a gateway reporting the unit unreachable) → offline, every point stale with its last
+ * good value.
  *
  * Per-unit policy: timeout, retries, inter-frame delay, and demotion. A unit whose cycles failed
- * `demotion.afterFailures` times in a row for a reason of its own (not a line that cannot be
- * opened at all, which every unit on it shares and backoff handles) is demoted: polled only
- * every `demotion.intervalMs`, one probe, until it answers again, so that its timeouts do not
- * eat the line time of its neighbours. Demotion and recovery are logged once each.
+ * `demotion.afterFailures` times in a row because it was silent (not a line that cannot be
+ * opened at all, which every unit on it shares and backoff handles, nor a noisy line) is
+ * demoted: polled only every `demotion.intervalMs`, one probe with a shorter timeout that the
+ * line spaces out (line.ts), until it answers again, so that its timeouts do not eat the line
+ * time of its neighbours. Demotion, recovery and the line-quality warning are logged once each.
  */
 import type { Link, PointValue } from '../../src-preload/contract';
 import { endpointOf, type PointDef, type ResolvedDevice } from '../config/schema';
@@ -20,6 +23,7 @@ import { ConsoleError, toErrorInfo } from '../core/errors';
 import type { LogLevel } from '../core/log';
 import { systemClock, type Clock, type ModbusWriteRequest, type PollResult, type Poller } from '../core/types';
 import { backoffDelay } from './backoff';
+import { NOISE_ERRORS, NOISE_RETRIES, NoiseMeter, noiseMessage, SILENCE_ERRORS } from './line-quality';
 import { decode, registerCount } from './codec';
 import { writeRequest } from './framing';
 import { LinePool, type ModbusLine, type UnitPolicy } from './line';
@@ -36,8 +40,8 @@ export interface PollerOptions {
 /** The options of the first, TCP-only poller; the same as PollerOptions. */
 export type TcpPollerOptions = PollerOptions;
 
-/** Errors after which the link counts as lost (retried first, then backoff or demotion). */
-const LINK_ERRORS = new Set(['MODBUS_TIMEOUT', 'MODBUS_CONNECT', 'MODBUS_CLOSED', 'MODBUS_MALFORMED', 'MODBUS_CRC', 'MODBUS_GATEWAY']);
+/** Errors after which the link counts as lost (retried first, then backoff or demotion); spoiled answers are not among them. */
+const LINK_ERRORS = new Set(['MODBUS_TIMEOUT', 'MODBUS_CONNECT', 'MODBUS_CLOSED', 'MODBUS_GATEWAY']);
 
 /** Distinct keys kept in Link.errorCounts; codes are a closed set, this only guards against bugs. */
 const MAX_ERROR_KEYS = 32;
@@ -79,6 +83,7 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
   const handlers = new Set<(r: PollResult) => void>();
   const lastGood = new Map<string, LastGood>();
   const errorCounts = new Map<string, number>();
+  const noise = new NoiseMeter();
   const link: Link = {
     state: 'connecting',
     since: clock.now(),
@@ -95,6 +100,8 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
   };
   /** Cycles in a row lost for a reason of the unit's own (what demotion counts). */
   let unitFailures = 0;
+  /** Whether the unit answered anything in the current cycle. */
+  let heard = false;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   let started = false;
@@ -106,7 +113,15 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
     ...link,
     lastError: link.lastError ? { ...link.lastError } : null,
     errorCounts: Object.fromEntries(errorCounts),
+    noise: noise.snapshot(),
   });
+
+  /** Books an answer (spoiled or not) for the line-quality warning; logs when it is raised or cleared. */
+  function answered(spoiled: boolean): void {
+    const change = noise.record(spoiled);
+    if (change === 'raised') log('warn', noiseMessage(`${device.name} (${device.id})`, line.key, noise.snapshot()));
+    else if (change === 'cleared') log('info', `Line ${line.key}: answers from ${device.name} (${device.id}) arrive clean again`);
+  }
 
   function count(err: ConsoleError): void {
     const key = errorCounts.has(err.code) || errorCounts.size < MAX_ERROR_KEYS ? err.code : 'OTHER';
@@ -139,18 +154,41 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
     }
   }
 
-  /** Reads one range, retrying link failures while the link is (believed) up; every failure is counted. */
+  /**
+   * Reads one range; every failure is counted. Silence is retried while the link is (believed)
+   * up; an offline unit is tried once, a demoted one probed once (line.ts keeps probes short and
+   * spaced). A spoiled answer is retried a little more: the unit is there, the line is noisy.
+   */
   async function readRange(fn: PointDef['function'], start: number, n: number): Promise<number[] | ConsoleError> {
-    // An offline or demoted unit is probed once; retries are for a link that just hiccupped.
-    const attempts = link.state === 'offline' || link.demoted ? 1 : device.retries + 1;
+    // Only the first request of a demoted unit's cycle probes; once it answered, the rest are reads.
+    let probing = link.demoted === true && !heard;
+    const silentTries = link.state === 'offline' || probing ? 1 : device.retries + 1;
+    const spoiledTries = device.retries + 1 + NOISE_RETRIES;
+    let silent = 0;
+    let spoiled = 0;
     let last: ConsoleError | null = null;
-    for (let i = 0; i < attempts && !stopped; i++) {
+    while (!stopped) {
       try {
-        return await line.read(device.unitId, fn, start, n, policy);
+        const values = await line.read(device.unitId, fn, start, n, probing ? { ...policy, probe: true } : policy);
+        answered(false);
+        heard = true;
+        return values;
       } catch (e) {
         last = asConsoleError(e);
         if (!(stopped && last.code === 'MODBUS_CLOSED')) count(last);
-        if (!LINK_ERRORS.has(last.code)) return last;
+        if (NOISE_ERRORS.has(last.code)) {
+          answered(true);
+          // It answered: no longer a probe of a unit believed dead.
+          heard = true;
+          probing = false;
+          if (++spoiled >= spoiledTries) return last;
+          continue;
+        }
+        if (last.code === 'MODBUS_EXCEPTION') {
+          answered(false);
+          heard = true;
+        }
+        if (!LINK_ERRORS.has(last.code) || ++silent >= silentTries) return last;
       }
     }
     return last ?? new ConsoleError('MODBUS_CLOSED', `polling of ${where} stopped`);
@@ -158,6 +196,7 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
 
   async function cycle(): Promise<void> {
     const t0 = clock.now();
+    heard = false;
     const values: Record<string, PointValue> = {};
     let lost: ConsoleError | null = null;
     let firstError: ConsoleError | null = null;
@@ -170,7 +209,9 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
           break;
         }
         firstError ??= res;
-        for (const { point } of block.points) values[point.id] = notGood(point, 'bad', res.message);
+        // Spoiled on the line: the values are old, not wrong; an exception or undecodable value: bad.
+        const quality = NOISE_ERRORS.has(res.code) ? 'stale' : 'bad';
+        for (const { point } of block.points) values[point.id] = notGood(point, quality, res.message);
         continue;
       }
       const ts = clock.now();
@@ -193,8 +234,9 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
     link.pollsFailed++;
     link.consecutiveFailures++;
     link.lastError = toErrorInfo(lost);
-    // A line that cannot be opened fails every unit on it alike: backoff, not demotion, handles it.
-    if (lost.code !== 'MODBUS_CONNECT') unitFailures++;
+    // Only silence is the unit's own: a line that cannot be opened or a closed connection fails
+    // every unit on it alike (backoff handles that), and a spoiled answer never gets here.
+    if (SILENCE_ERRORS.has(lost.code)) unitFailures++;
     if (link.state !== 'offline') {
       link.state = 'offline';
       link.since = now;

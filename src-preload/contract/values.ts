@@ -108,6 +108,8 @@ export const LinkSchema = z.object({
   errorCounts: z.record(z.string(), z.number().int()).optional(),
   /** The line (port or gateway connection) this device is polled through. */
   line: z.string().optional(),
+  /** Spoiled answers (bad CRC, cut or garbled frames) among the unit's last answers; `noisy` while the line-quality warning stands. */
+  noise: z.object({ spoiled: z.number().int(), answers: z.number().int(), noisy: z.boolean() }).optional(),
 });
 export type Link = z.infer<typeof LinkSchema>;
 

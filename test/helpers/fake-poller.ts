@@ -55,9 +55,17 @@ export class FakePoller implements Poller {
     throw new Error('FakePoller does not read single points');
   }
 
-  /** Emits a poll result with every point good: state raw value as given, numbers 0 unless given. */
-  emit(ts: number, state: number, given: Record<string, number> = {}): void {
-    this.current = { ...this.current, state: 'online', since: this.since, lastOkAt: ts, pollsOk: this.current.pollsOk + 1, lastPollMs: 3 };
+  /** Emits a poll result with every point good: state raw value as given, numbers 0 unless given; `link` amends the link. */
+  emit(ts: number, state: number, given: Record<string, number> = {}, link: Partial<Link> = {}): void {
+    this.current = {
+      ...this.current,
+      state: 'online',
+      since: this.since,
+      lastOkAt: ts,
+      pollsOk: this.current.pollsOk + 1,
+      lastPollMs: 3,
+      ...link,
+    };
     const values: Record<string, PointValue> = {};
     for (const p of this.device.profileDef.points) {
       const value = p.type === 'string' ? 'XYZ' : p.type === 'bool' ? false : p.role === 'state' ? state : (given[p.id] ?? 0);

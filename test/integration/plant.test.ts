@@ -2,6 +2,9 @@
  * The whole core over real Modbus TCP against device agents: live values, KPIs moving, a
  * killed agent turning its machine offline without touching the others, and recovery.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../device-agent/agent';
 import { resolveConfig } from '../../src-main/config/load';
@@ -15,14 +18,18 @@ let core: PlantCore;
 const updates: MachineSnapshot[] = [];
 
 beforeAll(async () => {
-  agents = await Promise.all((['im250', 'hp200', 'pk60'] as const).map((model, i) => startAgent({ port: 0, model, seed: 40 + i })));
+  agents = await Promise.all((['im250', 'hp200', 'pk60', 'pk60'] as const).map((model, i) => startAgent({ port: 0, model, seed: 40 + i })));
+  // Machine 3's profile has no state point and asks for registers the device does not have: it answers every read with an exception.
+  const dir = mkdtempSync(join(tmpdir(), 'pc-plant-'));
+  const points = [0, 1].map((i) => ({ id: `p${i}`, name: `P${i}`, function: 'input', address: 200 + i * 20, type: 'uint16' }));
+  writeFileSync(join(dir, 'wrong.json'), JSON.stringify({ model: 'wrong', title: 'Wrong map', idealCycleTimeS: 2, points }));
   const config = resolveConfig(
     {
       plant: { name: 'Integration plant' },
       devices: agents.map((a, i) => ({
         id: `m${i}`,
         name: `Machine ${i}`,
-        profile: `builtin:${a.model}`,
+        profile: i === 3 ? 'wrong.json' : `builtin:${a.model}`,
         transport: { type: 'tcp', host: '127.0.0.1', port: a.port },
         pollIntervalMs: 100,
         timeoutMs: 300,
@@ -30,7 +37,7 @@ beforeAll(async () => {
         backoff: { initialDelayMs: 100, maxDelayMs: 400, randomisationFactor: 0.1 },
       })),
     },
-    '(integration)',
+    join(dir, 'plant.json'),
   );
   core = new PlantCore({ config, log });
   core.onMachine((s) => updates.push(s));
@@ -49,7 +56,7 @@ const countFor = (id: string) => updates.filter((u) => u.id === id && u.link.sta
 describe('plant core over device agents', () => {
   it('brings every machine online with good values equal to the simulators', async () => {
     await expect.poll(() => core.snapshots().every((s) => s.link.state === 'online'), { timeout: 5000 }).toBe(true);
-    for (const [i, a] of agents.entries()) {
+    for (const [i, a] of agents.slice(0, 3).entries()) {
       const snap = latest(`m${i}`);
       expect(['running', 'idle', 'fault']).toContain(snap.state);
       const sim = a.simulator.values();
@@ -90,6 +97,18 @@ describe('plant core over device agents', () => {
     await expect.poll(() => latest('m0').link.state, { timeout: 5000 }).toBe('online');
     expect(latest('m0').values['zone1']?.quality).toBe('good');
     expect(log.lines.some((l) => /offline/i.test(l.msg) && l.fields?.['device'] === 'm0')).toBe(true);
+  });
+
+  it('a device answering every read with an exception is never healthy: state unknown with the reason, no KPIs', async () => {
+    await expect.poll(() => latest('m3').link.pollsFailed, { timeout: 5000 }).toBeGreaterThan(3);
+    const snap = latest('m3');
+    expect(snap.link.state).toBe('online');
+    expect(snap.state).toBe('unknown');
+    expect(snap.stateReason).toMatch(/^no point could be read: illegal data address \(exception 2\) reading input register/);
+    expect(core.health().machines[3]).toMatchObject({ state: 'unknown' });
+    for (const k of [snap.shift, snap.rolling]) {
+      expect([k.availability, k.performance, k.oee, k.runTimeS, k.downTimeS]).toEqual([null, null, null, 0, 0]);
+    }
   });
 
   it('computes shift KPIs from what it saw', async () => {

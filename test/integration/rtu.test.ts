@@ -128,7 +128,8 @@ describeNeeding(['socat'], haveSocat(), 'Modbus RTU over a pty pair (socat)', ()
 
     // Brought back to life, it is promoted at its next probe.
     slave.setDead(DEAD, false);
-    await waitUntil(() => dead.link().state === 'online', 3000, 'dead unit back');
+    // Probes are spaced to keep within their share of the line (probes.ts): up to 100 ms / 5 % apart.
+    await waitUntil(() => dead.link().state === 'online', 5000, 'dead unit back');
     expect(dead.link().demoted).toBe(false);
     expect(logs.filter((l) => /no longer demoted/.test(l.msg))).toHaveLength(1);
     slave.setDead(DEAD, true);
@@ -202,6 +203,32 @@ describeNeeding(['socat'], haveSocat(), 'Modbus RTU over a pty pair (socat)', ()
     expect(link).toMatchObject({ state: 'online', demoted: false });
     expect(results.some((r) => r.values['speed']?.quality === 'stale')).toBe(true);
     await poller.stop();
+  });
+
+  it('a noisy line does not make a unit that answers offline or demoted: retried, counted, warned about', async () => {
+    const logs: { level: LogLevel; msg: string }[] = [];
+    const poller = track(createPoller(device(1), { pool: new LinePool(), onLog: (level, msg) => logs.push({ level, msg }) }));
+    const results: PollResult[] = [];
+    poller.onResult((r) => results.push(r));
+    poller.start();
+    await waitUntil(() => poller.link().pollsOk > 0, 3000, 'online');
+    // One answer in three spoiled, two in a row: a bad CRC, then a frame cut short.
+    for (let i = 0; i < 12; i++) for (const f of ['bad-crc', 'short', 'none', 'none', 'none', 'none'] as const) slave.inject(1, f);
+    const unit = slave.units.get(1)!;
+    await waitUntil(() => unit.faults.length === 0, 10_000, 'every fault served');
+    const ok = poller.link().pollsOk;
+    await waitUntil(() => poller.link().pollsOk > ok, 3000, 'a poll after the last fault');
+    await poller.stop();
+    const seen = results.filter((r) => r.ts > 0);
+    expect(seen.every((r) => r.link.state === 'online' && r.link.demoted === false)).toBe(true);
+    const link = poller.link();
+    expect(link.errorCounts).toMatchObject({ MODBUS_CRC: 12, MODBUS_MALFORMED: 12 });
+    expect(link.noise).toMatchObject({ spoiled: 24, noisy: true });
+    expect(logs.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([
+      expect.stringMatching(new RegExp(`^Noisy line rtu:${pty.b}: 3 of the last \\d+ answers from Unit 1 \\(u1\\) arrived spoiled`)),
+    ]);
+    // Every value kept coming: retries got each block through.
+    expect(seen.every((r) => Object.values(r.values).every((v) => v.quality === 'good'))).toBe(true);
   });
 
   it('writes and point reads go through the line; a write to a dead unit times out', async () => {

@@ -4,7 +4,15 @@ import { createMemoryAlarmStore, type AlarmStore } from '../../src-main/alarms/s
 import { resolveConfig } from '../../src-main/config/load';
 import type { PlantConfig } from '../../src-main/config/schema';
 import { PlantCore } from '../../src-main/core/plant';
-import { COMMANDS, EVENTS, type AlarmSummary, type Caller, type CommandName, type CommandResponse } from '../../src-preload/contract';
+import {
+  COMMANDS,
+  EVENTS,
+  type AlarmSummary,
+  type Caller,
+  type CommandName,
+  type CommandResponse,
+  type Link,
+} from '../../src-preload/contract';
 import { FakePoller } from '../helpers/fake-poller';
 
 const T0 = Date.UTC(2026, 0, 12, 9, 0); // three hours into the Early shift (06:00 UTC)
@@ -73,9 +81,9 @@ function started(opts: { alarmStore?: AlarmStore } = {}) {
   core.start();
   cores.push(core);
   const api = new ConsoleApi(core);
-  const poll = (id: string, dtMs: number, state: number, given?: Record<string, number>): void => {
+  const poll = (id: string, dtMs: number, state: number, given?: Record<string, number>, link?: Partial<Link>): void => {
     clock.t += dtMs;
-    pollers.get(id)!.emit(clock.t, state, given);
+    pollers.get(id)!.emit(clock.t, state, given, link);
   };
   return { core, api, clock, poll };
 }
@@ -191,6 +199,30 @@ describe('alarms through the ConsoleApi', () => {
       ok: false,
       error: { code: 'NOT_FOUND' },
     });
+  });
+
+  it('raises a line-quality alarm while a machine answers spoiled, and clears it when clean again', async () => {
+    const { core, poll } = started();
+    const id = core.machineIds()[0]!;
+    const noisy = { line: 'rtu:/dev/ttyUSB0', noise: { spoiled: 7, answers: 100, noisy: true } };
+    poll(id, 1000, 1, {}, noisy);
+    poll(id, 1000, 1, {}, noisy);
+    const raised = core.alarms.alarms(id).filter((a) => a.kind === 'line');
+    expect(raised).toEqual([
+      expect.objectContaining({
+        state: 'active-unacked',
+        priority: 'medium',
+        message:
+          'Noisy line rtu:/dev/ttyUSB0: 7 of the last 100 answers arrived spoiled (bad CRC, cut frames); check cabling, termination, shielding',
+      }),
+    ]);
+    poll(id, 1000, 1, {}, { ...noisy, noise: { spoiled: 0, answers: 100, noisy: false } });
+    expect(
+      core.alarms
+        .alarms(id)
+        .filter((a) => a.kind === 'line')
+        .map((a) => a.state),
+    ).toEqual(['cleared-unacked']);
   });
 
   it('starts from the alarms a store saved (a console restart)', async () => {

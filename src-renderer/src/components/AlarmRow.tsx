@@ -47,6 +47,10 @@ export function conditionText(alarm: Alarm, decimals: number, machine: MachineSn
       return 'Reported by the IoT module: see Modules';
     case 'uplink':
       return 'Reported by the link to the supplier: see What leaves';
+    case 'line': {
+      const n = machine?.link.noise;
+      return n ? `Line now: ${n.spoiled} of the last ${n.answers} answers spoiled${n.noisy ? '' : ' · clean again'}` : 'Line now: —';
+    }
     default: {
       const never: never = alarm.kind;
       return String(never);

@@ -66,6 +66,15 @@ export function LinkStats({ machine, meta, now, tz }: Props) {
             <dd>{l.line}</dd>
           </div>
         )}
+        {l.noise && l.noise.answers > 0 && (
+          <div className="stat-wide" data-testid="link-noise">
+            <dt>Line quality</dt>
+            <dd className={l.noise.noisy ? 'link-error' : undefined}>
+              {l.noise.noisy ? <strong>NOISY</strong> : 'good'} — {formatNumber(l.noise.spoiled, 0)} of the last{' '}
+              {formatNumber(l.noise.answers, 0)} answers spoiled (bad CRC, cut frames){l.noise.noisy ? '; data comes through retries' : ''}
+            </dd>
+          </div>
+        )}
         {l.errorCounts && Object.keys(l.errorCounts).length > 0 && (
           <div className="stat-wide" data-testid="link-error-counts">
             <dt>Errors</dt>

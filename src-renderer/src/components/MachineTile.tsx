@@ -11,6 +11,7 @@ import { selectNow, selectTimezone, usePlantStore } from '../stores/plant';
 import { KeyValueRow } from './KeyValueRow';
 import { StateBadge } from './StateBadge';
 import { TileAlarmBadge } from './TileAlarmBadge';
+import { TileReason } from './TileReason';
 
 /** Tile layouts: roomy (≤ 3 machines), narrow (4 in a row), rows2 and rows3 (two or three rows). */
 export type Density = 'roomy' | 'narrow' | 'rows2' | 'rows3';
@@ -90,6 +91,7 @@ function FullTile(props: VariantProps) {
         <StateBadge state={m.state} testId={`machine-state-${m.id}`} size={density === 'roomy' ? 'large' : 'normal'} />
         <StateLine m={m} now={now} live={live} tz={tz} />
       </div>
+      <TileReason m={m} />
       <section className="tile-kpis" aria-label="Shift KPIs">
         <div className="oee">
           <span className="kpi-label">OEE · shift</span>
@@ -159,6 +161,7 @@ function PackedTile(props: VariantProps) {
         <h2 className="tile-name">{m.name}</h2>
         <StateBadge state={m.state} testId={`machine-state-${m.id}`} />
       </header>
+      <TileReason m={m} />
       {(density === 'rows2' || stateInsteadOfOutput) && (
         <div className="tile-line tile-sub">
           {density === 'rows2' && <span className="tile-model-inline">{m.modelTitle || m.model} · </span>}
