@@ -221,7 +221,8 @@ export type RtuVerdict =
   | { status: 'incomplete' }
   | { status: 'ok'; data: Buffer; extra: number }
   | { status: 'exception'; exception: number; extra: number }
-  | { status: 'crc'; detail: string }
+  /** `extra`: bytes after the length the frame announced (0: it ended where it said it would). */
+  | { status: 'crc'; detail: string; extra: number }
   | { status: 'malformed'; detail: string };
 
 function crcOk(frame: Buffer): boolean {
@@ -242,7 +243,7 @@ export function judgeRtuAnswer(exp: Expectation, unitId: number, buf: Buffer, qu
     if (!crcOk(frame)) {
       const got = frame.readUInt16LE(own - 2);
       const want = crc16(frame.subarray(0, own - 2));
-      return { status: 'crc', detail: `bad CRC (received ${fmt16(got)}, computed ${fmt16(want)})` };
+      return { status: 'crc', detail: `bad CRC (received ${fmt16(got)}, computed ${fmt16(want)})`, extra: buf.length - own };
     }
     const check = checkAnswer(exp, unitId, frame[0]!, frame.subarray(1, own - 2));
     const extra = buf.length - own;

@@ -5,7 +5,8 @@
  * - a frame ends when the length its own header announces has arrived, or when the line falls
  *   quiet (`silenceMs`) — then what arrived is judged as it is (a short frame, a bad count);
  * - after a timeout, a bad answer or stray bytes the channel is "dirty": before the next request
- *   it discards input until the line has been quiet for `silenceMs`; and for twice its timeout
+ *   it discards input until the line has been quiet for `silenceMs` (not after a frame whose only
+ *   fault is its CRC and that ended at its announced length: noise, the line is quiet); and for twice its timeout
  *   after a unit timed out, a different request to it whose answer would look the same (same
  *   unit, function and length: nothing else could tell them apart) waits until that window is
  *   over. Polls rarely pay for this: after a timeout they repeat the same request, whose late
@@ -219,7 +220,9 @@ export class RtuChannel implements Channel {
       }
       return;
     }
-    this.dirty = true;
+    // A frame spoiled in transit that ended where its own header said leaves a quiet line: the
+    // retry needs only the 3.5 characters every request keeps. Anything else: wait for quiet.
+    if (!(v.status === 'crc' && v.extra === 0 && !quiet)) this.dirty = true;
     this.fail(v.status === 'crc' ? crcError(target, p.x.what, v.detail) : malformedError(target, p.x.what, v.detail));
   }
 

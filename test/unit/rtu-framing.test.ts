@@ -1,5 +1,5 @@
 /** Modbus framing: CRC-16 against published vectors, request PDUs, and every malformed RTU answer. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConsoleError } from '../../src-main/core/errors';
 import {
   answerValues,
@@ -13,6 +13,9 @@ import {
   rtuFrame,
   writeRequest,
 } from '../../src-main/modbus/framing';
+import type { Exchange } from '../../src-main/modbus/channel';
+import { RtuChannel } from '../../src-main/modbus/rtu';
+import type { ByteStream } from '../../src-main/modbus/streams';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const withCrc = (s: string) => {
@@ -246,5 +249,58 @@ describe('RTU answer framing', () => {
       status: 'malformed',
       detail: expect.stringMatching(/does not echo/) as unknown,
     });
+  });
+});
+
+describe('RTU channel resync after a spoiled answer', () => {
+  /** A stream whose answers the test hands in. */
+  class FakeStream implements ByteStream {
+    readonly address = 'pty:test';
+    isOpen = false;
+    onData: (chunk: Buffer) => void = () => undefined;
+    onClose: (err: NodeJS.ErrnoException | null) => void = () => undefined;
+    async open(): Promise<void> {
+      this.isOpen = true;
+    }
+    async write(): Promise<void> {}
+    drop(): void {}
+    async close(): Promise<void> {
+      this.isOpen = false;
+    }
+  }
+
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  /** Whether `prepare` is done after `ms` of quiet. */
+  async function preparedWithin(ch: RtuChannel, x: Exchange, ms: number): Promise<boolean> {
+    let done = false;
+    void ch.prepare(x, 1000).then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(ms);
+    return done;
+  }
+
+  it('a frame that ended at its announced length with a bad CRC needs no wait for quiet; a cut one does', async () => {
+    const stream = new FakeStream();
+    const ch = new RtuChannel(stream, { now: () => Date.now(), baudRate: 115200, bitsPerChar: 10, silenceMs: 20 });
+    const x: Exchange = { ...readRequest('input', 0, 2), unitId: 1 };
+    await ch.open(100);
+    expect(await preparedWithin(ch, x, 25)).toBe(true);
+    const good = withCrc('01 04 04 0001 0002');
+    const spoiled = Buffer.from(good);
+    spoiled[3]! ^= 0x10;
+    const first = ch.exchange(x).catch((e: ConsoleError) => e.code);
+    stream.onData(spoiled);
+    expect(await first).toBe('MODBUS_CRC');
+    expect(await preparedWithin(ch, x, 0)).toBe(true);
+    // Cut short: judged only once the line fell quiet, and the next request waits for quiet again.
+    const second = ch.exchange(x).catch((e: ConsoleError) => e.code);
+    stream.onData(good.subarray(0, 5));
+    await vi.advanceTimersByTimeAsync(25);
+    expect(await second).toBe('MODBUS_MALFORMED');
+    stream.onData(Buffer.from([0x55]));
+    expect(await preparedWithin(ch, x, 5)).toBe(false);
+    await vi.advanceTimersByTimeAsync(20);
+    await ch.close();
   });
 });
