@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: the console's poller (decoding, machine model, KPIs, history on) against a
  * raw modbus-serial read loop over the same device agents and the same read blocks; then shared
- * lines with a dead unit (see line-bench.ts): one RTU line at 115200 baud over a socat pty pair,
- * and a Modbus TCP gateway, each with 8 units.
+ * lines with dead units (see line-bench.ts): one RTU line at 115200 baud over a socat pty pair,
+ * and a Modbus TCP gateway, each with 8 units, and a gateway with 3 silent units of 10; a noisy
+ * RTU line (noise-bench.ts).
  * Agents run in child processes so that only the console side's CPU is measured here.
  * Prints figures; asserts nothing (targets live here, not in timed tests).
  */
@@ -17,6 +18,7 @@ import { PlantCore } from '../src-main/core/plant';
 import { planReads } from '../src-main/modbus/planner';
 import { runUplinkBench } from '../src-main/uplink/bench';
 import { runLineBenches } from './line-bench';
+import { runNoiseBench } from './noise-bench';
 import { formatStoreBench, runStoreBench } from '../src-main/store/bench';
 
 const MODELS = ['im250', 'hp200', 'pk60', 'im250'] as const;
@@ -161,6 +163,7 @@ async function main(): Promise<void> {
     for (const a of agents) a.kill('SIGTERM');
   }
   await runLineBenches(SECONDS);
+  await runNoiseBench(SECONDS);
   console.log(formatStoreBench(runStoreBench()));
   // BENCH_UPLINK_OUTAGE_S shortens the simulated outage (default 1 h: about 5 minutes of bench).
   await runUplinkBench({ seconds: Math.max(5, SECONDS * 2), outageSeconds: Number(process.env.BENCH_UPLINK_OUTAGE_S ?? 3600) });

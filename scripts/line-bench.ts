@@ -1,8 +1,11 @@
 /**
- * Part of `npm run bench`: what one dead unit costs its neighbours on a shared line. Eight units
+ * Part of `npm run bench`: what dead units cost their neighbours on a shared line. Eight units
  * on one line, polled as fast as the line allows; achieved polls/s of the seven live units
  * alone, then with the eighth (dead) unit present, once it is demoted. Two lines: Modbus RTU at
  * 115200 baud over a socat pty pair, and a Modbus TCP gateway (8 unit ids behind one address).
+ * Then ten units behind one gateway, three of them silent: the seven live units' rate with the
+ * three demoted, against their rate alone (probes of demoted units keep to a bounded share of
+ * the line: src-main/modbus/probes.ts).
  *
  * The simulated units run in this process (a serial port can be opened by one process only, and
  * one process serves the whole line), so the CPU is shared with the console side. A pty moves
@@ -45,42 +48,51 @@ function device(transport: TransportConfig, unitId: number): ResolvedDevice {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls/s of the live units over `seconds`, with or without the dead unit (measured once it is demoted). */
+/** Polls/s of the `live` units over `seconds`, with or without the `dead` ones (measured once all are demoted). */
 async function measure(
   transport: TransportConfig,
-  withDead: boolean,
+  units: { live: number[]; dead: number[] },
   seconds: number,
 ): Promise<{ rate: number; demotedAfterMs: number | null }> {
   const pool = new LinePool();
-  const live = Array.from({ length: UNITS - 1 }, (_, i) => createPoller(device(transport, i + 1), { pool }));
-  const dead = withDead ? createPoller(device(transport, DEAD), { pool }) : null;
+  const live = units.live.map((u) => createPoller(device(transport, u), { pool }));
+  const dead = units.dead.map((u) => createPoller(device(transport, u), { pool }));
   let count = 0;
   let counting = false;
   for (const p of live) p.onResult((r) => void (counting && r.link.state === 'online' && count++));
   const t0 = Date.now();
-  for (const p of [...live, ...(dead ? [dead] : [])]) p.start();
+  for (const p of [...live, ...dead]) p.start();
   let demotedAfterMs: number | null = null;
-  // Bounded wait for the dead unit's demotion (three failed polls), then for the line to settle.
-  for (let i = 0; dead && i < 200 && !dead.link().demoted; i++) await sleep(20);
-  if (dead?.link().demoted) demotedAfterMs = Date.now() - t0;
+  // Bounded wait for the dead units' demotion (three failed polls each), then for the line to settle.
+  const allDemoted = (): boolean => dead.every((p) => p.link().demoted);
+  for (let i = 0; dead.length > 0 && i < 300 && !allDemoted(); i++) await sleep(20);
+  if (dead.length > 0 && allDemoted()) demotedAfterMs = Date.now() - t0;
   await sleep(300);
   counting = true;
   const start = Date.now();
   await sleep(seconds * 1000);
   counting = false;
   const rate = (count * 1000) / (Date.now() - start);
-  await Promise.all([...live, ...(dead ? [dead] : [])].map((p) => p.stop()));
+  await Promise.all([...live, ...dead].map((p) => p.stop()));
   return { rate, demotedAfterMs };
 }
 
-async function runCase(name: string, transport: TransportConfig, seconds: number): Promise<void> {
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+async function runCase(
+  name: string,
+  transport: TransportConfig,
+  seconds: number,
+  units = { live: range(1, UNITS - 1), dead: [DEAD] },
+): Promise<void> {
   // A first round warms up the JIT and the slave, so that the two phases compare fairly.
-  await measure(transport, false, 1);
-  const alone = await measure(transport, false, seconds);
-  const together = await measure(transport, true, seconds);
+  await measure(transport, { live: units.live, dead: [] }, 1);
+  const alone = await measure(transport, { live: units.live, dead: [] }, seconds);
+  const together = await measure(transport, units, seconds);
+  const what = units.dead.length === 1 ? 'the dead unit' : `${units.dead.length} dead units`;
   const demoted = together.demotedAfterMs === null ? 'not demoted!' : `demoted after ${together.demotedAfterMs} ms`;
   console.log(
-    `${name.padEnd(40)} live units: ${alone.rate.toFixed(0).padStart(6)} polls/s alone, ${together.rate.toFixed(0).padStart(6)} with the dead unit (${demoted})   ratio ${(together.rate / alone.rate).toFixed(2)}`,
+    `${name.padEnd(40)} live units: ${alone.rate.toFixed(0).padStart(6)} polls/s alone, ${together.rate.toFixed(0).padStart(6)} with ${what} (${demoted})   ratio ${(together.rate / alone.rate).toFixed(2)}`,
   );
 }
 
@@ -126,5 +138,20 @@ export async function runLineBenches(seconds: number): Promise<void> {
     } finally {
       await gw.stop();
     }
+  }
+  // Ten units behind one gateway, three of them silent (as found from outside: they cost a live unit 20 % before).
+  const silent = [8, 9, 10];
+  const gw = await startRtuLine({
+    port: 0,
+    framing: 'mbap',
+    units: range(1, 10).map((u) => ({ unitId: u, model: MODELS[(u - 1) % MODELS.length], seed: u, dead: silent.includes(u) })),
+  });
+  try {
+    await runCase('TCP gateway, 3 silent of 10 units', { type: 'tcp', host: '127.0.0.1', port: gw.port! }, seconds, {
+      live: range(1, 7),
+      dead: silent,
+    });
+  } finally {
+    await gw.stop();
   }
 }
