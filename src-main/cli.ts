@@ -4,6 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { startPlant } from './app/bootstrap';
+import type { DemoPorts } from './app/demo';
 import { readDevices, formatReadReport } from './app/read';
 import { formatServeBanner } from './app/serve-banner';
 import { KEYS_COMMANDS, runKeysCommand } from './app/keys-cli';
@@ -30,7 +31,9 @@ start (its SHA-256 fingerprint is printed and shown on the console). On loopback
 plant without sign-in (read-only) and signs in to change anything. A configured plant's store needs
 its passphrase: a file named by PLANT_CONSOLE_PASSPHRASE_FILE (or the systemd credential
 plant-console-passphrase; PLANT_CONSOLE_PASSPHRASE works too, but stays readable in
-/proc/PID/environ), or it asks on a terminal. Runs until SIGINT or SIGTERM.`,
+/proc/PID/environ), or it asks on a terminal. The demo takes free loopback ports unless the
+--demo-*-port options fix them, for firewall rules or an outside supplier-cloud receiver (the
+broker's address and logins: DATA-DIR/demo-cloud/broker.json). Runs until SIGINT or SIGTERM.`,
   options: {
     config: { type: 'string', arg: 'FILE', help: 'the plant configuration (JSON); without it, the embedded demo plant' },
     host: { type: 'string', arg: 'ADDR', default: '127.0.0.1', help: 'the address to listen on; beyond loopback HTTPS only' },
@@ -53,6 +56,13 @@ plant-console-passphrase; PLANT_CONSOLE_PASSPHRASE works too, but stays readable
       type: 'boolean',
       help: 'sign-in before anything is shown, also on loopback (as "access": { "localViewWithoutLogin": false })',
     },
+    'demo-broker-port': { type: 'string', arg: 'N', help: "the demo's MQTT broker (TLS) on this port instead of a free one" },
+    'demo-modbus-port': {
+      type: 'string',
+      arg: 'N',
+      help: "the demo's first machine's Modbus TCP port; the other two take the next ports",
+    },
+    'demo-module-port': { type: 'string', arg: 'N', help: "the demo IoT modules' channel (HTTPS) on this port" },
   },
   examples: [
     'plant-console serve --port 8081 --data-dir /tmp/plant-demo',
@@ -90,6 +100,33 @@ function parsePort(value: string): number {
   return n;
 }
 
+/** The demo's fixed ports from `--demo-broker-port`, `--demo-modbus-port` (the first of three) and `--demo-module-port`. */
+function parseDemoPorts(values: Record<string, string | boolean | undefined>): DemoPorts {
+  const out: DemoPorts = {};
+  const one = (option: string, key: keyof DemoPorts, last = 65535): void => {
+    const raw = values[option];
+    if (typeof raw !== 'string') return;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < 1 || n > last) throw new ConsoleError('BAD_REQUEST', `--${option} must be 1–${last}, got "${raw}"`);
+    out[key] = n;
+  };
+  one('demo-broker-port', 'broker');
+  // Three machines take this port and the next two.
+  one('demo-modbus-port', 'modbus', 65533);
+  one('demo-module-port', 'modules');
+  const taken = new Map<number, string>();
+  const claim = (port: number | undefined, what: string): void => {
+    if (port === undefined) return;
+    const other = taken.get(port);
+    if (other) throw new ConsoleError('BAD_REQUEST', `${what} and ${other} both ask for port ${port}`);
+    taken.set(port, what);
+  };
+  claim(out.broker, '--demo-broker-port');
+  for (let i = 0; out.modbus !== undefined && i < 3; i++) claim(out.modbus + i, '--demo-modbus-port');
+  claim(out.modules, '--demo-module-port');
+  return out;
+}
+
 /** Runs the CLI; resolves with the exit code (serve resolves only when stopped). */
 export async function runCli(argv: string[], io: Out = stdio, signals: NodeJS.Process = process): Promise<number> {
   if (argv[0] === '--version') {
@@ -122,6 +159,12 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
   if (!['debug', 'info', 'warn', 'error'].includes(level))
     throw new ConsoleError('BAD_REQUEST', '--log-level must be debug, info, warn or error');
   const port = parsePort(values.port);
+  const demoPorts = parseDemoPorts(values);
+  if (values.config && Object.keys(demoPorts).length > 0)
+    throw new ConsoleError(
+      'BAD_REQUEST',
+      'the --demo-*-port options are for the embedded demo; a configured plant sets its ports in its config file',
+    );
   // With a log file the terminal keeps the banner below readable: errors only.
   const file = values['log-file'] !== undefined ? fileLogger(resolve(values['log-file']), level) : null;
   const log = file ? teeLogger(file, consoleLogger('error')) : consoleLogger(level);
@@ -129,7 +172,7 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
   const loopback = isLoopbackHost(values.host);
   // The SIMULATED demo's accounts are published: it never serves beyond this PC.
   if (!values.config && !loopback) throw new ConsoleError('BAD_REQUEST', demoBeyondLoopbackMessage(values.host));
-  const plant = await startPlant({ configPath: values.config, dataDir: values['data-dir'], log });
+  const plant = await startPlant({ configPath: values.config, dataDir: values['data-dir'], log, demoPorts });
   let web;
   try {
     const tls: TlsMaterial | null =

@@ -27,7 +27,7 @@ import type { OsKeyStore } from '../store/key-wrappers';
 import { signingPublicKeys } from '../uplink/plant-keys';
 import { watchOutbox } from '../uplink/outbox-alarm';
 import { UplinkService } from '../uplink/service';
-import { startDemoPlant, type DemoPlant } from './demo';
+import { portProblem, startDemoPlant, type DemoPlant, type DemoPorts } from './demo';
 import { VERSION } from './version';
 
 export interface RunningPlant {
@@ -64,6 +64,8 @@ export async function startPlant(opts: {
   log: Logger;
   /** The OS key store (Electron safeStorage), when running in the desktop app. */
   osKeyStore?: OsKeyStore;
+  /** The demo's broker, Modbus and module-channel ports (serve --demo-*-port); free ones unless given. */
+  demoPorts?: DemoPorts;
 }): Promise<RunningPlant> {
   const dataDir = resolve(opts.dataDir ?? '.data');
   // Before anything is written there (the demo writes its files first): refused when others may write it.
@@ -74,7 +76,7 @@ export async function startPlant(opts: {
     config = loadConfig(opts.configPath);
     for (const w of config.warnings ?? []) opts.log.log('warn', `Configuration: ${w}`);
   } else {
-    demo = await startDemoPlant({ dataDir, log: opts.log });
+    demo = await startDemoPlant({ dataDir, log: opts.log, ...(opts.demoPorts ? { ports: opts.demoPorts } : {}) });
     config = demo.config;
     opts.log.log('info', 'No configuration given: running the embedded demo plant (SIMULATED)', {
       machines: demo.agents.map((a) => `${a.model}@${a.host}:${a.port}`),
@@ -224,7 +226,8 @@ export async function startPlant(opts: {
       audit.close();
       store.close();
       await demo?.stop();
-      throw err;
+      const chosen = demo ? opts.demoPorts?.modules : undefined;
+      throw chosen === undefined ? err : portProblem('--demo-module-port', chosen, err);
     }
   }
   const api = new ConsoleApi(core, {

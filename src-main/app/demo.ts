@@ -12,6 +12,7 @@ import { moduleChannelCertificate } from '../modules';
 import { ensureDemoFirmware, startDemoModules, type DemoModules } from '../modules/demo';
 import { resolveConfig } from '../config/load';
 import type { PlantConfig } from '../config/schema';
+import { ConsoleError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/log';
 import { startDemoUplink, type DemoUplink } from '../uplink/demo-uplink';
 
@@ -20,6 +21,39 @@ const DEMO_MACHINES = [
   { id: 'press-2', name: 'Press 2', model: 'hp200', seed: 22 },
   { id: 'pack-3', name: 'Packing 3', model: 'pk60', seed: 33 },
 ] as const;
+
+/** Fixed ports for the demo (firewall rules, an outside receiver); each absent one is picked free. */
+export interface DemoPorts {
+  /** The embedded MQTT broker (TLS). */
+  broker?: number;
+  /** The first machine's Modbus TCP port; the others follow (+1, +2). */
+  modbus?: number;
+  /** The module channel (HTTPS) the demo's IoT modules connect to. */
+  modules?: number;
+}
+
+/** The Modbus TCP ports of the demo's machines: from `first` on, or free ones. */
+async function machinePorts(host: string, first: number | undefined): Promise<number[]> {
+  if (first === undefined) return Promise.all(DEMO_MACHINES.map(() => freePort(host)));
+  return DEMO_MACHINES.map((_, i) => first + i);
+}
+
+/** The errno code of `err` or of an error it wraps (EADDRINUSE, EACCES…). */
+function errnoOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('E')) return code;
+  }
+  return undefined;
+}
+
+/** A port someone chose is taken or not theirs to use: an error naming the option; anything else as it was. */
+export function portProblem(option: string, port: number, err: unknown): unknown {
+  const code = errnoOf(err);
+  if (code !== 'EADDRINUSE' && code !== 'EACCES') return err;
+  const why = code === 'EADDRINUSE' ? 'is already in use' : 'needs privileges this process does not have';
+  return new ConsoleError('UNAVAILABLE', `${option} ${port}: the port ${why}; choose another`, { cause: err });
+}
 
 export interface DemoPlant {
   config: PlantConfig;
@@ -43,10 +77,11 @@ async function demoModules(
   dataDir: string,
   host: string,
   log: Logger,
+  fixed: DemoPorts,
 ): Promise<{ modules: DemoModules; section: Record<string, unknown>; ports: number[] } | null> {
   try {
-    const ports = await Promise.all(DEMO_MACHINES.map(() => freePort(host)));
-    const port = await freePort(host);
+    const ports = await machinePorts(host, fixed.modbus);
+    const port = fixed.modules ?? (await freePort(host));
     const section = { root: '', host, port, heartbeatS: 5, maintenanceWindow: 'always', soakS: 30, certificateNames: [] as string[] };
     const tls = await moduleChannelCertificate(dataDir, { host, certificateNames: [] }, log);
     const firmware = ensureDemoFirmware(join(dataDir, 'demo-firmware'), [...new Set(DEMO_MACHINES.map((m) => m.model))]);
@@ -65,34 +100,50 @@ async function demoModules(
     });
     return { modules, section: { ...section, assignments }, ports };
   } catch (err) {
+    // A port someone chose that is taken is theirs to fix: refuse rather than run a demo without what they set up.
+    if (fixed.modbus !== undefined && portProblem('--demo-modbus-port', fixed.modbus, err) !== err)
+      throw portProblem('--demo-modbus-port', fixed.modbus, err);
     log.log('warn', 'SIMULATED demo: the IoT modules did not start; the machines run without them', { error: String(err) });
     return null;
   }
 }
 
-/** Starts the demo agents on ephemeral loopback ports and returns the plant config for them. */
-export async function startDemoPlant(opts: { host?: string; dataDir?: string; log?: Logger } = {}): Promise<DemoPlant> {
+/** Starts the demo agents on loopback (free ports unless `ports` fixes them) and returns the plant config for them. */
+export async function startDemoPlant(opts: { host?: string; dataDir?: string; log?: Logger; ports?: DemoPorts } = {}): Promise<DemoPlant> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? silentLogger;
-  const withModules = opts.dataDir ? await demoModules(opts.dataDir, host, log) : null;
+  const fixed = opts.ports ?? {};
+  const withModules = opts.dataDir ? await demoModules(opts.dataDir, host, log, fixed) : null;
   const agents: Agent[] = withModules ? withModules.modules.agents() : [];
   try {
     if (!withModules) {
-      for (const m of DEMO_MACHINES) {
-        agents.push(await startAgent({ host, port: 0, model: m.model, unitId: 1, seed: m.seed }));
+      for (const [i, m] of DEMO_MACHINES.entries()) {
+        const port = fixed.modbus === undefined ? 0 : fixed.modbus + i;
+        agents.push(
+          await startAgent({ host, port, model: m.model, unitId: 1, seed: m.seed }).catch((err: unknown) => {
+            throw fixed.modbus === undefined ? err : portProblem('--demo-modbus-port', port, err);
+          }),
+        );
       }
     }
   } catch (err) {
     await Promise.allSettled(agents.map((a) => a.stop()));
+    await withModules?.modules.stop();
     throw err;
   }
   // SIMULATED end to end: an embedded TLS broker and demo cloud keys in <dataDir>/demo-cloud/.
-  const uplink = opts.dataDir
-    ? await startDemoUplink({ dataDir: opts.dataDir, log, host }).catch((err: unknown) => {
-        log.log('warn', 'SIMULATED demo: the embedded broker did not start; the demo runs without an uplink', { error: String(err) });
-        return null;
-      })
-    : null;
+  let uplink: DemoUplink | null = null;
+  try {
+    uplink = opts.dataDir
+      ? await startDemoUplink({ dataDir: opts.dataDir, log, host, ...(fixed.broker ? { port: fixed.broker } : {}) })
+      : null;
+  } catch (err) {
+    if (fixed.broker !== undefined && portProblem('--demo-broker-port', fixed.broker, err) !== err) {
+      await Promise.allSettled(withModules ? [withModules.modules.stop()] : agents.map((a) => a.stop()));
+      throw portProblem('--demo-broker-port', fixed.broker, err);
+    }
+    log.log('warn', 'SIMULATED demo: the embedded broker did not start; the demo runs without an uplink', { error: String(err) });
+  }
   const data = {
     plant: { name: 'Demo plant', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC' },
     // SIMULATED: the demo shows the whole loop, setpoint changes included, without setup; changes

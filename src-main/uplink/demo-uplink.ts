@@ -152,6 +152,8 @@ export async function startDemoUplink(opts: {
   dataDir: string;
   log: Logger;
   host?: string;
+  /** The broker's TCP port (default 0: a free one). */
+  port?: number;
   /** The demo cloud's tuning rule (default: from the environment, demoRecoOptions). */
   reco?: DemoRecoOptions | null;
 }): Promise<DemoUplink | null> {
@@ -213,7 +215,7 @@ export async function startDemoUplink(opts: {
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => resolve());
+    server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
   const url = `mqtts://${host}:${port}`;

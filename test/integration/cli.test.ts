@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../device-agent/agent';
+import { startDemoPlant } from '../../src-main/app/demo';
 import { runCli } from '../../src-main/cli';
 
 const root = join(import.meta.dirname, '../..');
@@ -149,6 +150,35 @@ describe('plant-console read', () => {
       `plant-console: warning: ${profile}: points[1] "zone" (uint16, holding register 2) overlaps points[0] "temp" (float32, holding registers 1–2)\n`,
     );
     expect(warned.out).toMatch(/^OK {3}a "A" \(edge\)/m);
+  });
+});
+
+describe('plant-console serve --demo-*-port', () => {
+  it('refuses them with a config, out of range, or twice the same port; a taken port is named', async () => {
+    const file = writeConfig('ports.json', [
+      { id: 'a', name: 'A', profile: 'builtin:pk60', transport: { type: 'tcp', host: '127.0.0.1', port: 1 } },
+    ]);
+    const withConfig = await cli(['serve', '--config', file, '--demo-broker-port', '18830']);
+    expect([withConfig.code, withConfig.err]).toEqual([
+      2,
+      'plant-console: the --demo-*-port options are for the embedded demo; a configured plant sets its ports in its config file\nRun "plant-console --help" for usage.\n',
+    ]);
+    expect((await cli(['serve', '--demo-modbus-port', '65534'])).err).toContain('--demo-modbus-port must be 1–65533, got "65534"');
+    expect((await cli(['serve', '--demo-broker-port', '0'])).err).toContain('--demo-broker-port must be 1–65535, got "0"');
+    const twice = await cli(['serve', '--demo-modbus-port', '20000', '--demo-module-port', '20002']);
+    expect([twice.code, twice.err]).toEqual([2, 'plant-console: --demo-module-port and --demo-modbus-port both ask for port 20002\n']);
+    expect((await cli(['--help'])).out).toMatch(/\[--demo-broker-port N\] \[--demo-modbus-port N\] \[--demo-module-port N\]/);
+    // A port already taken: the demo does not start, and says which option to change.
+    const taken = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => taken.once('listening', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      await expect(startDemoPlant({ ports: { modbus: port } })).rejects.toThrow(
+        `--demo-modbus-port ${port}: the port is already in use; choose another`,
+      );
+    } finally {
+      taken.close();
+    }
   });
 });
 

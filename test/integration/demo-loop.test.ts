@@ -3,8 +3,11 @@
  * child process, from the build output) starts the device agents, the embedded TLS broker and
  * the reference supplier cloud in process; the cloud verifies and decrypts the plant's batches
  * into demo-cloud/cloud.db with nothing refused and no gap, and /healthz shows the uplink online.
+ * The demo's broker, Modbus and module-channel ports are the ones given on the command line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,16 +21,59 @@ const dir = mkdtempSync(join(tmpdir(), 'pc-demo-loop-'));
 let child: ChildProcess | null = null;
 let exited: Promise<number | null> = Promise.resolve(null);
 let output = '';
+/** The ports given: broker, first of three Modbus ports, module channel. */
+let ports: { broker: number; modbus: number; modules: number };
+
+/** True when `port` can be listened on by us right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** Six free consecutive ports (broker, three machines, module channel, one spare), bounded in tries. */
+async function freeRange(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    let ok = true;
+    for (let p = base; p < base + 6 && ok; p++) ok = await canListen(p);
+    if (ok) return base;
+  }
+  throw new Error('no six free consecutive ports found');
+}
+
+const accepts = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 
 function running(): boolean {
   return child !== null && child.exitCode === null && child.signalCode === null;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!existsSync(join(root, 'out/main/cli.js'))) {
     throw new Error('out/main/cli.js is missing: run "npx electron-vite build" first (npm test builds before it runs the suites)');
   }
-  const c = spawn(process.execPath, [join(root, 'bin/plant-console.js'), 'serve', '--port', '0', '--data-dir', dir], {
+  const base = await freeRange();
+  ports = { broker: base, modbus: base + 1, modules: base + 4 };
+  const args = ['serve', '--port', '0', '--data-dir', dir];
+  args.push(
+    '--demo-broker-port',
+    String(ports.broker),
+    '--demo-modbus-port',
+    String(ports.modbus),
+    '--demo-module-port',
+    String(ports.modules),
+  );
+  const c = spawn(process.execPath, [join(root, 'bin/plant-console.js'), ...args], {
     cwd: root,
     env: { ...process.env, PLANT_CONSOLE_PASSPHRASE: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -97,6 +143,21 @@ describe('the demo plant at `serve` without a config', () => {
     expect(receiver).toContain('"protocolVersion": 4');
     expect(receiver).not.toContain(broker.cloud.password);
     expect(output).not.toContain(broker.cloud.password);
+
+    // The ports given on the command line: the broker (its address in broker.json for an outside
+    // receiver), the three machines' Modbus ports, the module channel (TLS).
+    expect((JSON.parse(readFileSync(join(dir, 'demo-cloud', 'broker.json'), 'utf8')) as { url: string }).url).toBe(
+      `mqtts://127.0.0.1:${ports.broker}`,
+    );
+    for (const p of [ports.modbus, ports.modbus + 1, ports.modbus + 2]) expect(await accepts(p), `Modbus port ${p}`).toBe(true);
+    const channel = await new Promise<boolean>((resolve) => {
+      const s = tlsConnect({ port: ports.modules, host: '127.0.0.1', rejectUnauthorized: false }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    expect(channel, 'module channel').toBe(true);
 
     // A clean stop: the cloud says what it received, after the plant's last batches.
     child!.kill('SIGTERM');
