@@ -26,8 +26,8 @@ const DEAD = 8;
 const DEAD_TIMEOUT_MS = 200;
 const DEMOTION_MS = 2000;
 
-function device(transport: TransportConfig, unitId: number): ResolvedDevice {
-  const model = MODELS[(unitId - 1) % MODELS.length]!;
+/** Unit `unitId` of a bench line: a built-in model, the line benches' policy unless `over` changes it. */
+export function benchUnit(transport: TransportConfig, unitId: number, model: string, over: Partial<ResolvedDevice> = {}): ResolvedDevice {
   return {
     id: `unit-${unitId}`,
     name: `Unit ${unitId}`,
@@ -43,7 +43,12 @@ function device(transport: TransportConfig, unitId: number): ResolvedDevice {
     demotion: { afterFailures: 3, intervalMs: DEMOTION_MS },
     writeFunction: 'single',
     profileDef: loadProfile(`builtin:${model}`, packageRoot()),
+    ...over,
   };
+}
+
+function device(transport: TransportConfig, unitId: number): ResolvedDevice {
+  return benchUnit(transport, unitId, MODELS[(unitId - 1) % MODELS.length]!);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -9,31 +9,21 @@
  * delivered nothing for 35 s.
  */
 import { startRtuLine, type LineServer, type UnitFault } from '../device-agent/rtu-server';
-import { loadProfile, packageRoot } from '../src-main/config/load';
 import type { ResolvedDevice, TransportConfig } from '../src-main/config/schema';
 import { LinePool } from '../src-main/modbus/line';
 import { createPoller } from '../src-main/modbus/poller';
 import { haveSocat, startPtyPair } from '../test/helpers/pty';
+import { benchUnit } from './line-bench';
 
 const MODELS = ['im250', 'hp200', 'pk60', 'im250'] as const;
 
+/** A plant's schedule: every 250 ms, the default backoff and demotion. */
 function device(transport: TransportConfig, unitId: number): ResolvedDevice {
-  const model = MODELS[unitId - 1]!;
-  return {
-    id: `unit-${unitId}`,
-    name: `Unit ${unitId}`,
-    profile: `builtin:${model}`,
-    transport,
-    unitId,
+  return benchUnit(transport, unitId, MODELS[unitId - 1]!, {
     pollIntervalMs: 250,
-    timeoutMs: 200,
-    retries: 1,
     backoff: { initialDelayMs: 500, maxDelayMs: 30_000, randomisationFactor: 0.2 },
-    interFrameDelayMs: 0,
     demotion: { afterFailures: 3, intervalMs: 10_000 },
-    writeFunction: 'single',
-    profileDef: loadProfile(`builtin:${model}`, packageRoot()),
-  };
+  });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

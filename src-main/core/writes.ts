@@ -8,7 +8,14 @@
  * machine run one at a time, so a check and its write are never separated by another write.
  */
 import { randomUUID } from 'node:crypto';
-import type { Caller, MachineState, PointValue, WriteResult } from '../../src-preload/contract';
+import {
+  MACHINE_STATE_WORDS,
+  machineStatesInWords,
+  type Caller,
+  type MachineState,
+  type PointValue,
+  type WriteResult,
+} from '../../src-preload/contract';
 import { auditActor, type AuditSink } from '../audit/record';
 import type { PointDef, ResolvedDevice } from '../config/schema';
 import { encode } from '../modbus/codec';
@@ -56,14 +63,6 @@ interface Attempt {
   value: Value;
 }
 
-const STATE_WORD: Record<MachineState, string> = {
-  running: 'running',
-  idle: 'idle',
-  fault: 'in fault',
-  offline: 'offline',
-  unknown: 'in an unknown state',
-};
-
 /** Float slack for comparisons against limits and steps (212.3 + 5 must not exceed 217.3). */
 const slack = (bound: number): number => 1e-9 * Math.max(1, Math.abs(bound));
 
@@ -73,12 +72,6 @@ export function formatWriteValue(v: Value | null, point: Pick<PointDef, 'decimal
   if (typeof v === 'boolean') return v ? 'on' : 'off';
   const text = v.toFixed(point.decimals).replace(/^-(0(?:\.0*)?)$/, '$1');
   return point.unit ? `${text} ${point.unit}` : text;
-}
-
-/** "idle", "idle or in fault", "running, idle or in fault". */
-function statesInWords(states: readonly MachineState[]): string {
-  const words = states.map((s) => STATE_WORD[s]);
-  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)!}`;
 }
 
 /** True when the read-back value equals the requested one within half the point's resolution. */
@@ -229,7 +222,7 @@ export class WriteService {
         return this.refuse(
           a,
           'INTERLOCK',
-          `only while the machine is ${statesInWords(point.interlock.states)}; it is ${STATE_WORD[state.value]}`,
+          `only while the machine is ${machineStatesInWords(point.interlock.states)}; it is ${MACHINE_STATE_WORDS[state.value]}`,
         );
       }
     }

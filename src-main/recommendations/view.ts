@@ -2,28 +2,23 @@
  * A stored recommendation as the inbox shows it: each change with the value the console reads
  * now and the point's limits, the machine's state and the interlock in words.
  */
-import type { MachineState, RecoChangeView, Recommendation } from '../../src-preload/contract';
+import {
+  MACHINE_STATE_WORDS,
+  machineStatesInWords,
+  type MachineState,
+  type RecoChangeView,
+  type Recommendation,
+} from '../../src-preload/contract';
 import type { PointDef, ResolvedDevice } from '../config/schema';
 import { formatWriteValue } from '../core/writes';
 import type { RecoHost, RecoRecord } from './types';
 
-const STATE_WORD: Record<MachineState, string> = {
-  running: 'running',
-  idle: 'idle',
-  fault: 'in fault',
-  offline: 'offline',
-  unknown: 'in an unknown state',
-};
-
 /** "idle", "idle or in fault", "running, idle or in fault". */
-export function statesInWords(states: readonly MachineState[]): string {
-  const words = states.map((s) => STATE_WORD[s]);
-  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)!}`;
-}
+export const statesInWords = machineStatesInWords;
 
 /** The machine state in words. */
 export function stateWord(state: MachineState): string {
-  return STATE_WORD[state];
+  return MACHINE_STATE_WORDS[state];
 }
 
 /** The value the console reads now (null: not read, not good, or text). */
@@ -53,7 +48,7 @@ export function interlockNow(
     if (p && allowed && !allowed.includes(state as Exclude<MachineState, 'offline' | 'unknown'>)) {
       return {
         ok: false,
-        message: `${p.name} can only be changed while the machine is ${statesInWords(allowed)}; it is ${STATE_WORD[state]}`,
+        message: `${p.name} can only be changed while the machine is ${statesInWords(allowed)}; it is ${MACHINE_STATE_WORDS[state]}`,
       };
     }
   }
@@ -93,7 +88,7 @@ export function recommendationView(rec: RecoRecord, host: RecoHost): Recommendat
     windowS: rec.body.windowS,
     guards: rec.body.guards.map((g) => ({ ...g })),
     autoRevert: rec.body.autoRevert,
-    machineState: STATE_WORD[state],
+    machineState: MACHINE_STATE_WORDS[state],
     interlock: device
       ? interlockNow(
           device,

@@ -2,7 +2,15 @@
  * Words and numbers of the setpoint panel: limits, interlocks, the − / + increment, the
  * confirmation sentence and the outcome of a write, all in plain words with units.
  */
-import type { CallerRole, MachineState, PlantInfo, PointMeta, WriteResult } from '../../../src-preload/contract';
+import {
+  MACHINE_STATE_WORDS,
+  machineStatesInWords,
+  type CallerRole,
+  type MachineState,
+  type PlantInfo,
+  type PointMeta,
+  type WriteResult,
+} from '../../../src-preload/contract';
 import { formatNumber, withUnit } from './format';
 
 /**
@@ -40,20 +48,10 @@ export function limitsText(p: Pick<PointMeta, 'type' | 'decimals' | 'unit' | 'wr
   return `${limitNumber(w.min, p.decimals)}–${limitNumber(w.max, p.decimals)}${u}, steps of at most ${limitNumber(w.maxStep, p.decimals)}${u}`;
 }
 
-const STATE_WORD: Record<MachineState, string> = {
-  running: 'running',
-  idle: 'idle',
-  fault: 'in fault',
-  offline: 'offline',
-  unknown: 'in an unknown state',
-};
-
 /** "only while idle", "only while idle or in fault"; null for no interlock. */
 export function interlockText(states: readonly MachineState[] | null | undefined): string | null {
   if (!states || states.length === 0) return null;
-  const words = states.map((s) => STATE_WORD[s]);
-  const list = words.length === 1 ? words[0]! : `${words.slice(0, -1).join(', ')} or ${words.at(-1)!}`;
-  return `only while ${list}`;
+  return `only while ${machineStatesInWords(states)}`;
 }
 
 /** Whether the interlock is met in `state` (no interlock: always). */
@@ -63,7 +61,7 @@ export function interlockMet(states: readonly MachineState[] | null | undefined,
 
 /** The machine state in words: "running", "in fault". */
 export function stateWords(state: MachineState): string {
-  return STATE_WORD[state];
+  return MACHINE_STATE_WORDS[state];
 }
 
 /**
