@@ -11,6 +11,7 @@ export { COMMAND_NAMES, EVENT_NAMES, BRIDGE_KEY, commandChannel, eventChannel } 
 export type { CommandName, EventName } from './channels';
 
 export * from './contract/values';
+export * from './contract/state-words';
 export * from './contract/writes';
 export * from './contract/alarms';
 export * from './contract/uplink';

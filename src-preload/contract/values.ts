@@ -37,21 +37,6 @@ export type Quality = z.infer<typeof QualitySchema>;
 export const MachineStateSchema = z.enum(['running', 'idle', 'fault', 'offline', 'unknown']);
 export type MachineState = z.infer<typeof MachineStateSchema>;
 
-/** A machine state as a sentence says it: "it is in fault". */
-export const MACHINE_STATE_WORDS: Readonly<Record<MachineState, string>> = {
-  running: 'running',
-  idle: 'idle',
-  fault: 'in fault',
-  offline: 'offline',
-  unknown: 'in an unknown state',
-};
-
-/** "idle", "idle or in fault", "running, idle or in fault". */
-export function machineStatesInWords(states: readonly MachineState[]): string {
-  const words = states.map((s) => MACHINE_STATE_WORDS[s]);
-  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)!}`;
-}
-
 export const PointFunctionSchema = z.enum(['coil', 'discrete', 'input', 'holding']);
 export type PointFunction = z.infer<typeof PointFunctionSchema>;
 

@@ -210,22 +210,33 @@ describe('TCP poller', () => {
     expect(logs[1]!.msg).toMatch(/offline/);
   });
 
-  const faultExpect: Record<(typeof FAULT_MODES)[number], { code: string; message: RegExp; state: 'online' | 'offline' }> = {
-    silent: { code: 'MODBUS_TIMEOUT', message: /^no answer from 127\.0\.0\.1:\d+ unit 1 within 150 ms$/, state: 'offline' },
-    garbage: {
-      code: 'MODBUS_MALFORMED',
-      message: /^malformed answer from .* reading input registers 0–2: not a Modbus TCP frame/,
+  // A device that answers, however badly, is online: an exception makes its values bad, a
+  // spoiled answer (noise, a wrong frame) leaves them stale; only silence or a lost connection is offline.
+  type FaultExpect = { code: string; message: RegExp; state: 'online' | 'offline'; quality: 'bad' | 'stale' };
+  const spoiled = (message: RegExp): FaultExpect => ({ code: 'MODBUS_MALFORMED', message, state: 'online', quality: 'stale' });
+  const faultExpect: Record<(typeof FAULT_MODES)[number], FaultExpect> = {
+    silent: {
+      code: 'MODBUS_TIMEOUT',
+      message: /^no answer from 127\.0\.0\.1:\d+ unit 1 within 150 ms$/,
       state: 'offline',
+      quality: 'stale',
     },
-    short: { code: 'MODBUS_MALFORMED', message: /reading input registers 0–2: 3 data byte\(s\) for a byte count of 6/, state: 'offline' },
-    'wrong-unit': { code: 'MODBUS_MALFORMED', message: /answer from unit 2, expected unit 1/, state: 'offline' },
-    'wrong-function': { code: 'MODBUS_MALFORMED', message: /answer for function 3, expected 4/, state: 'offline' },
-    'bad-bytecount': { code: 'MODBUS_MALFORMED', message: /byte count 8, expected 6 for 3 value\(s\)/, state: 'offline' },
-    exception: { code: 'MODBUS_EXCEPTION', message: /^illegal data address \(exception 2\) reading input registers 0–2$/, state: 'online' },
+    garbage: spoiled(/^malformed answer from .* reading input registers 0–2: not a Modbus TCP frame/),
+    short: spoiled(/reading input registers 0–2: 3 data byte\(s\) for a byte count of 6/),
+    'wrong-unit': spoiled(/answer from unit 2, expected unit 1/),
+    'wrong-function': spoiled(/answer for function 3, expected 4/),
+    'bad-bytecount': spoiled(/byte count 8, expected 6 for 3 value\(s\)/),
+    exception: {
+      code: 'MODBUS_EXCEPTION',
+      message: /^illegal data address \(exception 2\) reading input registers 0–2$/,
+      state: 'online',
+      quality: 'bad',
+    },
     'close-mid-frame': {
       code: 'MODBUS_CLOSED',
       message: /^connection (closed|reset) by 127\.0\.0\.1:\d+ in the middle of its answer/,
       state: 'offline',
+      quality: 'stale',
     },
   };
 
@@ -256,7 +267,7 @@ describe('TCP poller', () => {
       expect(v).toEqual({
         value: null,
         raw: [],
-        quality: want.state === 'online' ? 'bad' : 'stale',
+        quality: want.quality,
         ts: 0,
         reason: r.link.lastError?.message,
       });

@@ -2,15 +2,9 @@
  * Words and numbers of the setpoint panel: limits, interlocks, the − / + increment, the
  * confirmation sentence and the outcome of a write, all in plain words with units.
  */
-import {
-  MACHINE_STATE_WORDS,
-  machineStatesInWords,
-  type CallerRole,
-  type MachineState,
-  type PlantInfo,
-  type PointMeta,
-  type WriteResult,
-} from '../../../src-preload/contract';
+import type { CallerRole, MachineState, PlantInfo, PointMeta, WriteResult } from '../../../src-preload/contract';
+// Straight from its file: the contract's index would bring zod (and its eval probe) into the page.
+import { MACHINE_STATE_WORDS, machineStatesInWords } from '../../../src-preload/contract/state-words';
 import { formatNumber, withUnit } from './format';
 
 /**
