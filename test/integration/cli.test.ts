@@ -161,13 +161,14 @@ describe('plant-console serve --demo-*-port', () => {
     const withConfig = await cli(['serve', '--config', file, '--demo-broker-port', '18830']);
     expect([withConfig.code, withConfig.err]).toEqual([
       2,
-      'plant-console: the --demo-*-port options are for the embedded demo; a configured plant sets its ports in its config file\nRun "plant-console --help" for usage.\n',
+      'plant-console: the --demo-*-port options are for the embedded demo; a configured plant sets its ports in its config file\n',
     ]);
     expect((await cli(['serve', '--demo-modbus-port', '65534'])).err).toContain('--demo-modbus-port must be 1–65533, got "65534"');
     expect((await cli(['serve', '--demo-broker-port', '0'])).err).toContain('--demo-broker-port must be 1–65535, got "0"');
     const twice = await cli(['serve', '--demo-modbus-port', '20000', '--demo-module-port', '20002']);
     expect([twice.code, twice.err]).toEqual([2, 'plant-console: --demo-module-port and --demo-modbus-port both ask for port 20002\n']);
-    expect((await cli(['--help'])).out).toMatch(/\[--demo-broker-port N\] \[--demo-modbus-port N\] \[--demo-module-port N\]/);
+    const help = (await cli(['serve', '--help'])).out;
+    for (const option of ['--demo-broker-port N', '--demo-modbus-port N', '--demo-module-port N']) expect(help).toContain(option);
     // A port already taken: the demo does not start, and says which option to change.
     const taken = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => taken.once('listening', r));

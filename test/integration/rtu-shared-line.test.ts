@@ -7,10 +7,11 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startRtuLine, type LineServer } from '../../device-agent/rtu-server';
 import type { ConsoleError } from '../../src-main/core/errors';
 import { LinePool, type ModbusLine } from '../../src-main/modbus/line';
+import { describeNeeding, itNeeding } from '../helpers/needs-package';
 import { haveRelay, PYTHON, startSharedLine, type SharedLine } from '../helpers/shared-line';
 
 const MBPOLL = '/usr/bin/mbpoll';
@@ -76,117 +77,129 @@ afterAll(async () => {
 
 const bank = (unit: 2 | 3) => agents[unit - 2]!.units.get(unit)!.bank;
 
-describe.skipIf(!havePymodbus)('the agent on a shared RTU line (every station hears every other)', () => {
-  it("answers every request after another slave's short answer, exception or echo, as pymodbus does", async () => {
-    const pool = new LinePool();
-    const line: ModbusLine = pool.acquire({ type: 'rtu', path: bus.ports[0]!, baudRate: 115200, parity: 'none', dataBits: 8, stopBits: 1 });
-    // pymodbus frames by length only: it gets a little more quiet before its requests than 3.5 characters.
-    const slow = { timeoutMs: 300, interFrameDelayMs: 5 };
-    const agent = { timeoutMs: 300 };
-    const failures: string[] = [];
-    const expectRead = async (what: string, read: () => Promise<number[]>, want: () => number[]): Promise<void> => {
+describeNeeding(
+  ['python3-pymodbus', 'python3-serial-asyncio', 'socat'],
+  havePymodbus,
+  'the agent on a shared RTU line (every station hears every other)',
+  () => {
+    it("answers every request after another slave's short answer, exception or echo, as pymodbus does", async () => {
+      const pool = new LinePool();
+      const line: ModbusLine = pool.acquire({
+        type: 'rtu',
+        path: bus.ports[0]!,
+        baudRate: 115200,
+        parity: 'none',
+        dataBits: 8,
+        stopBits: 1,
+      });
+      // pymodbus frames by length only: it gets a little more quiet before its requests than 3.5 characters.
+      const slow = { timeoutMs: 300, interFrameDelayMs: 5 };
+      const agent = { timeoutMs: 300 };
+      const failures: string[] = [];
+      const expectRead = async (what: string, read: () => Promise<number[]>, want: () => number[]): Promise<void> => {
+        try {
+          const values = await read();
+          if (JSON.stringify(values) !== JSON.stringify(want())) failures.push(`${what}: ${JSON.stringify(values)}`);
+          return;
+        } catch (err) {
+          failures.push(`${what}: ${(err as ConsoleError).code} ${(err as Error).message}`);
+        }
+      };
       try {
-        const values = await read();
-        if (JSON.stringify(values) !== JSON.stringify(want())) failures.push(`${what}: ${JSON.stringify(values)}`);
-        return;
-      } catch (err) {
-        failures.push(`${what}: ${(err as ConsoleError).code} ${(err as Error).message}`);
+        const rounds = 15;
+        for (let r = 0; r < rounds; r++) {
+          // A 7-byte answer (one register) from unit 1, then unit 2 at once.
+          await expectRead(
+            `round ${r} unit 1 holding ${r}`,
+            () => line.read(1, 'holding', r, 1, slow),
+            () => [100 + r],
+          );
+          await expectRead(
+            `round ${r} unit 2 input 0–7`,
+            () => line.read(2, 'input', 0, 8, agent),
+            () => bank(2).read('input', 0, 8),
+          );
+          // A 5-byte exception from unit 1, then unit 3.
+          const exc = await line.read(1, 'holding', 50, 1, slow).then(
+            () => 'answered',
+            (e: ConsoleError) => e.code,
+          );
+          if (exc !== 'MODBUS_EXCEPTION') failures.push(`round ${r} unit 1 holding 50: ${exc}`);
+          await expectRead(
+            `round ${r} unit 3 holding 0–3`,
+            () => line.read(3, 'holding', 0, 4, agent),
+            () => bank(3).read('holding', 0, 4),
+          );
+          // A 6-byte answer (coils) from unit 1, then an 8-byte write echo from unit 2, then unit 3 and unit 2 again.
+          await expectRead(
+            `round ${r} unit 1 coils`,
+            () => line.read(1, 'coil', 0, 3, slow),
+            () => [1, 0, 1],
+          );
+          const sp = bank(2).read('holding', 0, 1);
+          await line
+            .write(2, { function: 'holding', address: 0, values: sp, fc: 6 }, agent)
+            .catch((e: Error) => failures.push(`round ${r} write: ${e.message}`));
+          await expectRead(
+            `round ${r} unit 3 holding 2–3`,
+            () => line.read(3, 'holding', 2, 2, agent),
+            () => bank(3).read('holding', 2, 2),
+          );
+          await expectRead(
+            `round ${r} unit 2 holding 0–1`,
+            () => line.read(2, 'holding', 0, 2, agent),
+            () => bank(2).read('holding', 0, 2),
+          );
+        }
+        expect(failures).toEqual([]);
+        expect(agents[0]!.requests(2)).toBeGreaterThanOrEqual(rounds * 3);
+      } finally {
+        await pool.release(line);
       }
-    };
-    try {
-      const rounds = 15;
-      for (let r = 0; r < rounds; r++) {
-        // A 7-byte answer (one register) from unit 1, then unit 2 at once.
-        await expectRead(
-          `round ${r} unit 1 holding ${r}`,
-          () => line.read(1, 'holding', r, 1, slow),
-          () => [100 + r],
-        );
-        await expectRead(
-          `round ${r} unit 2 input 0–7`,
-          () => line.read(2, 'input', 0, 8, agent),
-          () => bank(2).read('input', 0, 8),
-        );
-        // A 5-byte exception from unit 1, then unit 3.
-        const exc = await line.read(1, 'holding', 50, 1, slow).then(
-          () => 'answered',
-          (e: ConsoleError) => e.code,
-        );
-        if (exc !== 'MODBUS_EXCEPTION') failures.push(`round ${r} unit 1 holding 50: ${exc}`);
-        await expectRead(
-          `round ${r} unit 3 holding 0–3`,
-          () => line.read(3, 'holding', 0, 4, agent),
-          () => bank(3).read('holding', 0, 4),
-        );
-        // A 6-byte answer (coils) from unit 1, then an 8-byte write echo from unit 2, then unit 3 and unit 2 again.
-        await expectRead(
-          `round ${r} unit 1 coils`,
-          () => line.read(1, 'coil', 0, 3, slow),
-          () => [1, 0, 1],
-        );
-        const sp = bank(2).read('holding', 0, 1);
-        await line
-          .write(2, { function: 'holding', address: 0, values: sp, fc: 6 }, agent)
-          .catch((e: Error) => failures.push(`round ${r} write: ${e.message}`));
-        await expectRead(
-          `round ${r} unit 3 holding 2–3`,
-          () => line.read(3, 'holding', 2, 2, agent),
-          () => bank(3).read('holding', 2, 2),
-        );
-        await expectRead(
-          `round ${r} unit 2 holding 0–1`,
-          () => line.read(2, 'holding', 0, 2, agent),
-          () => bank(2).read('holding', 0, 2),
-        );
-      }
-      expect(failures).toEqual([]);
-      expect(agents[0]!.requests(2)).toBeGreaterThanOrEqual(rounds * 3);
-    } finally {
-      await pool.release(line);
-    }
-  });
-
-  it.skipIf(!existsSync(MBPOLL))('answers a libmodbus master (mbpoll) polling it and pymodbus in turn', async () => {
-    // What the line carried while nobody had mbpoll's end open is not for it.
-    await bus.flush(4);
-    const before = agents[0]!.requests(2);
-    const addresses = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 1 : 2)).join(',');
-    const out = await new Promise<string>((resolve) => {
-      execFile(
-        MBPOLL,
-        [
-          '-m',
-          'rtu',
-          '-b',
-          '115200',
-          '-P',
-          'none',
-          '-a',
-          addresses,
-          '-0',
-          '-r',
-          '0',
-          '-c',
-          '2',
-          '-t',
-          '4',
-          '-o',
-          '0.5',
-          '-1',
-          bus.ports[4]!,
-        ],
-        { timeout: 20_000 },
-        (_err, stdout, stderr) => resolve(`${stdout}${stderr}`),
-      );
     });
-    // Each slave answers its five polls: pymodbus 100 and 101, the agent its set points.
-    const sp = bank(2).read('holding', 0, 2);
-    const answers = [...out.matchAll(/-- Polling slave (\d+)[^\n]*\n((?:\[\d+\]:\s*-?\d+\s*\n)+)/g)].map((m) => [
-      Number(m[1]),
-      [...m[2]!.matchAll(/\[\d+\]:\s*(-?\d+)/g)].map((v) => Number(v[1])),
-    ]);
-    expect(out).not.toMatch(/timed out|failed/i);
-    expect(answers).toEqual(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? [1, [100, 101]] : [2, sp])));
-    expect(agents[0]!.requests(2) - before).toBe(5);
-  });
-});
+
+    itNeeding(['mbpoll'], existsSync(MBPOLL), 'answers a libmodbus master (mbpoll) polling it and pymodbus in turn', async () => {
+      // What the line carried while nobody had mbpoll's end open is not for it.
+      await bus.flush(4);
+      const before = agents[0]!.requests(2);
+      const addresses = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 1 : 2)).join(',');
+      const out = await new Promise<string>((resolve) => {
+        execFile(
+          MBPOLL,
+          [
+            '-m',
+            'rtu',
+            '-b',
+            '115200',
+            '-P',
+            'none',
+            '-a',
+            addresses,
+            '-0',
+            '-r',
+            '0',
+            '-c',
+            '2',
+            '-t',
+            '4',
+            '-o',
+            '2',
+            '-1',
+            bus.ports[4]!,
+          ],
+          { timeout: 20_000 },
+          (_err, stdout, stderr) => resolve(`${stdout}${stderr}`),
+        );
+      });
+      // Each slave answers its five polls: pymodbus 100 and 101, the agent its set points.
+      const sp = bank(2).read('holding', 0, 2);
+      const answers = [...out.matchAll(/-- Polling slave (\d+)[^\n]*\n((?:\[\d+\]:\s*-?\d+\s*\n)+)/g)].map((m) => [
+        Number(m[1]),
+        [...m[2]!.matchAll(/\[\d+\]:\s*(-?\d+)/g)].map((v) => Number(v[1])),
+      ]);
+      expect(out).not.toMatch(/timed out|failed/i);
+      expect(answers).toEqual(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? [1, [100, 101]] : [2, sp])));
+      expect(agents[0]!.requests(2) - before).toBe(5);
+    });
+  },
+);
