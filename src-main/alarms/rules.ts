@@ -12,7 +12,7 @@ import type { AlarmPriority, Link, MachineState, PointValue } from '../../src-pr
 import type { Profile } from '../config/schema';
 
 /** `module`: raised from outside the profile's rules, by the IoT module manager (AlarmEngine.raiseExternal). */
-export type AlarmKind = 'high' | 'low' | 'state' | 'link' | 'module' | 'uplink' | 'line';
+export type AlarmKind = 'high' | 'low' | 'state' | 'link' | 'module' | 'uplink' | 'line' | 'audit';
 
 /** A profile's alarm rule, resolved for the engine (units looked up, delay in ms). */
 export interface RuntimeRule {
@@ -93,8 +93,8 @@ export function rulesFor(profile: Profile): RuntimeRule[] {
  */
 export const PLANT_ALARM_MACHINE = '_plant';
 
-/** The kinds of alarm raised from outside the profile's rules (`line`: the plant core, for a noisy Modbus line). */
-export type ExternalKind = 'module' | 'uplink' | 'line';
+/** The kinds of alarm raised from outside the profile's rules (`line`: the plant core, for a noisy Modbus line; `audit`: the syslog forwarding). */
+export type ExternalKind = 'module' | 'uplink' | 'line' | 'audit';
 
 /** An alarm raised from outside the profile's rules: the IoT module manager's health and threat events, the uplink's outbox. */
 export interface ExternalAlarm {
@@ -156,6 +156,7 @@ export function evaluate(rule: RuntimeRule, input: AlarmInput, active: boolean):
     case 'module':
     case 'uplink':
     case 'line':
+    case 'audit':
       // Raised and cleared by whoever owns it, never by a poll.
       return 'unknown';
     default: {

@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { ConsoleApi } from '../api/service';
 import { AuditLog } from '../audit/log';
 import { AuditWitness } from '../audit/witness';
+import { readSyslogTls, SyslogForwarder } from '../audit/syslog-forwarder';
 import { AccountStore } from '../auth/accounts';
 import { createConfirmGate } from '../auth/confirm-gate';
 import { ensureDemoAccounts } from '../auth/demo';
@@ -54,6 +55,8 @@ export interface RunningPlant {
   remote: RemoteSupportSystem;
   /** First-start setup while no admin account exists (null in the SIMULATED demo, which has its accounts). */
   setup: FirstStartSetup | null;
+  /** The forwarding of audit records to plant IT's syslog collector (audit.syslog), or null. */
+  syslog: SyslogForwarder | null;
   stop(): Promise<void>;
 }
 
@@ -149,6 +152,29 @@ export async function startPlant(opts: {
     alarmStore: createSqlAlarmStore(store.db, { log: opts.log, retentionMs: config.history.retentionDays * 86_400_000 }),
     writeLog: createSqlWriteLog(store.db, { log: opts.log }),
   });
+  // Every audit record, also those from before this start, goes to plant IT's collector: the log is the queue.
+  let syslog: SyslogForwarder | null = null;
+  const syslogConfig = config.audit?.syslog;
+  if (syslogConfig) {
+    try {
+      syslog = new SyslogForwarder({
+        db: store.db,
+        audit,
+        config: syslogConfig,
+        tls: readSyslogTls(syslogConfig, opts.configPath ? dirname(resolve(opts.configPath)) : dataDir),
+        alarms: core.alarms,
+        log: opts.log,
+      });
+    } catch (err) {
+      auth.close();
+      audit.close();
+      store.close();
+      await demo?.stop();
+      throw err;
+    }
+    const s = syslog;
+    core.syslogHealth = () => s.view();
+  }
   let uplink: UplinkService | null = null;
   let witness: AuditWitness | null = null;
   if (config.uplink) {
@@ -164,6 +190,7 @@ export async function startPlant(opts: {
         log: opts.log,
       });
     } catch (err) {
+      await syslog?.close();
       auth.close();
       audit.close();
       store.close();
@@ -222,6 +249,7 @@ export async function startPlant(opts: {
     } catch (err) {
       reco?.stop();
       remote.close();
+      await syslog?.close();
       auth.close();
       audit.close();
       store.close();
@@ -239,7 +267,7 @@ export async function startPlant(opts: {
     ...(reco ? { reco: reco.service } : {}),
     ...(modules ? { modules: modules.manager } : {}),
     lockouts: auth,
-    auditLinks: { links: () => ({ syslog: null, witness: witness?.status() ?? null }) },
+    auditLinks: { links: () => ({ syslog: syslog?.view() ?? null, witness: witness?.status() ?? null }) },
   });
   // The demo's supplier cloud subscribes before the plant publishes, so it sees every batch from the first.
   if (uplink) await demo?.uplink?.startCloud();
@@ -262,6 +290,7 @@ export async function startPlant(opts: {
     auth,
     remote,
     setup,
+    syslog,
     async stop() {
       // First: remote sessions are cut off (audited; their grants stay) while the audit log and sessions are still open.
       remote.close();
@@ -275,6 +304,8 @@ export async function startPlant(opts: {
       // Before the store: signing the audit head needs the plant key, which closing zeroes.
       auth.close();
       audit.close();
+      // Last before the store: the records of the stop itself go too, if the collector answers in time.
+      await syslog?.close();
       store.close();
       await demo?.stop();
     },

@@ -8,6 +8,7 @@ import { ByteOrderSchema, PointFunctionSchema, PointRoleSchema, PointTypeSchema,
 import { UplinkConfigSchema } from '../uplink/config';
 import { ModulesConfigSchema } from '../modules/config';
 import { pointExtentIssues } from './profile-checks';
+import { AuditConfigSchema } from '../audit/syslog-config';
 
 const slug = z
   .string()
@@ -313,6 +314,8 @@ export const ConfigSchema = z
       .optional(),
     /** IoT modules and their firmware (src-main/modules/config.ts); absent: no module manager. */
     modules: ModulesConfigSchema.optional(),
+    /** Where audit records are copied outside the console (src-main/audit/syslog-config.ts): plant IT's syslog collector. */
+    audit: AuditConfigSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {

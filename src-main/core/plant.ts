@@ -67,6 +67,8 @@ export class PlantCore {
   private readonly historyRetentionMs: number | undefined;
   /** The uplink's part of health() (state, last acknowledged sequence, outbox depth), set when an uplink runs. */
   uplinkHealth: (() => NonNullable<Health['uplink']>) | null = null;
+  /** The syslog forwarding of the audit log's part of health(), set when audit.syslog is configured. */
+  syslogHealth: (() => NonNullable<Health['syslog']>) | null = null;
   readonly config: PlantConfig;
   readonly history: HistoryStore;
   readonly clock: Clock;
@@ -248,6 +250,7 @@ export class PlantCore {
       simulated: this.config.simulated,
       machines: [...this.machines.values()].map((m) => ({ id: m.id, name: m.name, state: m.state, link: m.link })),
       ...(this.uplinkHealth ? { uplink: this.uplinkHealth() } : {}),
+      ...(this.syslogHealth ? { syslog: this.syslogHealth() } : {}),
     };
   }
 

@@ -102,7 +102,8 @@ export class RemoteApi {
         return { ...info, machines: info.machines.filter((m) => keep(m.id)) };
       }
       case 'system.health': {
-        const h = value as Health;
+        // Plant IT's collector is no business of supplier support: its address stays on site.
+        const { syslog: _syslog, ...h } = value as Health;
         return { ...h, machines: h.machines.filter((m) => keep(m.id)) };
       }
       case 'alarms.list':

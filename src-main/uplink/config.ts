@@ -11,7 +11,8 @@ import { z } from 'zod';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
-const backoff = z
+/** Reconnect delays (modbus/backoff.ts's shape); the syslog forwarding of the audit log takes the same. */
+export const ReconnectBackoffSchema = z
   .object({
     initialDelayMs: z.number().int().min(10).max(600_000).default(1000),
     maxDelayMs: z.number().int().min(10).max(3_600_000).default(60_000),
@@ -46,7 +47,7 @@ export const UplinkConfigSchema = z
     clientId: z.string().min(1).max(128).optional(),
     keepaliveS: z.number().int().min(5).max(3600).default(30),
     connectTimeoutMs: z.number().int().min(1000).max(120_000).default(15_000),
-    backoff: backoff.default({ initialDelayMs: 1000, maxDelayMs: 60_000, randomisationFactor: 0.3 }),
+    backoff: ReconnectBackoffSchema.default({ initialDelayMs: 1000, maxDelayMs: 60_000, randomisationFactor: 0.3 }),
     /** One sealed and one plain batch per machine per interval. */
     batchIntervalMs: z.number().int().min(100).max(3_600_000).default(1000),
     outbox: z

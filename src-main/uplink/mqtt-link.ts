@@ -81,7 +81,8 @@ export interface MqttLinkOptions {
   connect?: (opts: IClientOptions) => MqttClient;
 }
 
-const TLS_CODES = new Set([
+/** Node's codes for a peer certificate that does not verify (the syslog forwarding words them the same way). */
+export const TLS_CODES: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',

@@ -1,5 +1,6 @@
 /** Shared value types: roles, the caller, points, machines, KPIs, links, plant info. */
 import { z } from 'zod';
+import { SyslogLinkSchema } from './trust';
 
 export const RoleSchema = z.enum(['operator', 'maintenance', 'admin', 'supplier-support']);
 export type Role = z.infer<typeof RoleSchema>;
@@ -220,5 +221,7 @@ export const HealthSchema = z.object({
   machines: z.array(z.object({ id: z.string(), name: z.string(), state: MachineStateSchema, link: LinkSchema })),
   /** Present when the plant has an uplink configured. */
   uplink: z.object({ state: z.string(), lastAckSeq: z.number().nullable(), outboxDepth: z.number().int() }).optional(),
+  /** Present when audit records are forwarded to the plant's syslog collector (audit.syslog). */
+  syslog: SyslogLinkSchema.optional(),
 });
 export type Health = z.infer<typeof HealthSchema>;

@@ -135,6 +135,23 @@ describe('a live session', () => {
     expect(plan.ok && (plan.value as { machines: { id: string }[] }).machines.map((m) => m.id)).toEqual(['im-1']);
     const info = await p.api.handle(caller, 'plant.info', {});
     expect(info.ok && (info.value as { machines: { id: string }[] }).machines.map((m) => m.id)).toEqual(['im-1']);
+    // Health: the granted machine only, and nothing of plant IT's syslog collector.
+    p.core.syslogHealth = () => ({
+      target: 'logs.plant:6514',
+      state: 'connected',
+      forwarded: 1,
+      failures: 0,
+      backlog: 0,
+      lastError: null,
+      failingSince: null,
+    });
+    const health = await p.api.handle(caller, 'system.health', {});
+    expect(health.ok && (health.value as { machines: { id: string }[] }).machines.map((m) => m.id)).toEqual(['im-1']);
+    expect(health.ok && 'syslog' in (health.value as object)).toBe(false);
+    expect(await p.api.handle(MAINT_LOCAL, 'system.health', {})).toMatchObject({
+      ok: true,
+      value: { syslog: { target: 'logs.plant:6514' } },
+    });
     expect(await p.api.handle(caller, 'session.info', {})).toMatchObject({
       ok: true,
       value: { session: { user: 'support', hasPin: false }, remote: { scope: 'view' } },

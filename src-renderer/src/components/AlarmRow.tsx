@@ -51,6 +51,8 @@ export function conditionText(alarm: Alarm, decimals: number, machine: MachineSn
       const n = machine?.link.noise;
       return n ? `Line now: ${n.spoiled} of the last ${n.answers} answers spoiled${n.noisy ? '' : ' · clean again'}` : 'Line now: —';
     }
+    case 'audit':
+      return "Reported by the audit log's forwarding to plant IT: see Audit";
     default: {
       const never: never = alarm.kind;
       return String(never);
