@@ -187,6 +187,7 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
       auth: plant.auth,
       remote: plant.remote.support,
       setup: plant.setup,
+      firmwareUploadDir: join(plant.dataDir, 'uploads'),
       requireLogin: !loopback || values['require-login'] || !plant.config.access.localViewWithoutLogin,
       ...(tls ? { tls } : {}),
     });

@@ -98,3 +98,13 @@ export const TOO_MANY_CONNECTIONS_CLOSE = 4429;
 
 /** The preload's global: `window.plantConsole`. */
 export const BRIDGE_KEY = 'plantConsole';
+
+/**
+ * Web mode's streamed firmware upload (src-main/web/firmware-upload.ts): POST the bundle's bytes
+ * as `application/octet-stream` to this path with `?name=` its file name; the answer is the
+ * firmware.import command's result envelope. WebSocket frames stop at 64 KiB, bundles do not.
+ */
+export const FIRMWARE_UPLOAD_PATH = '/api/firmware';
+
+/** Largest bundle a person imports from the UI: firmware.import (base64 over IPC) and the upload alike. */
+export const FIRMWARE_UPLOAD_MAX_BYTES = 32 * 1024 * 1024;

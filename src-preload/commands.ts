@@ -1,6 +1,6 @@
 /** Every command of the console API: request and response schema, roles that may call it. */
 import { z } from 'zod';
-import type { CommandName } from './channels';
+import { FIRMWARE_UPLOAD_MAX_BYTES, type CommandName } from './channels';
 import { AlarmEventSchema, AlarmSummarySchema } from './contract/alarms';
 import { AuditPageSchema } from './contract/audit';
 import { AuditLinksSchema, LockoutSchema } from './contract/trust';
@@ -224,7 +224,7 @@ export const COMMANDS = {
     response: ModuleViewSchema,
     roles: ['maintenance', 'admin'],
   },
-  // A bundle from a file (USB stick): at most 32 MiB, base64 in the request.
+  // A bundle from a file (USB stick): at most 32 MiB, base64 in the request (IPC; web mode streams it to FIRMWARE_UPLOAD_PATH).
   'firmware.import': {
     request: z
       .object({
@@ -232,7 +232,7 @@ export const COMMANDS = {
         dataBase64: z
           .string()
           .min(4)
-          .max(Math.ceil((32 * 1024 * 1024) / 3) * 4)
+          .max(Math.ceil(FIRMWARE_UPLOAD_MAX_BYTES / 3) * 4)
           .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'),
       })
       .strict(),

@@ -258,9 +258,71 @@ export class ConsoleApi {
     // Commands without arguments may be called without a request object.
     const parsed = def.request.safeParse(request === undefined ? {} : request);
     if (!parsed.success) return refuse('BAD_REQUEST', formatIssues(parsed.error));
+    return this.execute(name, forCore, () => handler(forCore, parsed.data as never), refuse, started);
+  }
 
+  /**
+   * Whether `caller` may call `name` now (the gate of `handle`: identity, role, remote grant),
+   * for a transport that must decide before it reads a request's body; a refusal is counted and logged.
+   */
+  authorize(caller: Caller, name: CommandName): Result<Caller> {
+    const gate = this.gate(caller, name, {});
+    if ('caller' in gate) return { ok: true, value: gate.caller };
+    this.count(gate.refused.code);
+    this.log.log('warn', `API refused ${name}: ${gate.refused.code}`, {
+      command: name,
+      code: gate.refused.code,
+      message: gate.refused.message,
+    });
+    return fail(gate.refused.code, gate.refused.message);
+  }
+
+  /**
+   * firmware.import for web mode's streamed upload (web/firmware-upload.ts): the command's gate
+   * again (a grant may have ended while the bytes came), the file name as the command checks it,
+   * then the same import (or the refusal of an upload over the limit, recorded and audited alike).
+   */
+  async importFirmwareUpload(
+    caller: Caller,
+    upload: { fileName: string; bytes: Uint8Array } | { fileName: string; oversize: { size: number | null; limit: number } },
+  ): Promise<Result<unknown>> {
+    const name = 'firmware.import';
+    const started = performance.now();
+    const refuse = (code: ApiErrorCode, message: string): Result<never> => {
+      this.count(code);
+      this.log.log('warn', `API refused ${name}: ${code}`, { command: name, code, message, user: caller.user, role: caller.role });
+      return fail(code, message);
+    };
+    const gate = this.gate(caller, name, {});
+    if ('refused' in gate) return refuse(gate.refused.code, gate.refused.message);
+    const fileName = COMMANDS[name].request.shape.fileName.safeParse(upload.fileName);
+    if (!fileName.success) return refuse('BAD_REQUEST', `fileName: ${formatIssues(fileName.error)}`);
+    const modules = this.modules;
+    if (!modules) return refuse('UNAVAILABLE', 'Module management is not set up on this console (no firmware root is pinned)');
+    const forCore = gate.caller;
+    return this.execute(
+      name,
+      forCore,
+      () =>
+        'bytes' in upload
+          ? modules.importFile(forCore, { fileName: fileName.data, bytes: upload.bytes })
+          : modules.refuseOversize(forCore, { fileName: fileName.data, ...upload.oversize }),
+      refuse,
+      started,
+    );
+  }
+
+  /** Runs a command that passed its gate: its answer narrowed for remote callers, its failures answered by code. */
+  private async execute(
+    name: string,
+    forCore: Caller,
+    run: () => unknown,
+    refuse: (code: ApiErrorCode, message: string) => Result<never>,
+    started: number,
+  ): Promise<Result<unknown>> {
+    const callerFields = { user: forCore.user, role: forCore.role, origin: forCore.origin };
     try {
-      const raw = await handler(forCore, parsed.data as never);
+      const raw = await run();
       const value = this.remote ? this.remote.filter(forCore, name, raw) : raw;
       this.count('ok');
       this.log.log('debug', `API ${name}`, { command: name, ms: Math.round(performance.now() - started), ...callerFields });

@@ -32,6 +32,10 @@ export interface ModulesApi {
   state(caller: Caller): ModulesState;
   pair(caller: Caller, req: { moduleId: string; approve: boolean; pin?: string | undefined }): Promise<ModuleView>;
   importBundle(caller: Caller, req: { fileName: string; dataBase64: string }): Promise<FirmwareRelease>;
+  /** The same import with the bundle's bytes (web mode's streamed upload). */
+  importFile(caller: Caller, req: { fileName: string; bytes: Uint8Array }): Promise<FirmwareRelease>;
+  /** Refuses an upload over `limit` bytes (`size` null: how much more is unknown) before reading it; recorded and audited as every refusal. */
+  refuseOversize(caller: Caller, req: { fileName: string; size: number | null; limit: number }): Promise<never>;
   approve(caller: Caller, req: { releaseId: string; moduleIds: string[]; pin?: string | undefined }): Promise<Rollout>;
   stop(caller: Caller, req: { rolloutId: string; reason: string }): Rollout;
   /** Called whenever what the Modules page shows changes. */

@@ -50,9 +50,10 @@ function refusalText(code: string): string {
   return code === 'duplicate' ? 'The release is imported already.' : ((FIRMWARE_REFUSAL_TEXT as Record<string, string>)[code] ?? code);
 }
 
-/** The refusal of a bundle larger than any the console imports. */
-function tooLarge(size: number): { code: 'image_too_large'; message: string } {
-  return { code: 'image_too_large', message: `The bundle has ${size} bytes; at most ${MAX_IMPORT_BYTES} are imported.` };
+/** The refusal of a bundle larger than the limit (`size` null: more than it, how much more unknown). */
+function tooLarge(size: number | null, limit = MAX_IMPORT_BYTES, where = ''): { code: 'image_too_large'; message: string } {
+  const has = size === null ? `more than ${limit} bytes` : `${size} bytes`;
+  return { code: 'image_too_large', message: `The bundle has ${has}; at most ${limit} are imported${where}.` };
 }
 
 /** Who the audit record names for an import. */
@@ -168,11 +169,12 @@ export class FirmwareLibrary {
   }
 
   /**
-   * Refuses a bundle of `size` bytes that is too large to be read at all (a file the CLI does not
-   * load into memory): recorded, audited and returned like every other refusal.
+   * Refuses a bundle of `size` bytes (null: more than `limit`, the rest unread) that is too large
+   * to be read at all: a file the CLI does not load into memory, an upload from a page beyond the
+   * UI's limit. Recorded, audited and returned like every other refusal.
    */
-  refuseTooLarge(size: number, from: ImportSource): ImportRefused {
-    const r = tooLarge(size);
+  refuseTooLarge(size: number | null, from: ImportSource, limit = MAX_IMPORT_BYTES, where = ''): ImportRefused {
+    const r = tooLarge(size, limit, where);
     return this.refuse(r.code, r.message, from, this.o.now());
   }
 

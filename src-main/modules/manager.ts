@@ -41,6 +41,9 @@ import type { RolloutRecord, Target } from './types';
 import { moduleView } from './view';
 import { windowAt, windowText } from './window';
 
+/** Where an oversized upload was refused, and where larger bundles go instead. */
+const UPLOAD_WHERE = ' from the console\'s pages; larger bundles go with "plant-console firmware import FILE" on the console PC';
+
 /** What the manager needs of the plant core (PlantCore provides it). */
 export interface ModuleHost {
   readonly clock: Clock;
@@ -239,6 +242,15 @@ export class ModuleManager implements ModulesApi {
   // async: a refusal reaches the caller as a rejection, as the API's other commands do.
   async importBundle(caller: Caller, req: { fileName: string; dataBase64: string }): Promise<FirmwareRelease> {
     return this.importBytes(Buffer.from(req.dataBase64, 'base64'), { source: 'file', fileName: req.fileName, caller });
+  }
+
+  async importFile(caller: Caller, req: { fileName: string; bytes: Uint8Array }): Promise<FirmwareRelease> {
+    return this.importBytes(req.bytes, { source: 'file', fileName: req.fileName, caller });
+  }
+
+  async refuseOversize(caller: Caller, req: { fileName: string; size: number | null; limit: number }): Promise<never> {
+    const err = this.library.refuseTooLarge(req.size, { source: 'file', fileName: req.fileName, caller }, req.limit, UPLOAD_WHERE);
+    throw new ConsoleError('BAD_REQUEST', `Refused: ${err.message}`, { cause: err });
   }
 
   /** Imports a bundle; a refusal is a BAD_REQUEST naming its reason (and is kept in the refused list). */

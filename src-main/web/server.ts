@@ -15,6 +15,8 @@
  *   does not); machines, links and uplink need a caller who may call system.health (a signed-in
  *   session, or the local viewer on loopback), narrowed as that command is (remote grants).
  * - WebSockets are limited per session and per source address (connection-limits.ts).
+ * - POST /api/firmware takes a firmware bundle streamed to the data dir (firmware-upload.ts), as
+ *   WebSocket frames stop at 64 KiB; it has the API's sign-in, role and origin checks.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -34,6 +36,8 @@ import { clientAddress, isLoopbackHostHeader, sameOrigin } from './http-util';
 import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, type ConnectionLimitOptions } from './connection-limits';
 import { WebAuth, type RemoteJoiner, type WebAuthOptions } from './web-auth';
 import { attachWebSocketAdapter, type ConnectionIdentity } from './ws-adapter';
+import { firmwareUploadRoute } from './firmware-upload';
+import { FIRMWARE_UPLOAD_PATH } from '../../src-preload/channels';
 
 /** The Content-Security-Policy sent with every page (also set as a meta tag in index.html). */
 export const CSP =
@@ -100,6 +104,8 @@ export interface WebServerOptions {
   remote?: RemoteJoiner;
   /** First-start setup (POST /api/setup, offered to the console PC only: setup-route.ts). */
   setup?: WebAuthOptions['setup'];
+  /** Where firmware uploads are streamed (the data dir's `uploads`); absent: POST /api/firmware answers 503. */
+  firmwareUploadDir?: string;
   /** Rate limits of sign-in and of session messages, and open WebSockets per session and source (tests make them small). */
   limits?: Pick<WebAuthOptions, 'loginRate' | 'sessionRate' | 'resumeCacheMs'> & { connections?: ConnectionLimitOptions };
 }
@@ -180,6 +186,17 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       })
     : null;
 
+  const upload = opts.firmwareUploadDir
+    ? firmwareUploadRoute({
+        api: opts.api,
+        dir: opts.firmwareUploadDir,
+        callerOf: (req) => (webAuth ? webAuth.requestCaller(req) : localCaller),
+        activity: (req) => webAuth?.requestActivity(req),
+        scheme: opts.tls ? 'https' : 'http',
+        log: opts.log,
+      })
+    : null;
+
   /** Whether the console runs for anyone; the detail for a caller who may call system.health. */
   const healthz = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const core = opts.core.status();
@@ -203,6 +220,18 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === FIRMWARE_UPLOAD_PATH) {
+      if (upload) upload.handle(req, res, headers);
+      else
+        send(
+          res,
+          503,
+          'application/json',
+          JSON.stringify({ ok: false, error: { code: 'UNAVAILABLE', message: 'Firmware upload is not set up on this console' } }),
+          headers,
+        );
+      return;
+    }
     if (webAuth?.handle(req, res, url.pathname, headers)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');

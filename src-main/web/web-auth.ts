@@ -260,6 +260,12 @@ export class WebAuth {
     return this.loginRequired ? null : this.opts.localCaller;
   }
 
+  /** A person did something through a plain HTTP request (a firmware upload): its session stays open. */
+  requestActivity(req: IncomingMessage): void {
+    const token = cookieValue(req, SESSION_COOKIE);
+    if (token) this.opts.auth.activity(token);
+  }
+
   /** Live connections per session (for tests and health). */
   connections(sessionId: string): number {
     return this.sockets.get(sessionId)?.size ?? 0;

@@ -3,7 +3,7 @@
  * sign-in and remote support. The core's pollers never connect (nothing is read or written).
  */
 import Database from 'libsql';
-import { ConsoleApi } from '../../src-main/api/service';
+import { ConsoleApi, type ConsoleApiOptions } from '../../src-main/api/service';
 import { AuditLog } from '../../src-main/audit/log';
 import { AccountStore } from '../../src-main/auth/accounts';
 import { TEST_HASH_PARAMS } from '../../src-main/auth/passwords';
@@ -66,6 +66,8 @@ export async function setupPeople(
     remote?: Partial<Pick<RemoteSupportOptions, 'maxDurationMs' | 'codeTtlMs' | 'maxJoinFailures' | 'timers' | 'sweepMs'>>;
     /** The machines' pollers (default: idle ones that never answer). */
     pollerFactory?: PollerFactory;
+    /** More of the console API (a module manager for the firmware upload tests). */
+    api?: Omit<ConsoleApiOptions, 'log' | 'remote'>;
   } = {},
 ): Promise<People> {
   const db = new Database(':memory:');
@@ -94,7 +96,7 @@ export async function setupPeople(
   const core = new PlantCore({ config, log, clock, pollerFactory: opts.pollerFactory ?? idlePoller, audit });
   core.start();
   const remote = createRemoteSupport({ auth, accounts, host: core, audit, log, limits: { timers: false, ...opts.remote } });
-  const api = new ConsoleApi(core, { log, remote: remote.api });
+  const api = new ConsoleApi(core, { ...opts.api, log, remote: remote.api });
   return {
     audit,
     accounts,
