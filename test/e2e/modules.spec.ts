@@ -17,6 +17,7 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page, WebSocketRoute } from '@playwright/test';
 import type { FirmwareRelease, ModuleView, ModulesState, Rollout } from '../../src-preload/contract';
+import { encodeFirmwareImage } from '../../device-agent/firmware-image';
 import { bundleOf, makeRelease, makeRoot, releaseKeys } from '../helpers/firmware-fixtures';
 import { readRevision } from '../helpers/module-process';
 import { expect, signIn, test } from './fixtures';
@@ -231,7 +232,58 @@ async function scriptModules(page: Page, now: number) {
     });
     ws.onClose(() => subscribed.delete(ws));
   });
+  // Web mode uploads bundles over HTTP (the WebSocket's frames stop at 64 KiB): answered here like the command.
+  await page.route(/\/api\/firmware\?/, async (route) => {
+    const r = route.request();
+    const body = r.postDataBuffer() ?? Buffer.alloc(0);
+    const req = { fileName: new URL(r.url()).searchParams.get('name') ?? '', dataBase64: body.toString('base64') };
+    requests.push({ name: 'firmware.import', request: { fileName: req.fileName, bytes: body.length, type: r.headers()['content-type'] } });
+    try {
+      await route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ ok: true, value: answer('firmware.import', req) }),
+      });
+    } catch (err) {
+      const error = { code: 'BAD_REQUEST', message: `Refused: ${(err as Error).message}` };
+      await route.fulfill({ status: 422, contentType: 'application/json', body: JSON.stringify({ ok: false, error }) });
+    }
+    push();
+  });
   return { requests, actions: () => requests.filter((r) => r.name !== 'modules.list') };
+}
+
+/** The browser's own console line for the refused upload's 422 is the answer the test expects, not a problem. */
+function dropRefusalNotices(problems: string[]): void {
+  for (let i = problems.length - 1; i >= 0; i--) if (/status of 422/.test(problems[i]!)) problems.splice(i, 1);
+}
+
+/** Every upload percentage the page shows, from now on (read with `seen`). */
+async function recordUploadPercents(page: Page): Promise<{ seen(): Promise<number[]> }> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __uploadPercents: number[] };
+    w.__uploadPercents = [];
+    new MutationObserver(() => {
+      const el = document.querySelector('[data-testid="firmware-upload"]');
+      const p = el?.getAttribute('data-percent');
+      if (p != null && w.__uploadPercents.at(-1) !== Number(p)) w.__uploadPercents.push(Number(p));
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-percent'] });
+  });
+  return { seen: () => page.evaluate(() => (window as unknown as { __uploadPercents: number[] }).__uploadPercents) };
+}
+
+/** Limits the page's upload rate (Chromium's network emulation), so that progress has time to show; `stop` lifts it. */
+async function throttleUploads(page: Page, bytesPerSecond: number): Promise<{ stop(): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const conditions = { offline: false, latency: 0, downloadThroughput: -1 };
+  await cdp.send('Network.emulateNetworkConditions', { ...conditions, uploadThroughput: bytesPerSecond });
+  return {
+    async stop() {
+      await cdp.send('Network.emulateNetworkConditions', { ...conditions, uploadThroughput: -1 });
+      await cdp.detach();
+    },
+  };
 }
 
 /** Signs in through the header's Sign in button (the demo may be viewed without signing in). */
@@ -243,7 +295,10 @@ async function signInDemo(page: Page, who: { name: string; password: string }): 
   await expect(page.getByTestId('session-user')).toContainText(who.name);
 }
 
-test('the page: read-only unsigned, pairing with the fingerprint, import, approve with the plan in words, stop', async ({ page }) => {
+test('the page: read-only unsigned, pairing with the fingerprint, import, approve with the plan in words, stop', async ({
+  page,
+  problems,
+}) => {
   const server = await startConsole({});
   try {
     const script = await scriptModules(page, Date.now());
@@ -296,6 +351,7 @@ test('the page: read-only unsigned, pairing with the fingerprint, import, approv
     await expect(result).toHaveAttribute('data-result', 'refused');
     await expect(result.getByTestId('firmware-import-refusal')).toHaveText('Not enough release keys signed it');
     await expect(result.getByTestId('firmware-import-reason')).toHaveText('one-key.pcfw: Signed by 1 release key; 2 are needed.');
+    dropRefusalNotices(problems);
     await expect(page.getByTestId('refused-list').getByRole('button')).toHaveCount(0);
     await file.setInputFiles({ name: 'im250-1.1.0.pcfw', mimeType: 'application/octet-stream', buffer: Buffer.from('GOOD bundle') });
     await expect(result).toHaveAttribute('data-result', 'accepted');
@@ -307,8 +363,8 @@ test('the page: read-only unsigned, pairing with the fingerprint, import, approv
         .filter((r) => r.name === 'firmware.import')
         .map((r) => r.request),
     ).toEqual([
-      { fileName: 'one-key.pcfw', dataBase64: Buffer.from('BAD bundle').toString('base64') },
-      { fileName: 'im250-1.1.0.pcfw', dataBase64: Buffer.from('GOOD bundle').toString('base64') },
+      { fileName: 'one-key.pcfw', bytes: 10, type: 'application/octet-stream' },
+      { fileName: 'im250-1.1.0.pcfw', bytes: 11, type: 'application/octet-stream' },
     ]);
     // Said once, in the import panel: no second notice at the top of the page.
     await expect(page.getByTestId('modules-notice-text')).toHaveCount(0);
@@ -395,11 +451,15 @@ function im250BetweenJobs(): unknown {
 /** Issue #8's flow against the real module manager (src-main/modules) and device-agent in module mode. */
 test('the whole loop: pair, import a bundle, approve, the module updates and reports its version; tamper raises an alarm', async ({
   page,
+  problems,
 }) => {
   test.setTimeout(180_000);
   const keys = releaseKeys(3);
   const root = makeRoot(keys, 2);
-  const good = bundleOf(makeRelease({ version: '1.1.0', securityCounter: 2, models: ['im250'] }, keys.slice(0, 2)));
+  // A real simulated image, padded (JSON allows trailing spaces) so that its upload takes a moment to watch.
+  const image = Buffer.from(encodeFirmwareImage({ model: 'im250', version: '1.1.0' }));
+  const padded = Buffer.concat([image, Buffer.alloc(60_000 - image.length, 0x20)]);
+  const good = bundleOf(makeRelease({ version: '1.1.0', securityCounter: 2, models: ['im250'], imageBytes: padded }, keys.slice(0, 2)));
   const oneKey = bundleOf(makeRelease({ version: '1.2.0', securityCounter: 3, models: ['im250'] }, keys.slice(0, 1)));
   const plant = await startModulePlant({
     specs: [{ id: 'im-1', name: 'Moulding 1', model: 'im250', seed: 11, moduleId: 'mod-im1' }],
@@ -418,8 +478,21 @@ test('the whole loop: pair, import a bundle, approve, the module updates and rep
     await file.setInputFiles(bundle('one-key.pcfw', oneKey));
     await expect(result).toHaveAttribute('data-result', 'refused');
     await expect(result.getByTestId('firmware-import-refusal')).toHaveText('Not enough release keys signed it');
+    dropRefusalNotices(problems);
+    // Uploaded over HTTP (slowed down to be seen), with its progress in bytes and percent.
+    const percents = await recordUploadPercents(page);
+    const slow = await throttleUploads(page, 40_000);
     await file.setInputFiles(bundle('im250-1.1.0.pcfw', good));
+    await expect(page.getByTestId('firmware-upload-text')).toHaveText(
+      new RegExp(`^Uploading im250-1\\.1\\.0\\.pcfw: [\\d.]+ kB of ${(good.length / 1000).toFixed(1)} kB \\([1-9]\\d? %\\)$`),
+    );
+    await page.screenshot({ path: join(ROOT, 'test-results/screenshots/modules-upload.png') });
     await expect(result).toHaveAttribute('data-result', 'accepted');
+    await slow.stop();
+    const seen = await percents.seen();
+    expect(seen.at(-1)).toBe(100);
+    expect(seen.filter((p) => p > 0 && p < 100).length).toBeGreaterThan(0);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
     await expect(result.getByTestId('firmware-import-signers')).toHaveText('Signed by 2 of 3 supplier release keys (2 needed)');
     await result.getByTestId('firmware-import-dismiss').click();
 

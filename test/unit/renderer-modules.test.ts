@@ -6,7 +6,7 @@
  * with its verification or refusal in words, approve, stop, one action at a time).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { CommandName, EventName } from '../../src-preload/channels';
+import { FIRMWARE_UPLOAD_PATH, type CommandName, type EventName } from '../../src-preload/channels';
 import {
   COMMANDS,
   ModulesStateSchema,
@@ -43,8 +43,10 @@ import {
   transferPercent,
   updateCandidates,
   updateText,
+  uploadText,
   windowText,
 } from '../../src-renderer/src/components/ModuleWords';
+import { httpFirmwareUploader } from '../../src-renderer/src/transport/firmware-upload';
 import {
   bytesToBase64,
   looksLikeModulesState,
@@ -417,7 +419,7 @@ describe('modules store', () => {
   let f: ReturnType<typeof fakeTransport>;
   beforeEach(() => {
     f = fakeTransport();
-    useModulesStore.setState({ state: null, loadError: null, busy: null, notice: null, importResult: null });
+    useModulesStore.setState({ state: null, loadError: null, busy: null, notice: null, importResult: null, upload: null });
     usePlantStore.setState({ info: { timezone: TZ, machines: [{ id: 'im-1', name: 'Moulding 1', model: 'im250' }] } as never });
   });
 
@@ -500,11 +502,12 @@ describe('modules store', () => {
     expect(modulePinText(n)).toBeNull();
   });
 
-  it('imports a file as base64 and shows what the console verified', async () => {
+  it('imports a file as base64 over IPC and shows what the console verified', async () => {
     useModulesStore.setState({ state: modulesState({ releases: [] }) });
     const bytes = new Uint8Array(70_000).map((_, i) => (i * 7) & 0xff);
     f.answers['firmware.import'] = () => ({ ok: true, value: release() });
-    const n = await useModulesStore.getState().actions.importFile(f.transport, file('im250-1.1.0.bundle', bytes));
+    const ipc: Transport = { ...f.transport, kind: 'ipc' };
+    const n = await useModulesStore.getState().actions.importFile(ipc, file('im250-1.1.0.bundle', bytes));
     expect(f.calls).toEqual([
       { name: 'firmware.import', request: { fileName: 'im250-1.1.0.bundle', dataBase64: Buffer.from(bytes).toString('base64') } },
     ]);
@@ -512,6 +515,72 @@ describe('modules store', () => {
     expect(n).toMatchObject({ tone: 'ok', text: 'Imported: firmware 1.1.0 for im250', code: null });
     expect(useModulesStore.getState().importResult).toEqual({ kind: 'accepted', fileName: 'im250-1.1.0.bundle', release: release() });
     expect(useModulesStore.getState().state?.releases.map((r) => r.id)).toEqual(['rel-110']);
+  });
+
+  it('uploads in web mode, with its progress in bytes and percent, never over the WebSocket', async () => {
+    useModulesStore.setState({ state: modulesState({ releases: [] }) });
+    const bytes = new Uint8Array(2_000_000);
+    const seen: ReturnType<typeof useModulesStore.getState>['upload'][] = [];
+    const off = useModulesStore.subscribe((s, prev) => void (s.upload !== prev.upload && seen.push(s.upload)));
+    const upload = async (f2: { name: string; size: number }, onProgress: (p: { sent: number; total: number }) => void) => {
+      for (const sent of [0, 5_000, 19_999, 20_000, 1_000_000, 1_000_001, 2_000_000]) onProgress({ sent, total: f2.size });
+      return { ok: true as const, value: release() };
+    };
+    const n = await useModulesStore.getState().actions.importFile(f.transport, file('im250-1.1.0.pcfw', bytes), upload);
+    off();
+    expect(f.calls).toEqual([]);
+    expect(n).toMatchObject({ tone: 'ok', text: 'Imported: firmware 1.1.0 for im250' });
+    // One render per whole percent, then none once the answer is in.
+    expect(seen.map((u) => u && uploadText(u))).toEqual([
+      'Uploading im250-1.1.0.pcfw: 0 bytes of 2.0 MB (0 %)',
+      'Uploading im250-1.1.0.pcfw: 20.0 kB of 2.0 MB (1 %)',
+      'Uploading im250-1.1.0.pcfw: 1.0 MB of 2.0 MB (50 %)',
+      'Uploaded im250-1.1.0.pcfw: 2.0 MB (100 %). Checking signatures, expiry, model, size and image…',
+      null,
+    ]);
+    expect(useModulesStore.getState().importResult).toMatchObject({ kind: 'accepted', fileName: 'im250-1.1.0.pcfw' });
+  });
+
+  it('uploads over HTTP with the file as the body and reads the answer envelope', async () => {
+    const sent: { method: string; url: string; headers: Record<string, string>; body: Blob | null }[] = [];
+    const progress: number[] = [];
+    const fake =
+      (status: number, responseText: string, fail = false) =>
+      () => {
+        const x = {
+          upload: { onprogress: null as ((e: { loaded: number; total: number; lengthComputable: boolean }) => void) | null },
+          onload: null as (() => void) | null,
+          onerror: null as (() => void) | null,
+          onabort: null as (() => void) | null,
+          status,
+          responseText,
+          open: (method: string, url: string) => void sent.push({ method, url, headers: {}, body: null }),
+          setRequestHeader: (k: string, v: string) => void (sent.at(-1)!.headers[k] = v),
+          send(body: Blob) {
+            sent.at(-1)!.body = body;
+            x.upload.onprogress?.({ loaded: 3, total: body.size, lengthComputable: true });
+            queueMicrotask(() => (fail ? x.onerror?.() : x.onload?.()));
+          },
+        };
+        return x;
+      };
+    const f1 = file('im250 1.1.0+ü.pcfw', new Uint8Array([1, 2, 3]));
+    const ok = await httpFirmwareUploader(fake(200, JSON.stringify({ ok: true, value: release() })))(f1, (p) => progress.push(p.sent));
+    expect(ok).toEqual({ ok: true, value: release() });
+    expect(sent[0]).toMatchObject({
+      method: 'POST',
+      url: `${FIRMWARE_UPLOAD_PATH}?name=im250%201.1.0%2B%C3%BC.pcfw`,
+      headers: { 'Content-Type': 'application/octet-stream' },
+    });
+    expect(sent[0]!.body).toBe(f1);
+    expect(progress).toEqual([3]);
+    const refused = { ok: false, error: { code: 'BAD_REQUEST', message: 'Refused: the bundle has more than 33554432 bytes' } };
+    expect(await httpFirmwareUploader(fake(413, JSON.stringify(refused)))(f1, () => {})).toEqual(refused);
+    expect(await httpFirmwareUploader(fake(502, '<html>Bad gateway</html>'))(f1, () => {})).toEqual({
+      ok: false,
+      error: { code: 'UNAVAILABLE', message: 'the console answered the upload with HTTP 502' },
+    });
+    expect(await httpFirmwareUploader(fake(0, '', true))(f1, () => {})).toMatchObject({ ok: false, error: { message: /broke off/ } });
   });
 
   it('shows a refused import with the reason the console recorded, in words', async () => {
@@ -529,7 +598,8 @@ describe('modules store', () => {
       message: 'Not enough release keys signed it: 1 of the 2 needed.',
     };
     f.answers['modules.list'] = () => ({ ok: true, value: modulesState({ releases: [], refused: [refused] }) });
-    const n = await useModulesStore.getState().actions.importFile(f.transport, file('one-key.bundle', new Uint8Array([1, 2, 3, 4])));
+    const ipc: Transport = { ...f.transport, kind: 'ipc' };
+    const n = await useModulesStore.getState().actions.importFile(ipc, file('one-key.bundle', new Uint8Array([1, 2, 3, 4])));
     expect(n).toMatchObject({ tone: 'warn', code: 'FIRMWARE_REFUSED' });
     expect(n.text).toBe('Could not import the firmware file: below_threshold: 1 of the 2 signatures needed.');
     expect(useModulesStore.getState().importResult).toEqual({

@@ -1,15 +1,16 @@
 /**
- * "Import from file": a bundle from a USB stick, read in the browser (at most 32 MiB), sent to
- * the console as base64, and the console's verification shown in words: the version, the
+ * "Import from file": a bundle from a USB stick (at most 32 MiB), uploaded to the console with its
+ * progress in bytes and percent (web mode; the Electron window hands it over IPC), and the
+ * console's verification shown in words: the version, the
  * models it is made for, who signed it ("signed by 2 of 3 supplier release keys"), until when it
  * is valid and the release notes; or why it was refused.
  */
 import { useRef } from 'react';
 import type { ModulesState } from '../../../src-preload/contract';
-import { selectImportResult, selectModulesActions, selectModulesBusy, useModulesStore } from '../stores/modules';
+import { selectImportResult, selectModulesActions, selectModulesBusy, selectUpload, useModulesStore } from '../stores/modules';
 import { useTransport } from '../transport/context';
 import { SignedIcon, ToneIcon } from './ModuleIcons';
-import { expiryText, signersText, sizeText } from './ModuleWords';
+import { expiryText, signersText, sizeText, uploadPercent, uploadText } from './ModuleWords';
 
 interface Props {
   root: ModulesState['root'];
@@ -24,6 +25,7 @@ export function FirmwareImport({ root, mayAct, now, tz }: Props) {
   const actions = useModulesStore(selectModulesActions);
   const busy = useModulesStore(selectModulesBusy);
   const result = useModulesStore(selectImportResult);
+  const upload = useModulesStore(selectUpload);
   const input = useRef<HTMLInputElement>(null);
   const importing = busy?.action === 'import';
 
@@ -54,7 +56,26 @@ export function FirmwareImport({ root, mayAct, now, tz }: Props) {
       {mayAct && !result && !importing && (
         <p className="mod-small muted">A release bundle (.pcfw) from the supplier, for example on a USB stick.</p>
       )}
-      {importing && (
+      {importing && upload && (
+        <div className="mod-upload" data-testid="firmware-upload" data-percent={uploadPercent(upload)}>
+          <p className="mod-small" role="status" data-testid="firmware-upload-text">
+            {uploadText(upload)}
+          </p>
+          <span
+            className="mod-progress"
+            role="progressbar"
+            aria-label="Upload"
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={uploadPercent(upload)}
+            aria-valuetext={`${sizeText(upload.sent)} of ${sizeText(upload.total)}`}
+            data-testid="firmware-upload-progress"
+          >
+            <span className="mod-progress-fill" style={{ width: `${uploadPercent(upload)}%` }} />
+          </span>
+        </div>
+      )}
+      {importing && !upload && (
         <p className="mod-small" role="status" data-testid="firmware-import-busy">
           Checking {busy.subject}: signatures, expiry, model, size and image…
         </p>

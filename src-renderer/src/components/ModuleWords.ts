@@ -13,6 +13,7 @@ import type {
   ModulesState,
   Rollout,
 } from '../../../src-preload/contract';
+import { FIRMWARE_UPLOAD_MAX_BYTES } from '../../../src-preload/channels';
 import { formatAgo, formatDateTime } from '../lib/format';
 
 /**
@@ -23,8 +24,21 @@ import { formatAgo, formatDateTime } from '../lib/format';
 export const MODULE_ACT_ROLES: readonly CallerRole[] = ['maintenance', 'admin'];
 export const MODULE_READ_ROLES: readonly CallerRole[] = ['operator', 'maintenance', 'admin', 'viewer'];
 
-/** A bundle file larger than this is refused by the console (firmware.import); checked before reading it. */
-export const MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
+/** A bundle file larger than this is refused by the console (firmware.import, the upload); checked before sending it. */
+export const MAX_BUNDLE_BYTES = FIRMWARE_UPLOAD_MAX_BYTES;
+
+/** How much of an upload went, in whole percent (100 only once every byte did). */
+export function uploadPercent(p: { sent: number; total: number }): number {
+  if (!(p.total > 0)) return 0;
+  return Math.max(0, Math.min(100, Math.floor((p.sent * 100) / p.total)));
+}
+
+/** "Uploading im250-1.1.0.pcfw: 12.4 MB of 20.9 MB (59 %)", then what the console does with it. */
+export function uploadText(p: { fileName: string; sent: number; total: number }): string {
+  const pct = uploadPercent(p);
+  if (pct < 100) return `Uploading ${p.fileName}: ${sizeText(p.sent)} of ${sizeText(p.total)} (${pct} %)`;
+  return `Uploaded ${p.fileName}: ${sizeText(p.total)} (100 %). Checking signatures, expiry, model, size and image…`;
+}
 
 /**
  * Modules send a heartbeat every 10 s; past this age the page shows it as missed even before the

@@ -6,7 +6,8 @@
  */
 import { create } from 'zustand';
 import type { FirmwareRefusalCode, FirmwareRelease, ModulesState, Result, Rollout, Transport } from '../../../src-preload/contract';
-import { attentionCount, MAX_BUNDLE_BYTES, refusalTitle, rolloutStateText, sizeText } from '../components/ModuleWords';
+import { attentionCount, MAX_BUNDLE_BYTES, refusalTitle, rolloutStateText, sizeText, uploadPercent } from '../components/ModuleWords';
+import { httpFirmwareUploader, type FirmwareUploader, type UploadProgress } from '../transport/firmware-upload';
 import { useAuthStore } from './auth';
 import { selectNow, usePlantStore } from './plant';
 
@@ -111,12 +112,15 @@ export interface ModulesStoreState {
   notice: ModulesNotice | null;
   /** The verification result of the last import. */
   importResult: ImportResult | null;
+  /** The bundle being uploaded (web mode) and how far; null when none is. */
+  upload: ({ fileName: string } & UploadProgress) | null;
   actions: {
     load(t: Transport): Promise<boolean>;
     applyState(s: ModulesState): void;
     /** Approve (true) or reject (false) a module's pairing. */
     pair(t: Transport, moduleId: string, approve: boolean, pin?: string): Promise<ModulesNotice>;
-    importFile(t: Transport, file: BundleFile): Promise<ModulesNotice>;
+    /** Imports a bundle: uploaded over HTTP with progress in web mode (or by `upload`), as firmware.import's base64 over IPC. */
+    importFile(t: Transport, file: BundleFile, upload?: FirmwareUploader): Promise<ModulesNotice>;
     approve(t: Transport, releaseId: string, moduleIds: string[], pin?: string): Promise<ModulesNotice>;
     stop(t: Transport, rolloutId: string, reason: string): Promise<ModulesNotice>;
     dismiss(): void;
@@ -175,6 +179,7 @@ export const useModulesStore = create<ModulesStoreState>()((set, get) => {
     busy: null,
     notice: null,
     importResult: null,
+    upload: null,
     actions: {
       async load(t) {
         const res = await t.call('modules.list', {}).catch(unreachable);
@@ -203,38 +208,57 @@ export const useModulesStore = create<ModulesStoreState>()((set, get) => {
           },
         );
       },
-      async importFile(t, file) {
+      async importFile(t, file, upload) {
         set({ importResult: null });
         if (file.size > MAX_BUNDLE_BYTES) {
           const text = `The file is ${sizeText(file.size)}, more than the 32 MiB a firmware bundle may have.`;
           set({ importResult: { kind: 'refused', fileName: file.name, title: 'File too large', text, code: null } });
           return { action: 'import', subject: file.name, tone: 'warn', text: `Not imported: ${text}`, code: 'TOO_LARGE', reason: null };
         }
-        let dataBase64: string;
-        try {
-          dataBase64 = bytesToBase64(new Uint8Array(await file.arrayBuffer()));
-        } catch (err) {
-          const text = `The file could not be read: ${err instanceof Error ? err.message : String(err)}.`;
-          set({ importResult: { kind: 'refused', fileName: file.name, title: 'File not readable', text, code: null } });
-          return { action: 'import', subject: file.name, tone: 'warn', text, code: 'UNREADABLE', reason: null };
+        // Web mode uploads the file over HTTP (WebSocket frames stop at 64 KiB); IPC carries it as base64.
+        const uploader = upload ?? (t.kind === 'websocket' ? httpFirmwareUploader() : null);
+        let call: () => Promise<Result<FirmwareRelease>>;
+        if (uploader) {
+          call = async () => {
+            let shown = 0;
+            set({ upload: { fileName: file.name, sent: 0, total: file.size } });
+            try {
+              return await uploader(file, (p) => {
+                // At most one render per percent: a fast upload fires progress far more often.
+                const pct = uploadPercent(p);
+                if (pct === shown) return;
+                shown = pct;
+                set({ upload: { fileName: file.name, sent: p.sent, total: p.total } });
+              });
+            } finally {
+              set({ upload: null });
+            }
+          };
+        } else {
+          let dataBase64: string;
+          try {
+            dataBase64 = bytesToBase64(new Uint8Array(await file.arrayBuffer()));
+          } catch (err) {
+            const text = `The file could not be read: ${err instanceof Error ? err.message : String(err)}.`;
+            set({ importResult: { kind: 'refused', fileName: file.name, title: 'File not readable', text, code: null } });
+            return { action: 'import', subject: file.name, tone: 'warn', text, code: 'UNREADABLE', reason: null };
+          }
+          call = () => t.call('firmware.import', { fileName: file.name, dataBase64 });
         }
         const startedAt = Date.now();
-        const n = await run(
-          'import',
-          file.name,
-          () => t.call('firmware.import', { fileName: file.name, dataBase64 }),
-          (release) => {
-            const s = get().state;
-            if (s && !s.releases.some((r) => r.id === release.id)) set({ state: { ...s, releases: [release, ...s.releases] } });
-            set({ importResult: { kind: 'accepted', fileName: file.name, release } });
-            return { tone: 'ok', text: `Imported: firmware ${release.version} for ${release.models.join(', ')}` };
-          },
-        );
+        const n = await run('import', file.name, call, (release) => {
+          const s = get().state;
+          if (s && !s.releases.some((r) => r.id === release.id)) set({ state: { ...s, releases: [release, ...s.releases] } });
+          set({ importResult: { kind: 'accepted', fileName: file.name, release } });
+          return { tone: 'ok', text: `Imported: firmware ${release.version} for ${release.models.join(', ')}` };
+        });
         // The import panel says how it went, with the details: the page's notice would say it twice.
         if (n.code !== 'BUSY') set({ notice: null });
         if (n.code !== null && n.code !== 'BUSY') {
           // The console keeps refused bundles with their reason: find this one for the title in words.
-          if (n.code === 'FIRMWARE_REFUSED' || n.code === 'FIRMWARE_INVALID') await get().actions.load(t);
+          // (An upload's answer may come before the modules.update that carries the refusal: ask.)
+          if (n.code === 'FIRMWARE_REFUSED' || n.code === 'FIRMWARE_INVALID' || /^Refused: /.test(n.reason ?? ''))
+            await get().actions.load(t);
           const skew = 60_000;
           const entry = get()
             .state?.refused.filter((r) => r.fileName === file.name && r.at >= startedAt - skew)
@@ -293,6 +317,7 @@ export const selectModulesLoadError = (s: ModulesStoreState): ModulesStoreState[
 export const selectModulesBusy = (s: ModulesStoreState): ModulesStoreState['busy'] => s.busy;
 export const selectModulesNotice = (s: ModulesStoreState): ModulesNotice | null => s.notice;
 export const selectImportResult = (s: ModulesStoreState): ImportResult | null => s.importResult;
+export const selectUpload = (s: ModulesStoreState): ModulesStoreState['upload'] => s.upload;
 export const selectModulesActions = (s: ModulesStoreState): ModulesStoreState['actions'] => s.actions;
 /** The console has no module management (no firmware root pinned): nothing to show, no way to the page. */
 export const selectNoModuleManager = (s: ModulesStoreState): boolean => s.state === null && s.loadError?.code === 'UNAVAILABLE';
