@@ -5,11 +5,10 @@
  * writes every message of the console twice: as received (`raw.log`, one `%rawmsg%` per line)
  * and as rsyslog's RFC 5424 parser read it (`parsed.log`, one JSON object per line).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { daemon, freePort } from './daemon';
 import { makeTestPki, OPENSSL } from './test-pki';
 
 export const RSYSLOGD = '/usr/sbin/rsyslogd';
@@ -48,17 +47,6 @@ export interface Collector {
   start(): Promise<void>;
   stop(): Promise<void>;
   dispose(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(0, -1) : []);
@@ -102,41 +90,8 @@ export async function startCollector(): Promise<Collector> {
       '',
     ].join('\n'),
   );
-  let child: ChildProcess | null = null;
-  let output = '';
-  const start = async (): Promise<void> => {
-    const c = spawn(RSYSLOGD, ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'rsyslogd.pid')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = c;
-    c.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    c.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const until = Date.now() + 10_000;
-    // Startup is a process we don't control: poll the port, bounded.
-    while (Date.now() < until) {
-      if (c.exitCode !== null) throw new Error(`rsyslogd exited at start: ${output}`);
-      const ok = await new Promise<boolean>((r) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.destroy();
-          r(true);
-        });
-        s.on('error', () => r(false));
-      });
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`rsyslogd did not listen on ${port} within 10 s: ${output}`);
-  };
-  const stop = async (): Promise<void> => {
-    const c = child;
-    child = null;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((r) => {
-      c.once('exit', () => r());
-      c.kill('SIGTERM');
-    });
-  };
-  await start();
+  const proc = daemon(RSYSLOGD, ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'rsyslogd.pid')], port);
+  await proc.start();
   return {
     port,
     dir,
@@ -150,14 +105,14 @@ export async function startCollector(): Promise<Collector> {
       for (;;) {
         const got = lines(rawFile);
         if (got.length >= n && lines(parsedFile).length >= n) return got;
-        if (Date.now() > until) throw new Error(`rsyslog wrote ${got.length} of ${n} messages within 15 s: ${output}`);
+        if (Date.now() > until) throw new Error(`rsyslog wrote ${got.length} of ${n} messages within 15 s: ${proc.output()}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     },
-    start,
-    stop,
+    start: () => proc.start(),
+    stop: () => proc.stop(),
     async dispose() {
-      await stop();
+      await proc.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

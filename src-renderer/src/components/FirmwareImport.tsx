@@ -9,7 +9,7 @@ import { useRef } from 'react';
 import type { ModulesState } from '../../../src-preload/contract';
 import { selectImportResult, selectModulesActions, selectModulesBusy, selectUpload, useModulesStore } from '../stores/modules';
 import { useTransport } from '../transport/context';
-import { SignedIcon, ToneIcon } from './ModuleIcons';
+import { ProgressBar, SignedIcon, ToneIcon } from './ModuleIcons';
 import { expiryText, signersText, sizeText, uploadPercent, uploadText } from './ModuleWords';
 
 interface Props {
@@ -61,18 +61,12 @@ export function FirmwareImport({ root, mayAct, now, tz }: Props) {
           <p className="mod-small" role="status" data-testid="firmware-upload-text">
             {uploadText(upload)}
           </p>
-          <span
-            className="mod-progress"
-            role="progressbar"
-            aria-label="Upload"
-            aria-valuemin={0}
-            aria-valuemax={100}
-            aria-valuenow={uploadPercent(upload)}
-            aria-valuetext={`${sizeText(upload.sent)} of ${sizeText(upload.total)}`}
-            data-testid="firmware-upload-progress"
-          >
-            <span className="mod-progress-fill" style={{ width: `${uploadPercent(upload)}%` }} />
-          </span>
+          <ProgressBar
+            label="Upload"
+            percent={uploadPercent(upload)}
+            valueText={`${sizeText(upload.sent)} of ${sizeText(upload.total)}`}
+            testId="firmware-upload-progress"
+          />
         </div>
       )}
       {importing && !upload && (

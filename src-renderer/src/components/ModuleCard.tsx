@@ -8,7 +8,7 @@
 import { useState, type ReactNode } from 'react';
 import type { ModuleView } from '../../../src-preload/contract';
 import { formatAgo, formatDateTime, formatDuration, formatHm } from '../lib/format';
-import { HealthBadge, SignedIcon, ToneIcon } from './ModuleIcons';
+import { HealthBadge, ProgressBar, SignedIcon, ToneIcon } from './ModuleIcons';
 import { Fingerprint } from './ModulePairing';
 import {
   eventTitle,
@@ -59,19 +59,7 @@ function UpdateState({ u }: { u: ModuleView['update'] }) {
     <span className={`mod-update mod-update-${tone}`} data-testid="module-update" data-state={u.state}>
       {tone === 'warn' && <ToneIcon tone="warn" size={16} className="mod-warn-icon" />}
       <span data-testid="module-update-text">{text}</span>
-      {pct !== null && (
-        <span
-          className="mod-progress"
-          role="progressbar"
-          aria-label="Download"
-          aria-valuemin={0}
-          aria-valuemax={100}
-          aria-valuenow={pct}
-          data-testid="module-progress"
-        >
-          <span className="mod-progress-fill" style={{ width: `${pct}%` }} />
-        </span>
-      )}
+      {pct !== null && <ProgressBar label="Download" percent={pct} testId="module-progress" />}
     </span>
   );
 }

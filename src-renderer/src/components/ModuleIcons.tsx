@@ -95,3 +95,21 @@ export function PairingBadge() {
     </span>
   );
 }
+
+/** A transfer's progress bar (a module's download, a bundle's upload): the percent, and in words for screen readers. */
+export function ProgressBar({ label, percent, valueText, testId }: { label: string; percent: number; valueText?: string; testId: string }) {
+  return (
+    <span
+      className="mod-progress"
+      role="progressbar"
+      aria-label={label}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={percent}
+      {...(valueText ? { 'aria-valuetext': valueText } : {})}
+      data-testid={testId}
+    >
+      <span className="mod-progress-fill" style={{ width: `${percent}%` }} />
+    </span>
+  );
+}
