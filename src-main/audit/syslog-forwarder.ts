@@ -195,8 +195,9 @@ export class SyslogForwarder {
 
   private async run(): Promise<void> {
     try {
-      // The first run connects even with nothing to send, so a wrong CA or address shows at start.
-      let probe = this.state === 'connecting';
+      // Until a connection worked, a run connects even with nothing to send: a wrong CA or address shows
+      // at start, and a failing collector is said to work again only once it does.
+      let probe = this.state !== 'connected';
       for (;;) {
         this.again = false;
         const rows = this.q.pending.all([this.sent, BATCH]) as AuditRow[];

@@ -185,19 +185,26 @@ describeNeeding(['rsyslog', 'rsyslog-gnutls', 'openssl'], rsyslogAvailable(), 'a
     const db = new Database(':memory:');
     migrate(db);
     const audit = new AuditLog(db, { signing: signingKeyPair() }, { timers: false });
-    audit.append({ kind: 'login', user: 'x', role: 'operator', origin: 'local' });
     const stranger = new SyslogForwarder({
       db,
       audit,
-      config: SyslogConfigSchema.parse({ host: '127.0.0.1', port: collector.port, tls: { servername: 'localhost' } }),
+      config: SyslogConfigSchema.parse({
+        host: '127.0.0.1',
+        port: collector.port,
+        tls: { servername: 'localhost' },
+        backoff: { initialDelayMs: 20, maxDelayMs: 20, randomisationFactor: 0 },
+      }),
       tls: { ca: collector.otherCa },
       log: memoryLogger(),
       timers: false,
     });
     try {
-      const refused = await viewWhere(stranger, (v) => v.state === 'failing');
-      expect(refused).toMatchObject({ backlog: 1, forwarded: 0 });
+      // Refused at start with nothing to send, and again at every retry: never taken for working.
+      const refused = await viewWhere(stranger, (v) => v.failures >= 3);
+      expect(refused).toMatchObject({ state: 'failing', backlog: 0, forwarded: 0 });
       expect(refused.lastError).toMatch(/certificate is not trusted/);
+      audit.append({ kind: 'login', user: 'x', role: 'operator', origin: 'local' });
+      await viewWhere(stranger, (v) => v.state === 'failing' && v.backlog === 1 && v.failures >= 5);
     } finally {
       await stranger.close();
       audit.close();
