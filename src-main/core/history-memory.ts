@@ -5,7 +5,8 @@
  * as wide as maxPoints still shows every spike.
  */
 import type { KpiSample, Series } from '../../src-preload/contract';
-import type { Clock, HistoryStore } from './types';
+import { ExceptionFilter, type RecordingRule } from './recording';
+import type { Clock, HistoryStore, SeriesWriter } from './types';
 
 /** Options of the in-memory history store. */
 export interface MemoryHistoryOptions {
@@ -136,11 +137,28 @@ export function downsampleIndices(
   return out;
 }
 
+/** One series: its ring, and its filter when recorded by exception. */
+interface MemorySeries extends SeriesWriter {
+  ring: Ring;
+  /** Appends to the ring (what the filter, when there is one, calls). */
+  record: (t: number, v: number | null) => void;
+  filter: ExceptionFilter | null;
+}
+
+/** Adds a filter's held sample (the latest, not recorded) to a query result when it is in range. */
+export function withHeld(out: Series, held: { t: number; v: number } | null, fromMs: number, toMs: number): Series {
+  if (held && held.t >= fromMs && held.t <= toMs && held.t > (out.t[out.t.length - 1] ?? -Infinity)) {
+    out.t.push(held.t);
+    out.v.push(held.v);
+  }
+  return out;
+}
+
 /** An in-memory HistoryStore bounded by retention and a per-series cap. */
 export function createMemoryHistory(opts: MemoryHistoryOptions): HistoryStore {
   const maxPerSeries = Math.max(16, opts.maxSamplesPerSeries ?? 100_000);
   const maxKpi = Math.max(16, opts.maxKpiSamples ?? 20_000);
-  const series = new Map<string, Ring>();
+  const series = new Map<string, MemorySeries>();
   const kpiSamples = new Map<string, KpiSample[]>();
   const key = (machineId: string, pointId: string): string => `${machineId}\u0000${pointId}`;
   const cutoff = (t: number): number => (opts.clock?.now() ?? t) - opts.retentionMs;
@@ -152,37 +170,58 @@ export function createMemoryHistory(opts: MemoryHistoryOptions): HistoryStore {
     if (k > 0) list.splice(0, k);
   };
 
+  const seriesOf = (machineId: string, pointId: string, rule?: RecordingRule): MemorySeries => {
+    const k = key(machineId, pointId);
+    let s = series.get(k);
+    if (!s) {
+      const ring = new Ring(maxPerSeries);
+      const record = (t: number, v: number | null): void => {
+        // A series is append-only in time order; a sample from the past (clock stepped back) is dropped.
+        if (!Number.isFinite(t) || t < ring.lastTime()) return;
+        ring.push(t, v === null || !Number.isFinite(v) ? NaN : v);
+        ring.dropOlderThan(cutoff(t));
+      };
+      const created: MemorySeries = {
+        ring,
+        record,
+        filter: null,
+        append: (t, v) => (created.filter ? created.filter.offer(t, v) : record(t, v)),
+      };
+      s = created;
+      series.set(k, s);
+    }
+    if (rule) {
+      if (s.filter) s.filter.setRule(rule);
+      else s.filter = new ExceptionFilter(rule, s.record);
+    }
+    return s;
+  };
+
   return {
+    series: seriesOf,
     append(machineId, pointId, t, v) {
-      const k = key(machineId, pointId);
-      let ring = series.get(k);
-      if (!ring) {
-        ring = new Ring(maxPerSeries);
-        series.set(k, ring);
-      }
-      // A series is append-only in time order; a sample from the past (clock stepped back) is dropped.
-      if (!Number.isFinite(t) || t < ring.lastTime()) return;
-      ring.push(t, v === null || !Number.isFinite(v) ? NaN : v);
-      ring.dropOlderThan(cutoff(t));
+      seriesOf(machineId, pointId).append(t, v);
     },
     query(machineId, pointId, fromMs, toMs, maxPoints) {
       const out: Series = { pointId, t: [], v: [] };
-      const ring = series.get(key(machineId, pointId));
-      if (!ring || toMs < fromMs) return out;
+      const s = series.get(key(machineId, pointId));
+      if (!s || toMs < fromMs) return out;
+      const ring = s.ring;
+      const held = s.filter?.held() ?? null;
       const lo = ring.lowerBound(fromMs);
       const hi = ring.lowerBound(toMs + 1);
       const picked = downsampleIndices(
         { lo, hi },
         (i) => ring.timeAt(i),
         (i) => ring.valueAt(i),
-        Math.max(1, Math.floor(maxPoints)),
+        Math.max(1, Math.floor(maxPoints) - (held ? 1 : 0)),
       );
       for (const i of picked) {
         const v = ring.valueAt(i);
         out.t.push(ring.timeAt(i));
         out.v.push(Number.isNaN(v) ? null : v);
       }
-      return out;
+      return withHeld(out, held, fromMs, toMs);
     },
     appendKpi(machineId, sample) {
       let list = kpiSamples.get(machineId);
@@ -207,10 +246,7 @@ export function createMemoryHistory(opts: MemoryHistoryOptions): HistoryStore {
       return list.slice(lo).map((s) => ({ ...s }));
     },
     trim(olderThanMs) {
-      for (const [k, ring] of series) {
-        ring.dropOlderThan(olderThanMs);
-        if (ring.size === 0) series.delete(k);
-      }
+      for (const s of series.values()) s.ring.dropOlderThan(olderThanMs);
       for (const [k, list] of kpiSamples) {
         trimKpis(list, olderThanMs);
         if (list.length === 0) kpiSamples.delete(k);

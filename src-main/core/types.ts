@@ -4,6 +4,7 @@
  * history by a persistent one, a TCP poller by an RTU one) without touching the others.
  */
 import type { Link, PointValue, Series, KpiSample } from '../../src-preload/contract';
+import type { RecordingRule } from './recording';
 
 /** The result of one poll cycle of one device, as the poller emits it. */
 export interface PollResult {
@@ -44,8 +45,17 @@ export interface Poller {
   readPoint(pointId: string): Promise<PointValue>;
 }
 
-/** Where time series of numeric point values go; in memory now, persistent later. */
+/** The appending end of one series, resolved once so the per-sample path does no lookups. */
+export interface SeriesWriter {
+  /** Offers a sample (null: a gap); samples from before the last one are dropped. */
+  append(t: number, v: number | null): void;
+}
+
+/** Where time series of numeric point values go: in memory (tests, tools) or the encrypted store. */
 export interface HistoryStore {
+  /** The writer of one series; with a rule its samples are recorded by exception (recording.ts). */
+  series(machineId: string, pointId: string, rule?: RecordingRule): SeriesWriter;
+  /** Appends to a series (as `series(machineId, pointId).append`). */
   append(machineId: string, pointId: string, t: number, v: number | null): void;
   /** Points between fromMs and toMs, downsampled (min/max-preserving) to at most maxPoints. */
   query(machineId: string, pointId: string, fromMs: number, toMs: number, maxPoints: number): Series;

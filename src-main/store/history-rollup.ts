@@ -1,200 +1,160 @@
 /**
- * The downsampled tier of the SQL history: one row per series and minute (count, gaps, min, max,
- * mean, and whether the minimum came first), rolled up from raw samples before they age out.
+ * The downsampled history tier: per series and minute the count of values and of gaps, min, max,
+ * sum and whether the minimum came first, kept as one compressed chunk per series and hour
+ * (`history_rollups`). A block of raw samples is rolled up when it is compacted
+ * (history-writer.ts): its minutes replace the same minutes in the hour's chunk, so rolling a
+ * block up twice (a crash, a late chunk) writes the same rows again.
  *
- * A minute is rolled up once it is complete and older than `settleMs`; rows are written with
- * INSERT OR REPLACE from the raw samples still on disk, so rolling up a minute twice (a crash
- * between the roll-up and the raw deletion, a restart) writes the same row again. How far a
- * series is rolled up is the newest rollup row plus a minute; raw samples are only deleted below
- * that, so a sample never leaves the raw tier before its minute is in this one.
+ * Sums are kept rather than means: the sum of values that are decimals is a decimal too and
+ * compresses like them. Rollups migrated from schema 6 kept means; their chunks say so.
  */
-import type { StoreDb } from './schema';
+import { BitReader, BitWriter } from './bits';
+import { CHUNK_ROLLUP, readTimes, readValues, writeTimes, writeValues } from './chunk-codec';
 
 export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
 
 /** One rollup row as read back: bucket start, non-null count, null count, min, max, mean, min first. */
 export type RollupRow = [t: number, n: number, gaps: number, min: number | null, max: number | null, avg: number | null, minFirst: number];
 
-export interface Rollup {
-  /**
-   * Rolls up every series' complete minutes before `upTo` (aligned down to a minute), at most about
-   * `maxRows` raw samples per call (the rest next time); returns the rollup rows written. With
-   * `from`, minutes from there on are rolled up again (rows replaced by the same rows).
-   */
-  rollUp(upTo: number, maxRows?: number, from?: number): number;
-  /** Raw samples of the series before this time are rolled up (−Infinity: none is). */
-  rolledThrough(seriesId: number): number;
-  /** Rollup rows of a series with fromMs ≤ t ≤ toMs, in time order. */
-  range(seriesId: number, fromMs: number, toMs: number): RollupRow[];
-  /** Deletes the rollup rows (all series) with t < cutoff; returns how many. */
-  deleteBefore(cutoff: number): number;
-  /** Oldest and newest rollup bucket over all series, null when there is none. */
-  span(): { lo: number; hi: number } | null;
+/** Rollup rows in columns (NaN for a missing min/max/sum); `means` when the sums column holds means. */
+export interface RollupColumns {
+  t: number[];
+  n: number[];
+  gaps: number[];
+  min: number[];
+  max: number[];
+  sum: number[];
+  minFirst: number[];
+  means: boolean;
 }
 
-/** Raw samples per roll-up window transaction (one series, at most an hour). */
-const WINDOW_MS = 60 * MINUTE_MS;
+export function emptyRollup(means = false): RollupColumns {
+  return { t: [], n: [], gaps: [], min: [], max: [], sum: [], minFirst: [], means };
+}
 
-export function createRollup(db: StoreDb): Rollup {
-  const q = {
-    allSeries: db.prepare('SELECT id FROM series').raw(),
-    lastBucket: db.prepare('SELECT t FROM history_rollup WHERE series = ? ORDER BY t DESC LIMIT 1').raw(),
-    nextRaw: db.prepare('SELECT t FROM history WHERE series = ? AND t >= ? ORDER BY t LIMIT 1').raw(),
-    rawRange: db.prepare('SELECT t, v FROM history WHERE series = ? AND t >= ? AND t < ? ORDER BY t, n').raw(),
-    upsert: db.prepare(
-      'INSERT OR REPLACE INTO history_rollup (series, t, n, gaps, min, max, avg, min_first) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    range: db
-      .prepare('SELECT t, n, gaps, min, max, avg, min_first FROM history_rollup WHERE series = ? AND t >= ? AND t <= ? ORDER BY t')
-      .raw(),
-    deleteBefore: db.prepare('DELETE FROM history_rollup WHERE series = ? AND t < ?'),
-  };
-  /** Per series: raw samples before this are rolled up (cached; the table is the truth). */
-  const through = new Map<number, number>();
+/** Smallest power of ten (up to 10^6) that makes every value an integer within 10^−6, or 0 when none does. */
+function decimalScale(v: ArrayLike<number>, from: number, to: number): number {
+  for (let s = 1; s <= 1e6; s *= 10) {
+    let ok = true;
+    for (let i = from; i < to && ok; i++) {
+      const x = v[i]!;
+      if (Number.isNaN(x)) continue;
+      const k = x * s;
+      ok = Math.abs(k - Math.round(k)) <= 1e-6 * Math.max(1, Math.abs(k)) && Math.abs(k) < 2 ** 50;
+    }
+    if (ok) return s;
+  }
+  return 0;
+}
 
-  const rolledThrough = (id: number): number => {
-    const known = through.get(id);
-    if (known !== undefined) return known;
-    const last = (q.lastBucket.get([id]) as [number] | undefined)?.[0];
-    const value = last === undefined ? -Infinity : last + MINUTE_MS;
-    through.set(id, value);
-    return value;
-  };
-
-  /** Rolls up [from, to) of one series (both minute-aligned); returns [rows written, raw samples read]. */
-  const rollWindow = db.transaction((id: number, from: number, to: number): [number, number] => {
-    let written = 0;
-    let read = 0;
-    let bucket = NaN;
-    let n = 0;
+/** Rolls samples (time order, NaN = gap) up into minutes; appends the rows to `out`. */
+export function rollUpSamples(t: ArrayLike<number>, v: ArrayLike<number>, n: number, out: RollupColumns): void {
+  const scale = decimalScale(v, 0, n);
+  let i = 0;
+  while (i < n) {
+    const bucket = Math.floor(t[i]! / MINUTE_MS) * MINUTE_MS;
+    let count = 0;
     let gaps = 0;
     let min = Infinity;
     let max = -Infinity;
     let minAt = 0;
     let maxAt = 0;
     let sum = 0;
-    const emit = (): void => {
-      if (Number.isNaN(bucket)) return;
-      const has = n > 0;
-      q.upsert.run([id, bucket, n, gaps, has ? min : null, has ? max : null, has ? sum / n : null, has && minAt <= maxAt ? 1 : 0]);
-      written++;
-    };
-    for (const [t, v] of q.rawRange.iterate([id, from, to]) as Iterable<[number, number | null]>) {
-      read++;
-      const b = Math.floor(t / MINUTE_MS) * MINUTE_MS;
-      if (b !== bucket) {
-        emit();
-        bucket = b;
-        n = gaps = sum = 0;
-        min = Infinity;
-        max = -Infinity;
-      }
-      if (v === null) {
+    let seen = 0;
+    for (; i < n && t[i]! < bucket + MINUTE_MS; i++) {
+      const x = v[i]!;
+      seen++;
+      if (Number.isNaN(x)) {
         gaps++;
         continue;
       }
-      n++;
-      sum += v;
-      if (v < min) {
-        min = v;
-        minAt = read;
+      count++;
+      // Decimals are summed as integers, so the sum is the decimal it should be (and compresses so).
+      sum += scale > 0 ? Math.round(x * scale) : x;
+      if (x < min) {
+        min = x;
+        minAt = seen;
       }
-      if (v > max) {
-        max = v;
-        maxAt = read;
+      if (x > max) {
+        max = x;
+        maxAt = seen;
       }
     }
-    emit();
-    return [written, read];
-  });
-
-  return {
-    rollUp(upTo, maxRows = 2_000_000, since?: number) {
-      const end = Math.floor(upTo / MINUTE_MS) * MINUTE_MS;
-      let written = 0;
-      let read = 0;
-      for (const [id] of q.allSeries.all() as [number][]) {
-        let from = since === undefined ? rolledThrough(id) : Math.min(rolledThrough(id), Math.floor(since / MINUTE_MS) * MINUTE_MS);
-        while (from < end) {
-          if (read >= maxRows) return written;
-          // Skip stretches without samples (a series idle for weeks) in one step.
-          const next = (q.nextRaw.get([id, from === -Infinity ? Number.MIN_SAFE_INTEGER : from]) as [number] | undefined)?.[0];
-          if (next === undefined || next >= end) {
-            if (from !== -Infinity) through.set(id, end);
-            break;
-          }
-          from = Math.max(from, Math.floor(next / MINUTE_MS) * MINUTE_MS);
-          const to = Math.min(end, from + WINDOW_MS);
-          const [w, r] = rollWindow(id, from, to);
-          written += w;
-          read += r;
-          from = to;
-          // Only after the transaction: a failed window is rolled up again next time.
-          through.set(id, from);
-        }
-      }
-      return written;
-    },
-    rolledThrough,
-    range: (id, fromMs, toMs) => q.range.all([id, fromMs, toMs]) as RollupRow[],
-    deleteBefore(cutoff) {
-      const ids = (q.allSeries.all() as [number][]).map((r) => r[0]);
-      return db.transaction(() => {
-        let removed = 0;
-        for (const id of ids) removed += q.deleteBefore.run([id, cutoff]).changes;
-        return removed;
-      })();
-    },
-    span: seriesSpan(db, 'history_rollup'),
-  };
+    const has = count > 0;
+    out.t.push(bucket);
+    out.n.push(count);
+    out.gaps.push(gaps);
+    out.min.push(has ? min : NaN);
+    out.max.push(has ? max : NaN);
+    out.sum.push(has ? (scale > 0 ? sum / scale : sum) : NaN);
+    out.minFirst.push(has && minAt <= maxAt ? 1 : 0);
+  }
 }
 
-type Span = { lo: number; hi: number } | null;
-
-/** Oldest and newest t over all series of a table keyed (series, t), null when it is empty. */
-export function seriesSpan(db: StoreDb, table: 'history' | 'history_rollup'): () => Span {
-  const stmt = db
-    .prepare(
-      `SELECT (SELECT t FROM ${table} WHERE series = s.id ORDER BY t LIMIT 1), (SELECT t FROM ${table} WHERE series = s.id ORDER BY t DESC LIMIT 1) FROM series s`,
-    )
-    .raw();
-  return () => {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const [a, b] of stmt.all() as [number | null, number | null][]) {
-      if (a !== null && a < lo) lo = a;
-      if (b !== null && b > hi) hi = b;
-    }
-    return Number.isFinite(lo) ? { lo, hi } : null;
+/** The rows of `a` with those of `b` put in: a row of `b` replaces the row of `a` with the same minute. */
+export function mergeRollups(a: RollupColumns, b: RollupColumns): RollupColumns {
+  const out = emptyRollup(a.means && a.t.length > 0 ? true : b.means);
+  let i = 0;
+  let j = 0;
+  const take = (c: RollupColumns, k: number): void => {
+    out.t.push(c.t[k]!);
+    out.n.push(c.n[k]!);
+    out.gaps.push(c.gaps[k]!);
+    out.min.push(c.min[k]!);
+    out.max.push(c.max[k]!);
+    // Means and sums do not mix in one chunk: a mean is turned into a sum where they meet.
+    const s = c.sum[k]!;
+    out.sum.push(c.means === out.means ? s : c.means ? s * c.n[k]! : s / c.n[k]!);
+    out.minFirst.push(c.minFirst[k]!);
   };
+  while (i < a.t.length || j < b.t.length) {
+    const ta = a.t[i] ?? Infinity;
+    const tb = b.t[j] ?? Infinity;
+    if (tb <= ta) {
+      take(b, j++);
+      if (tb === ta) i++;
+    } else take(a, i++);
+  }
+  return out;
 }
 
-/**
- * Deletes the oldest rows tier after tier until `usedBytes()` ≤ target; returns per tier the rows
- * removed and the last cutoff. Rows arrive at a steady rate, so the share of a tier's time span
- * ≈ the share of its rows; a tier that can give nothing more (not rolled up yet) passes to the next.
- */
-export function trimOldestFirst(
-  tiers: { span: () => Span; deleteBefore: (cutoff: number) => number }[],
-  target: number,
-  usedBytes: () => number,
-): [removed: number, cutoff: number][] {
-  let used = usedBytes();
-  return tiers.map(({ span, deleteBefore }) => {
-    let gone = 0;
-    let cutoff = -Infinity;
-    for (let step = 0; step < 40 && used > target; step++) {
-      const range = span();
-      if (!range) break;
-      const share = Math.min(0.5, Math.max(0.02, (used - target) / used));
-      cutoff = Math.max(range.lo + MINUTE_MS, range.lo + (range.hi - range.lo) * share);
-      const n = deleteBefore(cutoff);
-      gone += n;
-      if (n === 0) break;
-      used = usedBytes();
-    }
-    return [gone, cutoff];
-  });
+/** Encodes rollup rows (at least one, minutes in order). */
+export function encodeRollup(r: RollupColumns): Uint8Array {
+  const n = r.t.length;
+  const w = new BitWriter(n * 8 + 64);
+  w.bits(CHUNK_ROLLUP, 8);
+  w.uint(n, 32);
+  w.bit(r.means);
+  writeTimes(w, r.t, n);
+  for (const col of [r.n, r.gaps, r.minFirst, r.min, r.max, r.sum]) writeValues(w, col, n);
+  return w.finish();
+}
+
+/** Decodes a rollup chunk; throws a RangeError when it is corrupt. */
+export function decodeRollup(bytes: Uint8Array): RollupColumns {
+  const r = new BitReader(bytes);
+  if (r.bits(8) !== CHUNK_ROLLUP) throw new RangeError('not a history rollup chunk');
+  const n = r.uint(32);
+  if (n < 1 || n > bytes.length * 8) throw new RangeError('history rollup chunk corrupt (count)');
+  const means = r.bit() === 1;
+  const t = Array.from(readTimes(r, n));
+  const [cn, gaps, minFirst, min, max, sum] = [0, 1, 2, 3, 4, 5].map(() => Array.from(readValues(r, n)));
+  return { t, n: cn!, gaps: gaps!, min: min!, max: max!, sum: sum!, minFirst: minFirst!, means };
+}
+
+/** Rows of the columns with from ≤ t < before, as the rollup rows queries draw. */
+export function rollupRows(c: RollupColumns, from: number, before: number): RollupRow[] {
+  const out: RollupRow[] = [];
+  for (let k = 0; k < c.t.length; k++) {
+    const t = c.t[k]!;
+    if (t < from || t >= before) continue;
+    const n = c.n[k]!;
+    const has = n > 0;
+    const s = c.sum[k]!;
+    out.push([t, n, c.gaps[k]!, has ? c.min[k]! : null, has ? c.max[k]! : null, has ? (c.means ? s : s / n) : null, c.minFirst[k]!]);
+  }
+  return out;
 }
 
 /**

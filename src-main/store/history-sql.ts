@@ -1,31 +1,34 @@
 /**
- * History on the encrypted database, with the same semantics as the in-memory store (append in
- * time order per series, a null is a gap, min/max-preserving downsampling in queries).
+ * History on the encrypted database, as compressed chunks (chunk-codec.ts, docs/history.md), with
+ * the semantics of the in-memory store: append in time order per series, a null is a gap,
+ * min/max-preserving downsampling in queries, recording by exception where a point has a rule.
  *
- * Appends are buffered per series and written every 30 s by default, in transactions of whole
- * series. Rows are clustered by series, so a flush rewrites about one 4 KiB page per series
- * whatever it holds: at 10 000 series, flushing every second wrote 37 MiB/s to the WAL, every
- * 60 s 0.8 MiB/s. Queries read the buffer too; what a crash can lose is the last flush interval
- * of trend data (KPI samples are written at once).
+ * The open chunk of each series is kept here, in memory (two Float64Arrays). Every
+ * `flushIntervalMs` (10 s by default) the open chunks are sealed and handed to the writer
+ * (history-writer.ts, on a worker thread when there is one: history-driver.ts), which encodes
+ * and inserts them, compacts each finished 10-minute block into one chunk and rolls it up into
+ * one-minute rollups, and applies retention and the disk budget. Queries read the chunks in the
+ * database and, newer than those, the sealed chunks not yet confirmed written and the open ones.
  *
- * Retention and a disk budget are enforced by `maintain`, run by a timer. Raw samples are kept
- * for `retentionDays`; before they go, each minute is rolled up (min, max, mean: history-rollup.ts)
- * and kept for `rollupRetentionDays`, and queries over older ranges draw from the rollups. Over
- * budget, the oldest rolled-up raw samples go first, then the oldest rollups, with a log line and
- * counters; nothing here throws out of a timer or an append.
+ * What a crash (SIGKILL) costs: the samples not yet written, at most one flush interval of
+ * history plus what the writer had queued (a few milliseconds of work). The uplink outbox is
+ * not kept here and stays exact. A write the database refuses (disk full) drops its samples,
+ * counted, logged and reported to `onFailure` (an alarm, wired in bootstrap), never only logged.
  */
 import type { KpiSample, Series } from '../../src-preload/contract';
-import { downsampleIndices } from '../core/history-memory';
+import { downsampleIndices, withHeld } from '../core/history-memory';
 import type { Logger } from '../core/log';
-import { systemClock, type Clock, type HistoryStore } from '../core/types';
-import { createHistoryMaintenance, type SqlHistoryStats } from './history-maintenance';
-import { createRollup, MINUTE_MS, rollupPoints } from './history-rollup';
+import { ExceptionFilter, type RecordingRule } from '../core/recording';
+import { systemClock, type Clock, type HistoryStore, type SeriesWriter } from '../core/types';
+import { MAX_ABS_TIME } from './chunk-codec';
+import { localWriter, workerWriter, type WriterPort } from './history-driver';
+import { blockStart, MAX_CHUNK_SAMPLES, type SealedBatch } from './history-layout';
+import { readSeries, type StoredChunk } from './history-query';
+import type { HistoryFailure, HistoryStats, WriterReport } from './history-writer';
 import type { StoreDb } from './schema';
 
 const DAY_MS = 86_400_000;
 const MIB = 1024 * 1024;
-/** Samples per transaction when the timer flushes (≈ 80 ms of work here). */
-const SLICE_SAMPLES = 20_000;
 
 /** Options of the SQL history store. */
 export interface SqlHistoryOptions {
@@ -33,56 +36,87 @@ export interface SqlHistoryOptions {
   retentionDays?: number;
   /** One-minute rollups (min, max, mean) are kept this long (default 90 days). */
   rollupRetentionDays?: number;
-  /** The database may use this much disk before the oldest samples are trimmed (default 512 MiB). */
+  /** The database may use this much disk before the oldest samples are trimmed (default DEFAULT_DISK_BUDGET_MB). */
   diskBudgetBytes?: number;
-  /** Buffered appends are written this often (default 30 000 ms; 0: only by flush, trim, close or a full buffer). */
+  /** Open chunks are sealed and written this often (default 10 000 ms; 0: only by flush or close): what a crash may lose. */
   flushIntervalMs?: number;
-  /** Writing starts at once when this many samples are buffered (default 200 000). */
-  maxPending?: number;
-  /** Retention and budget are enforced this often (default 60 000 ms; 0: only by `maintain`/`trim`). */
+  /** Retention and budget are applied this often (default 60 000 ms; 0: only by `maintain`/`trim`). */
   maintenanceIntervalMs?: number;
+  /** The writer on a worker thread (the built history-worker.js and how to open the database); absent: in process. */
+  worker?: { script: string; dbPath: string; key: Uint8Array };
   clock?: Clock;
   log: Logger;
 }
 
-export type { SqlHistoryStats } from './history-maintenance';
+/** Counters an operator can see (health page, logs): the writer's, and what is held in memory. */
+export interface SqlHistoryStats extends HistoryStats {
+  /** Samples in open chunks and in sealed ones not yet confirmed written. */
+  buffered: number;
+  /** Where the writer runs. */
+  writer: 'worker' | 'in-process';
+}
 
 /** A HistoryStore on the database, plus what persistence adds. */
 export interface SqlHistoryStore extends HistoryStore {
-  /** Writes buffered appends now. */
+  /** Seals every open chunk and returns once everything sealed or asked before is written (a barrier). */
   flush(): void;
-  /** Applies the retention and the disk budget now. */
+  /** Compaction, retention and the disk budget now; returns once done. */
   maintain(): void;
   stats(): SqlHistoryStats;
   /** Bytes of the database in use (pages minus free pages). */
   usedBytes(): number;
-  /** Flushes and stops the timer; the database stays open (its owner closes it). */
+  /** Calls `handler` for every write or upkeep that failed; returns the unsubscribe. */
+  onFailure(handler: (f: HistoryFailure) => void): () => void;
+  /** Writes what is open and stops the writer and timers; the database stays open (its owner closes it). */
   close(): void;
 }
 
-interface SeriesState {
+/** Sized for a plant of 50 machines × 200 points at 1 Hz and its default retention (README). */
+export const DEFAULT_DISK_BUDGET_MB = 16 * 1024;
+
+/** A sealed chunk on its way to the database (queries read it here until the writer confirms it). */
+interface Sealed {
   id: number;
-  lastT: number;
-  lastN: number;
-  /** Samples not yet written, all newer than the stored ones (NaN for a gap). */
-  pendingT: number[];
-  pendingN: number[];
-  pendingV: number[];
+  series: SeriesState;
+  t: Float64Array;
+  v: Float64Array;
 }
+
+interface SeriesState extends SeriesWriter {
+  id: number;
+  machine: string;
+  point: string;
+  /** The row in `series` is written. */
+  persisted: boolean;
+  lastT: number;
+  /** The open chunk: n samples of block `block`. */
+  t: Float64Array;
+  v: Float64Array;
+  n: number;
+  block: number;
+  sealed: Sealed[];
+  filter: ExceptionFilter | null;
+  record: (t: number, v: number | null) => void;
+}
+
+const INITIAL_OPEN = 32;
 
 /** Creates the SQL history over an open, migrated store database. */
 export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHistoryStore {
   const clock = opts.clock ?? systemClock;
-  const rollup = createRollup(db);
-  const maxPending = Math.max(1, opts.maxPending ?? 200_000);
-
+  const log = opts.log;
+  const flushEvery = opts.flushIntervalMs ?? 10_000;
+  const writerOptions = {
+    retentionMs: (opts.retentionDays ?? 7) * DAY_MS,
+    rollupRetentionMs: (opts.rollupRetentionDays ?? 90) * DAY_MS,
+    budgetBytes: opts.diskBudgetBytes ?? DEFAULT_DISK_BUDGET_MB * MIB,
+    // Every chunk of a block is sealed within a flush interval of its end; a minute more for a busy writer.
+    settleMs: Math.max(2 * flushEvery, 10_000) + 60_000,
+  };
   const q = {
-    findSeries: db.prepare('SELECT id FROM series WHERE machine = ? AND point = ?').raw(),
-    addSeries: db.prepare('INSERT INTO series (machine, point) VALUES (?, ?)'),
-    lastSample: db.prepare('SELECT t, n FROM history WHERE series = ? ORDER BY t DESC, n DESC LIMIT 1').raw(),
-    insert: db.prepare('INSERT OR IGNORE INTO history (series, t, n, v) VALUES (?, ?, ?, ?)'),
-    range: db.prepare('SELECT t, v FROM history WHERE series = ? AND t >= ? AND t < ? ORDER BY t, n').raw(),
-    firstSample: db.prepare('SELECT t FROM history WHERE series = ? ORDER BY t LIMIT 1').raw(),
+    allSeries: db.prepare('SELECT id, machine, point FROM series').raw(),
+    lastT: db.prepare('SELECT t1 FROM history_chunks WHERE series = ? ORDER BY t1 DESC LIMIT 1').raw(),
+    maxChunk: db.prepare('SELECT max(id) FROM history_chunks').raw(),
     kpiTail: db.prepare('SELECT max(t) FROM kpi_samples WHERE machine = ?').raw(),
     kpiInsert: db.prepare(
       'INSERT INTO kpi_samples (machine, t, availability, performance, quality, oee, good_count, scrap_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -92,180 +126,255 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
         'SELECT t, availability, performance, quality, oee, good_count, scrap_count FROM kpi_samples WHERE machine = ? AND t >= ? ORDER BY t, rowid',
       )
       .raw(),
+    pageCount: db.prepare('PRAGMA page_count').raw(),
+    freePages: db.prepare('PRAGMA freelist_count').raw(),
+    pageSize: db.prepare('PRAGMA page_size').raw(),
   };
 
-  const series = new Map<string, SeriesState>();
-  const kpiTails = new Map<string, number>();
-  const dirty = new Set<SeriesState>();
-  let pendingCount = 0;
-  const { stats, failed, usedBytes, trim, maintain } = createHistoryMaintenance(db, {
-    rollup,
-    retentionMs: (opts.retentionDays ?? 7) * DAY_MS,
-    rollupRetentionMs: (opts.rollupRetentionDays ?? 90) * DAY_MS,
-    budget: opts.diskBudgetBytes ?? 512 * MIB,
-    clock,
-    log: opts.log,
-    flush: () => flush(),
-  });
-
   const key = (machineId: string, pointId: string): string => `${machineId}\u0000${pointId}`;
+  /** Series in the database: key → id; states are made on first use. */
+  const stored = new Map<string, number>();
+  let nextSeries = 1;
+  for (const [id, machine, point] of q.allSeries.all() as [number, string, string][]) {
+    stored.set(key(machine, point), id);
+    nextSeries = Math.max(nextSeries, id + 1);
+  }
+  let nextChunk = ((q.maxChunk.get() as [number | null] | undefined)?.[0] ?? 0) + 1;
+  const series = new Map<string, SeriesState>();
+  const byId = new Map<number, SeriesState>();
+  const inFlight = new Map<number, Sealed>();
+  let toWrite: Sealed[] = [];
+  const dirty = new Set<SeriesState>();
+  const failureHandlers = new Set<(f: HistoryFailure) => void>();
+  let writerStats: HistoryStats | null = null;
+  let lastFailureLogAt = -Infinity;
+  let kpiPending: { machine: string; sample: KpiSample }[] = [];
+  const kpiTails = new Map<string, number>();
 
-  const lookup = (machineId: string, pointId: string, create: boolean): SeriesState | undefined => {
+  const seal = (s: SeriesState): void => {
+    if (s.n === 0) return;
+    const c: Sealed = { id: nextChunk++, series: s, t: s.t.slice(0, s.n), v: s.v.slice(0, s.n) };
+    s.sealed.push(c);
+    inFlight.set(c.id, c);
+    toWrite.push(c);
+    s.n = 0;
+    dirty.delete(s);
+  };
+
+  const stateOf = (machineId: string, pointId: string, create: boolean): SeriesState | undefined => {
     const k = key(machineId, pointId);
     const known = series.get(k);
     if (known) return known;
-    let id = (q.findSeries.get([machineId, pointId]) as [number] | undefined)?.[0];
-    if (id === undefined) {
-      if (!create) return undefined;
-      id = Number(q.addSeries.run([machineId, pointId]).lastInsertRowid);
-    }
-    const last = q.lastSample.get([id]) as [number, number] | undefined;
-    const state: SeriesState = { id, lastT: last?.[0] ?? -Infinity, lastN: last?.[1] ?? -1, pendingT: [], pendingN: [], pendingV: [] };
-    series.set(k, state);
-    return state;
+    let id = stored.get(k);
+    if (id === undefined && !create) return undefined;
+    const persisted = id !== undefined;
+    id ??= nextSeries++;
+    const last = persisted ? (q.lastT.get([id]) as [number] | undefined)?.[0] : undefined;
+    const s: SeriesState = {
+      id,
+      machine: machineId,
+      point: pointId,
+      persisted,
+      lastT: last ?? -Infinity,
+      t: new Float64Array(INITIAL_OPEN),
+      v: new Float64Array(INITIAL_OPEN),
+      n: 0,
+      block: NaN,
+      sealed: [],
+      filter: null,
+      record: (t, v) => record(s, t, v),
+      append: (t, v) => (s.filter ? s.filter.offer(t, v) : record(s, t, v)),
+    };
+    series.set(k, s);
+    byId.set(id, s);
+    return s;
   };
 
-  const writeBatch = db.transaction((batch: SeriesState[]) => {
-    for (const s of batch) {
-      for (let i = 0; i < s.pendingT.length; i++) {
-        const v = s.pendingV[i] ?? NaN;
-        q.insert.run([s.id, s.pendingT[i], s.pendingN[i], Number.isNaN(v) ? null : v]);
+  function record(s: SeriesState, time: number, v: number | null): void {
+    const t = Math.floor(time);
+    // A series is append-only in time order; a sample from the past (clock stepped back) is dropped.
+    if (!(Math.abs(t) < MAX_ABS_TIME) || t < s.lastT) return;
+    const block = blockStart(t);
+    if (s.n > 0 && (block !== s.block || s.n >= MAX_CHUNK_SAMPLES)) seal(s);
+    if (s.n === s.t.length) {
+      const t2 = new Float64Array(Math.min(MAX_CHUNK_SAMPLES, s.t.length * 2));
+      const v2 = new Float64Array(t2.length);
+      t2.set(s.t);
+      v2.set(s.v);
+      s.t = t2;
+      s.v = v2;
+    }
+    if (s.n === 0) {
+      s.block = block;
+      dirty.add(s);
+    }
+    s.t[s.n] = t;
+    s.v[s.n] = v === null || !Number.isFinite(v) ? NaN : v;
+    s.n++;
+    s.lastT = t;
+  }
+
+  /** The batch of everything sealed since the last one (samples packed), with the series not yet written. */
+  const takeBatch = (): SealedBatch => {
+    const chunks = toWrite;
+    toWrite = [];
+    const total = chunks.reduce((a, c) => a + c.t.length, 0);
+    const t = new Float64Array(total);
+    const v = new Float64Array(total);
+    let at = 0;
+    const newSeries = new Map<number, [number, string, string]>();
+    for (const c of chunks) {
+      t.set(c.t, at);
+      v.set(c.v, at);
+      at += c.t.length;
+      if (!c.series.persisted) newSeries.set(c.series.id, [c.series.id, c.series.machine, c.series.point]);
+    }
+    return { now: clock.now(), series: [...newSeries.values()], chunks: chunks.map((c) => [c.id, c.series.id, c.t.length]), t, v };
+  };
+
+  const sealAll = (): void => {
+    for (const s of [...dirty]) seal(s);
+    if (toWrite.length > 0) port.submit(takeBatch());
+  };
+
+  const onReport = (r: WriterReport): void => {
+    for (const id of [...r.written, ...r.dropped]) {
+      const c = inFlight.get(id);
+      if (!c) continue;
+      inFlight.delete(id);
+      const list = c.series.sealed;
+      list.splice(list.indexOf(c), 1);
+    }
+    for (const id of r.seriesWritten) {
+      const s = byId.get(id);
+      if (s) s.persisted = true;
+    }
+    writerStats = r.stats;
+    for (const n of r.notes) log.log(n.level, n.msg, n.data);
+    for (const f of r.failures) failed(f);
+  };
+
+  const failed = (f: HistoryFailure): void => {
+    const now = clock.now();
+    // At most one line a minute: a full disk must not also flood the log.
+    if (now - lastFailureLogAt >= 60_000) {
+      lastFailureLogAt = now;
+      log.log('error', `History store: ${f.what} failed: ${f.message}`, {
+        code: f.code,
+        dropped: f.samplesDropped,
+        errors: writerStats?.errors,
+      });
+    }
+    for (const h of [...failureHandlers]) {
+      try {
+        h(f);
+      } catch (err) {
+        log.log('warn', 'A history failure handler threw', { error: String(err) });
       }
     }
-  });
+  };
 
-  /** Writes whole series (never part of one: queries rely on it) until `limit` samples, in one transaction. */
-  const flushSlice = (limit: number): void => {
-    const batch: SeriesState[] = [];
-    let count = 0;
-    for (const s of dirty) {
-      batch.push(s);
-      count += s.pendingT.length;
-      if (count >= limit) break;
-    }
-    if (batch.length === 0) return;
-    for (const s of batch) dirty.delete(s);
-    pendingCount -= count;
+  let port: WriterPort = startWriter();
+
+  function startWriter(): WriterPort {
+    if (!opts.worker) return localWriter(db, writerOptions, onReport);
     try {
-      writeBatch(batch);
-      stats.samplesWritten += count;
+      const w = workerWriter({
+        ...opts.worker,
+        options: writerOptions,
+        onReport,
+        onWorkerFailure: (err) => fallBack(err),
+        log,
+      });
+      // The worker checkpoints the WAL; a commit on this connection never turns into a checkpoint.
+      db.exec('PRAGMA wal_autocheckpoint = 0');
+      return w;
     } catch (err) {
-      // Dropped rather than kept: a buffer that grows while the disk refuses would end in a crash.
-      stats.samplesDropped += count;
-      failed('writing samples', err);
+      log.log('warn', 'History runs on the main thread: its writer thread could not start', { error: String(err) });
+      return localWriter(db, writerOptions, onReport);
     }
-    for (const s of batch) {
-      s.pendingT = [];
-      s.pendingN = [];
-      s.pendingV = [];
+  }
+
+  /** The worker died: counted and reported, then the writer runs in process and gets what was not confirmed. */
+  function fallBack(err: Error): void {
+    db.exec('PRAGMA wal_autocheckpoint = 1000');
+    failed({ at: clock.now(), what: 'the history writer thread', code: 'WORKER', message: err.message, samplesDropped: 0 });
+    port = localWriter(db, writerOptions, onReport);
+    toWrite = [...inFlight.values()].sort((a, b) => a.id - b.id);
+    if (toWrite.length > 0) port.submit(takeBatch());
+  }
+
+  const pragma = (stmt: typeof q.pageCount): number => Number((stmt.get() as [number] | undefined)?.[0] ?? 0);
+  const usedBytes = (): number => (pragma(q.pageCount) - pragma(q.freePages)) * pragma(q.pageSize);
+
+  const writeKpis = (): void => {
+    const pending = kpiPending;
+    kpiPending = [];
+    if (pending.length === 0) return;
+    try {
+      db.transaction(() => {
+        for (const { machine, sample: s } of pending)
+          q.kpiInsert.run([machine, s.t, s.availability, s.performance, s.quality, s.oee, s.goodCount, s.scrapCount]);
+      })();
+    } catch (err) {
+      failed({ at: clock.now(), what: 'recording KPI samples', code: 'KPI', message: String(err), samplesDropped: pending.length });
     }
-  };
-
-  const flush = (): void => {
-    while (dirty.size > 0) flushSlice(Infinity);
-  };
-
-  // The timer writes in slices with the event loop free in between: one transaction of 300 000
-  // samples would stall polling (and its timeouts) for about a second.
-  let draining = false;
-  const drain = (): void => {
-    if (draining) return;
-    draining = true;
-    const step = (): void => {
-      flushSlice(SLICE_SAMPLES);
-      if (dirty.size > 0) setImmediate(step);
-      else draining = false;
-    };
-    step();
   };
 
   const timers: NodeJS.Timeout[] = [];
-  const flushEvery = opts.flushIntervalMs ?? 30_000;
   const maintainEvery = opts.maintenanceIntervalMs ?? 60_000;
-  if (flushEvery > 0) timers.push(setInterval(drain, flushEvery).unref());
-  if (maintainEvery > 0) timers.push(setInterval(maintain, maintainEvery).unref());
+  if (flushEvery > 0) timers.push(setInterval(sealAll, flushEvery).unref());
+  if (maintainEvery > 0) timers.push(setInterval(() => port.upkeep(clock.now()), maintainEvery).unref());
 
   return {
-    append(machineId, pointId, t, v) {
-      if (!Number.isFinite(t)) return;
-      try {
-        const s = lookup(machineId, pointId, true);
-        // A series is append-only in time order; a sample from the past (clock stepped back) is dropped.
-        if (!s || t < s.lastT) return;
-        const n = t === s.lastT ? s.lastN + 1 : 0;
-        s.lastT = t;
-        s.lastN = n;
-        s.pendingT.push(t);
-        s.pendingN.push(n);
-        s.pendingV.push(v === null || !Number.isFinite(v) ? NaN : v);
-        dirty.add(s);
-        pendingCount++;
-      } catch (err) {
-        stats.samplesDropped++;
-        failed('recording a sample', err);
-        return;
+    series(machineId: string, pointId: string, rule?: RecordingRule): SeriesWriter {
+      const s = stateOf(machineId, pointId, true)!;
+      if (rule) {
+        if (s.filter) s.filter.setRule(rule);
+        else s.filter = new ExceptionFilter(rule, s.record);
       }
-      // Past twice the threshold the slices are not keeping up: write at once rather than grow.
-      if (pendingCount >= 2 * maxPending) flush();
-      else if (pendingCount >= maxPending) drain();
+      return s;
+    },
+    append(machineId, pointId, t, v) {
+      stateOf(machineId, pointId, true)!.append(t, v);
     },
     query(machineId, pointId, fromMs, toMs, maxPoints): Series {
       const out: Series = { pointId, t: [], v: [] };
       if (toMs < fromMs) return out;
-      const s = lookup(machineId, pointId, false);
+      const s = stateOf(machineId, pointId, false);
       if (!s) return out;
-      // Before the oldest raw sample (stored or buffered), whole minutes come from the rollups.
-      const rawStart = (q.firstSample.get([s.id]) as [number] | undefined)?.[0] ?? s.pendingT[0] ?? Infinity;
-      const ts: number[] = [];
-      const vs: number[] = [];
-      if (fromMs < rawStart)
-        rollupPoints(rollup.range(s.id, fromMs, Math.min(toMs, rawStart - MINUTE_MS)), Math.min(toMs + 1, rawStart), ts, vs);
-      for (const [t, v] of q.range.iterate([s.id, fromMs, toMs + 1]) as Iterable<[number, number | null]>) {
-        ts.push(t);
-        vs.push(v === null ? NaN : v);
-      }
-      // Buffered samples are newer than every stored one: they follow in time order.
-      let lo = 0;
-      while (lo < s.pendingT.length && (s.pendingT[lo] ?? Infinity) < fromMs) lo++;
-      for (let i = lo; i < s.pendingT.length && (s.pendingT[i] ?? Infinity) < toMs + 1; i++) {
-        ts.push(s.pendingT[i] ?? NaN);
-        vs.push(s.pendingV[i] ?? NaN);
-      }
-      const size = ts.length;
+      const held = s.filter?.held() ?? null;
+      const points = Math.max(1, Math.floor(maxPoints) - (held ? 1 : 0));
+      const newer: StoredChunk[] = s.sealed.map((c) => ({ id: c.id, t: c.t, v: c.v }));
+      newer.push({ id: Infinity, t: s.t.subarray(0, s.n), v: s.v.subarray(0, s.n) });
+      const { ts, vs } = readSeries(db, s.id, fromMs, toMs, points, newer);
       const picked = downsampleIndices(
-        { lo: 0, hi: size },
+        { lo: 0, hi: ts.length },
         (i) => ts[i] ?? NaN,
         (i) => vs[i] ?? NaN,
-        Math.max(1, Math.floor(maxPoints)),
+        points,
       );
       for (const i of picked) {
         const v = vs[i] ?? NaN;
         out.t.push(ts[i] ?? NaN);
         out.v.push(Number.isNaN(v) ? null : v);
       }
-      return out;
+      return withHeld(out, held, fromMs, toMs);
     },
     appendKpi(machineId, sample) {
-      try {
-        let tail = kpiTails.get(machineId);
-        if (tail === undefined) {
+      let tail = kpiTails.get(machineId);
+      if (tail === undefined) {
+        try {
           tail = (q.kpiTail.get([machineId]) as [number | null] | undefined)?.[0] ?? -Infinity;
+        } catch {
+          tail = -Infinity;
         }
-        if (sample.t < tail) return;
-        q.kpiInsert.run([
-          machineId,
-          sample.t,
-          sample.availability,
-          sample.performance,
-          sample.quality,
-          sample.oee,
-          sample.goodCount,
-          sample.scrapCount,
-        ]);
-        kpiTails.set(machineId, sample.t);
-      } catch (err) {
-        failed('recording a KPI sample', err);
       }
+      if (sample.t < tail) return;
+      kpiTails.set(machineId, sample.t);
+      // The machines of one tick are written in one transaction (one fsync, not one each).
+      if (kpiPending.length === 0) queueMicrotask(writeKpis);
+      kpiPending.push({ machine: machineId, sample: { ...sample } });
     },
     kpis(machineId, fromMs): KpiSample[] {
       const rows = q.kpiSince.all([machineId, fromMs]) as [
@@ -277,7 +386,7 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
         number,
         number,
       ][];
-      return rows.map(([t, availability, performance, quality, oee, goodCount, scrapCount]) => ({
+      const out = rows.map(([t, availability, performance, quality, oee, goodCount, scrapCount]) => ({
         t,
         availability,
         performance,
@@ -286,22 +395,60 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
         goodCount,
         scrapCount,
       }));
+      for (const p of kpiPending) if (p.machine === machineId && p.sample.t >= fromMs) out.push({ ...p.sample });
+      return out;
     },
     trim(olderThanMs) {
-      try {
-        trim(olderThanMs);
-      } catch (err) {
-        failed('trimming', err);
-      }
+      // Asked for, not waited for: the writer does it in its own time (flush() waits). Rollups
+      // keep their own retention, applied by the maintenance timer.
+      port.upkeep(clock.now(), olderThanMs, -Infinity);
     },
-    flush,
-    maintain,
+    flush() {
+      writeKpis();
+      sealAll();
+      port.sync();
+    },
+    maintain() {
+      writeKpis();
+      sealAll();
+      port.upkeep(clock.now());
+      port.sync();
+    },
     usedBytes,
-    stats: () => ({ ...stats }),
+    stats(): SqlHistoryStats {
+      let buffered = 0;
+      for (const s of dirty) buffered += s.n;
+      for (const c of inFlight.values()) buffered += c.t.length;
+      const base: HistoryStats = writerStats ?? {
+        samplesWritten: 0,
+        chunksWritten: 0,
+        samplesDropped: 0,
+        compactions: 0,
+        rolledUp: 0,
+        retentionTrimmed: 0,
+        rollupRetentionTrimmed: 0,
+        budgetTrims: 0,
+        budgetTrimmed: 0,
+        budgetTrimmedRollups: 0,
+        lastBudgetTrimAt: null,
+        usedBytes: 0,
+        budgetBytes: writerOptions.budgetBytes,
+        overBudget: false,
+        errors: 0,
+        lastError: null,
+      };
+      return { ...base, buffered, writer: port.mode };
+    },
+    onFailure(handler) {
+      failureHandlers.add(handler);
+      return () => void failureHandlers.delete(handler);
+    },
     close() {
       for (const t of timers) clearInterval(t);
       timers.length = 0;
-      flush();
+      writeKpis();
+      sealAll();
+      port.close();
     },
   };
 }

@@ -72,8 +72,8 @@ export function openEncryptedDatabase(path: string, key: Uint8Array, durability:
 
 /** What `openPlantStore` needs. */
 export interface OpenPlantStoreOptions extends UnlockOptions {
-  /** History retention, disk budget and timers. */
-  history?: Omit<SqlHistoryOptions, 'log' | 'clock'>;
+  /** History retention, disk budget and timers; `workerScript`: the built history-worker.js, to write history off the main thread. */
+  history?: Omit<SqlHistoryOptions, 'log' | 'clock' | 'worker'> & { workerScript?: string | null };
   durability?: Durability;
   clock?: Clock;
 }
@@ -131,14 +131,19 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
   let db: StoreDb;
   try {
     db = openEncryptedDatabase(dbPath, unlocked.key, opts.durability);
-  } finally {
+  } catch (err) {
     wipe(unlocked.key);
+    throw err;
   }
   try {
     migrate(db, undefined, clock.now());
     checkDemoMarker(db, { demo: opts.demo, dataDir, wrapper: unlocked.wrapper, now: clock.now() });
     const identity = ensurePlantIdentity(db, { log: opts.log, clock });
-    const history = createSqlHistory(db, { ...opts.history, log: opts.log, clock });
+    const { workerScript, ...historyOptions } = opts.history ?? {};
+    // The history writer's thread opens its own connection, so it gets the key too (then it is wiped here).
+    const worker = workerScript ? { script: workerScript, dbPath, key: unlocked.key } : undefined;
+    const history = createSqlHistory(db, { ...historyOptions, ...(worker ? { worker } : {}), log: opts.log, clock });
+    wipe(unlocked.key);
     let closed = false;
     return {
       db,
@@ -161,6 +166,7 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
       },
     };
   } catch (err) {
+    wipe(unlocked.key);
     db.close();
     throw err;
   }

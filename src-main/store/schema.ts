@@ -4,6 +4,7 @@
  */
 import type Database from 'libsql';
 import { StoreError } from './errors';
+import { migrateHistoryToChunks } from './history-migrate';
 
 export type StoreDb = Database.Database;
 
@@ -11,6 +12,8 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** A step in code after the SQL, in the same transaction (converting data the SQL cannot). */
+  run?: (db: StoreDb) => void;
 }
 
 /**
@@ -357,6 +360,38 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX login_throttle_locked ON login_throttle (locked_until) WHERE locked_until IS NOT NULL;
     `,
   },
+  {
+    // History as compressed chunks (src-main/store/history-writer.ts, chunk-codec.ts,
+    // docs/history.md): one row per series and run of samples, one per series and hour of
+    // one-minute rollups. `level` 0 is a chunk as sealed from memory, 1 one compacted into the
+    // single chunk of its 10-minute block (and rolled up). The row-per-sample tables of schema 6
+    // are converted (history-migrate.ts) and dropped.
+    version: 8,
+    name: 'history in compressed chunks',
+    sql: `
+      CREATE TABLE history_chunks (
+        id     INTEGER PRIMARY KEY,
+        series INTEGER NOT NULL,
+        t0     INTEGER NOT NULL,
+        t1     INTEGER NOT NULL,
+        n      INTEGER NOT NULL,
+        level  INTEGER NOT NULL CHECK (level IN (0, 1)),
+        data   BLOB NOT NULL
+      ) STRICT;
+      CREATE INDEX history_chunks_series_t1 ON history_chunks (series, t1);
+      CREATE INDEX history_chunks_fresh ON history_chunks (series, t1) WHERE level = 0;
+
+      CREATE TABLE history_rollups (
+        id     INTEGER PRIMARY KEY,
+        series INTEGER NOT NULL,
+        hour   INTEGER NOT NULL,
+        rows   INTEGER NOT NULL,
+        data   BLOB NOT NULL,
+        UNIQUE (series, hour)
+      ) STRICT;
+    `,
+    run: (db) => migrateHistoryToChunks(db),
+  },
 ];
 
 /**
@@ -398,6 +433,7 @@ export function migrate(db: StoreDb, migrations: readonly Migration[] = MIGRATIO
   db.transaction(() => {
     for (const m of pending) {
       db.exec(m.sql);
+      m.run?.(db);
       record.run([m.version, m.name, now]);
     }
   }).immediate();

@@ -148,45 +148,60 @@ describe('plant store on disk', () => {
       h.append('m1', 'p', T0 + 5, 3);
       h.append('m1', 'q', T0, Number.NaN);
     }
+    // Ranges whose pixels span less than a minute, or hold few samples, are drawn from raw samples.
     const ranges = [
       [T0, T0 + 10_000_000, 200],
-      [T0, T0 + 10_000_000, 7],
       [T0 + 3_000_000, T0 + 5_000_000, 61],
       [T0 + 1000, T0 + 1000, 10],
       [T0, T0 + 10_000_000, 100_000],
       [T0 + 5, T0 + 2, 10],
+      [T0 + 600_000 - 5000, T0 + 600_000 + 5000, 100],
     ] as const;
-    // From the write buffer, from the database, and from both (half stored, half buffered).
+    // From open chunks, from the database (compacted into 10-minute blocks), and from both.
     for (const [from, to, max] of ranges)
       expect(store.history.query('m1', 'p', from, to, max)).toEqual(mem.query('m1', 'p', from, to, max));
     store.history.flush();
+    expect(store.history.stats()).toMatchObject({ samplesWritten: 10_003, buffered: 0, samplesDropped: 0 });
+    expect(store.history.stats().compactions).toBeGreaterThan(16);
     for (const [from, to, max] of ranges)
       expect(store.history.query('m1', 'p', from, to, max)).toEqual(mem.query('m1', 'p', from, to, max));
     for (const h of [store.history, mem]) for (let i = 0; i < 500; i++) h.append('m1', 'p', T0 + 10_000_001 + i * 1000, i % 17);
     expect(store.history.query('m1', 'p', T0, T0 + 11_000_000, 300)).toEqual(mem.query('m1', 'p', T0, T0 + 11_000_000, 300));
     expect(store.history.query('m1', 'q', T0, T0, 10)).toEqual(mem.query('m1', 'q', T0, T0, 10));
     expect(store.history.query('nope', 'p', T0, T0 + 1000, 10)).toEqual(mem.query('nope', 'p', T0, T0 + 1000, 10));
+    // A chart whose pixels span minutes is drawn from the one-minute rollups: every extreme and the gap kept, in minutes.
+    const wide = store.history.query('m1', 'p', T0, T0 + 10_000_000, 7);
+    expect(wide.t.length).toBeLessThanOrEqual(7);
+    const exact = mem.query('m1', 'p', T0, T0 + 10_000_000, 7);
+    expect(Math.max(...wide.v.filter((v) => v !== null))).toBe(500);
+    expect(Math.min(...wide.v.filter((v) => v !== null))).toBe(-400);
+    expect(wide.v.includes(null)).toBe(exact.v.includes(null));
+    wide.t.forEach((t, i) => expect(Math.abs(t - exact.t[i]!)).toBeLessThan(60_000));
     store.history.trim(T0 + 5_000_000);
     mem.trim(T0 + 5_000_000);
-    // Raw samples go by whole minutes (here before T0 + 83 min); the older range is drawn from the rollups.
+    store.history.flush();
+    // Raw samples go by whole 10-minute blocks (here before T0 + 80 min); the older range is drawn from the rollups.
     expect(store.history.query('m1', 'p', T0 + 5_000_000, T0 + 10_000_000, 300)).toEqual(
       mem.query('m1', 'p', T0 + 5_000_000, T0 + 10_000_000, 300),
     );
-    const old = store.history.query('m1', 'p', T0, T0 + 4_979_999, 100_000);
-    expect(old.t.length).toBeGreaterThan(83);
+    const old = store.history.query('m1', 'p', T0, T0 + 4_799_999, 100_000);
+    expect(old.t.length).toBeGreaterThan(80);
+    expect(old.t[0]).toBe(T0);
     expect(Math.max(...old.v.filter((v) => v !== null))).toBe(500);
     store.close();
   });
 
-  it('trims the oldest samples when over its disk budget, keeps the newest, never throws', async () => {
+  it('trims the oldest chunks when over its disk budget, keeps the newest, never throws', async () => {
     const log = memoryLogger();
-    const budget = 2 * MIB;
-    // Ten minutes after the last sample: every minute is rolled up, so every raw sample may go.
+    const budget = 1 * MIB;
+    // Ten minutes after the last sample: every block is compacted and rolled up, so every raw chunk may go.
     const clock = { now: () => T0 + 3100_000 };
     const store = await open(tempDir(), { log, clock, history: { diskBudgetBytes: budget } });
     const h = store.history;
-    // About 250 000 samples ≈ 6–7 MiB: three times the budget.
-    for (let s = 0; s < 2500; s++) for (let p = 0; p < 100; p++) h.append('m1', `p${p}`, T0 + s * 1000, s + p / 100);
+    // 250 000 samples of noise (no encoding shrinks it much) ≈ 2 MiB: twice the budget.
+    let x = 1;
+    const noise = (): number => ((x = (x * 48_271) % 2_147_483_647) / 2_147_483_647) * 1000;
+    for (let s = 0; s < 2500; s++) for (let p = 0; p < 100; p++) h.append('m1', `p${p}`, T0 + s * 1000, p === 7 ? s + 0.07 : noise());
     h.flush();
     expect(h.usedBytes()).toBeGreaterThan(budget);
     expect(() => h.maintain()).not.toThrow();
@@ -194,16 +209,16 @@ describe('plant store on disk', () => {
     expect(stats.usedBytes).toBeLessThanOrEqual(budget);
     expect(stats.overBudget).toBe(false);
     expect(stats.budgetTrims).toBe(1);
-    expect(stats.budgetTrimmed).toBeGreaterThan(100_000);
+    expect(stats.budgetTrimmed).toBeGreaterThan(60_000);
     const newest = h.query('m1', 'p7', T0 + 2400_000, T0 + 2499_000, 1000);
     expect(newest.t).toHaveLength(100);
     expect(newest.v.at(-1)).toBe(2499.07);
-    const rawStart = (store.db.prepare('SELECT min(t) FROM history').raw().get() as [number])[0];
+    const rawStart = (store.db.prepare('SELECT min(t0) FROM history_chunks').raw().get() as [number])[0];
     const kept = h.query('m1', 'p7', rawStart, T0 + 2499_000, 100_000).t;
-    // Oldest first: what is left is one contiguous, newest stretch, and only rolled-up minutes went.
+    // Oldest first: what is left is one contiguous, newest stretch of whole 10-minute blocks.
     expect(kept.at(-1)).toBe(T0 + 2499_000);
     expect(kept[0]).toBeGreaterThan(T0);
-    expect(kept[0]! % 60_000).toBe(0);
+    expect(kept[0]! % 600_000).toBe(0);
     expect(kept).toHaveLength((kept.at(-1)! - kept[0]!) / 1000 + 1);
     // Before it, the one-minute rollups still draw the trimmed stretch.
     expect(h.query('m1', 'p7', T0, rawStart - 1, 100_000).t[0]).toBe(T0);
@@ -234,12 +249,12 @@ describe('plant store on disk', () => {
     store.history.maintain();
     // Days 0–2 are left as one-minute rollups (kept 90 days), not as raw samples.
     expect(store.history.query('m1', 'p', 0, now, 100).v).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(store.db.prepare('SELECT count(*) FROM history').raw().get()).toEqual([8]);
+    expect(store.db.prepare('SELECT count(*), sum(n) FROM history_chunks').raw().get()).toEqual([8, 8]);
     expect(store.history.kpis('m1', 0).map((k) => k.goodCount)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
     expect(store.history.stats().retentionTrimmed).toBe(3);
     now += 86_400_000;
     store.history.maintain();
-    expect(store.db.prepare('SELECT min(t) FROM history').raw().get()).toEqual([T0 + 4 * 86_400_000]);
+    expect(store.db.prepare('SELECT min(t0) FROM history_chunks').raw().get()).toEqual([T0 + 4 * 86_400_000]);
     store.close();
   });
 
@@ -252,7 +267,7 @@ describe('plant store on disk', () => {
       'schema_version',
       'meta',
       'series',
-      'history',
+      'history_chunks',
       'kpi_samples',
       'plant_keys',
       'uplink_outbox',
@@ -264,7 +279,7 @@ describe('plant store on disk', () => {
       'sessions',
       'audit_log',
       'audit_heads',
-      'history_rollup',
+      'history_rollups',
     ]) {
       expect(tables).toContain(t);
     }
