@@ -28,6 +28,7 @@ import { decode, registerCount } from './codec';
 import { writeRequest } from './framing';
 import { LinePool, type ModbusLine, type UnitPolicy } from './line';
 import { planReads, type ReadLimits } from './planner';
+import { nextSlot, RecentLateness } from './schedule';
 
 export interface PollerOptions {
   clock?: Clock;
@@ -42,6 +43,9 @@ export type TcpPollerOptions = PollerOptions;
 
 /** Errors after which the link counts as lost (retried first, then backoff or demotion); spoiled answers are not among them. */
 const LINK_ERRORS = new Set(['MODBUS_TIMEOUT', 'MODBUS_CONNECT', 'MODBUS_CLOSED', 'MODBUS_GATEWAY']);
+
+/** Lateness percentiles in Link cover the last one to two windows of this length. */
+const LATENESS_WINDOW_MS = 30_000;
 
 /** Distinct keys kept in Link.errorCounts; codes are a closed set, this only guards against bugs. */
 const MAX_ERROR_KEYS = 32;
@@ -97,7 +101,9 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
     demotedIntervalMs: device.demotion.intervalMs,
     errorCounts: {},
     line: line.key,
+    overruns: 0,
   };
+  const lateness = new RecentLateness(LATENESS_WINDOW_MS, clock.now());
   /** Cycles in a row lost for a reason of the unit's own (what demotion counts). */
   let unitFailures = 0;
   /** Whether the unit answered anything in the current cycle. */
@@ -114,6 +120,7 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
     lastError: link.lastError ? { ...link.lastError } : null,
     errorCounts: Object.fromEntries(errorCounts),
     noise: noise.snapshot(),
+    lateness: lateness.summary(),
   });
 
   /** Books an answer (spoiled or not) for the line-quality warning; logs when it is raised or cleared. */
@@ -225,8 +232,10 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
     link.lastPollMs = now - t0;
     if (lost) settleLost(lost, values, now);
     else settleAnswered(firstError, now);
+    // Planned before the result goes out, so the result's link counts this cycle's overrun.
+    const delay = planNext(now);
     emit({ deviceId: device.id, ts: now, values, link: snapshotLink() });
-    scheduleNext(now);
+    if (!stopped) arm(delay);
   }
 
   function settleLost(lost: ConsoleError, values: Record<string, PointValue>, now: number): void {
@@ -283,8 +292,8 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
     }
   }
 
-  function scheduleNext(now: number): void {
-    if (stopped) return;
+  /** Sets when the next cycle is due (and counts the slots skipped); returns the delay until then. */
+  function planNext(now: number): number {
     const interval = device.pollIntervalMs;
     let delay: number;
     if (link.demoted) {
@@ -294,24 +303,27 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
       delay = backoffDelay(link.consecutiveFailures, device.backoff, random);
       due = now + delay;
     } else {
-      // A fixed grid, so the rate does not drift by the cycle's duration. A slot we are only
-      // a little late for runs at once; slots missed entirely (a cycle longer than the
-      // interval) are skipped rather than run back to back.
-      due += interval;
-      if (now - due >= interval && interval > 0) due += Math.floor((now - due) / interval) * interval;
-      delay = Math.min(interval, Math.max(0, due - now));
+      // Start-to-start on a fixed grid (schedule.ts): a cycle that ran into the next slot skips
+      // it, counted as an overrun, rather than start late or run two back to back.
+      const next = nextSlot(due, interval, now);
+      due = next.due;
+      link.overruns = (link.overruns ?? 0) + next.skipped;
+      delay = Math.max(0, due - now);
     }
-    arm(delay);
+    return delay;
   }
 
   function arm(delay: number): void {
     timer = setTimeout(() => {
       timer = null;
+      // How late this start is against its slot: a busy event loop shows here first.
+      const now = clock.now();
+      lateness.add(now - due, now);
       const run: Promise<void> = cycle()
         .catch((e: unknown) => {
           // Only a bug lands here; keep polling rather than go silent.
           log('error', `poll cycle of ${device.id} failed: ${asConsoleError(e).message}`);
-          scheduleNext(clock.now());
+          if (!stopped) arm(planNext(clock.now()));
         })
         .finally(() => {
           if (running === run) running = null;

@@ -111,6 +111,10 @@ export const LinkSchema = z.object({
   line: z.string().optional(),
   /** Spoiled answers (bad CRC, cut or garbled frames) among the unit's last answers; `noisy` while the line-quality warning stands. */
   noise: z.object({ spoiled: z.number().int(), answers: z.number().int(), noisy: z.boolean() }).optional(),
+  /** Poll slots skipped because the cycle before ran into them (pollIntervalMs is start-to-start). */
+  overruns: z.number().int().optional(),
+  /** How late poll cycles started against their slots over the last minute or so (ms). */
+  lateness: z.object({ count: z.number().int(), p50Ms: z.number(), p99Ms: z.number(), maxMs: z.number() }).optional(),
 });
 export type Link = z.infer<typeof LinkSchema>;
 
@@ -223,5 +227,20 @@ export const HealthSchema = z.object({
   uplink: z.object({ state: z.string(), lastAckSeq: z.number().nullable(), outboxDepth: z.number().int() }).optional(),
   /** Present when audit records are forwarded to the plant's syslog collector (audit.syslog). */
   syslog: SyslogLinkSchema.optional(),
+  /** Present with the persistent history: where it is written, the disk it uses, and what it lost. */
+  history: z
+    .object({
+      writer: z.enum(['worker', 'in-process']),
+      usedBytes: z.number(),
+      budgetBytes: z.number(),
+      overBudget: z.boolean(),
+      samplesWritten: z.number(),
+      /** Samples in memory, not yet written (at most one flush interval's worth). */
+      buffered: z.number(),
+      samplesDropped: z.number(),
+      errors: z.number().int(),
+      lastError: z.object({ at: z.number(), code: z.string(), message: z.string() }).nullable(),
+    })
+    .optional(),
 });
 export type Health = z.infer<typeof HealthSchema>;

@@ -21,6 +21,8 @@ test('a machine page shows trends, KPIs, link statistics and the point table wit
   await expect(page.getByTestId('nav-machine')).toHaveAttribute('aria-current', 'page');
   await expect(page.getByTestId('machine-state-im-1')).toHaveText(/^(RUNNING|IDLE|FAULT)$/);
   await expect(page.getByTestId('link-stats')).toContainText('ONLINE');
+  // Polls that ran long and skipped their next slot are counted (pollIntervalMs is start-to-start).
+  await expect(page.getByTestId('link-overruns')).toHaveText(/^\d+( · 99 % on time within [\d.,]+ ms)?$/);
   await expect(page.getByTestId('kpis-shift')).toContainText('%');
   await expect(page.getByTestId('kpis-rolling')).toContainText('%');
 

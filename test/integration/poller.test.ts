@@ -346,6 +346,31 @@ describe('TCP poller', () => {
     await expect(conn.read('holding', 0, 1, 1)).rejects.toMatchObject({ code: 'MODBUS_CLOSED' });
   });
 
+  it('polls start-to-start: a cycle that runs into the next slots skips them, counted as overruns, and lateness is kept', async () => {
+    const server = track(await startFaultServer('late-first'));
+    const mini = ProfileSchema.parse({
+      model: 'mini',
+      title: 'Mini',
+      idealCycleTimeS: 1,
+      points: [{ id: 'a', name: 'A', function: 'holding', address: 0, type: 'uint16' }],
+    });
+    const poller = track(createTcpPoller(device('slow', server.port, mini, { pollIntervalMs: 100, timeoutMs: 2000, retries: 0 })));
+    const results: PollResult[] = [];
+    poller.onResult((r) => results.push(r));
+    poller.start();
+    // The first answer takes LATE_FIRST_MS (300 ms): the slots at 100, 200 (and 300) ms pass meanwhile.
+    const first = await waitFor(poller, online, 3000);
+    expect(first.link.overruns).toBeGreaterThanOrEqual(Math.floor(LATE_FIRST_MS / 100) - 1);
+    await waitFor(poller, (r) => r.link.pollsOk >= 4, 5000);
+    const last = results.at(-1)!;
+    // Skipped, not run late: the second cycle started on the grid, after the first ended.
+    const second = results[1]!;
+    expect(second.ts - (second.link.lastPollMs ?? 0)).toBeGreaterThanOrEqual(first.ts);
+    expect(last.link.lateness).toMatchObject({ count: results.length });
+    expect(last.link.overruns).toBeGreaterThanOrEqual(first.link.overruns!);
+    expect(poller.link().overruns).toBe(last.link.overruns);
+  });
+
   it('a healthy device keeps its rate next to a silent and a garbage device', async () => {
     const profile = demoProfile('im250');
     const { tables } = fillTables(profile);

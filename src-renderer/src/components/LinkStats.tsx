@@ -45,6 +45,15 @@ export function LinkStats({ machine, meta, now, tz }: Props) {
           <dd>{l.lastPollMs === null ? '—' : `${formatNumber(l.lastPollMs, 0)} ms`}</dd>
         </div>
         <div>
+          <dt>Polls skipped</dt>
+          <dd data-testid="link-overruns" title="A poll that took longer than the poll interval skips the next one rather than run late">
+            {formatNumber(l.overruns ?? 0, 0)}
+            {l.lateness && l.lateness.count > 0 && (
+              <span className="muted"> · 99 % on time within {formatNumber(l.lateness.p99Ms, l.lateness.p99Ms < 10 ? 1 : 0)} ms</span>
+            )}
+          </dd>
+        </div>
+        <div>
           <dt>Last good read</dt>
           <dd>
             {formatAgo(l.lastOkAt, now)}
