@@ -9,12 +9,49 @@ import { UplinkConfigSchema } from '../uplink/config';
 import { ModulesConfigSchema } from '../modules/config';
 import { pointExtentIssues } from './profile-checks';
 import { AuditConfigSchema } from '../audit/syslog-config';
+import { DEFAULT_DISK_BUDGET_MB } from '../store/history-layout';
 
 const slug = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1–64 characters of a–z, 0–9, "-" or "_", starting with a letter or digit');
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+
+/**
+ * Recording by exception (src-main/core/recording.ts): a sample is recorded when it moves more
+ * than the deadband from the last recorded one (absolute, in the point's unit, or a percentage of
+ * its span), at the latest every `maxIntervalS`, and whenever its quality changes. Absent: every
+ * sample is recorded.
+ */
+export const RecordSchema = z
+  .object({
+    deadband: finite.refine((n) => n >= 0, 'must be ≥ 0').optional(),
+    deadbandPercent: z.number().gt(0, 'must be > 0').max(100).optional(),
+    /** The point's engineering range, which a percentage deadband is taken of. */
+    span: z.object({ low: finite, high: finite }).strict().optional(),
+    maxIntervalS: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(600),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.deadband !== undefined && r.deadbandPercent !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deadbandPercent'],
+        message: 'give either "deadband" (absolute) or "deadbandPercent", not both',
+      });
+    if (r.deadbandPercent !== undefined && !r.span)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['span'],
+        message: 'a percentage deadband needs "span": { "low", "high" } (the engineering range it is a percentage of)',
+      });
+    if (r.span && !(r.span.low < r.span.high)) ctx.addIssue({ code: 'custom', path: ['span', 'low'], message: 'low must be below high' });
+  });
 
 export const StateMapSchema = z.record(z.string().regex(/^-?\d+$/, 'keys are integer raw values'), z.enum(['running', 'idle', 'fault']));
 
@@ -49,6 +86,8 @@ export const PointSchema = z
       .object({ states: z.array(z.enum(['running', 'idle', 'fault'])).min(1) })
       .strict()
       .optional(),
+    /** How its history is recorded: by exception (deadband, maximum interval); absent, every sample. */
+    record: RecordSchema.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -75,6 +114,9 @@ export const PointSchema = z
       ctx.addIssue({ code: 'custom', path: ['states'], message: 'a state point needs "states" (raw value → running/idle/fault)' });
     }
     if (p.scale === 0) ctx.addIssue({ code: 'custom', path: ['scale'], message: 'must not be 0' });
+    if (p.record && p.type === 'string') {
+      ctx.addIssue({ code: 'custom', path: ['record'], message: 'text points have no history to record' });
+    }
     if (p.interlock && !p.writable) {
       ctx.addIssue({ code: 'custom', path: ['interlock'], message: 'an interlock only applies to a writable point' });
     }
@@ -292,11 +334,13 @@ export const ConfigSchema = z
         retentionDays: z.number().int().min(1).max(366).default(7),
         /** One-minute rollups (min, max, mean) of the samples, kept after the raw ones are gone. */
         rollupRetentionDays: z.number().int().min(1).max(3660).default(90),
-        /** Disk the store may use before the oldest samples are trimmed. */
-        diskBudgetMB: z.number().int().min(16).max(1_000_000).default(512),
+        /** Disk the store may use before the oldest samples are trimmed (sized in README for 50 × 200 points at 1 Hz). */
+        diskBudgetMB: z.number().int().min(16).max(1_000_000).default(DEFAULT_DISK_BUDGET_MB),
+        /** Samples in memory are written this often (default 10 s): what a crash of the console may cost of history. */
+        flushIntervalS: z.number().int().min(1).max(300).optional(),
       })
       .strict()
-      .default({ retentionMin: 12 * 60, retentionDays: 7, rollupRetentionDays: 90, diskBudgetMB: 512 }),
+      .default({ retentionMin: 12 * 60, retentionDays: 7, rollupRetentionDays: 90, diskBudgetMB: DEFAULT_DISK_BUDGET_MB }),
     /** Setpoint writes from the console: off unless the plant turns them on. */
     writes: z
       .object({ enabled: z.boolean().default(false) })

@@ -32,7 +32,8 @@ import { counterSpecFor, createKpiTracker, type KpiTracker } from '../kpi/engine
 import { shiftCalendar } from '../kpi/shifts';
 import { registerCount } from '../modbus/codec';
 import type { Logger } from './log';
-import type { Clock, HistoryStore, PollResult } from './types';
+import { recordingRule } from './recording';
+import type { Clock, HistoryStore, PollResult, SeriesWriter } from './types';
 
 /** The contract's description of a profile point. */
 export function pointMeta(p: PointDef): PointMeta {
@@ -125,7 +126,8 @@ export class MachineModel {
   private readonly shiftOf: (nowMs: number) => Shift;
   private readonly rollingMs: number;
   private readonly metas: PointMeta[];
-  private readonly numericPoints: PointDef[];
+  /** One per numeric point: its series writer (resolved once) and whether its last sample was a gap. */
+  private readonly recorders: { id: string; writer: SeriesWriter; gap: boolean }[];
   private readonly roles: { good?: PointDef; scrap?: PointDef; cycle?: PointDef };
   private values: Record<string, PointValue>;
   private currentLink: Link;
@@ -134,7 +136,6 @@ export class MachineModel {
   private lastCycle: number | null = null;
   private lastReason: string | null = null;
   private readonly unknownLogged = new Set<number>();
-  private readonly lastWasGap = new Set<string>();
   private lastPrune = -Infinity;
   /** KPI windows start no earlier than this: what happened before the console watched is unknown, not offline. */
   private readonly observedFrom: number;
@@ -152,7 +153,9 @@ export class MachineModel {
     this.shiftOf = opts.shiftOf ?? shiftCalendar(opts.config.shifts, opts.config.plant.timezone);
     this.rollingMs = opts.config.kpi.rollingWindowMin * 60_000;
     this.metas = this.profile.points.map(pointMeta);
-    this.numericPoints = this.profile.points.filter((p) => p.type !== 'string');
+    this.recorders = this.profile.points
+      .filter((p) => p.type !== 'string')
+      .map((p) => ({ id: p.id, writer: opts.history.series(device.id, p.id, p.record && recordingRule(p.record)), gap: false }));
     const byRole = (role: PointDef['role']): PointDef | undefined => this.profile.points.find((p) => p.role === role);
     this.roles = { good: byRole('goodCount'), scrap: byRole('scrapCount'), cycle: byRole('cycleTime') };
     const spec = (p: PointDef | undefined) => (p ? counterSpecFor(p.type, p.scale, p.offset) : null);
@@ -172,6 +175,11 @@ export class MachineModel {
   /** The current machine state. */
   get state(): MachineState {
     return this.currentState;
+  }
+
+  /** The current values (a new object after each poll; never changed in place). */
+  get currentValues(): Readonly<Record<string, PointValue>> {
+    return this.values;
   }
 
   /** The link as of the last poll result. */
@@ -208,16 +216,17 @@ export class MachineModel {
     if (scrap !== null) this.tracker.observe('scrap', ts, scrap);
     this.lastCycle = this.goodNumber(this.roles.cycle);
 
-    for (const p of this.numericPoints) {
-      const pv = this.values[p.id];
-      const v = pv && pv.quality === 'good' ? toNumber(pv.value) : null;
+    const values = this.values;
+    for (const r of this.recorders) {
+      const pv = values[r.id];
+      const v = pv !== undefined && pv.quality === 'good' ? toNumber(pv.value) : null;
       if (v !== null) {
-        this.opts.history.append(this.id, p.id, ts, v);
-        this.lastWasGap.delete(p.id);
-      } else if (!this.lastWasGap.has(p.id)) {
+        r.writer.append(ts, v);
+        r.gap = false;
+      } else if (!r.gap) {
         // One null marks the gap; repeating it every poll while offline would only fill memory.
-        this.opts.history.append(this.id, p.id, ts, null);
-        this.lastWasGap.add(p.id);
+        r.writer.append(ts, null);
+        r.gap = true;
       }
     }
 

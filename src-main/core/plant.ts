@@ -15,6 +15,7 @@ import type {
   MachineState,
   PlantInfo,
   PointMeta,
+  PointValue,
   Shift,
 } from '../../src-preload/contract';
 import type { PlantConfig, ResolvedDevice } from '../config/schema';
@@ -62,6 +63,17 @@ export interface PlantCoreOptions {
 
 type Handler<T> = (payload: T) => void;
 
+/** One poll of one machine as the uplink takes it: every sample, whatever the rate (no KPIs, no copy). */
+export interface MachinePoll {
+  id: string;
+  ts: number;
+  /** The machine's current values (replaced, never changed, by the next poll). */
+  values: Readonly<Record<string, PointValue>>;
+}
+
+/** Machine events (snapshots, with KPIs) go out at most this often per machine: 10 Hz, whatever the poll rate. */
+export const MACHINE_EVENT_MS = 100;
+
 /** Composes machines, pollers and history, and publishes machine and status events. */
 export class PlantCore {
   private readonly historyRetentionMs: number | undefined;
@@ -69,6 +81,8 @@ export class PlantCore {
   uplinkHealth: (() => NonNullable<Health['uplink']>) | null = null;
   /** The syslog forwarding of the audit log's part of health(), set when audit.syslog is configured. */
   syslogHealth: (() => NonNullable<Health['syslog']>) | null = null;
+  /** The persistent history's part of health() (writer, disk, losses), set when the store is wired. */
+  historyHealth: (() => NonNullable<Health['history']>) | null = null;
   readonly config: PlantConfig;
   readonly history: HistoryStore;
   readonly clock: Clock;
@@ -87,6 +101,10 @@ export class PlantCore {
   private readonly pollerFactory: PollerFactory | undefined;
   private readonly tickMs: number;
   private readonly machineHandlers = new Set<Handler<MachineSnapshot>>();
+  private readonly pollHandlers = new Set<Handler<MachinePoll>>();
+  /** Per machine: when its last snapshot went out (the core's clock), and the timer of the next one when held back. */
+  private readonly lastEvent = new Map<string, number>();
+  private readonly heldEvent = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly statusHandlers = new Set<Handler<CoreStatusEvent>>();
   private pollers: Poller[] = [];
   private readonly pollerById = new Map<string, Poller>();
@@ -174,6 +192,8 @@ export class PlantCore {
     this.setStatus('stopping');
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    for (const t of this.heldEvent.values()) clearTimeout(t);
+    this.heldEvent.clear();
     this.alarms.stop();
     await this.startPromise;
     for (const off of this.unsubscribers) off();
@@ -251,6 +271,7 @@ export class PlantCore {
       machines: [...this.machines.values()].map((m) => ({ id: m.id, name: m.name, state: m.state, link: m.link })),
       ...(this.uplinkHealth ? { uplink: this.uplinkHealth() } : {}),
       ...(this.syslogHealth ? { syslog: this.syslogHealth() } : {}),
+      ...(this.historyHealth ? { history: this.historyHealth() } : {}),
     };
   }
 
@@ -270,10 +291,19 @@ export class PlantCore {
     };
   }
 
-  /** Calls `handler` with a fresh snapshot after every poll result; returns the unsubscribe. */
+  /**
+   * Calls `handler` with a fresh snapshot when a machine's values change, at most every
+   * MACHINE_EVENT_MS per machine (the latest is always delivered); returns the unsubscribe.
+   */
   onMachine(handler: Handler<MachineSnapshot>): () => void {
     this.machineHandlers.add(handler);
     return () => void this.machineHandlers.delete(handler);
+  }
+
+  /** Calls `handler` after every poll result, with the machine's values (the uplink's every sample); returns the unsubscribe. */
+  onPoll(handler: Handler<MachinePoll>): () => void {
+    this.pollHandlers.add(handler);
+    return () => void this.pollHandlers.delete(handler);
   }
 
   /** Calls `handler` with the plant's alarm summary whenever an alarm changed; returns the unsubscribe. */
@@ -353,9 +383,25 @@ export class PlantCore {
     } catch (err) {
       this.log.log('error', `Machine ${machine.id}: alarms could not be evaluated`, { error: String(err) });
     }
-    if (this.machineHandlers.size === 0) return;
-    const snap = this.withAlarms(machine.snapshot());
-    this.emit(this.machineHandlers, snap, 'machine');
+    if (this.pollHandlers.size > 0) this.emit(this.pollHandlers, { id: machine.id, ts: r.ts, values: machine.currentValues }, 'poll');
+    if (this.machineHandlers.size > 0) this.machineEvent(machine);
+  }
+
+  /** Sends the machine's snapshot now, or once MACHINE_EVENT_MS has passed since the last one (then with the latest values). */
+  private machineEvent(machine: MachineModel): void {
+    // At most one interval, also when an injected clock went back.
+    const wait = Math.min(MACHINE_EVENT_MS, (this.lastEvent.get(machine.id) ?? -Infinity) + MACHINE_EVENT_MS - this.clock.now());
+    const held = this.heldEvent.get(machine.id);
+    const send = (): void => {
+      this.heldEvent.delete(machine.id);
+      this.lastEvent.set(machine.id, this.clock.now());
+      if (this.stopped || this.machineHandlers.size === 0) return;
+      this.emit(this.machineHandlers, this.withAlarms(machine.snapshot()), 'machine');
+    };
+    if (wait <= 0) {
+      if (held) clearTimeout(held);
+      send();
+    } else if (!held) this.heldEvent.set(machine.id, setTimeout(send, wait));
   }
 
   /** The snapshot with the machine's alarm badge filled in. */

@@ -30,8 +30,13 @@ export function rolePoints(device: ResolvedDevice): RolePoints {
       good,
       scrap,
       idealCycleTimeS: device.profileDef.idealCycleTimeS,
-      // Three missed polls (or ten seconds) without a sample: the console was not watching.
-      maxHoldMs: Math.max(10_000, 3 * device.pollIntervalMs),
+      // Three missed polls (or ten seconds) without a sample: the console was not watching. A point
+      // recorded by exception may hold its value up to its maximum interval without a sample.
+      maxHoldMs: Math.max(
+        10_000,
+        3 * device.pollIntervalMs,
+        ...[state, good, scrap, cycle].map((p) => (p?.record ? p.record.maxIntervalS * 1000 + 2 * device.pollIntervalMs : 0)),
+      ),
     },
     ids: { state: state?.id, good: good?.id, scrap: scrap?.id, cycle: cycle?.id },
   };

@@ -14,6 +14,9 @@ import type { OutboxItem } from './outbox';
 
 type OutgoingClass = Exclude<Sensitivity, 'local'>;
 
+/** One poll of one machine: its id, when, and its values (a snapshot has these, and so has PlantCore.onPoll's payload). */
+export type MachineSample = Pick<MachineSnapshot, 'id' | 'ts' | 'values'>;
+
 interface PointPlan {
   id: string;
   unit: string;
@@ -93,7 +96,7 @@ export class Batcher {
   }
 
   /** Takes the new samples of a snapshot's sealed and plain points (and only those). */
-  ingest(snap: MachineSnapshot): void {
+  ingest(snap: MachineSample): void {
     const plan = this.plans.get(snap.id);
     const open = this.open.get(snap.id);
     if (!plan || !open) return;
@@ -101,7 +104,7 @@ export class Batcher {
     this.take(plan.id, plan.plain, snap, open.plain);
   }
 
-  private take(machineId: string, points: readonly PointPlan[], snap: MachineSnapshot, into: Map<string, Series>): void {
+  private take(machineId: string, points: readonly PointPlan[], snap: MachineSample, into: Map<string, Series>): void {
     for (const p of points) {
       const v = snap.values[p.id];
       if (!v) continue;

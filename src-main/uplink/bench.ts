@@ -184,7 +184,7 @@ function service(
   w: World,
   port: number,
   devices: ResolvedDevice[],
-  core: { onMachine(h: (s: MachineSnapshot) => void): () => void },
+  core: { onPoll(h: (s: MachineSnapshot) => void): () => void },
 ): UplinkService {
   const config = UplinkConfigSchema.parse({
     broker: `mqtt://127.0.0.1:${port}`,
@@ -207,7 +207,7 @@ const pct = (xs: number[], p: number): number => {
 async function steady(broker: ChildBroker, cls: 'sealed' | 'plain' | 'none', machines: number, points: number, seconds: number) {
   const devices = devicesFor(machines, points, () => (cls === 'none' ? 'plain' : cls));
   const handlers = new Set<(s: MachineSnapshot) => void>();
-  const core = { onMachine: (h: (s: MachineSnapshot) => void) => (handlers.add(h), () => void handlers.delete(h)) };
+  const core = { onPoll: (h: (s: MachineSnapshot) => void) => (handlers.add(h), () => void handlers.delete(h)) };
   const w = world();
   const svc = cls === 'none' ? null : service(w, broker.port, devices, core);
   const oldest: number[] = [];
@@ -284,7 +284,7 @@ export async function runUplinkBench(opts: UplinkBenchOptions = {}): Promise<Rec
     // The outage: an hour of mixed batches recorded as the batcher would, then drained.
     const devices = devicesFor(machines, points, (i) => (i % 2 === 0 ? 'sealed' : 'plain'));
     const w = world();
-    const svc0 = service(w, broker.port, devices, { onMachine: () => () => undefined });
+    const svc0 = service(w, broker.port, devices, { onPoll: () => () => undefined });
     const batcher = new Batcher(machinePlans(devices, randomBytes(32)));
     const cloudKey = boxKeyPair().publicKey;
     const signer = {
@@ -306,7 +306,7 @@ export async function runUplinkBench(opts: UplinkBenchOptions = {}): Promise<Rec
       `  outage of ${outageS} s: ${before.depth} batches (${(before.bytes / 1024 ** 2).toFixed(0)} MiB) recorded in ${fillS.toFixed(1)} s`,
     );
     broker.reset();
-    const svc = service(w, broker.port, devices, { onMachine: () => () => undefined });
+    const svc = service(w, broker.port, devices, { onPoll: () => () => undefined });
     const spent = { after: 0, remove: 0 };
     const ob = svc.outbox;
     const after = ob.after.bind(ob);
@@ -363,7 +363,7 @@ export async function runUplinkBench(opts: UplinkBenchOptions = {}): Promise<Rec
     );
     // The service paces the reclaim itself once the backlog is gone; measure it as it runs.
     const r0 = Date.now();
-    const svc2 = service(w, broker.port, devices, { onMachine: () => () => undefined });
+    const svc2 = service(w, broker.port, devices, { onPoll: () => () => undefined });
     svc2.start();
     while (svc2.outbox.freePages() > 0 && Date.now() - r0 < 30 * 60_000) await sleep(250);
     const reclaimS = (Date.now() - r0) / 1000;

@@ -1,18 +1,18 @@
 /**
- * The uplink service: PlantCore.onMachine → batcher → outbox (in the encrypted store) → MQTT
+ * The uplink service: PlantCore.onPoll (every poll, whatever the UI's event rate) → batcher → outbox (in the encrypted store) → MQTT
  * link, with the downlink beside it, and the status the UI, the API and /healthz show.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import type { MachineSnapshot, UplinkStatus } from '../../src-preload/contract';
+import type { UplinkStatus } from '../../src-preload/contract';
 import type { ResolvedDevice } from '../config/schema';
 import { ConsoleError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { systemClock, type Clock } from '../core/types';
 import { buildStateMessage, currentEntry, plantPseudonym, plantTopics, type KeyRing, type SigningKeyPair } from '../protocol';
 import type { StoreDb } from '../store/schema';
-import { Batcher, machinePlans, toOutboxItem, type MachinePlan } from './batcher';
+import { Batcher, machinePlans, toOutboxItem, type MachinePlan, type MachineSample } from './batcher';
 import type { UplinkConfig } from './config';
 import { Downlink } from './downlink';
 import { Forwarder } from './forwarder';
@@ -25,7 +25,7 @@ import { ensurePseudonymKey, loadCloudRing, META, saveCloudRing, writeMetaJson }
 
 /** What the service reads from the plant core. */
 export interface MachineSource {
-  onMachine(handler: (snap: MachineSnapshot) => void): () => void;
+  onPoll(handler: (poll: MachineSample) => void): () => void;
 }
 
 export interface UplinkServiceOptions {
@@ -197,7 +197,7 @@ export class UplinkService {
     if (this.stopped || this.batchTimer) return;
     const cfg = this.o.config;
     this.offs.push(
-      this.o.core.onMachine((snap) => this.batcher.ingest(snap)),
+      this.o.core.onPoll((poll) => this.batcher.ingest(poll)),
       this.link.on('message', ({ topic, payload }) => void this.downlink.handle(topic, payload)),
       this.link.on('state', () => this.emitUpdate(true)),
     );

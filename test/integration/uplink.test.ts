@@ -407,7 +407,7 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'uplink against mos
       config: config.uplink!,
       configDir: dir,
       devices: config.devices,
-      core: { onMachine: () => () => undefined },
+      core: { onPoll: () => () => undefined },
       store,
       env: { UPLINK_TEST_PASSWORD: A.user.password },
       log: silentLogger,
