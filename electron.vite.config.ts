@@ -17,6 +17,11 @@ export default defineConfig({
           'device-agent': resolve(root, 'device-agent/cli.ts'),
           'supplier-cloud': resolve(root, 'supplier-cloud/cli.ts'),
           bench: resolve(root, 'scripts/bench.ts'),
+          // The history writer's thread (src-main/store/history-driver.ts loads it from here).
+          'history-worker': resolve(root, 'src-main/store/history-worker.ts'),
+          // The plant-scale bench's equipment and baseline, each run in a process of its own.
+          'plant-sim': resolve(root, 'scripts/plant-sim.ts'),
+          'plain-loop': resolve(root, 'scripts/plain-loop.ts'),
         },
       },
     },

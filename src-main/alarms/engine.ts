@@ -78,7 +78,8 @@ interface Slot {
   lastValue: number | null;
 }
 
-const isExternalKind = (k: string): k is ExternalKind => k === 'module' || k === 'uplink' || k === 'line' || k === 'audit';
+const isExternalKind = (k: string): k is ExternalKind =>
+  k === 'module' || k === 'uplink' || k === 'line' || k === 'audit' || k === 'history';
 
 /** Keeps every machine's alarms in their ISA-18.2 states. */
 export class AlarmEngine {

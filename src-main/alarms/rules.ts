@@ -12,7 +12,7 @@ import type { AlarmPriority, Link, MachineState, PointValue } from '../../src-pr
 import type { Profile } from '../config/schema';
 
 /** `module`: raised from outside the profile's rules, by the IoT module manager (AlarmEngine.raiseExternal). */
-export type AlarmKind = 'high' | 'low' | 'state' | 'link' | 'module' | 'uplink' | 'line' | 'audit';
+export type AlarmKind = 'high' | 'low' | 'state' | 'link' | 'module' | 'uplink' | 'line' | 'audit' | 'history';
 
 /** A profile's alarm rule, resolved for the engine (units looked up, delay in ms). */
 export interface RuntimeRule {
@@ -93,10 +93,10 @@ export function rulesFor(profile: Profile): RuntimeRule[] {
  */
 export const PLANT_ALARM_MACHINE = '_plant';
 
-/** The kinds of alarm raised from outside the profile's rules (`line`: the plant core, for a noisy Modbus line; `audit`: the syslog forwarding). */
-export type ExternalKind = 'module' | 'uplink' | 'line' | 'audit';
+/** The kinds of alarm raised from outside the profile's rules (`line`: the plant core, for a noisy Modbus line; `audit`: the syslog forwarding; `history`: trend data not saved). */
+export type ExternalKind = 'module' | 'uplink' | 'line' | 'audit' | 'history';
 
-/** An alarm raised from outside the profile's rules: the IoT module manager's health and threat events, the uplink's outbox. */
+/** An alarm raised from outside the profile's rules: the IoT module manager's health and threat events, the uplink's outbox, the history store. */
 export interface ExternalAlarm {
   /** Who raises it (default 'module'). */
   kind?: ExternalKind;
@@ -157,6 +157,7 @@ export function evaluate(rule: RuntimeRule, input: AlarmInput, active: boolean):
     case 'uplink':
     case 'line':
     case 'audit':
+    case 'history':
       // Raised and cleared by whoever owns it, never by a poll.
       return 'unknown';
     default: {

@@ -2,7 +2,8 @@
  * Starts the plant core from a configuration file, or the embedded demo plant when there is
  * none. Shared by the Electron main process and the headless `serve` command.
  */
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ConsoleApi } from '../api/service';
 import { AuditLog } from '../audit/log';
 import { AuditWitness } from '../audit/witness';
@@ -13,7 +14,7 @@ import { ensureDemoAccounts } from '../auth/demo';
 import { FirstStartSetup } from '../auth/setup';
 import { auditConfigAtStart } from '../config/config-audit';
 import { AuthService } from '../auth/sessions';
-import { loadConfig } from '../config/load';
+import { loadConfig, packageRoot } from '../config/load';
 import type { PlantConfig } from '../config/schema';
 import type { Logger } from '../core/log';
 import { PlantCore } from '../core/plant';
@@ -22,6 +23,7 @@ import { createRecoSystem, type RecoSystem } from '../recommendations';
 import { createRemoteSupport, SqlRemoteStore, type RemoteSupportSystem } from '../remote';
 import { createSqlAlarmStore } from '../store/alarms-sql';
 import { ensurePrivateDataDir } from '../store/data-dir';
+import { watchHistory } from '../store/history-alarm';
 import { openPlantStore, type PlantStore } from '../store/open';
 import { createSqlWriteLog } from '../store/write-log-sql';
 import type { OsKeyStore } from '../store/key-wrappers';
@@ -58,6 +60,16 @@ export interface RunningPlant {
   /** The forwarding of audit records to plant IT's syslog collector (audit.syslog), or null. */
   syslog: SyslogForwarder | null;
   stop(): Promise<void>;
+}
+
+/** The built history writer thread (out/main/history-worker.js), or null where there is none (history then writes in process). */
+export function historyWorkerScript(): string | null {
+  try {
+    const script = join(packageRoot(), 'out', 'main', 'history-worker.js');
+    return existsSync(script) ? script : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Loads config (or starts the demo plant), then starts the core and the API over it. */
@@ -98,6 +110,9 @@ export async function startPlant(opts: {
         retentionDays: config.history.retentionDays,
         rollupRetentionDays: config.history.rollupRetentionDays,
         diskBudgetBytes: config.history.diskBudgetMB * 1024 * 1024,
+        flushIntervalMs: (config.history.flushIntervalS ?? 10) * 1000,
+        // Storage never runs on the thread that polls (history-driver.ts).
+        workerScript: historyWorkerScript(),
       },
     });
   } catch (err) {
@@ -175,6 +190,22 @@ export async function startPlant(opts: {
     const s = syslog;
     core.syslogHealth = () => s.view();
   }
+  // History that cannot be saved is an alarm, and health says where history is written and what it lost.
+  watchHistory(store.history, core.alarms);
+  core.historyHealth = () => {
+    const s = store.history.stats();
+    return {
+      writer: s.writer,
+      usedBytes: s.usedBytes,
+      budgetBytes: s.budgetBytes,
+      overBudget: s.overBudget,
+      samplesWritten: s.samplesWritten,
+      buffered: s.buffered,
+      samplesDropped: s.samplesDropped,
+      errors: s.errors,
+      lastError: s.lastError && { at: s.lastError.at, code: s.lastError.code, message: s.lastError.message },
+    };
+  };
   let uplink: UplinkService | null = null;
   let witness: AuditWitness | null = null;
   if (config.uplink) {

@@ -4,6 +4,9 @@
  * ends up as one compacted chunk, and a rollup chunk holds one hour of minutes.
  */
 
+/** The default disk budget of the store (MiB), sized in README for a plant of 50 machines × 200 points at 1 Hz. */
+export const DEFAULT_DISK_BUDGET_MB = 16 * 1024;
+
 /** Raw samples are compacted into one chunk per series and block of this length. */
 export const BLOCK_MS = 600_000;
 

@@ -22,7 +22,7 @@ import { ExceptionFilter, type RecordingRule } from '../core/recording';
 import { systemClock, type Clock, type HistoryStore, type SeriesWriter } from '../core/types';
 import { MAX_ABS_TIME } from './chunk-codec';
 import { localWriter, workerWriter, type WriterPort } from './history-driver';
-import { blockStart, MAX_CHUNK_SAMPLES, type SealedBatch } from './history-layout';
+import { blockStart, DEFAULT_DISK_BUDGET_MB, MAX_CHUNK_SAMPLES, type SealedBatch } from './history-layout';
 import { readSeries, type StoredChunk } from './history-query';
 import type { HistoryFailure, HistoryStats, WriterReport } from './history-writer';
 import type { StoreDb } from './schema';
@@ -65,14 +65,11 @@ export interface SqlHistoryStore extends HistoryStore {
   stats(): SqlHistoryStats;
   /** Bytes of the database in use (pages minus free pages). */
   usedBytes(): number;
-  /** Calls `handler` for every write or upkeep that failed; returns the unsubscribe. */
-  onFailure(handler: (f: HistoryFailure) => void): () => void;
+  /** Calls `handler` after the writer reported (its counters, and the writes or upkeep that failed); returns the unsubscribe. */
+  onReport(handler: (stats: SqlHistoryStats, failures: HistoryFailure[]) => void): () => void;
   /** Writes what is open and stops the writer and timers; the database stays open (its owner closes it). */
   close(): void;
 }
-
-/** Sized for a plant of 50 machines × 200 points at 1 Hz and its default retention (README). */
-export const DEFAULT_DISK_BUDGET_MB = 16 * 1024;
 
 /** A sealed chunk on its way to the database (queries read it here until the writer confirms it). */
 interface Sealed {
@@ -145,9 +142,12 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
   const inFlight = new Map<number, Sealed>();
   let toWrite: Sealed[] = [];
   const dirty = new Set<SeriesState>();
-  const failureHandlers = new Set<(f: HistoryFailure) => void>();
+  const reportHandlers = new Set<(stats: SqlHistoryStats, failures: HistoryFailure[]) => void>();
   let writerStats: HistoryStats | null = null;
   let lastFailureLogAt = -Infinity;
+  let localErrors = 0;
+  let localDropped = 0;
+  let localLast: HistoryFailure | null = null;
   let kpiPending: { machine: string; sample: KpiSample }[] = [];
   const kpiTails = new Map<string, number>();
 
@@ -251,10 +251,11 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
     }
     writerStats = r.stats;
     for (const n of r.notes) log.log(n.level, n.msg, n.data);
-    for (const f of r.failures) failed(f);
+    for (const f of r.failures) logFailure(f);
+    tell(r.failures);
   };
 
-  const failed = (f: HistoryFailure): void => {
+  const logFailure = (f: HistoryFailure): void => {
     const now = clock.now();
     // At most one line a minute: a full disk must not also flood the log.
     if (now - lastFailureLogAt >= 60_000) {
@@ -265,13 +266,28 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
         errors: writerStats?.errors,
       });
     }
-    for (const h of [...failureHandlers]) {
+  };
+
+  /** Hands the counters and failures to the subscribers (an alarm, health). */
+  const tell = (failures: HistoryFailure[]): void => {
+    if (reportHandlers.size === 0) return;
+    const s = stats();
+    for (const h of [...reportHandlers]) {
       try {
-        h(f);
+        h(s, failures);
       } catch (err) {
-        log.log('warn', 'A history failure handler threw', { error: String(err) });
+        log.log('warn', 'A history report handler threw', { error: String(err) });
       }
     }
+  };
+
+  /** A failure on this side (KPI samples, the writer thread): counted into the stats, then told like the writer's. */
+  const failed = (f: HistoryFailure): void => {
+    localErrors++;
+    localDropped += f.samplesDropped;
+    localLast = f;
+    logFailure(f);
+    tell([f]);
   };
 
   let port: WriterPort = startWriter();
@@ -320,6 +336,39 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
       failed({ at: clock.now(), what: 'recording KPI samples', code: 'KPI', message: String(err), samplesDropped: pending.length });
     }
   };
+
+  function stats(): SqlHistoryStats {
+    let buffered = 0;
+    for (const s of dirty) buffered += s.n;
+    for (const c of inFlight.values()) buffered += c.t.length;
+    const base: HistoryStats = writerStats ?? {
+      samplesWritten: 0,
+      chunksWritten: 0,
+      samplesDropped: 0,
+      compactions: 0,
+      rolledUp: 0,
+      retentionTrimmed: 0,
+      rollupRetentionTrimmed: 0,
+      budgetTrims: 0,
+      budgetTrimmed: 0,
+      budgetTrimmedRollups: 0,
+      lastBudgetTrimAt: null,
+      usedBytes: 0,
+      budgetBytes: writerOptions.budgetBytes,
+      overBudget: false,
+      errors: 0,
+      lastError: null,
+    };
+    const lastError = localLast && (!base.lastError || localLast.at >= base.lastError.at) ? localLast : base.lastError;
+    return {
+      ...base,
+      samplesDropped: base.samplesDropped + localDropped,
+      errors: base.errors + localErrors,
+      lastError,
+      buffered,
+      writer: port.mode,
+    };
+  }
 
   const timers: NodeJS.Timeout[] = [];
   const maintainEvery = opts.maintenanceIntervalMs ?? 60_000;
@@ -415,33 +464,10 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
       port.sync();
     },
     usedBytes,
-    stats(): SqlHistoryStats {
-      let buffered = 0;
-      for (const s of dirty) buffered += s.n;
-      for (const c of inFlight.values()) buffered += c.t.length;
-      const base: HistoryStats = writerStats ?? {
-        samplesWritten: 0,
-        chunksWritten: 0,
-        samplesDropped: 0,
-        compactions: 0,
-        rolledUp: 0,
-        retentionTrimmed: 0,
-        rollupRetentionTrimmed: 0,
-        budgetTrims: 0,
-        budgetTrimmed: 0,
-        budgetTrimmedRollups: 0,
-        lastBudgetTrimAt: null,
-        usedBytes: 0,
-        budgetBytes: writerOptions.budgetBytes,
-        overBudget: false,
-        errors: 0,
-        lastError: null,
-      };
-      return { ...base, buffered, writer: port.mode };
-    },
-    onFailure(handler) {
-      failureHandlers.add(handler);
-      return () => void failureHandlers.delete(handler);
+    stats,
+    onReport(handler) {
+      reportHandlers.add(handler);
+      return () => void reportHandlers.delete(handler);
     },
     close() {
       for (const t of timers) clearInterval(t);

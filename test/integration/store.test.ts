@@ -135,6 +135,36 @@ describe('plant store on disk', () => {
     store.close();
   });
 
+  it('records by exception as the in-memory store does, and keeps the steps over a restart', async () => {
+    const dir = tempDir();
+    const store = await open(dir);
+    const mem = createMemoryHistory({ retentionMs: 365 * 86_400_000 });
+    const rule = { deadband: 0.5, maxIntervalMs: 60_000 };
+    // A slow signal with 0.1 of noise, a step, a gap, and a long flat stretch.
+    const value = (i: number): number | null => (i >= 300 && i < 310 ? null : (i < 200 ? 20 : 25) + ((i * 7) % 3) / 10);
+    for (const h of [store.history, mem]) {
+      const w = h.series('m1', 'slow', rule);
+      for (let i = 0; i < 1000; i++) w.append(T0 + i * 1000, value(i));
+    }
+    const all = store.history.query('m1', 'slow', T0, T0 + 1_000_000, 100_000);
+    expect(all).toEqual(mem.query('m1', 'slow', T0, T0 + 1_000_000, 100_000));
+    // Recorded: the first sample, the held one and the step at 200 s, the gap and the first value after it, one a minute, the held latest.
+    expect(all.t.length).toBeLessThan(30);
+    expect(all.t.slice(0, 4)).toEqual([T0, T0 + 60_000, T0 + 120_000, T0 + 180_000]);
+    const step = all.t.indexOf(T0 + 200_000);
+    expect(all.t[step - 1]).toBe(T0 + 199_000);
+    expect([all.v[step - 1], all.v[step]]).toEqual([value(199), value(200)]);
+    expect(all.v).toContain(null);
+    expect(all.t.at(-1)).toBe(T0 + 999_000);
+    store.history.flush();
+    expect(store.history.stats().samplesWritten).toBe(all.t.length - 1);
+    store.close();
+    // After a restart the recorded samples are there; the held one was only in memory.
+    const again = await open(dir);
+    expect(again.history.query('m1', 'slow', T0, T0 + 1_000_000, 100_000).t).toEqual(all.t.slice(0, -1));
+    again.close();
+  });
+
   it('gives the same downsampled series as the in-memory store', async () => {
     const store = await open(tempDir());
     const mem = createMemoryHistory({ retentionMs: 365 * 86_400_000 });

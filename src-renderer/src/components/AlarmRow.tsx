@@ -53,6 +53,8 @@ export function conditionText(alarm: Alarm, decimals: number, machine: MachineSn
     }
     case 'audit':
       return "Reported by the audit log's forwarding to plant IT: see Audit";
+    case 'history':
+      return 'Reported by the console: trend data could not be saved (disk full or failing)';
     default: {
       const never: never = alarm.kind;
       return String(never);
