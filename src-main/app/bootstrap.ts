@@ -196,7 +196,7 @@ export async function startPlant(opts: {
     const s = store.history.stats();
     return {
       writer: s.writer,
-      usedBytes: s.usedBytes,
+      usedBytes: store.history.usedBytes(),
       budgetBytes: s.budgetBytes,
       overBudget: s.overBudget,
       samplesWritten: s.samplesWritten,

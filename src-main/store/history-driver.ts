@@ -139,14 +139,14 @@ export function workerWriter(opts: {
   let seq = 0;
   let dead = false;
   let closing = false;
-  port1.on('message', (r: WriterReport) => opts.onReport(r));
+  port1.on('message', (r: WriterReport | { fatal: string }) => ('fatal' in r ? died(new Error(r.fatal)) : opts.onReport(r)));
   port1.unref();
   const died = (err: Error): void => {
     if (dead) return;
     dead = true;
     opts.onWorkerFailure(err);
   };
-  worker.on('error', (err) => died(err));
+  worker.on('error', (err: unknown) => died(err instanceof Error ? err : new Error(JSON.stringify(err))));
   worker.on('exit', (code) => {
     if (!closing) died(new Error(`the history writer thread exited (code ${code})`));
   });
@@ -165,7 +165,11 @@ export function workerWriter(opts: {
       }
       Atomics.wait(doneView, 0, Atomics.load(doneView, 0), 100);
     }
-    for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) opts.onReport(m.message as WriterReport);
+    for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) {
+      const r = m.message as WriterReport | { fatal: string };
+      if ('fatal' in r) died(new Error(r.fatal));
+      else opts.onReport(r);
+    }
   };
   return {
     mode: 'worker',

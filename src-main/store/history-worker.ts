@@ -15,6 +15,20 @@ const SLICE_MS = 4;
 const CHECKPOINT_MS = 5000;
 
 const data = workerData as WorkerData;
+
+/** An error as words for the main thread (SQLite errors do not cross threads with their message). */
+function describe(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? `${e.code}: ` : '';
+  return `${code}${typeof e?.message === 'string' ? e.message : String(err)}`;
+}
+
+// Anything that escapes is told to the main thread before the thread ends (it then writes in process).
+process.on('uncaughtException', (err) => {
+  data.reports.postMessage({ fatal: describe(err) });
+  process.exit(1);
+});
+
 const key = Buffer.from(data.keyHex, 'hex');
 const db = openEncryptedDatabase(data.dbPath, key, 'NORMAL');
 key.fill(0);

@@ -46,12 +46,13 @@ export function openEncryptedDatabase(path: string, key: Uint8Array, durability:
   try {
     // The key is checked only when a page is read: read one now, so a wrong key fails here.
     db.prepare('SELECT count(*) FROM sqlite_schema').raw().get();
+    // First: another connection (the history writer's thread) may hold a lock while this one opens.
+    db.exec('PRAGMA busy_timeout = 5000');
     // Must precede the first table; on an existing database it is a no-op.
     db.exec('PRAGMA auto_vacuum = INCREMENTAL');
     const mode = (db.prepare('PRAGMA journal_mode = WAL').raw().get() as [string] | undefined)?.[0];
     if (mode !== 'wal') throw new StoreError('wrong-key', `${path} cannot be put in WAL mode (journal mode ${String(mode)})`);
     db.exec(`PRAGMA synchronous = ${durability}`);
-    db.exec('PRAGMA busy_timeout = 5000');
   } catch (err) {
     db.close();
     if (err instanceof StoreError) throw err;
