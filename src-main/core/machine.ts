@@ -196,7 +196,10 @@ export class MachineModel {
   update(r: PollResult): void {
     const ts = r.ts;
     this.currentLink = r.link;
-    this.values = { ...this.values, ...r.values };
+    // A poller's result covers every point: taken as it is (never changed later), not copied.
+    let complete = true;
+    for (const p of this.profile.points) if (!(p.id in r.values)) complete = false;
+    this.values = complete ? r.values : { ...this.values, ...r.values };
 
     const derived = deriveState(this.profile, r.link, this.values);
     this.noteReason(derived);

@@ -63,6 +63,18 @@ function bytesToRegisters(buf: Buffer, wordOrder: ByteOrder, byteOrder: ByteOrde
   return wordOrder === 'big' ? words : words.reverse();
 }
 
+/** Eight bytes the numeric decoder lays registers out in (decoding is synchronous: one is enough). */
+const scratch = new DataView(new ArrayBuffer(8));
+
+/** Registers into `scratch` in big-endian reading order, undoing the word and byte order (no allocation). */
+function wordsToScratch(regs: readonly number[], wordOrder: ByteOrder, byteOrder: ByteOrder): void {
+  const n = regs.length;
+  for (let i = 0; i < n; i++) {
+    const w = regs[wordOrder === 'big' ? i : n - 1 - i]!;
+    scratch.setUint16(i * 2, byteOrder === 'big' ? w : ((w & 0xff) << 8) | (w >> 8));
+  }
+}
+
 /** The unscaled value held in `regs` (bool: `regs[0]` is a bit 0/1). */
 export function decodeRaw(p: CodecPoint, regs: readonly number[]): number | boolean | string {
   const need = registerCount(p);
@@ -82,20 +94,21 @@ export function decodeRaw(p: CodecPoint, regs: readonly number[]): number | bool
     while (end > 0 && (buf[end - 1] === 0 || buf[end - 1] === 0x20)) end--;
     return buf.subarray(0, end).toString('latin1');
   }
-  const buf = registersToBytes(regs, p.wordOrder, p.byteOrder);
+  // Numbers are decoded without allocating: this runs for every point of every poll.
+  wordsToScratch(regs, p.wordOrder, p.byteOrder);
   switch (p.type) {
     case 'int16':
-      return buf.readInt16BE(0);
+      return scratch.getInt16(0);
     case 'uint16':
-      return buf.readUInt16BE(0);
+      return scratch.getUint16(0);
     case 'int32':
-      return buf.readInt32BE(0);
+      return scratch.getInt32(0);
     case 'uint32':
-      return buf.readUInt32BE(0);
+      return scratch.getUint32(0);
     case 'float32':
-      return buf.readFloatBE(0);
+      return scratch.getFloat32(0);
     case 'float64':
-      return buf.readDoubleBE(0);
+      return scratch.getFloat64(0);
   }
 }
 

@@ -66,12 +66,6 @@ export function effectiveLimits(device: ResolvedDevice): ReadLimits {
   };
 }
 
-interface LastGood {
-  value: number | boolean | string;
-  raw: number[];
-  ts: number;
-}
-
 /** A poller for one unit on its (possibly shared) line. */
 export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): Poller {
   const clock = opts.clock ?? systemClock;
@@ -79,13 +73,21 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
   const log = opts.onLog ?? (() => undefined);
   const points = device.profileDef.points;
   // Planned once: a profile that cannot be read is a configuration error, raised at creation.
-  const blocks = planReads(points, effectiveLimits(device));
+  const blocks = planReads(points, effectiveLimits(device)).map((b) => ({
+    ...b,
+    // Each point's register count once, not once per poll.
+    points: b.points.map((x) => ({ ...x, count: registerCount(x.point) })),
+  }));
   const pool = opts.pool ?? new LinePool();
   const line: ModbusLine = pool.acquire(device.transport);
   const where = `${endpointOf(device.transport)} unit ${device.unitId}`;
   const policy: UnitPolicy = { timeoutMs: device.timeoutMs, interFrameDelayMs: device.interFrameDelayMs };
   const handlers = new Set<(r: PollResult) => void>();
-  const lastGood = new Map<string, LastGood>();
+  /**
+   * The last good value of each point: the very PointValue that went out (results are read-only by
+   * contract: nothing in the console changes one), not a copy of it; a stale value gets its own copy.
+   */
+  const lastGood = new Map<string, PointValue>();
   const errorCounts = new Map<string, number>();
   const noise = new NoiseMeter();
   const link: Link = {
@@ -149,15 +151,18 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
     return value;
   }
 
-  function decodePoint(p: PointDef, raw: number[], ts: number): { pv: PointValue; err: ConsoleError | null } {
+  /** The error of the last decodePoint that failed (kept here: this runs for every point of every poll, allocation-free). */
+  let decodeError: ConsoleError | null = null;
+
+  function decodePoint(p: PointDef, raw: number[], ts: number): PointValue {
     try {
       const value = decodeValue(p, raw);
-      // A copy: consumers get `raw` in the result and must not be able to alter our history.
-      lastGood.set(p.id, { value, raw: [...raw], ts });
-      return { pv: { value, raw, quality: 'good', ts, reason: null }, err: null };
+      const pv: PointValue = { value, raw, quality: 'good', ts, reason: null };
+      lastGood.set(p.id, pv);
+      return pv;
     } catch (e) {
-      const err = asConsoleError(e);
-      return { pv: notGood(p, 'bad', err.message, raw), err };
+      decodeError = asConsoleError(e);
+      return notGood(p, 'bad', decodeError.message, raw);
     }
   }
 
@@ -222,10 +227,10 @@ export function createPoller(device: ResolvedDevice, opts: PollerOptions = {}): 
         continue;
       }
       const ts = clock.now();
-      for (const { point, offset } of block.points) {
-        const { pv, err } = decodePoint(point, res.slice(offset, offset + registerCount(point)), ts);
-        values[point.id] = pv;
-        if (err) firstError ??= err;
+      for (const { point, offset, count } of block.points) {
+        decodeError = null;
+        values[point.id] = decodePoint(point, res.slice(offset, offset + count), ts);
+        if (decodeError) firstError ??= decodeError;
       }
     }
     const now = clock.now();

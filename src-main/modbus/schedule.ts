@@ -31,11 +31,33 @@ export interface LatenessSummary {
   maxMs: number;
 }
 
+/** The percentiles of the starts counted in one or more histograms, without merging them. */
+function summarise(hs: readonly LatenessHistogram[]): LatenessSummary {
+  let n = 0;
+  let max = 0;
+  for (const h of hs) {
+    n += h.n;
+    max = Math.max(max, h.max);
+  }
+  const at = (q: number): number => {
+    if (n === 0) return 0;
+    const rank = Math.ceil(q * n);
+    let seen = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      for (const h of hs) seen += h.counts[i]!;
+      if (seen >= rank) return Math.min(max, upperBound(i));
+    }
+    return max;
+  };
+  const r = (x: number): number => Math.round(x * 100) / 100;
+  return { count: n, p50Ms: r(at(0.5)), p99Ms: r(at(0.99)), maxMs: r(max) };
+}
+
 /** A fixed-size histogram of start lateness (ms); adding is allocation-free. */
 export class LatenessHistogram {
-  private readonly counts = new Uint32Array(BUCKETS);
-  private n = 0;
-  private max = 0;
+  readonly counts = new Uint32Array(BUCKETS);
+  n = 0;
+  max = 0;
 
   /** Counts one start `ms` late (negative: early, counted as on time). */
   add(ms: number): void {
@@ -49,34 +71,14 @@ export class LatenessHistogram {
     if (late > this.max) this.max = late;
   }
 
-  /** Adds another histogram's counts into this one. */
-  merge(other: LatenessHistogram): void {
-    for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!;
-    this.n += other.n;
-    if (other.max > this.max) this.max = other.max;
-  }
-
   reset(): void {
     this.counts.fill(0);
     this.n = 0;
     this.max = 0;
   }
 
-  /** The value below which `q` (0..1) of the starts fall. */
-  quantile(q: number): number {
-    if (this.n === 0) return 0;
-    const rank = Math.ceil(q * this.n);
-    let seen = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      seen += this.counts[i]!;
-      if (seen >= rank) return Math.min(this.max, upperBound(i));
-    }
-    return this.max;
-  }
-
   summary(): LatenessSummary {
-    const r = (x: number): number => Math.round(x * 100) / 100;
-    return { count: this.n, p50Ms: r(this.quantile(0.5)), p99Ms: r(this.quantile(0.99)), maxMs: r(this.max) };
+    return summarise([this]);
   }
 }
 
@@ -116,9 +118,6 @@ export class RecentLateness {
   }
 
   summary(): LatenessSummary {
-    const both = new LatenessHistogram();
-    both.merge(this.previous);
-    both.merge(this.current);
-    return both.summary();
+    return summarise([this.previous, this.current]);
   }
 }

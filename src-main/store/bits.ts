@@ -14,13 +14,13 @@ export const BUCKETS = 8;
 /** Widths are written in 6 bits, so at most 63; values are below 2^53. */
 const MAX_WIDTH = 53;
 
-/** A growable MSB-first bit writer. */
+/** A growable MSB-first bit writer (bits gather in a 32-bit accumulator, bytes go out when it fills). */
 export class BitWriter {
   private buf: Uint8Array;
-  private byte = 0;
-  /** Bits already used in the current byte (0..7). */
-  private used = 0;
   private pos = 0;
+  /** Pending bits, right-aligned: the low `pending` bits of `acc`. */
+  private acc = 0;
+  private pending = 0;
 
   constructor(capacity = 256) {
     this.buf = new Uint8Array(Math.max(16, capacity));
@@ -28,16 +28,20 @@ export class BitWriter {
 
   /** Writes the low `n` (0..32) bits of `value`. */
   bits(value: number, n: number): void {
-    let left = n;
-    while (left > 0) {
-      const take = Math.min(8 - this.used, left);
-      const shift = left - take;
-      const part = (shift >= 32 ? 0 : value >>> shift) & ((1 << take) - 1);
-      this.byte |= part << (8 - this.used - take);
-      this.used += take;
-      left -= take;
-      if (this.used === 8) this.flushByte();
+    if (n === 0) return;
+    if (n > 24) {
+      // Split, so the accumulator never needs more than 32 bits.
+      this.bits(Math.floor((value >>> 0) / 65536), n - 16);
+      this.bits(value & 0xffff, 16);
+      return;
     }
+    this.acc = ((this.acc << n) | (value & ((1 << n) - 1))) >>> 0;
+    this.pending += n;
+    while (this.pending >= 8) {
+      this.pending -= 8;
+      this.byte((this.acc >>> this.pending) & 0xff);
+    }
+    this.acc &= (1 << this.pending) - 1;
   }
 
   bit(b: boolean | number): void {
@@ -64,25 +68,27 @@ export class BitWriter {
     this.uint(value, widths[b]!);
   }
 
-  private flushByte(): void {
+  private byte(x: number): void {
     if (this.pos === this.buf.length) {
       const next = new Uint8Array(this.buf.length * 2);
       next.set(this.buf);
       this.buf = next;
     }
-    this.buf[this.pos++] = this.byte;
-    this.byte = 0;
-    this.used = 0;
+    this.buf[this.pos++] = x;
   }
 
   /** Bits written so far. */
   get length(): number {
-    return this.pos * 8 + this.used;
+    return this.pos * 8 + this.pending;
   }
 
   /** The bytes written (the last one padded with zeros). */
   finish(): Uint8Array {
-    if (this.used > 0) this.flushByte();
+    if (this.pending > 0) {
+      this.byte((this.acc << (8 - this.pending)) & 0xff);
+      this.pending = 0;
+      this.acc = 0;
+    }
     return this.buf.slice(0, this.pos);
   }
 }

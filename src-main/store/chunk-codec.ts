@@ -35,12 +35,21 @@ const u32 = new Uint32Array(f64.buffer);
 /** Index of the high and low word of a float64 in `u32` (platform byte order). */
 const [HI, LO] = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? [1, 0] : [0, 1];
 
-/** Writes a series of integers (|x| < 2^51) as first value, then deltas or deltas of deltas, whichever is shorter. */
-function writeIntegers(w: BitWriter, xs: ArrayLike<number>, n: number, base: number): void {
-  w.uint(zigzag(xs[0]!), 53);
-  if (n === 1) return;
-  const dHist = lengthHistogram();
-  const ddHist = lengthHistogram();
+/** How a series of integers is best written: deltas or deltas of deltas, its bucket widths, and the bits it takes. */
+interface IntegerPlan {
+  dod: boolean;
+  widths: Uint8Array;
+  bits: number;
+}
+
+const dHist = lengthHistogram();
+const ddHist = lengthHistogram();
+
+/** Plans a series of integers (|x| < 2^51): first value, then deltas (minus `base`) or deltas of deltas, whichever is shorter. */
+function planIntegers(xs: ArrayLike<number>, n: number, base: number): IntegerPlan {
+  if (n === 1) return { dod: false, widths: new Uint8Array(0), bits: 53 };
+  dHist.fill(0);
+  ddHist.fill(0);
   let prev = xs[1]! - xs[0]!;
   dHist[bitLength(zigzag(prev - base))]!++;
   ddHist[bitLength(zigzag(prev))]!++;
@@ -53,16 +62,22 @@ function writeIntegers(w: BitWriter, xs: ArrayLike<number>, n: number, base: num
   const byDelta = chooseWidths(dHist);
   const byDod = chooseWidths(ddHist);
   const dod = byDod.bits < byDelta.bits;
-  w.bit(dod);
-  writeWidths(w, dod ? byDod.widths : byDelta.widths);
-  if (!dod) {
-    for (let i = 1; i < n; i++) w.bucket(zigzag(xs[i]! - xs[i - 1]! - base), byDelta.widths);
+  return { dod, widths: dod ? byDod.widths : byDelta.widths, bits: 53 + 1 + (dod ? byDod.bits : byDelta.bits) };
+}
+
+function writeIntegers(w: BitWriter, xs: ArrayLike<number>, n: number, base: number, plan: IntegerPlan): void {
+  w.uint(zigzag(xs[0]!), 53);
+  if (n === 1) return;
+  w.bit(plan.dod);
+  writeWidths(w, plan.widths);
+  if (!plan.dod) {
+    for (let i = 1; i < n; i++) w.bucket(zigzag(xs[i]! - xs[i - 1]! - base), plan.widths);
     return;
   }
-  prev = 0;
+  let prev = 0;
   for (let i = 1; i < n; i++) {
     const d = xs[i]! - xs[i - 1]!;
-    w.bucket(zigzag(d - prev), byDod.widths);
+    w.bucket(zigzag(d - prev), plan.widths);
     prev = d;
   }
 }
@@ -80,18 +95,24 @@ function readIntegers(r: BitReader, out: Float64Array, n: number, base: number):
   }
 }
 
-/** The median step of non-decreasing times, so a jittered schedule costs a few bits per step. */
+const MEDIAN_SAMPLE = 63;
+const medianScratch = new Float64Array(MEDIAN_SAMPLE);
+
+/** The median step of non-decreasing times (of up to 63 steps spread over the chunk), so a jittered schedule costs a few bits per step. */
 function medianDelta(t: ArrayLike<number>, n: number): number {
-  const d = new Float64Array(n - 1);
-  for (let i = 1; i < n; i++) d[i - 1] = t[i]! - t[i - 1]!;
-  d.sort();
-  return d[(d.length - 1) >> 1]!;
+  const m = Math.min(MEDIAN_SAMPLE, n - 1);
+  for (let k = 0; k < m; k++) {
+    const i = 1 + Math.floor((k * (n - 1)) / m);
+    medianScratch[k] = t[i]! - t[i - 1]!;
+  }
+  const d = medianScratch.subarray(0, m).sort();
+  return d[(m - 1) >> 1]!;
 }
 
 function writeTimes(w: BitWriter, t: ArrayLike<number>, n: number): void {
   const base = n > 2 ? medianDelta(t, n) : 0;
   w.uint(base, 51);
-  writeIntegers(w, t, n, base);
+  writeIntegers(w, t, n, base, planIntegers(t, n, base));
 }
 
 function readTimes(r: BitReader, n: number): Float64Array {
@@ -295,6 +316,9 @@ function xorBits(v: ArrayLike<number>, n: number): number {
   return bits;
 }
 
+/** Below this many bits per value a decimal column is kept without comparing it with XOR floats. */
+const CLEARLY_DECIMAL_BITS = 8;
+
 /** Writes a column of float64 values, as decimals or XOR floats, whichever is shorter. */
 export function writeValues(w: BitWriter, v: ArrayLike<number>, n: number): void {
   let best: { variant: number; e: number; ks: Float64Array; patched: number[] } | null = null;
@@ -304,14 +328,13 @@ export function writeValues(w: BitWriter, v: ArrayLike<number>, n: number): void
     if (!best || d.patched.length < best.patched.length) best = { variant, e, ...d };
     if (d.patched.length === 0) break;
   }
-  const xor = xorBits(v, n);
   // A decimal column is worth it unless most values need patching; then compare sizes exactly.
   if (best && best.patched.length <= n / 2) {
-    const trial = new BitWriter(n * 2 + 64);
-    writeDecimals(trial, v, n, best);
-    if (trial.length <= xor) {
+    const plan = planIntegers(best.ks, n, 0);
+    const bits = 2 + 4 + plan.bits + bitLength(n) + best.patched.length * (bitLength(n) + 64);
+    if (bits <= CLEARLY_DECIMAL_BITS * n || bits <= xorBits(v, n)) {
       w.bits(best.variant, 2);
-      writeDecimals(w, v, n, best);
+      writeDecimals(w, v, n, best, plan);
       return;
     }
   }
@@ -319,9 +342,15 @@ export function writeValues(w: BitWriter, v: ArrayLike<number>, n: number): void
   writeXor(w, v, n);
 }
 
-function writeDecimals(w: BitWriter, v: ArrayLike<number>, n: number, d: { e: number; ks: Float64Array; patched: number[] }): void {
+function writeDecimals(
+  w: BitWriter,
+  v: ArrayLike<number>,
+  n: number,
+  d: { e: number; ks: Float64Array; patched: number[] },
+  plan: IntegerPlan,
+): void {
   w.bits(d.e, 4);
-  writeIntegers(w, d.ks, n, 0);
+  writeIntegers(w, d.ks, n, 0, plan);
   w.uint(d.patched.length, bitLength(n));
   let at = -1;
   for (const i of d.patched) {

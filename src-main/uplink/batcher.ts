@@ -78,10 +78,10 @@ export class Batcher {
   private readonly plans = new Map<string, MachinePlan>();
   /** machine → class → point → its samples since the last flush. */
   private readonly open = new Map<string, Record<OutgoingClass, Map<string, Series>>>();
-  /** Last sample time taken per machine/point (a snapshot repeats values between polls). */
-  private readonly lastTs = new Map<string, number>();
+  /** Last sample time taken per machine/point (a snapshot repeats values between polls); keyed by the plan's own object, no string per sample. */
+  private readonly lastTs = new Map<PointPlan, number>();
   /** Points whose last sample was a null (not good): one null per outage, not one per poll. */
-  private readonly lastNull = new Set<string>();
+  private readonly lastNull = new Set<PointPlan>();
 
   constructor(plans: readonly MachinePlan[]) {
     for (const p of plans) {
@@ -100,15 +100,15 @@ export class Batcher {
     const plan = this.plans.get(snap.id);
     const open = this.open.get(snap.id);
     if (!plan || !open) return;
-    this.take(plan.id, plan.sealed, snap, open.sealed);
-    this.take(plan.id, plan.plain, snap, open.plain);
+    this.take(plan.sealed, snap, open.sealed);
+    this.take(plan.plain, snap, open.plain);
   }
 
-  private take(machineId: string, points: readonly PointPlan[], snap: MachineSample, into: Map<string, Series>): void {
+  private take(points: readonly PointPlan[], snap: MachineSample, into: Map<string, Series>): void {
     for (const p of points) {
       const v = snap.values[p.id];
       if (!v) continue;
-      const key = `${machineId}\0${p.id}`;
+      const key = p;
       let t: number;
       if (v.quality === 'good') {
         t = Math.trunc(v.ts);
