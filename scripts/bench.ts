@@ -3,7 +3,12 @@
  * raw modbus-serial read loop over the same device agents and the same read blocks; then shared
  * lines with dead units (see line-bench.ts): one RTU line at 115200 baud over a socat pty pair,
  * and a Modbus TCP gateway, each with 8 units, and a gateway with 3 silent units of 10; a noisy
- * RTU line (noise-bench.ts).
+ * RTU line (noise-bench.ts); then the plant scale (plant-bench.ts: N devices × 250 registers
+ * every 50 ms, `serve --config` against a plain loop, both in processes of their own), the
+ * history store's bytes per sample, and the uplink.
+ *
+ * BENCH_SECONDS (5) per phase of the first parts; BENCH_PLANT_DEVICES (10) and BENCH_PLANT_SECONDS
+ * (30) for the plant scale; BENCH_ONLY=plant runs only the plant scale and the store.
  * Agents run in child processes so that only the console side's CPU is measured here.
  * Prints figures; asserts nothing (targets live here, not in timed tests).
  */
@@ -20,6 +25,7 @@ import { runUplinkBench } from '../src-main/uplink/bench';
 import { runLineBenches } from './line-bench';
 import { runNoiseBench } from './noise-bench';
 import { formatStoreBench, runStoreBench } from '../src-main/store/bench';
+import { runPlantBench } from './plant-bench';
 
 const MODELS = ['im250', 'hp200', 'pk60', 'im250'] as const;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -121,8 +127,11 @@ async function consoleLoop(devices: ResolvedDevice[], seconds: number): Promise<
   const core = new PlantCore({ config, log: silentLogger });
   let points = 0;
   let counting = false;
-  core.onMachine((s) => {
-    if (counting && s.link.state === 'online') points += Object.keys(s.values).length;
+  // Every poll (machine events to the UI go out at 10 Hz at most).
+  const online = new Set<string>();
+  core.onMachine((s) => void (s.link.state === 'online' ? online.add(s.id) : online.delete(s.id)));
+  core.onPoll((p) => {
+    if (counting && online.has(p.id)) points += Object.keys(p.values).length;
   });
   core.start();
   // Let connections come up before measuring.
@@ -137,7 +146,17 @@ async function consoleLoop(devices: ResolvedDevice[], seconds: number): Promise<
   return { points, cpuS: (cpu.user + cpu.system) / 1e6, heapMB };
 }
 
+async function plantScale(): Promise<void> {
+  await runPlantBench({
+    devices: Number(process.env.BENCH_PLANT_DEVICES ?? 10),
+    seconds: Number(process.env.BENCH_PLANT_SECONDS ?? 30),
+    warmupS: 10,
+  });
+  console.log(formatStoreBench(runStoreBench()));
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY === 'plant') return plantScale();
   const agents: ChildProcess[] = [];
   try {
     const devices: ResolvedDevice[] = [];
@@ -164,7 +183,7 @@ async function main(): Promise<void> {
   }
   await runLineBenches(SECONDS);
   await runNoiseBench(SECONDS);
-  console.log(formatStoreBench(runStoreBench()));
+  await plantScale();
   // BENCH_UPLINK_OUTAGE_S shortens the simulated outage (default 1 h: about 5 minutes of bench).
   await runUplinkBench({ seconds: Math.max(5, SECONDS * 2), outageSeconds: Number(process.env.BENCH_UPLINK_OUTAGE_S ?? 3600) });
 }

@@ -1,129 +1,177 @@
 /**
- * Insert rate of the SQL history on an encrypted database, for `npm run bench`: simulated
- * seconds of machines × points at 1 Hz, flushed as the store's timer does (every 30 s).
+ * The history store for `npm run bench`, in simulated time (so hours of history take seconds):
+ * bytes on disk per sample once compacted, with every value changing (the plant bench's signals
+ * at 20 Hz, and 50 machines × 200 points at 1 Hz: days of raw history per GB at 10 000 samples/s),
+ * and with a 0.5 % deadband on a slow signal; the write rate and CPU of the in-process writer.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../core/log';
-import { createSqlHistory } from './history-sql';
-import { openEncryptedDatabase, type Durability } from './open';
+import { createSqlHistory, type SqlHistoryStore } from './history-sql';
+import { openEncryptedDatabase } from './open';
 import { migrate } from './schema';
 import { sodium, wipe } from './sodium';
 
-/** What the bench simulates. */
-export interface StoreBenchOptions {
-  machines?: number;
-  points?: number;
-  seconds?: number;
-  durability?: Durability;
-  /** Simulated seconds between flushes (the store's flushIntervalMs / 1000; default 30, as the store). */
-  flushEverySeconds?: number;
-}
-
-/** Figures of one run. */
-export interface StoreBenchResult {
-  machines: number;
-  points: number;
-  seconds: number;
-  samples: number;
-  durability: Durability;
-  /** Samples per second of wall time, appends and flushes included. */
-  samplesPerSecond: number;
-  flushEverySeconds: number;
-  /** Bytes this process wrote (to the WAL and the database) per simulated second; null off Linux. */
-  writtenBytesPerSimulatedSecond: number | null;
-  /** CPU seconds per simulated second (1 Hz × machines × points). */
-  cpuPerSimulatedSecond: number;
+/** One simulated run. */
+export interface StoreRun {
+  name: string;
+  series: number;
+  /** Samples offered (polled) and recorded (kept, after recording by exception). */
+  offered: number;
+  recorded: number;
+  /** Bytes the database grew by, per recorded and per offered sample, after compaction. */
   bytesPerSample: number;
-  /** One 1 h query of one point, downsampled to 1000 points. */
-  queryMs: number;
+  bytesPerOfferedSample: number;
+  /** Samples per second of wall time (appends, sealing, writing, compaction) and CPU per million. */
+  samplesPerSecond: number;
+  cpuPerMillionSamples: number;
 }
 
-/** Bytes written by this process so far (Linux /proc/self/io: what reached the block layer or the page cache). */
-function writtenBytes(): number | null {
-  try {
-    const m = /^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
+/** A series' value at sample i: a polled signal (what the store is given). */
+type Signal = (series: number, i: number) => number;
 
-/** Runs the insert bench in a temporary data dir (removed afterwards). */
-export function runStoreBench(opts: StoreBenchOptions = {}): StoreBenchResult {
-  const machines = opts.machines ?? 50;
-  const points = opts.points ?? 200;
-  const seconds = opts.seconds ?? 60;
-  const durability = opts.durability ?? 'FULL';
-  const flushEvery = Math.max(1, Math.round(opts.flushEverySeconds ?? 30));
+const T0 = Date.UTC(2026, 0, 12, 6);
+
+/** Runs `seconds` of simulated polling of `series` series every `stepMs` (a few ms of jitter) into a fresh store. */
+function simulate(opts: {
+  name: string;
+  series: number;
+  stepMs: number;
+  seconds: number;
+  signal: Signal;
+  rule?: { deadband: number; maxIntervalMs: number };
+}): StoreRun {
   const dir = mkdtempSync(join(tmpdir(), 'pc-store-bench-'));
   const key = Buffer.alloc(32);
   sodium.randombytes_buf(key);
-  const db = openEncryptedDatabase(join(dir, 'plant.db'), key, durability);
+  const db = openEncryptedDatabase(join(dir, 'plant.db'), key, 'NORMAL');
   wipe(key);
+  let now = T0;
+  let history: SqlHistoryStore | null = null;
   try {
     migrate(db);
-    const history = createSqlHistory(db, {
+    history = createSqlHistory(db, {
       log: silentLogger,
+      clock: { now: () => now },
       flushIntervalMs: 0,
       maintenanceIntervalMs: 0,
       retentionDays: 365,
-      diskBudgetBytes: 1e12,
+      diskBudgetBytes: 1e13,
     });
-    const t0 = Date.UTC(2026, 0, 12, 6);
-    const pointIds = Array.from({ length: points }, (_, p) => `p${p}`);
-    const machineIds = Array.from({ length: machines }, (_, m) => `m${m}`);
-    // The first append of a series looks it up once; keep that out of the steady-state figure.
-    for (const m of machineIds) for (const p of pointIds) history.append(m, p, t0 - 1000, 0);
-    history.flush();
-    const io0 = writtenBytes();
+    const h = history;
+    const writers = Array.from({ length: opts.series }, (_, s) => h.series('bench', `s${s}`, opts.rule));
+    const used0 = h.usedBytes();
+    const steps = Math.round((opts.seconds * 1000) / opts.stepMs);
+    const flushEvery = Math.round(10_000 / opts.stepMs);
+    let jitter = 7;
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
-    for (let s = 0; s < seconds; s++) {
-      const t = t0 + s * 1000;
-      for (const m of machineIds) for (let p = 0; p < points; p++) history.append(m, pointIds[p]!, t, Math.sin(s / 30 + p));
-      if ((s + 1) % flushEvery === 0) history.flush();
+    for (let i = 0; i < steps; i++) {
+      // A poll ends a few ms after its slot.
+      jitter = (jitter * 1103515245 + 12345) & 0x7fffffff;
+      const t = T0 + i * opts.stepMs + 2 + (jitter % 7);
+      for (let s = 0; s < opts.series; s++) writers[s]!.append(t, opts.signal(s, i));
+      if ((i + 1) % flushEvery === 0) {
+        now = t;
+        h.flush();
+      }
     }
-    history.flush();
+    // Every block settled: compacted and rolled up, as the store is in its steady state.
+    now = T0 + opts.seconds * 1000 + 3_600_000;
+    h.flush();
+    h.maintain();
     const wallS = (performance.now() - wall0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    const io1 = writtenBytes();
-    const samples = seconds * machines * points;
-    const q0 = performance.now();
-    history.query('m0', 'p0', t0, t0 + 3_600_000, 1000);
-    const queryMs = performance.now() - q0;
-    history.close();
-    db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').all();
-    const bytes = statSync(join(dir, 'plant.db')).size;
+    const recorded = h.stats().samplesWritten;
+    const offered = steps * opts.series;
+    const bytes = h.usedBytes() - used0;
     return {
-      machines,
-      points,
-      seconds,
-      samples,
-      durability,
-      samplesPerSecond: samples / wallS,
-      flushEverySeconds: flushEvery,
-      cpuPerSimulatedSecond: (cpu.user + cpu.system) / 1e6 / seconds,
-      writtenBytesPerSimulatedSecond: io0 === null || io1 === null ? null : (io1 - io0) / seconds,
-      bytesPerSample: bytes / (samples + machines * points),
-      queryMs,
+      name: opts.name,
+      series: opts.series,
+      offered,
+      recorded,
+      bytesPerSample: bytes / recorded,
+      bytesPerOfferedSample: bytes / offered,
+      samplesPerSecond: offered / wallS,
+      cpuPerMillionSamples: ((cpu.user + cpu.system) / 1e6 / offered) * 1e6,
     };
   } finally {
+    history?.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** One line for the bench output. */
-export function formatStoreBench(r: StoreBenchResult): string {
-  return (
-    `store (encrypted libsql, WAL, synchronous=${r.durability}): ${r.machines}×${r.points} points at 1 Hz for ${r.seconds} s → ` +
-    `${r.samplesPerSecond.toFixed(0)} samples/s, ${(r.cpuPerSimulatedSecond * 100).toFixed(1)}% of a core at 1 Hz, ` +
-    `${r.bytesPerSample.toFixed(1)} bytes/sample, ` +
-    (r.writtenBytesPerSimulatedSecond === null
-      ? ''
-      : `${(r.writtenBytesPerSimulatedSecond / 1024 / 1024).toFixed(2)} MiB written per second, `) +
-    `flush every ${r.flushEverySeconds} s, 1 h query ${r.queryMs.toFixed(1)} ms`
+/** ±3 counts of noise, the same sequence every run. */
+function noiseSource(): () => number {
+  let x = 0x2545f491;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return ((x >>> 0) % 7) - 3;
+  };
+}
+
+/** The plant bench's registers (scripts/plant-sim.ts): levels wandering by a sine and noise, every tenth a counter. */
+function plantSignal(stepMs: number): Signal {
+  const noise = noiseSource();
+  return (s, i) => {
+    const t = i * stepMs;
+    if (s % 10 === 9) return Math.floor(t / 50 + s) & 0xffff;
+    const level = 1000 + ((s * 37) % 4000);
+    const period = 20_000 + ((s * 7919) % 40_000);
+    return (level + Math.round(200 * Math.sin((2 * Math.PI * t) / period + s)) + noise()) & 0xffff;
+  };
+}
+
+/** The runs of the bench. */
+export function runStoreBench(): StoreRun[] {
+  return [
+    simulate({
+      name: 'every value changing, 20 Hz (plant bench signals)',
+      series: 100,
+      stepMs: 50,
+      seconds: 1200,
+      signal: plantSignal(50),
+    }),
+    simulate({ name: 'every value changing, 1 Hz (50 × 200 plant)', series: 400, stepMs: 1000, seconds: 7200, signal: plantSignal(1000) }),
+    (() => {
+      // A slow temperature (0–400 °C span, half-hour swings) with 0.1 °C of noise, deadband 0.5 % of span.
+      const noise = noiseSource();
+      const signal: Signal = (s, i) => Math.round((200 + 50 * Math.sin((2 * Math.PI * i) / 1800 + s) + noise() / 30) * 10) / 10;
+      return simulate({
+        name: 'slow signal, 1 Hz, deadband 0.5 % of span',
+        series: 200,
+        stepMs: 1000,
+        seconds: 7200,
+        signal,
+        rule: { deadband: 0.005 * 400, maxIntervalMs: 600_000 },
+      });
+    })(),
+  ];
+}
+
+/** Raw history per GB at a rate of samples per second, in days. */
+export function daysPerGb(bytesPerSample: number, samplesPerSecond = 10_000): number {
+  return 1e9 / (bytesPerSample * samplesPerSecond * 86_400);
+}
+
+/** Lines for the bench output. */
+export function formatStoreBench(runs: StoreRun[]): string {
+  const lines = runs.map(
+    (r) =>
+      `  ${r.name.padEnd(52)} ${r.bytesPerSample.toFixed(2).padStart(5)} bytes/recorded sample, ` +
+      `${r.bytesPerOfferedSample.toFixed(3).padStart(6)} bytes/polled sample (${((r.recorded / r.offered) * 100).toFixed(1)} % recorded), ` +
+      `${(r.samplesPerSecond / 1000).toFixed(0)} k samples/s, ${r.cpuPerMillionSamples.toFixed(2)} CPU-s/M`,
   );
+  const plant = runs[1];
+  const days = plant ? daysPerGb(plant.bytesPerSample) : NaN;
+  return [
+    'history store (encrypted libsql, compressed chunks, in process, simulated time; bytes after compaction into 10-minute blocks):',
+    ...lines,
+    `  raw history per GB at 10 000 samples/s (50 × 200 at 1 Hz, every value changing): ${days.toFixed(2)} days ` +
+      `(${(days * 24).toFixed(1)} h); ${(plant ? (plant.bytesPerSample * 10_000 * 86_400) / 1e9 : NaN).toFixed(2)} GB a day`,
+  ].join('\n');
 }

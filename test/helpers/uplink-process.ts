@@ -29,6 +29,8 @@ export interface RunnerStatus {
   lastSeq: number;
   lastAckSeq: number | null;
   depth: number;
+  /** The history store: samples written, held in memory, lost; where its writer runs. */
+  history: { written: number; buffered: number; dropped: number; writer: 'worker' | 'in-process' };
 }
 
 /** A started runner: its last status line and its output, for failure messages. */

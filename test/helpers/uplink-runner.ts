@@ -17,8 +17,12 @@ if (!configPath || !dataDir) {
 const plant = await startPlant({ configPath, dataDir, log: consoleLogger('warn') });
 const report = (): void => {
   const s = plant.uplink?.status();
+  const h = plant.store.history.stats();
+  const history = { written: h.samplesWritten, buffered: h.buffered, dropped: h.samplesDropped, writer: h.writer };
   if (s)
-    process.stdout.write(JSON.stringify({ state: s.state, lastSeq: s.lastSeq, lastAckSeq: s.lastAckSeq, depth: s.outbox.depth }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ state: s.state, lastSeq: s.lastSeq, lastAckSeq: s.lastAckSeq, depth: s.outbox.depth, history }) + '\n',
+    );
 };
 const timer = setInterval(report, 200);
 process.stdout.write('ready\n');
