@@ -209,29 +209,83 @@ export interface KpiTracker {
   size(): { segments: number; deltas: number };
 }
 
-interface Delta {
-  ts: number;
-  n: number;
+/**
+ * Counter deltas in time order as running totals in typed arrays: a window's production is two
+ * binary searches, not a walk over every delta (a counter that moves every 50 ms books 72 000 an
+ * hour, and every snapshot asks for the shift and the rolling window), and no object per delta.
+ */
+class DeltaLog {
+  private ts = new Float64Array(64);
+  private cum = new Float64Array(64);
+  private start = 0;
+  private end = 0;
+  /** Production booked before `start` (pruned). */
+  private base = 0;
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  lastTs(): number | undefined {
+    return this.end > this.start ? this.ts[this.end - 1] : undefined;
+  }
+
+  push(ts: number, n: number): void {
+    if (this.end === this.ts.length) this.compact();
+    const before = this.end > this.start ? this.cum[this.end - 1]! : this.base;
+    this.ts[this.end] = ts;
+    this.cum[this.end] = before + n;
+    this.end++;
+  }
+
+  /** Room at the end: drop what was pruned, or grow. */
+  private compact(): void {
+    const live = this.end - this.start;
+    const size = live * 2 > this.ts.length ? this.ts.length * 2 : this.ts.length;
+    const ts = new Float64Array(size);
+    const cum = new Float64Array(size);
+    ts.set(this.ts.subarray(this.start, this.end));
+    cum.set(this.cum.subarray(this.start, this.end));
+    this.ts = ts;
+    this.cum = cum;
+    this.start = 0;
+    this.end = live;
+  }
+
+  /** Running total up to and including the last delta booked at or before `t`. */
+  private totalAt(t: number): number {
+    let lo = this.start;
+    let hi = this.end;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ts[mid]! <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > this.start ? this.cum[lo - 1]! : this.base;
+  }
+
+  /** Production booked in (from, to]. */
+  sumBetween(from: number, to: number): number {
+    if (!(to > from)) return 0;
+    return this.totalAt(to) - this.totalAt(from);
+  }
+
+  /** Forgets deltas booked before `beforeMs`. */
+  prune(beforeMs: number): void {
+    while (this.start < this.end && this.ts[this.start]! < beforeMs) {
+      this.base = this.cum[this.start]!;
+      this.start++;
+    }
+  }
 }
 
 /** A per-machine KPI tracker: state segments plus counter deltas, bounded by `prune`. */
 export function createKpiTracker(opts: { idealCycleTimeS: number; goodSpec: CounterSpec; scrapSpec: CounterSpec }): KpiTracker {
   const segments: StateSegment[] = [];
-  const deltas: Record<CounterKind, Delta[]> = { good: [], scrap: [] };
+  const deltas: Record<CounterKind, DeltaLog> = { good: new DeltaLog(), scrap: new DeltaLog() };
   const last: Record<CounterKind, number | null> = { good: null, scrap: null };
   const lastTs: Record<CounterKind, number> = { good: 0, scrap: 0 };
   const specs: Record<CounterKind, CounterSpec> = { good: opts.goodSpec, scrap: opts.scrapSpec };
-
-  const sumBetween = (list: readonly Delta[], from: number, to: number): number => {
-    let sum = 0;
-    // Newest last: walk back from the end, most queries are about the recent past.
-    for (let i = list.length - 1; i >= 0; i--) {
-      const d = list[i];
-      if (!d || d.ts <= from) break;
-      if (d.ts <= to) sum += d.n;
-    }
-    return sum;
-  };
 
   return {
     setState(state, ts) {
@@ -252,17 +306,17 @@ export function createKpiTracker(opts: { idealCycleTimeS: number; goodSpec: Coun
       const n = counterDelta(prev, value, specs[kind], plausibleReset(ts - prevTs, opts.idealCycleTimeS));
       if (n <= 0) return;
       const list = deltas[kind];
-      const tail = list[list.length - 1];
-      // Out-of-order readings would break the backwards walk in sumBetween: book them at the tail.
-      list.push({ ts: tail ? Math.max(ts, tail.ts) : ts, n });
+      const tail = list.lastTs();
+      // Out-of-order readings would break the running totals' order: book them at the tail.
+      list.push(tail === undefined ? ts : Math.max(ts, tail), n);
     },
     kpis(from, to) {
       return computeKpis({
         from,
         to,
         durations: stateDurations(segments, from, to),
-        good: sumBetween(deltas.good, from, to),
-        scrap: sumBetween(deltas.scrap, from, to),
+        good: deltas.good.sumBetween(from, to),
+        scrap: deltas.scrap.sumBetween(from, to),
         idealCycleTimeS: opts.idealCycleTimeS,
       });
     },
@@ -270,12 +324,8 @@ export function createKpiTracker(opts: { idealCycleTimeS: number; goodSpec: Coun
       let drop = 0;
       while (drop < segments.length - 1 && (segments[drop]?.end ?? Infinity) < beforeMs) drop++;
       if (drop > 0) segments.splice(0, drop);
-      for (const kind of ['good', 'scrap'] as const) {
-        const list = deltas[kind];
-        let k = 0;
-        while (k < list.length && (list[k]?.ts ?? Infinity) < beforeMs) k++;
-        if (k > 0) list.splice(0, k);
-      }
+      deltas.good.prune(beforeMs);
+      deltas.scrap.prune(beforeMs);
     },
     size() {
       return { segments: segments.length, deltas: deltas.good.length + deltas.scrap.length };

@@ -278,6 +278,39 @@ describe('KPI tracker', () => {
     expect(k.goodCount).toBe(1_500);
   });
 
+  it('counts production in any window as a plain sum would, through growth and pruning', () => {
+    const t = createKpiTracker({ idealCycleTimeS: 0.05, goodSpec: u32, scrapSpec: u32 });
+    t.setState('running', T0);
+    // A counter moving by 1–3 every 50 ms, sometimes twice at the same ts, pruned every 10 s.
+    const booked: { ts: number; n: number }[] = [];
+    let good = 0;
+    let pruned = -Infinity;
+    for (let i = 0; i < 20_000; i++) {
+      const ts = T0 + Math.floor(i / 2) * 50;
+      const n = (i % 3) + 1;
+      good += n;
+      t.observe('good', ts, good);
+      booked.push({ ts, n });
+      if (i % 400 === 399) {
+        pruned = ts - 30_000;
+        t.prune(pruned);
+      }
+    }
+    const plain = (from: number, to: number): number => booked.reduce((a, d) => a + (d.ts > from && d.ts <= to ? d.n : 0), 0);
+    const end = booked[booked.length - 1]!.ts;
+    for (const [from, to] of [
+      [pruned, end],
+      [pruned + 25, end - 25],
+      [end - 1000, end],
+      [end - 50, end - 50],
+      [end, end + 1000],
+      [end - 7_777, end - 3_333],
+    ] as const)
+      expect(t.kpis(from, to).goodCount).toBe(plain(from, to));
+    // Bounded by the pruning, not by what was ever booked.
+    expect(t.size().deltas).toBeLessThanOrEqual(30_000 / 25 + 400);
+  });
+
   it('does not open a new segment for the same state', () => {
     const t = createKpiTracker({ idealCycleTimeS: 1, goodSpec: null, scrapSpec: null });
     t.setState('running', T0);
