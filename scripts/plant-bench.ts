@@ -8,7 +8,7 @@
  * their own counters (the console's /healthz), CPU from /proc. Prints figures; asserts nothing.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,22 @@ function cpuSeconds(pid: number, tid?: number): number {
   const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** CPU seconds per thread of a process, by thread name (the main thread is named after the process). */
+function threadSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLK_TCK);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
 }
 
 const CLK_TCK = (() => {
@@ -91,6 +107,13 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
   });
 }
 
+/** CPU-s per million points by thread name, between two readings. */
+function perMillion(before: Map<string, number>, after: Map<string, number>, points: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, s] of after) out.set(name, ((s - (before.get(name) ?? 0)) / points) * 1e6);
+  return out;
+}
+
 /** What one side achieved over the measured window. */
 export interface SideResult {
   pointsPerSecond: number;
@@ -100,6 +123,8 @@ export interface SideResult {
   overruns: number;
   /** CPU of the main (polling) thread alone, per million points; null for the plain loop (one thread). */
   mainThreadCpuPerMillionPoints: number | null;
+  /** CPU-s per million points by thread name (main, the history writer, V8's helpers, libuv's pool). */
+  threads: Map<string, number>;
 }
 
 /** The plain modbus-serial loop over the simulated devices. */
@@ -118,11 +143,14 @@ async function plainLoop(ports: number[], warmupS: number, seconds: number): Pro
     await sleep(warmupS * 1000);
     loop.child.stdin!.write('reset\n');
     const cpu0 = cpuSeconds(loop.child.pid!);
+    const threads0 = threadSeconds(loop.child.pid!);
     await sleep(seconds * 1000);
     loop.child.stdin!.write('report\n');
     const r = (await loop.next()) as { points: number; overruns: number; lateness: { p99Ms: number } };
     const cpu = cpuSeconds(loop.child.pid!) - cpu0;
+    const threads = perMillion(threads0, threadSeconds(loop.child.pid!), r.points);
     return {
+      threads,
       pointsPerSecond: r.points / seconds,
       cpuPerMillionPoints: (cpu / r.points) * 1e6,
       p99LatenessMs: r.lateness.p99Ms,
@@ -259,17 +287,20 @@ async function consoleRun(
     const h0 = (await health())!;
     const cpu0 = cpuSeconds(pid);
     const main0 = cpuSeconds(pid, pid);
+    const threads0 = threadSeconds(pid);
     await sleep(seconds * 1000);
     const h1 = (await health())!;
     const cpu = cpuSeconds(pid) - cpu0;
     const mainCpu = cpuSeconds(pid, pid) - main0;
     const points = (polls(h1) - polls(h0)) * REGISTERS;
+    const threads = perMillion(threads0, threadSeconds(pid), points);
     const written = (h1.history?.samplesWritten ?? 0) - (h0.history?.samplesWritten ?? 0);
     const used = (h1.history?.usedBytes ?? 0) - (h0.history?.usedBytes ?? 0);
     return {
       pointsPerSecond: points / seconds,
       cpuPerMillionPoints: (cpu / points) * 1e6,
       mainThreadCpuPerMillionPoints: (mainCpu / points) * 1e6,
+      threads,
       p99LatenessMs: Math.max(...h1.machines.map((m) => m.link.lateness?.p99Ms ?? 0)),
       overruns: overruns(h1) - overruns(h0),
       bytesPerSampleFresh: written > 0 && used > 0 ? used / written : null,
@@ -317,6 +348,13 @@ export async function runPlantBench(opts: {
         `(target ≤ 2×); main thread alone ${con.mainThreadCpuPerMillionPoints?.toFixed(2)} CPU-s/M points; ` +
         `schedule held ${((con.pointsPerSecond / asked) * 100).toFixed(1)} % (target ≥ 98 %); p99 lateness target < 10 ms`,
     );
+    const threads = (r: SideResult): string =>
+      [...r.threads]
+        .filter(([, v]) => v >= 0.05)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ');
+    print(`CPU-s per million points by thread: plain loop ${threads(plain)}; console ${threads(con)}`);
     const h = con.history;
     if (h)
       print(
