@@ -150,8 +150,8 @@ export function workerWriter(opts: {
   worker.on('exit', (code) => {
     if (!closing) died(new Error(`the history writer thread exited (code ${code})`));
   });
-  const post = (m: WorkerRequest): void => {
-    if (!dead) worker.postMessage(m);
+  const post = (m: WorkerRequest, transfer: ArrayBuffer[] = []): void => {
+    if (!dead) worker.postMessage(m, transfer);
   };
   const barrier = (type: 'sync' | 'close'): void => {
     if (dead) return;
@@ -173,7 +173,8 @@ export function workerWriter(opts: {
   };
   return {
     mode: 'worker',
-    submit: (batch) => post({ type: 'submit', batch }),
+    // The batch's samples are moved, not copied: takeBatch packs them for this message alone.
+    submit: (batch) => post({ type: 'submit', batch }, [batch.t.buffer as ArrayBuffer, batch.v.buffer as ArrayBuffer]),
     upkeep: (now, olderThan, rollupsBefore) => post({ type: 'upkeep', now, olderThan, rollupsBefore }),
     compact: (now) => post({ type: 'compact', now }),
     sync: () => barrier('sync'),
