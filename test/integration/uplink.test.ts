@@ -299,6 +299,44 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'uplink against mos
     }
   }, 60_000);
 
+  it("records each interval's batches a machine at a time, with the event loop free in between", async () => {
+    const config = plantConfig('plant-a-turns', uplinkSection(A));
+    const store = await openStore('plant-a-turns');
+    register(A, store);
+    const core = new PlantCore({ config, log: silentLogger, history: store.history });
+    const uplink = new UplinkService({
+      config: config.uplink!,
+      configDir: dir,
+      devices: config.devices,
+      core,
+      store,
+      env: { UPLINK_TEST_PASSWORD: A.user.password },
+      log: silentLogger,
+    });
+    try {
+      core.start();
+      uplink.start();
+      // Two machines, sealed and plain each: 4 batches an interval, at most 2 (one machine) per turn.
+      const steps: number[] = [];
+      let last = uplink.status().lastSeq;
+      await new Promise<void>((resolve) => {
+        const turn = (): void => {
+          const seq = uplink.status().lastSeq;
+          if (seq > last) steps.push(seq - last);
+          last = seq;
+          if (last >= 12) resolve();
+          else setImmediate(turn);
+        };
+        setImmediate(turn);
+      });
+      expect(Math.max(...steps)).toBeLessThanOrEqual(2);
+    } finally {
+      await core.stop();
+      await uplink.stop();
+      store.close();
+    }
+  });
+
   it('a console killed with SIGKILL mid-stream and restarted loses nothing; redeliveries are detected by sequence', async () => {
     const dataDir = join(dir, 'plant-b');
     const pre = await openPlantStore({ dataDir, demo: false, passphrase: PASS, env: {}, prompt: null, log: silentLogger });
