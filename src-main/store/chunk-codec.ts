@@ -124,7 +124,8 @@ function readTimes(r: BitReader, n: number): Float64Array {
 
 /** k for v in the decimal variant (v = k / 10^e or k × 10^−e), or NaN when v is not one (bit for bit). */
 function decimalOf(v: number, variant: number, e: number): number {
-  if (!Number.isFinite(v)) return NaN;
+  // −0 would come back as the integer 0, that is +0: it is patched in raw like NaN.
+  if (!Number.isFinite(v) || Object.is(v, -0)) return NaN;
   const k = Math.round(v * POW10[e]!);
   if (!(Math.abs(k) < MAX_ABS_DECIMAL)) return NaN;
   const back = variant === VALUES_DIV ? k / POW10[e]! : k * INV10[e]!;

@@ -68,6 +68,12 @@ describe('history chunk codec', () => {
       edge.map((x, i) => (i % 2 ? x : Math.PI * i)),
     );
     roundTrip(t, [...edge].reverse());
+    // −0 in a column of decimals (where it would become the integer 0), and alone.
+    roundTrip(
+      t.concat(t.map((x) => x + 60_000)),
+      Array.from({ length: 2 * t.length }, (_, i) => (i === 7 || i === 0 ? -0 : i % 10)),
+    );
+    roundTrip([T0], [-0]);
     // A NaN with another payload survives too.
     const f = new Float64Array(1);
     new BigUint64Array(f.buffer)[0] = 0x7ff8dead0000beefn;
