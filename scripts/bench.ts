@@ -8,7 +8,7 @@
  * history store's bytes per sample, and the uplink.
  *
  * BENCH_SECONDS (5) per phase of the first parts; BENCH_PLANT_DEVICES (10) and BENCH_PLANT_SECONDS
- * (30) for the plant scale; BENCH_ONLY=plant runs only the plant scale and the store.
+ * (30) for the plant scale; BENCH_ONLY=plant runs only the plant scale and the store, BENCH_ONLY=store the store.
  * Agents run in child processes so that only the console side's CPU is measured here.
  * Prints figures; asserts nothing (targets live here, not in timed tests).
  */
@@ -157,6 +157,7 @@ async function plantScale(): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'plant') return plantScale();
+  if (process.env.BENCH_ONLY === 'store') return void console.log(formatStoreBench(runStoreBench()));
   const agents: ChildProcess[] = [];
   try {
     const devices: ResolvedDevice[] = [];

@@ -45,7 +45,7 @@ export type TcpPollerOptions = PollerOptions;
 const LINK_ERRORS = new Set(['MODBUS_TIMEOUT', 'MODBUS_CONNECT', 'MODBUS_CLOSED', 'MODBUS_GATEWAY']);
 
 /** Lateness percentiles in Link cover the last one to two windows of this length. */
-const LATENESS_WINDOW_MS = 30_000;
+export const LATENESS_WINDOW_MS = 30_000;
 
 /** Distinct keys kept in Link.errorCounts; codes are a closed set, this only guards against bugs. */
 const MAX_ERROR_KEYS = 32;

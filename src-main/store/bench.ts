@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../core/log';
+import { DEFAULT_DISK_BUDGET_MB } from './history-layout';
 import { createSqlHistory, type SqlHistoryStore } from './history-sql';
 import { openEncryptedDatabase } from './open';
 import { migrate } from './schema';
@@ -26,6 +27,8 @@ export interface StoreRun {
   /** Samples per second of wall time (appends, sealing, writing, compaction) and CPU per million. */
   samplesPerSecond: number;
   cpuPerMillionSamples: number;
+  /** Of the bytes, those of one-minute rollups, per series and day of history (their share of the chunks' bytes). */
+  rollupBytesPerSeriesDay: number;
 }
 
 /** A series' value at sample i: a polled signal (what the store is given). */
@@ -86,6 +89,9 @@ function simulate(opts: {
     const recorded = h.stats().samplesWritten;
     const offered = steps * opts.series;
     const bytes = h.usedBytes() - used0;
+    const blobs = (table: string): number =>
+      Number((db.prepare(`SELECT coalesce(sum(length(data)), 0) FROM ${table}`).raw().get() as [number])[0]);
+    const rollupShare = blobs('history_rollups') / (blobs('history_rollups') + blobs('history_chunks'));
     return {
       name: opts.name,
       series: opts.series,
@@ -95,6 +101,7 @@ function simulate(opts: {
       bytesPerOfferedSample: bytes / offered,
       samplesPerSecond: offered / wallS,
       cpuPerMillionSamples: ((cpu.user + cpu.system) / 1e6 / offered) * 1e6,
+      rollupBytesPerSeriesDay: (bytes * rollupShare) / opts.series / (opts.seconds / 86_400),
     };
   } finally {
     history?.close();
@@ -168,10 +175,14 @@ export function formatStoreBench(runs: StoreRun[]): string {
   );
   const plant = runs[1];
   const days = plant ? daysPerGb(plant.bytesPerSample) : NaN;
+  const rawDay = plant ? (plant.bytesPerSample * 10_000 * 86_400) / 1e9 : NaN;
+  const rollupDay = plant ? (plant.rollupBytesPerSeriesDay * 10_000) / 1e9 : NaN;
   return [
     'history store (encrypted libsql, compressed chunks, in process, simulated time; bytes after compaction into 10-minute blocks):',
     ...lines,
     `  raw history per GB at 10 000 samples/s (50 × 200 at 1 Hz, every value changing): ${days.toFixed(2)} days ` +
-      `(${(days * 24).toFixed(1)} h); ${(plant ? (plant.bytesPerSample * 10_000 * 86_400) / 1e9 : NaN).toFixed(2)} GB a day`,
+      `(${(days * 24).toFixed(1)} h); ${rawDay.toFixed(2)} GB a day, of which ${rollupDay.toFixed(3)} GB one-minute rollups`,
+    `  that plant for the defaults (7 days raw, 90 days of rollups): ${(7 * rawDay + 83 * rollupDay).toFixed(1)} GB ` +
+      `(default disk budget ${((DEFAULT_DISK_BUDGET_MB * 1024 * 1024) / 1e9).toFixed(1)} GB)`,
   ].join('\n');
 }
