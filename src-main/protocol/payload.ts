@@ -68,6 +68,11 @@ export function schemaProblem(error: z.ZodError): string {
 export function checkOutgoingPoints(points: Points, from: number, to: number): void {
   const parsed = PointsSchema.safeParse(points);
   if (!parsed.success) throw new ConsoleError('PROTOCOL_INVALID', `Batch points are invalid: ${schemaProblem(parsed.error)}.`);
+  checkBatchRange(points, from, to);
+}
+
+/** Validates a batch's time range and that every sample lies in it, for points already checked against PointsSchema. */
+export function checkBatchRange(points: Points, from: number, to: number): void {
   if (!timeMs.safeParse(from).success || !timeMs.safeParse(to).success || from > to) {
     throw new ConsoleError('PROTOCOL_INVALID', `A batch's time range must be integer ms with 0 ≤ from ≤ to ≤ 2^53−1 (got ${from}, ${to}).`);
   }
