@@ -1,5 +1,5 @@
 /**
- * Migration 7: the row-per-sample history of schema 6 (`history`, `history_rollup`) becomes
+ * Migration 8: the row-per-sample history of schema 6 (`history`, `history_rollup`) becomes
  * compressed chunks, nothing lost. Raw samples become one chunk per series and 10-minute block,
  * marked fresh (level 0) so the writer compacts and rolls them up as it does new ones; the
  * one-minute rollups become one chunk per series and hour, keeping their means as they were.

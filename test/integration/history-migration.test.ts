@@ -1,4 +1,4 @@
-/** Migration 7: a store written by the row-per-sample history (schema 6, test/fixtures/store-v6) becomes chunks, nothing lost. */
+/** Migration 8: a store written by the row-per-sample history (schema 6, test/fixtures/store-v6) becomes chunks, nothing lost. */
 import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
