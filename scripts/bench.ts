@@ -13,7 +13,6 @@
  * Prints figures; asserts nothing (targets live here, not in timed tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import ModbusRTU from 'modbus-serial';
 import { loadProfile, packageRoot } from '../src-main/config/load';
@@ -25,21 +24,11 @@ import { runUplinkBench } from '../src-main/uplink/bench';
 import { runLineBenches } from './line-bench';
 import { runNoiseBench } from './noise-bench';
 import { formatStoreBench, runStoreBench } from '../src-main/store/bench';
+import { freePort } from './free-port';
 import { runPlantBench } from './plant-bench';
 
 const MODELS = ['im250', 'hp200', 'pk60', 'im250'] as const;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startAgentProcess(model: string, port: number, seed: number): Promise<ChildProcess> {
   const child = spawn(

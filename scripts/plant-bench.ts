@@ -9,7 +9,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +17,7 @@ import { LATENESS_WINDOW_MS } from '../src-main/modbus/poller';
 import { boxKeyPair, randomBytes, signingKeyPair } from '../src-main/protocol';
 import { makeProvisioning, writeProvisioning } from '../src-main/uplink/provisioning';
 import type { Health } from '../src-preload/contract';
+import { freePort } from './free-port';
 
 export const REGISTERS = 250;
 export const INTERVAL_MS = 50;
@@ -54,17 +54,6 @@ const CLK_TCK = (() => {
     return 100;
   }
 })();
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((res, rej) => {
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => res());
-  });
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((res) => s.close(() => res()));
-  return port;
-}
 
 /** A child whose stdout is JSON lines; `next()` resolves with the next one. */
 function jsonChild(args: string[], env: Record<string, string> = {}): { child: ChildProcess; next: () => Promise<unknown> } {

@@ -9,9 +9,9 @@
  *
  * Prints one JSON line `{"ports":[…]}` once every server listens; exits when stdin closes.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { ServerTCP } from 'modbus-serial';
+import { freePort } from './free-port';
 
 /** Register `i` of device `d` at time `t` (ms): what the bench's profile reads as uint16. */
 export function simulatedRegister(d: number, i: number, t: number, noise: number): number {
@@ -20,17 +20,6 @@ export function simulatedRegister(d: number, i: number, t: number, noise: number
   const level = 1000 + ((i * 37 + d * 101) % 4000);
   const period = 20_000 + ((i * 7919) % 40_000);
   return (level + Math.round(200 * Math.sin((2 * Math.PI * t) / period + i)) + noise) & 0xffff;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((res, rej) => {
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => res());
-  });
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((res) => s.close(() => res()));
-  return port;
 }
 
 async function main(): Promise<void> {

@@ -25,7 +25,7 @@ import { MAX_ABS_TIME } from './chunk-codec';
 import { localWriter, workerWriter, type WriterPort } from './history-driver';
 import { blockStart, DEFAULT_DISK_BUDGET_MB, MAX_CHUNK_SAMPLES, type SealedBatch } from './history-layout';
 import { readSeries, type StoredChunk } from './history-query';
-import type { HistoryFailure, HistoryStats, WriterReport } from './history-writer';
+import { emptyHistoryStats, type HistoryFailure, type HistoryStats, type WriterReport } from './history-writer';
 import type { StoreDb } from './schema';
 
 const DAY_MS = 86_400_000;
@@ -359,24 +359,7 @@ export function createSqlHistory(db: StoreDb, opts: SqlHistoryOptions): SqlHisto
     let buffered = 0;
     for (const s of dirty) buffered += s.n;
     for (const c of inFlight.values()) buffered += c.t.length;
-    const base: HistoryStats = writerStats ?? {
-      samplesWritten: 0,
-      chunksWritten: 0,
-      samplesDropped: 0,
-      compactions: 0,
-      rolledUp: 0,
-      retentionTrimmed: 0,
-      rollupRetentionTrimmed: 0,
-      budgetTrims: 0,
-      budgetTrimmed: 0,
-      budgetTrimmedRollups: 0,
-      lastBudgetTrimAt: null,
-      usedBytes: 0,
-      budgetBytes: writerOptions.budgetBytes,
-      overBudget: false,
-      errors: 0,
-      lastError: null,
-    };
+    const base: HistoryStats = writerStats ?? emptyHistoryStats(writerOptions.budgetBytes);
     const lastError = localLast && (!base.lastError || localLast.at >= base.lastError.at) ? localLast : base.lastError;
     return {
       ...base,

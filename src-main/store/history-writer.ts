@@ -61,6 +61,28 @@ export interface HistoryStats {
   lastError: HistoryFailure | null;
 }
 
+/** The counters before anything was written. */
+export function emptyHistoryStats(budgetBytes: number): HistoryStats {
+  return {
+    samplesWritten: 0,
+    chunksWritten: 0,
+    samplesDropped: 0,
+    compactions: 0,
+    rolledUp: 0,
+    retentionTrimmed: 0,
+    rollupRetentionTrimmed: 0,
+    budgetTrims: 0,
+    budgetTrimmed: 0,
+    budgetTrimmedRollups: 0,
+    lastBudgetTrimAt: null,
+    usedBytes: 0,
+    budgetBytes,
+    overBudget: false,
+    errors: 0,
+    lastError: null,
+  };
+}
+
 /** What one or more steps did, for the store on the main thread. */
 export interface WriterReport {
   /** Chunk ids now in the database (queries read them there from now on). */
@@ -121,24 +143,7 @@ export class HistoryWriter {
         'INSERT INTO history_rollups (series, hour, rows, data) VALUES (?, ?, ?, ?) ON CONFLICT (series, hour) DO UPDATE SET rows = excluded.rows, data = excluded.data',
       ),
     };
-    this.stats = {
-      samplesWritten: 0,
-      chunksWritten: 0,
-      samplesDropped: 0,
-      compactions: 0,
-      rolledUp: 0,
-      retentionTrimmed: 0,
-      rollupRetentionTrimmed: 0,
-      budgetTrims: 0,
-      budgetTrimmed: 0,
-      budgetTrimmedRollups: 0,
-      lastBudgetTrimAt: null,
-      usedBytes: 0,
-      budgetBytes: opts.budgetBytes,
-      overBudget: false,
-      errors: 0,
-      lastError: null,
-    };
+    this.stats = emptyHistoryStats(opts.budgetBytes);
     this.report = this.emptyReport();
   }
 

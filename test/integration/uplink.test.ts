@@ -136,6 +136,28 @@ function register(p: TestPlant, store: PlantStore): void {
   plantKeys.set(store.identity.signing.kid, { publicKey: store.identity.signing.publicKey, plant: p.pseudonym, plantId: p.id });
 }
 
+/** A core and its uplink over a fresh store named `name`, signing in as plant A's broker user (not started). */
+async function consoleOf(
+  p: TestPlant,
+  name: string,
+  uplink: Record<string, unknown>,
+): Promise<{ config: PlantConfig; store: PlantStore; core: PlantCore; uplink: UplinkService }> {
+  const config = plantConfig(name, uplink);
+  const store = await openStore(name);
+  register(p, store);
+  const core = new PlantCore({ config, log: silentLogger, history: store.history });
+  const service = new UplinkService({
+    config: config.uplink!,
+    configDir: dir,
+    devices: config.devices,
+    core,
+    store,
+    env: { UPLINK_TEST_PASSWORD: A.user.password },
+    log: silentLogger,
+  });
+  return { config, store, core, uplink: service };
+}
+
 /** Every number from 1 to n accepted exactly once, and accepted in increasing order. */
 function expectComplete(accepted: number[], n: number): void {
   expect(new Set(accepted).size).toBe(accepted.length);
@@ -178,19 +200,7 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'uplink against mos
 
   it('delivers sealed and plain batches the cloud verifies and decrypts; nothing local is ever published; a broker outage loses nothing', async () => {
     const proxy: TcpProxy = await startTcpProxy({ host: broker!.host, port: broker!.port });
-    const config = plantConfig('plant-a', uplinkSection(A, { broker: `mqtts://127.0.0.1:${proxy.port}` }));
-    const store = await openStore('plant-a');
-    register(A, store);
-    const core = new PlantCore({ config, log: silentLogger, history: store.history });
-    const uplink = new UplinkService({
-      config: config.uplink!,
-      configDir: dir,
-      devices: config.devices,
-      core,
-      store,
-      env: { UPLINK_TEST_PASSWORD: A.user.password },
-      log: silentLogger,
-    });
+    const { config, store, core, uplink } = await consoleOf(A, 'plant-a', uplinkSection(A, { broker: `mqtts://127.0.0.1:${proxy.port}` }));
     core.uplinkHealth = () => uplink.health();
     try {
       core.start();
@@ -300,19 +310,7 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'uplink against mos
   }, 60_000);
 
   it("records each interval's batches a machine at a time, with the event loop free in between", async () => {
-    const config = plantConfig('plant-a-turns', uplinkSection(A));
-    const store = await openStore('plant-a-turns');
-    register(A, store);
-    const core = new PlantCore({ config, log: silentLogger, history: store.history });
-    const uplink = new UplinkService({
-      config: config.uplink!,
-      configDir: dir,
-      devices: config.devices,
-      core,
-      store,
-      env: { UPLINK_TEST_PASSWORD: A.user.password },
-      log: silentLogger,
-    });
+    const { store, core, uplink } = await consoleOf(A, 'plant-a-turns', uplinkSection(A));
     try {
       core.start();
       uplink.start();
@@ -402,19 +400,7 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'uplink against mos
     await raw.endAsync();
 
     // A console whose provisioning names a plant its credentials do not cover: refused, kept, reported.
-    const config = plantConfig('plant-c', uplinkSection(C));
-    const store = await openStore('plant-c');
-    register(C, store);
-    const core = new PlantCore({ config, log: silentLogger, history: store.history });
-    const uplink = new UplinkService({
-      config: config.uplink!,
-      configDir: dir,
-      devices: config.devices,
-      core,
-      store,
-      env: { UPLINK_TEST_PASSWORD: A.user.password },
-      log: silentLogger,
-    });
+    const { store, core, uplink } = await consoleOf(C, 'plant-c', uplinkSection(C));
     try {
       core.start();
       uplink.start();
