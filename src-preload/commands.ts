@@ -253,5 +253,24 @@ export const COMMANDS = {
   },
 } as const satisfies Record<CommandName, { request: z.ZodType; response: z.ZodType; roles: readonly CallerRole[] }>;
 
+/** What a caller sends to command `K`, which is also what its handler receives after the schema parse (see below). */
 export type CommandRequest<K extends CommandName> = z.input<(typeof COMMANDS)[K]['request']>;
+/** What command `K` answers: its handler's return type, and what the transports carry to the renderer. */
 export type CommandResponse<K extends CommandName> = z.infer<(typeof COMMANDS)[K]['response']>;
+
+/**
+ * One type per side of the wire: no command's schemas transform, default or coerce, so a request
+ * is the same type before and after its parse (the handler's argument is the caller's), and an
+ * answer, which crosses the transport unparsed, is the same type the renderer reads. A schema
+ * that breaks this is a type error naming its command (`Drifting` is then not `never`).
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Drifting = {
+  [K in CommandName]: Same<z.input<(typeof COMMANDS)[K]['request']>, z.output<(typeof COMMANDS)[K]['request']>> extends true
+    ? Same<z.input<(typeof COMMANDS)[K]['response']>, z.output<(typeof COMMANDS)[K]['response']>> extends true
+      ? never
+      : K
+    : K;
+}[CommandName];
+const sameOnBothSides: [Drifting] extends [never] ? true : { transforms: Drifting } = true;
+void sameOnBothSides;

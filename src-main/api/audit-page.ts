@@ -2,21 +2,11 @@
 import type { AuditQuery } from '../audit/query';
 import { isAuditKind, type AuditRecord } from '../audit/record';
 import { ConsoleError } from '../core/errors';
+import type { CommandRequest, CommandResponse } from '../../src-preload/contract';
 
 /** What audit.query needs of the audit log. */
 export interface AuditReader {
   query(q: AuditQuery): AuditRecord[];
-}
-
-/** audit.query's request after the schema. */
-export interface AuditQueryRequest {
-  from?: number;
-  to?: number;
-  user?: string;
-  kinds?: string[];
-  machineId?: string;
-  beforeSeq?: number;
-  limit?: number;
 }
 
 const AUDIT_PAGE = 100;
@@ -24,9 +14,9 @@ const AUDIT_PAGE = 100;
 /** One page of audit.query: records without prevHash, the next page's cursor, and the names of the points they mention. */
 export function auditPage(
   audit: AuditReader,
-  req: AuditQueryRequest,
+  req: CommandRequest<'audit.query'>,
   pointOf: (machineId: string, pointId: string) => { name: string; unit: string; decimals: number } | undefined,
-) {
+): CommandResponse<'audit.query'> {
   const unknown = req.kinds?.find((k) => !isAuditKind(k));
   if (unknown !== undefined) throw new ConsoleError('BAD_REQUEST', `kinds: "${unknown}" is not a kind of audit record`);
   const limit = req.limit ?? AUDIT_PAGE;

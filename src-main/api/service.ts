@@ -13,6 +13,8 @@ import {
   type ApiErrorCode,
   type Caller,
   type CommandName,
+  type CommandRequest,
+  type CommandResponse,
   type EventName,
   type EventPayload,
   type Result,
@@ -20,7 +22,7 @@ import {
 } from '../../src-preload/contract';
 import type { ConfirmGate } from '../auth/confirm-gate';
 import { auditActor } from '../audit/record';
-import { auditPage, type AuditQueryRequest, type AuditReader } from './audit-page';
+import { auditPage, type AuditReader } from './audit-page';
 
 export type { AuditReader } from './audit-page';
 import { ConsoleError } from '../core/errors';
@@ -72,7 +74,14 @@ export interface ConsoleApiOptions {
   auditLinks?: AuditLinksApi;
 }
 
-type Handler = (caller: Caller, request: never) => unknown;
+/**
+ * Every command's handler, typed from the contract: the request its schema parsed, the answer its
+ * response schema describes. A command without a handler, or a handler answering the wrong shape,
+ * is a type error here.
+ */
+export type CommandHandlers = {
+  [K in CommandName]: (caller: Caller, req: CommandRequest<K>) => CommandResponse<K> | Promise<CommandResponse<K>>;
+};
 
 /** `pointIds[2]`, `toMs`, or `request` for the top level. */
 function formatPath(path: readonly PropertyKey[]): string {
@@ -97,7 +106,7 @@ function fail(code: ApiErrorCode, message: string): Result<never> {
 export class ConsoleApi {
   private readonly log: Logger;
   private readonly commands: CommandTable;
-  private readonly handlers: Record<CommandName, Handler>;
+  private readonly handlers: CommandHandlers;
   private readonly counts = new Map<string, number>();
   private readonly uplink: UplinkApi | undefined;
   private readonly remote: RemoteApi | undefined;
@@ -139,12 +148,12 @@ export class ConsoleApi {
         ...(this.core.config.simulated ? { demoAccounts: demoAccounts() } : {}),
       }),
       'machines.list': () => this.core.snapshots(),
-      'machines.get': (_c, req: { machineId: string }) => {
+      'machines.get': (_c, req) => {
         const detail = this.core.detail(req.machineId);
         if (!detail) throw notFoundMachine(req.machineId);
         return detail;
       },
-      'history.query': (_c, req: { machineId: string; pointIds: string[]; fromMs: number; toMs: number; maxPoints: number }) => {
+      'history.query': (_c, req) => {
         if (!this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
         for (const pointId of req.pointIds) {
           const meta = this.core.point(req.machineId, pointId);
@@ -160,28 +169,28 @@ export class ConsoleApi {
           series: req.pointIds.map((p) => this.core.history.query(req.machineId, p, req.fromMs, req.toMs, req.maxPoints)),
         };
       },
-      'kpi.history': (_c, req: { machineId: string; fromMs?: number }) => {
+      'kpi.history': (_c, req) => {
         if (!this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
         const fromMs = req.fromMs ?? this.core.currentShift().start;
         return { samples: this.core.history.kpis(req.machineId, fromMs) };
       },
       'system.health': () => this.core.health(),
       // A write refused by a rule is an answer, not an error: the WriteResult says why. A missing or wrong PIN is an error.
-      'points.write': async (caller, req: { machineId: string; pointId: string; value: number | boolean; pin?: string }) => {
+      'points.write': async (caller, req) => {
         await opts.confirm?.(caller, req.pin);
         return this.core.writes.write(caller, req.machineId, req.pointId, req.value);
       },
-      'points.revert': async (caller, req: { writeId: string; pin?: string }) => {
+      'points.revert': async (caller, req) => {
         await opts.confirm?.(caller, req.pin);
         return this.core.writes.revert(caller, req.writeId);
       },
-      'writes.log': (_c, req: { machineId?: string; limit?: number }) => ({ entries: this.core.writes.log(req) }),
-      'alarms.list': (_c, req: { machineId?: string }) => {
+      'writes.log': (_c, req) => ({ entries: this.core.writes.log(req) }),
+      'alarms.list': (_c, req) => {
         if (req.machineId !== undefined && !this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
         return this.core.alarms.summary(req.machineId);
       },
       // Acknowledging is idempotent: two operators acking the same alarm both succeed.
-      'alarms.ack': (caller, req: { alarmIds: string[] }) => {
+      'alarms.ack': (caller, req) => {
         const before = new Map(this.core.alarms.alarms().map((a) => [a.id, a]));
         const result = this.core.alarms.acknowledge(req.alarmIds, caller.user);
         // One record per alarm, so the audit page can filter acknowledgements by machine.
@@ -196,7 +205,7 @@ export class ConsoleApi {
         }
         return result;
       },
-      'alarms.history': (_c, req: { machineId?: string; fromMs?: number }) => {
+      'alarms.history': (_c, req) => {
         if (req.machineId !== undefined && !this.core.hasMachine(req.machineId)) throw notFoundMachine(req.machineId);
         const fromMs = req.fromMs ?? this.core.currentShift().start;
         return { events: this.core.alarms.history({ machineId: req.machineId, fromMs }) };
@@ -204,32 +213,32 @@ export class ConsoleApi {
       'uplink.status': () => uplink?.status() ?? disabledUplinkStatus(this.core.clock.now()),
       'uplink.points': () => leavesPlan(this.core.config, uplink?.pseudonyms()),
       'session.info': (caller) => remote?.sessionInfo(caller) ?? { caller, session: null, remote: null },
-      'remote.grant': (caller, req: Parameters<RemoteApi['grant']>[1]) => needRemote().grant(caller, req),
-      'remote.end': (caller, req: { grantId: string }) => needRemote().end(caller, req),
+      'remote.grant': (caller, req) => needRemote().grant(caller, req),
+      'remote.end': (caller, req) => needRemote().end(caller, req),
       'remote.list': (caller) => needRemote().state(caller),
-      'remote.requests': (caller, req: { grantId?: string }) => needRemote().requests(caller, req),
-      'remote.propose': (caller, req: { machineId: string; pointId: string; value: number | boolean }) => needRemote().propose(caller, req),
-      'remote.confirm': (caller, req: { requestId: string; pin?: string }) => needRemote().confirm(caller, req),
-      'remote.reject': (caller, req: { requestId: string; reason?: string }) => needRemote().reject(caller, req),
-      'remote.reportPage': (caller, req: { page: string }) => needRemote().reportPage(caller, req),
-      'remote.summary': (caller, req: { grantId: string }) => needRemote().summary(caller, req),
-      'audit.query': (_c, req: AuditQueryRequest) => {
+      'remote.requests': (caller, req) => needRemote().requests(caller, req),
+      'remote.propose': (caller, req) => needRemote().propose(caller, req),
+      'remote.confirm': (caller, req) => needRemote().confirm(caller, req),
+      'remote.reject': (caller, req) => needRemote().reject(caller, req),
+      'remote.reportPage': (caller, req) => needRemote().reportPage(caller, req),
+      'remote.summary': (caller, req) => needRemote().summary(caller, req),
+      'audit.query': (_c, req) => {
         if (!opts.audit) throw new ConsoleError('UNAVAILABLE', 'This console keeps no audit log');
         return auditPage(opts.audit, req, (m, pt) => this.core.point(m, pt));
       },
       'audit.links': () => opts.auditLinks?.links() ?? { syslog: null, witness: null },
       'auth.lockouts': () => ({ lockouts: opts.lockouts?.lockouts() ?? [] }),
-      'auth.unlock': (caller, req: { id: string }) => ({ lifted: opts.lockouts?.unlock(req.id, auditActor(caller)) ?? null }),
+      'auth.unlock': (caller, req) => ({ lifted: opts.lockouts?.unlock(req.id, auditActor(caller)) ?? null }),
       'reco.list': (caller) => needReco().inbox(caller),
-      'reco.apply': (caller, req: { id: string; pin?: string }) => needReco().apply(caller, req),
-      'reco.reject': (caller, req: { id: string; reason: string }) => needReco().reject(caller, req),
-      'reco.defer': (caller, req: { id: string; untilMs?: number; reason?: string }) => needReco().defer(caller, req),
-      'reco.revert': (caller, req: { id: string; pin?: string }) => needReco().revert(caller, req),
+      'reco.apply': (caller, req) => needReco().apply(caller, req),
+      'reco.reject': (caller, req) => needReco().reject(caller, req),
+      'reco.defer': (caller, req) => needReco().defer(caller, req),
+      'reco.revert': (caller, req) => needReco().revert(caller, req),
       'modules.list': (caller) => needModules().state(caller),
-      'modules.pair': (caller, req: { moduleId: string; approve: boolean; pin?: string }) => needModules().pair(caller, req),
-      'firmware.import': (caller, req: { fileName: string; dataBase64: string }) => needModules().importBundle(caller, req),
-      'firmware.approve': (caller, req: { releaseId: string; moduleIds: string[]; pin?: string }) => needModules().approve(caller, req),
-      'firmware.stop': (caller, req: { rolloutId: string; reason: string }) => needModules().stop(caller, req),
+      'modules.pair': (caller, req) => needModules().pair(caller, req),
+      'firmware.import': (caller, req) => needModules().importBundle(caller, req),
+      'firmware.approve': (caller, req) => needModules().approve(caller, req),
+      'firmware.stop': (caller, req) => needModules().stop(caller, req),
     };
   }
 
@@ -258,7 +267,9 @@ export class ConsoleApi {
     // Commands without arguments may be called without a request object.
     const parsed = def.request.safeParse(request === undefined ? {} : request);
     if (!parsed.success) return refuse('BAD_REQUEST', formatIssues(parsed.error));
-    return this.execute(name, forCore, () => handler(forCore, parsed.data as never), refuse, started);
+    // The one place a command named at run time meets its typed handler: the request passed that command's schema just above.
+    const run = handler as (caller: Caller, req: unknown) => unknown;
+    return this.execute(name, forCore, () => run(forCore, parsed.data), refuse, started);
   }
 
   /**

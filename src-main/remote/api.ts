@@ -9,14 +9,13 @@
 import type {
   AlarmSummary,
   Caller,
-  ChangeRequest,
   CommandName,
+  CommandRequest as Req,
+  CommandResponse as Res,
   Health,
   MachineSnapshot,
   PlantInfo,
-  RemoteGrant,
   RemoteState,
-  RemoteSummary,
   SessionInfoView,
   UplinkPoints,
 } from '../../src-preload/contract';
@@ -160,39 +159,39 @@ export class RemoteApi {
     };
   }
 
-  grant(caller: Caller, req: Parameters<RemoteSupport['grant']>[1]): { grant: RemoteGrant; joinCode: string } {
+  grant(caller: Caller, req: Req<'remote.grant'>): Res<'remote.grant'> {
     return this.opts.support.grant(caller, req);
   }
 
-  end(caller: Caller, req: { grantId: string }): RemoteGrant {
+  end(caller: Caller, req: Req<'remote.end'>): Res<'remote.end'> {
     return this.opts.support.end(req.grantId, caller);
   }
 
-  requests(caller: Caller, req: { grantId?: string | undefined }): { requests: ChangeRequest[] } {
+  requests(caller: Caller, req: Req<'remote.requests'>): Res<'remote.requests'> {
     const all = this.state(caller).requests;
     return { requests: req.grantId === undefined ? all : all.filter((r) => r.grantId === req.grantId) };
   }
 
-  propose(caller: Caller, req: { machineId: string; pointId: string; value: number | boolean }): ChangeRequest {
+  propose(caller: Caller, req: Req<'remote.propose'>): Res<'remote.propose'> {
     const grant = this.opts.support.liveGrantOf(caller);
     if (!grant) throw new ConsoleError('FORBIDDEN', 'No live remote session');
     return this.opts.requests.propose(caller, grant, req);
   }
 
-  confirm(caller: Caller, req: { requestId: string; pin?: string | undefined }): Promise<ChangeRequest> {
+  confirm(caller: Caller, req: Req<'remote.confirm'>): Promise<Res<'remote.confirm'>> {
     return this.opts.requests.confirm(caller, req);
   }
 
-  reject(caller: Caller, req: { requestId: string; reason?: string | undefined }): ChangeRequest {
+  reject(caller: Caller, req: Req<'remote.reject'>): Res<'remote.reject'> {
     return this.opts.requests.reject(caller, req);
   }
 
-  reportPage(caller: Caller, req: { page: string }): { page: string } {
+  reportPage(caller: Caller, req: Req<'remote.reportPage'>): Res<'remote.reportPage'> {
     return { page: this.opts.support.reportPage(caller, req.page) };
   }
 
   /** Everything about one session: who, when, pages viewed, changes asked for and their outcome, its audit records. */
-  summary(_caller: Caller, req: { grantId: string }): RemoteSummary {
+  summary(_caller: Caller, req: Req<'remote.summary'>): Res<'remote.summary'> {
     const grant = this.opts.support.get(req.grantId);
     if (!grant)
       throw new ConsoleError('NOT_FOUND', `No remote session "${req.grantId}" (only the last 50 are kept; the audit log has them all)`);
