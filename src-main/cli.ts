@@ -3,6 +3,7 @@
  * of each device). Plain Node; bin/plant-console.js runs it from the build output.
  */
 import { join, resolve } from 'node:path';
+import { LOCAL_VIEWER } from './api/service';
 import { startPlant } from './app/bootstrap';
 import type { DemoPorts } from './app/demo';
 import { readDevices, formatReadReport } from './app/read';
@@ -188,6 +189,8 @@ async function serve(argv: string[], io: Out, signals: NodeJS.Process): Promise<
       remote: plant.remote.support,
       setup: plant.setup,
       firmwareUploadDir: join(plant.dataDir, 'uploads'),
+      // An unsigned loopback browser only looks, and only when the plant allows it (requireLogin otherwise).
+      caller: LOCAL_VIEWER,
       requireLogin: !loopback || values['require-login'] || !plant.config.access.localViewWithoutLogin,
       ...(tls ? { tls } : {}),
     });

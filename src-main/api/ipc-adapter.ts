@@ -5,9 +5,10 @@
  * nobody), then schema (in the API), then role (in the API).
  */
 import { COMMAND_NAMES, EVENT_NAMES, commandChannel, eventChannel, type Caller, type Result } from '../../src-preload/contract';
+import { ConsoleError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { CallerResolution } from './ipc-session';
-import { LOCAL_OPERATOR, type ConsoleApi } from './service';
+import type { ConsoleApi } from './service';
 
 /** What the adapter needs to know about the sender of an IPC message. */
 export interface IpcSender {
@@ -31,18 +32,22 @@ export interface IpcAdapterOptions {
   isTrustedSender(sender: IpcSender): boolean;
   /** Sends an event to the console window(s). */
   emit(channel: string, payload: unknown): void;
-  /** Who each command acts as (IpcSession.callerFor); takes precedence over `caller`. */
-  callerFor?: (command: string) => CallerResolution;
-  /** Who the window receives events as now, or null when it may see none (IpcSession.eventCaller); default `caller`. */
-  eventCaller?: () => Caller | null;
-  /** A fixed caller, without sign-in (transport tests); default LOCAL_OPERATOR. */
-  caller?: Caller;
+  /**
+   * Who each command acts as (IpcSession.callerFor). Required, with no fallback: a window whose
+   * resolver was forgotten must not act as anyone.
+   */
+  callerFor: (command: string) => CallerResolution;
+  /** Who the window receives events as now, or null when it may see none (IpcSession.eventCaller). Required too. */
+  eventCaller: () => Caller | null;
 }
 
 /** Registers one handler per command and forwards every event stream; returns an unregister. */
 export function attachIpcAdapter(opts: IpcAdapterOptions): () => void {
-  const fixed = opts.caller ?? LOCAL_OPERATOR;
-  const callerFor = opts.callerFor ?? ((): CallerResolution => ({ caller: fixed }));
+  // Plain JavaScript callers get no compile error: refuse at once rather than serve nobody's calls.
+  if (typeof opts.callerFor !== 'function' || typeof opts.eventCaller !== 'function') {
+    throw new ConsoleError('BAD_REQUEST', 'The IPC adapter needs callerFor and eventCaller: who the window acts as is never assumed');
+  }
+  const { callerFor, eventCaller } = opts;
   for (const name of COMMAND_NAMES) {
     opts.ipcMain.handle(commandChannel(name), async (event, request): Promise<Result<unknown>> => {
       if (!opts.isTrustedSender(event.sender)) {
@@ -56,7 +61,6 @@ export function attachIpcAdapter(opts: IpcAdapterOptions): () => void {
   }
   // Each event passes the API's gate for whoever the window is at that moment: a window that must
   // sign in to see anything gets no plant data before it has, and each role only its streams.
-  const eventCaller = opts.eventCaller ?? (() => fixed);
   const offs = EVENT_NAMES.map((name) => opts.api.subscribe(name, (payload) => opts.emit(eventChannel(name), payload), eventCaller));
   return () => {
     for (const name of COMMAND_NAMES) opts.ipcMain.removeHandler(commandChannel(name));

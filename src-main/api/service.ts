@@ -9,6 +9,7 @@ import {
   COMMANDS,
   CallerSchema,
   EVENT_SOURCES,
+  EVENTS,
   type EventPayloadKind,
   type ApiErrorCode,
   type Caller,
@@ -22,6 +23,7 @@ import {
 } from '../../src-preload/contract';
 import type { ConfirmGate } from '../auth/confirm-gate';
 import { auditActor } from '../audit/record';
+import { answerWatcher } from './answer-check';
 import { auditPage, type AuditReader } from './audit-page';
 
 export type { AuditReader } from './audit-page';
@@ -40,13 +42,6 @@ import { demoAccounts } from '../auth/demo';
  * changes nothing. The adapters use it for the unsigned Electron window and loopback browser.
  */
 export const LOCAL_VIEWER: Caller = Object.freeze({ user: 'local-viewer', role: 'viewer', origin: 'local' });
-
-/**
- * A fixed local operator without a session: what the low-level adapters act as when they are
- * given no caller (tests of the transports). The console itself never uses it: its window and
- * browsers act as LOCAL_VIEWER or a signed-in session.
- */
-export const LOCAL_OPERATOR: Caller = Object.freeze({ user: 'local-operator', role: 'operator', origin: 'local' });
 
 /** Request schema and allowed roles per command; injectable so role checks can be tested. */
 export type CommandTable = Readonly<Record<string, { request: z.ZodType; roles: readonly CallerRole[] }>>;
@@ -335,6 +330,7 @@ export class ConsoleApi {
     try {
       const raw = await run();
       const value = this.remote ? this.remote.filter(forCore, name, raw) : raw;
+      holdToContract('command', name, COMMANDS[name as CommandName].response, value);
       this.count('ok');
       this.log.log('debug', `API ${name}`, { command: name, ms: Math.round(performance.now() - started), ...callerFields });
       return { ok: true, value };
@@ -388,16 +384,14 @@ export class ConsoleApi {
    * gate of the command that lists the same data (EVENT_SOURCES: role, remote grant), else this
    * throws FORBIDDEN; every event is gated again for the caller of that moment and narrowed as
    * that command's answer is. `caller` may be a function (a window whose sign-in changes; null:
-   * nobody may see events now); none: the fixed LOCAL_OPERATOR of transport tests.
+   * nobody may see events now). It is required: a stream is never opened as a default caller.
    */
-  subscribe<E extends EventName>(
-    name: E,
-    handler: (payload: EventPayload<E>) => void,
-    caller?: Caller | (() => Caller | null),
-  ): () => void {
+  subscribe<E extends EventName>(name: E, handler: (payload: EventPayload<E>) => void, caller: Caller | (() => Caller | null)): () => void {
     if (!Object.hasOwn(EVENT_SOURCES, name)) throw new ConsoleError('BAD_REQUEST', `Unknown event stream "${String(name)}"`);
     const source = EVENT_SOURCES[name];
-    const current: () => Caller | null = typeof caller === 'function' ? caller : () => caller ?? LOCAL_OPERATOR;
+    // Plain JavaScript callers get no compile error: refuse rather than stream to nobody in particular.
+    if (caller === undefined || caller === null) throw new ConsoleError('FORBIDDEN', `${name}: the subscriber is not identified`);
+    const current: () => Caller | null = typeof caller === 'function' ? caller : () => caller;
     const first = current();
     if (first !== null) {
       const gate = this.gate(first, source.command, {});
@@ -421,7 +415,14 @@ export class ConsoleApi {
       const gate = this.gate(now, source.command, {});
       if ('refused' in gate) return;
       const seen = this.narrowEvent(gate.caller, source, payloadFor(gate.caller));
-      if (seen !== null) handler(seen as EventPayload<E>);
+      if (seen === null) return;
+      try {
+        holdToContract('event', name, EVENTS[name], seen);
+      } catch (err) {
+        this.log.log('error', `Event ${name} dropped`, { event: name, error: err instanceof Error ? err.message : String(err) });
+        return;
+      }
+      handler(seen as EventPayload<E>);
     };
     switch (name) {
       case 'machines.update':
@@ -471,6 +472,20 @@ const ANSWERED_CODES: ReadonlySet<string> = new Set<ApiErrorCode>([
   'BAD_PIN',
   'LOCKED_OUT',
 ]);
+
+/**
+ * With a watcher installed (tests: answer-check.ts), an answer or event payload that its schema
+ * refuses is reported and thrown, so it never reaches a caller; without one this costs nothing.
+ */
+function holdToContract(kind: 'command' | 'event', name: string, schema: z.ZodType, value: unknown): void {
+  const watch = answerWatcher();
+  if (!watch) return;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return;
+  const problem = formatIssues(parsed.error);
+  watch({ kind, name, problem });
+  throw new ConsoleError('INTERNAL', `The ${kind} ${name} answered outside its contract: ${problem}`);
+}
 
 function notFoundMachine(id: string): ConsoleError {
   return new ConsoleError('NOT_FOUND', `No machine "${id}" in this plant`);

@@ -25,7 +25,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { LOCAL_OPERATOR, LOCAL_VIEWER, type ConsoleApi } from '../api/service';
+import type { ConsoleApi } from '../api/service';
 import type { AuthService } from '../auth/sessions';
 import type { Caller } from '../../src-preload/contract';
 import { ConsoleError } from '../core/errors';
@@ -35,7 +35,7 @@ import type { PlantCore } from '../core/plant';
 import { clientAddress, isLoopbackHostHeader, sameOrigin } from './http-util';
 import { ConnectionLimits, DEFAULT_CONNECTION_LIMITS, type ConnectionLimitOptions } from './connection-limits';
 import { WebAuth, type RemoteJoiner, type WebAuthOptions } from './web-auth';
-import { attachWebSocketAdapter, type ConnectionIdentity } from './ws-adapter';
+import { attachWebSocketAdapter, fixedIdentity, type ConnectionIdentity } from './ws-adapter';
 import { firmwareUploadRoute } from './firmware-upload';
 import { FIRMWARE_UPLOAD_PATH } from '../../src-preload/channels';
 
@@ -90,10 +90,11 @@ export interface WebServerOptions {
   staticDir: string;
   log: Logger;
   /**
-   * The caller a connection without a session acts as, when login is not required. Default: the
-   * read-only LOCAL_VIEWER with sign-in (`auth`), a fixed LOCAL_OPERATOR without (transport tests).
+   * Who a connection without a session acts as while login is not required: the console gives the
+   * read-only LOCAL_VIEWER (api/service.ts); transport tests a fixed role. Required, with no
+   * default, so a forgotten option is a compile error instead of someone's rights.
    */
-  caller?: Caller;
+  caller: Caller;
   /** Certificate and key: the server speaks only HTTPS and WSS. Required beyond loopback. */
   tls?: { cert: string; key: string; fingerprint?: string };
   /** Sign-in and sessions. Required beyond loopback and whenever login is required. */
@@ -147,6 +148,8 @@ function staticPath(staticDir: string, urlPath: string): string | null {
 
 /** Starts the HTTP(S) + WebSocket server; beyond loopback only with TLS and login. */
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
+  // Plain JavaScript callers get no compile error: refuse rather than guess who a browser is.
+  if (!opts.caller) throw new ConsoleError('BAD_REQUEST', 'Web mode needs the caller of a connection without a session (LOCAL_VIEWER)');
   const loopback = isLoopbackHost(opts.host);
   if (!loopback && !opts.tls) {
     throw new ConsoleError(
@@ -169,7 +172,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   }
 
   const headers: Record<string, string> = opts.tls ? { ...SECURITY_HEADERS, ...HSTS } : SECURITY_HEADERS;
-  const localCaller = opts.caller ?? (opts.auth ? LOCAL_VIEWER : LOCAL_OPERATOR);
+  const localCaller = opts.caller;
   const webAuth = opts.auth
     ? new WebAuth({
         auth: opts.auth,
@@ -284,8 +287,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     wss,
     api: opts.api,
     log: opts.log,
-    callerFor: () => localCaller,
-    identify: (req) => identities.get(req),
+    // With sign-in the upgrade identified the connection; without, it acts as the given local caller.
+    identify: (req) => (webAuth ? identities.get(req) : fixedIdentity(localCaller)),
   });
 
   server.on('upgrade', (req, socket, head) => {

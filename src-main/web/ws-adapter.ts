@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { ClientMessageSchema, EVENT_NAMES, type Caller, type EventName, type ServerMessage } from '../../src-preload/contract';
-import { LOCAL_OPERATOR, type ConsoleApi } from '../api/service';
+import type { ConsoleApi } from '../api/service';
 import { isActivityCommand } from '../auth/session-types';
 import { ConsoleError } from '../core/errors';
 import type { Logger } from '../core/log';
@@ -52,23 +52,41 @@ export interface ConnectionIdentity {
   attach?(ws: WebSocket): void;
 }
 
+/** A connection that acts as one fixed caller for its whole life (a loopback console without sign-in). */
+export function fixedIdentity(caller: Caller): ConnectionIdentity {
+  return { current: () => ({ caller }) };
+}
+
+/** Closes a connection nobody identified: it acts as nobody rather than as a default. */
+const UNIDENTIFIED_CLOSE = { code: 1008, reason: 'connection not identified' } as const;
+
 /** Wires `wss` connections to the API; returns a handle to stop forwarding events. */
 export function attachWebSocketAdapter(opts: {
   wss: WebSocketServer;
   api: ConsoleApi;
   log: Logger;
-  callerFor?: (req: IncomingMessage) => Caller;
-  /** Takes precedence over callerFor: the identity the upgrade established (server.ts stores it on the request). */
-  identify?: (req: IncomingMessage) => ConnectionIdentity | undefined;
+  /**
+   * Who a connection acts as: the identity its upgrade established (server.ts), or undefined to
+   * close it. Required, with no fallback: a forgotten resolver must not grant anyone's rights.
+   */
+  identify: (req: IncomingMessage) => ConnectionIdentity | undefined;
 }): { close(): void; stats(): { dropped: number; refused: number } } {
   const { wss, api, log } = opts;
+  // Plain JavaScript callers get no compile error: refuse at once rather than serve as anyone.
+  if (typeof opts.identify !== 'function') {
+    throw new ConsoleError('BAD_REQUEST', 'The WebSocket adapter needs identify: who a connection acts as is never assumed');
+  }
   let dropped = 0;
   let refused = 0;
   const cleanups = new Set<() => void>();
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    const fixed = opts.callerFor?.(req) ?? LOCAL_OPERATOR;
-    const identity: ConnectionIdentity = opts.identify?.(req) ?? { current: () => ({ caller: fixed }) };
+    const identity = opts.identify(req);
+    if (!identity) {
+      log.log('warn', 'WebSocket closed: the connection was not identified');
+      ws.close(UNIDENTIFIED_CLOSE.code, UNIDENTIFIED_CLOSE.reason);
+      return;
+    }
     identity.attach?.(ws);
     const first = identity.current();
     if ('close' in first) {

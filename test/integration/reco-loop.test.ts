@@ -41,6 +41,7 @@ import { COMMANDS, type Caller, type RecoInbox, type Recommendation } from '../.
 import { brokerAvailable, disposeBroker, startBroker, type Broker, type BrokerUser } from '../helpers/mosquitto';
 import { waitUntil } from '../helpers/uplink-cloud';
 import { describeNeeding } from '../helpers/needs-package';
+import { LOCAL_OPERATOR } from '../helpers/callers';
 
 const dir = mkdtempSync(join(tmpdir(), 'pc-reco-loop-'));
 const PLANT_ID = 'werk-nord-reco-loop';
@@ -189,7 +190,7 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'recommendation loo
       settleMs: 500,
     });
     api = new ConsoleApi(core, { uplink, reco: reco.service, audit });
-    api.subscribe('reco.update', () => updates++);
+    api.subscribe('reco.update', () => updates++, LOCAL_OPERATOR);
 
     cloud = mqtt.connect({
       protocol: 'mqtts',

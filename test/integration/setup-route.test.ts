@@ -15,6 +15,7 @@ import { startWebServer, type WebServer, type WebServerOptions } from '../../src
 import { setupHint } from '../../src-main/web/setup-route';
 import { ensureCertificate, namesForBind } from '../../src-main/web/tls';
 import { setupPeople, type People } from '../helpers/people';
+import { LOCAL_VIEWER } from '../../src-main/api/service';
 
 const staticDir = mkdtempSync(join(tmpdir(), 'pc-static-setup-'));
 writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Plant Console</title>');
@@ -79,6 +80,7 @@ async function serve(o: Partial<WebServerOptions> = {}): Promise<{ p: People; w:
     auth: people.auth,
     remote: people.remote.support,
     setup,
+    caller: LOCAL_VIEWER,
     ...o,
   });
   return { p: people, w: web, origin: `http://127.0.0.1:${web.port}`, setup };

@@ -27,6 +27,7 @@ import {
   type MachineSnapshot,
   type Transport,
 } from '../../src-preload/contract';
+import { LOCAL_OPERATOR } from '../helpers/callers';
 
 let agents: Agent[] = [];
 let core: PlantCore;
@@ -92,8 +93,11 @@ beforeAll(async () => {
     log,
     isTrustedSender: (s) => s.webContentsId === TRUSTED.webContentsId && s.frameUrl === TRUSTED.frameUrl,
     emit: (ch, payload) => rendererListeners.get(ch)?.forEach((h) => h(structuredClone(payload))),
+    // No sign-in here: the window acts as a fixed operator, named explicitly (the product resolves its session).
+    callerFor: () => ({ caller: LOCAL_OPERATOR }),
+    eventCaller: () => LOCAL_OPERATOR,
   });
-  web = await startWebServer({ api, core, host: '127.0.0.1', port: 0, staticDir, log });
+  web = await startWebServer({ api, core, host: '127.0.0.1', port: 0, staticDir, log, caller: LOCAL_OPERATOR });
 });
 
 afterAll(async () => {
@@ -280,6 +284,8 @@ describe('web server specifics', () => {
   });
 
   it('refuses to listen beyond loopback until login and TLS exist', async () => {
-    await expect(startWebServer({ api, core, host: '0.0.0.0', port: 0, staticDir, log })).rejects.toThrow(/loopback-only/);
+    await expect(startWebServer({ api, core, host: '0.0.0.0', port: 0, staticDir, log, caller: LOCAL_OPERATOR })).rejects.toThrow(
+      /loopback-only/,
+    );
   });
 });

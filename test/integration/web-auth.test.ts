@@ -14,6 +14,7 @@ import WebSocket from 'ws';
 import { startWebServer, type WebServer, type WebServerOptions } from '../../src-main/web/server';
 import { certificateFingerprint, ensureCertificate, namesForBind, type TlsMaterial } from '../../src-main/web/tls';
 import { MAINT_PIN, PASSWORDS, setupPeople, type People } from '../helpers/people';
+import { LOCAL_VIEWER } from '../../src-main/api/service';
 
 const staticDir = mkdtempSync(join(tmpdir(), 'pc-static-'));
 writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Plant Console</title>');
@@ -126,6 +127,7 @@ async function serve(people: People, o: Partial<WebServerOptions> = {}): Promise
     auth: people.auth,
     remote: people.remote.support,
     tls,
+    caller: LOCAL_VIEWER,
     ...o,
   });
 }

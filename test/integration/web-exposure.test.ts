@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import { ConsoleApi } from '../../src-main/api/service';
+import { ConsoleApi, LOCAL_VIEWER } from '../../src-main/api/service';
 import { consoleLogger } from '../../src-main/core/log';
 import type { PlantCore } from '../../src-main/core/plant';
 import { startWebServer, type WebServer, type WebServerOptions } from '../../src-main/web/server';
@@ -61,6 +61,7 @@ function serve(o: Partial<WebServerOptions>): Promise<WebServer> {
     auth: people.auth,
     remote: people.remote.support,
     limits: { loginRate: { perMinute: 6000, burst: 1000 } },
+    caller: LOCAL_VIEWER,
     ...o,
   });
 }

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAgent, type Agent } from '../../device-agent/agent';
-import { ConsoleApi, LOCAL_OPERATOR } from '../../src-main/api/service';
+import { ConsoleApi } from '../../src-main/api/service';
+import { LOCAL_OPERATOR } from '../helpers/callers';
 import { parseProfile, resolveConfig } from '../../src-main/config/load';
 import type { PlantConfig } from '../../src-main/config/schema';
 import { memoryLogger } from '../../src-main/core/log';

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsoleApi, LOCAL_OPERATOR } from '../../src-main/api/service';
+import { ConsoleApi } from '../../src-main/api/service';
+import { LOCAL_OPERATOR } from '../helpers/callers';
 import { createMemoryAlarmStore, type AlarmStore } from '../../src-main/alarms/store';
 import { resolveConfig } from '../../src-main/config/load';
 import type { PlantConfig } from '../../src-main/config/schema';
@@ -106,7 +107,7 @@ describe('alarms through the ConsoleApi', () => {
   it('lists the plant and one machine, and streams every change to subscribers', async () => {
     const { api, poll } = started();
     const updates: AlarmSummary[] = [];
-    const off = api.subscribe('alarms.update', (s) => updates.push(EVENTS['alarms.update'].parse(s)));
+    const off = api.subscribe('alarms.update', (s) => updates.push(EVENTS['alarms.update'].parse(s)), LOCAL_OPERATOR);
     expect(await ok(api, 'alarms.list', {})).toEqual({ alarms: [], counts: { active: 0, unacknowledged: 0 } });
 
     poll('im-1', 1000, 1, { zone1: 231.5 });

@@ -1,12 +1,24 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConsoleApi, LOCAL_OPERATOR, type CommandTable } from '../../src-main/api/service';
+import { answerWatcher, watchAnswers, type AnswerProblem } from '../../src-main/api/answer-check';
+import { ConsoleApi, type CommandTable } from '../../src-main/api/service';
+import { LOCAL_OPERATOR } from '../helpers/callers';
 import { resolveConfig } from '../../src-main/config/load';
 import type { PlantConfig } from '../../src-main/config/schema';
 import { createMemoryHistory } from '../../src-main/core/history-memory';
 import { memoryLogger } from '../../src-main/core/log';
 import { PlantCore, type CoreStatusEvent } from '../../src-main/core/plant';
 import type { HistoryStore } from '../../src-main/core/types';
-import { COMMANDS, EVENTS, type Caller, type CommandName, type CommandResponse, type MachineSnapshot } from '../../src-preload/contract';
+import { disabledUplinkStatus, type UplinkApi } from '../../src-main/uplink/points';
+import {
+  COMMANDS,
+  EVENTS,
+  type Caller,
+  type CommandName,
+  type CommandResponse,
+  type Health,
+  type MachineSnapshot,
+  type UplinkStatus,
+} from '../../src-preload/contract';
 import { FakePoller } from '../helpers/fake-poller';
 
 const MIN = 60_000;
@@ -214,11 +226,71 @@ describe('ConsoleApi commands', () => {
   });
 });
 
+describe('answers held to the contract', () => {
+  /** A watcher of this test's own in place of the suite's (test/helpers/answer-watch.ts), put back after `fn`. */
+  async function watching(fn: (told: AnswerProblem[]) => Promise<void>): Promise<void> {
+    const told: AnswerProblem[] = [];
+    const suite = watchAnswers((p) => void told.push(p));
+    try {
+      await fn(told);
+    } finally {
+      watchAnswers(suite);
+    }
+  }
+
+  it('turns an answer its schema refuses into INTERNAL and tells the watcher, which fails the test', async () => {
+    // Every test file runs with the suite's watcher installed.
+    expect(answerWatcher()).not.toBeNull();
+    const { api, core, log } = started();
+    vi.spyOn(core, 'health').mockReturnValue({ core: 'melting', machines: 'none' } as unknown as Health);
+    await watching(async (told) => {
+      const e = await err(api, 'system.health', {});
+      expect(e.code).toBe('INTERNAL');
+      expect(told).toEqual([{ kind: 'command', name: 'system.health', problem: expect.stringContaining('core:') }]);
+      expect(told[0]!.problem).toContain('machines:');
+      expect(log.lines.some((l) => l.level === 'error' && String(l.fields?.['error']).includes('outside its contract'))).toBe(true);
+    });
+  });
+
+  it('drops an event payload its schema refuses, and tells the watcher', async () => {
+    const { core } = started();
+    let push: (s: UplinkStatus) => void = () => undefined;
+    const uplink: UplinkApi = {
+      status: () => disabledUplinkStatus(T0),
+      pseudonyms: () => new Map(),
+      onUpdate: (h) => {
+        push = h;
+        return () => undefined;
+      },
+    };
+    const api = new ConsoleApi(core, { uplink });
+    await watching(async (told) => {
+      const got: unknown[] = [];
+      api.subscribe('uplink.update', (s) => got.push(s), LOCAL_OPERATOR);
+      push(disabledUplinkStatus(T0));
+      push({ state: 'sideways' } as unknown as UplinkStatus);
+      expect(got).toEqual([disabledUplinkStatus(T0)]);
+      expect(told.map((p) => [p.kind, p.name])).toEqual([['event', 'uplink.update']]);
+    });
+  });
+
+  it('parses nothing a second time without a watcher (the product installs none)', async () => {
+    const { api, core } = started();
+    vi.spyOn(core, 'health').mockReturnValue({ core: 'melting' } as unknown as Health);
+    const suite = watchAnswers(null);
+    try {
+      expect(await api.handle(LOCAL_OPERATOR, 'system.health', {})).toEqual({ ok: true, value: { core: 'melting' } });
+    } finally {
+      watchAnswers(suite);
+    }
+  });
+});
+
 describe('ConsoleApi events and the core lifecycle', () => {
   it('delivers machine updates to subscribers until they unsubscribe', () => {
     const { api, pollers } = started();
     const seen: MachineSnapshot[] = [];
-    const off = api.subscribe('machines.update', (s) => seen.push(s));
+    const off = api.subscribe('machines.update', (s) => seen.push(s), LOCAL_OPERATOR);
     pollers.get('im-1')!.emit(T0, 0);
     pollers.get('hp-1')!.emit(T0, 1);
     expect(seen.map((s) => [s.id, s.state])).toEqual([
@@ -234,10 +306,14 @@ describe('ConsoleApi events and the core lifecycle', () => {
   it('keeps delivering when one subscriber throws', () => {
     const { api, pollers } = started();
     let n = 0;
-    api.subscribe('machines.update', () => {
-      throw new Error('socket closed');
-    });
-    api.subscribe('machines.update', () => void n++);
+    api.subscribe(
+      'machines.update',
+      () => {
+        throw new Error('socket closed');
+      },
+      LOCAL_OPERATOR,
+    );
+    api.subscribe('machines.update', () => void n++, LOCAL_OPERATOR);
     pollers.get('im-1')!.emit(T0, 1);
     expect(n).toBe(1);
   });
@@ -246,7 +322,7 @@ describe('ConsoleApi events and the core lifecycle', () => {
     vi.useFakeTimers({ now: T0 });
     const { api, core, pollers } = setup();
     const states: CoreStatusEvent[] = [];
-    const off = api.subscribe('core.status', (e) => states.push(EVENTS['core.status'].parse(e)));
+    const off = api.subscribe('core.status', (e) => states.push(EVENTS['core.status'].parse(e)), LOCAL_OPERATOR);
     expect(core.status()).toBe('starting');
     core.start();
     expect(core.status()).toBe('running');
@@ -265,6 +341,6 @@ describe('ConsoleApi events and the core lifecycle', () => {
 
   it('refuses unknown event streams', () => {
     const { api } = setup();
-    expect(() => api.subscribe('machines.delete' as 'machines.update', () => {})).toThrow(/Unknown event stream/);
+    expect(() => api.subscribe('machines.delete' as 'machines.update', () => {}, LOCAL_OPERATOR)).toThrow(/Unknown event stream/);
   });
 });

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { COMMAND_NAMES, type Caller, type EventPayload, type WriteResult } from '../../src-preload/contract';
 import { ChangeRequests, RemoteSupport } from '../../src-main/remote';
 import { MAINT_PIN, PASSWORDS, setupPeople, type People } from '../helpers/people';
+import { LOCAL_OPERATOR } from '../helpers/callers';
 
 const T0 = Date.UTC(2026, 3, 7, 8, 0);
 const MIN = 60_000;
@@ -170,7 +171,7 @@ describe('a live session', () => {
     const { joinCode } = p.remote.support.grant(MAINT_LOCAL, { account: 'support', scope: 'view', durationMin: 30 });
     const { caller } = await join(p, joinCode);
     const updates: EventPayload<'remote.update'>[] = [];
-    const off = p.api.subscribe('remote.update', (s) => updates.push(s));
+    const off = p.api.subscribe('remote.update', (s) => updates.push(s), LOCAL_OPERATOR);
     expect(await p.api.handle(caller, 'remote.reportPage', { page: '#/machine/im-1' })).toMatchObject({ ok: true });
     expect(updates.at(-1)?.grants[0]).toMatchObject({ page: '#/machine/im-1', state: 'live', endsAt: T0 + 30 * MIN });
     clock.t += 30 * MIN;

@@ -25,7 +25,9 @@ import {
   type EventName,
   type Link,
   type ModulesState,
+  type ModuleView,
   type RecoInbox,
+  type Recommendation,
 } from '../../src-preload/contract';
 import { FakePoller } from '../helpers/fake-poller';
 import { PASSWORDS, setupPeople, type People } from '../helpers/people';
@@ -294,14 +296,16 @@ async function eventWorld() {
       ]),
     onUpdate: (h) => uplinkHub.onUpdate(() => h(disabledUplinkStatus(T0))),
   };
-  // Shapes cut down to what the gate looks at: both machines appear in them.
-  const inbox = { items: [{ id: 'r-1', machineId: 'pk-2', machineName: 'Packer 2' }], refused: [] } as unknown as RecoInbox;
-  const modulesState = {
-    modules: [{ id: 'mod-pk-2', machineId: 'pk-2' }],
+  // Whole answers (every stream is held to its schema), both machines in them.
+  const inbox: RecoInbox = { items: [recommendationOf('pk-2', 'Packer 2')], refused: [], autoRevertAllowed: false };
+  const modulesState: ModulesState = {
+    modules: [moduleOf('mod-pk-2', 'pk-2')],
     releases: [],
     refused: [],
     rollouts: [],
-  } as unknown as ModulesState;
+    maintenanceWindow: { text: 'Sat 06:00–14:00', openNow: false },
+    root: null,
+  };
   const reco = { inbox: () => inbox, onUpdate: recoHub.onUpdate } as unknown as RecoApi;
   const modules = { state: () => modulesState, onUpdate: modulesHub.onUpdate } as unknown as ModulesApi;
   const api = new ConsoleApi(p.core, { log: p.log, remote: p.remote.api, uplink, reco, modules });
@@ -317,6 +321,54 @@ async function eventWorld() {
     await p.core.stop();
   };
   return { p, api, everything };
+}
+
+/** A pending recommendation for one machine. */
+function recommendationOf(machineId: string, machineName: string): Recommendation {
+  return {
+    id: 'r-1',
+    machineId,
+    machineName,
+    issuedAt: T0 - 60_000,
+    validUntil: T0 + 3_600_000,
+    receivedAt: T0 - 30_000,
+    status: 'pending',
+    changes: [],
+    rationale: 'Cycle time above ideal.',
+    expect: { kpi: 'cycleTime', change: -0.04 },
+    windowS: 3600,
+    guards: [],
+    autoRevert: false,
+    machineState: 'running',
+    interlock: { ok: true, message: null },
+    decision: null,
+    apply: null,
+    outcome: null,
+  };
+}
+
+/** A paired, healthy module on one machine. */
+function moduleOf(id: string, machineId: string): ModuleView {
+  return {
+    id,
+    machineId,
+    model: 'pk60',
+    pairing: 'paired',
+    fingerprint: '3f1a 09bc 77d2 e410',
+    health: 'ok',
+    lastHeartbeatAt: T0 - 12_000,
+    version: '1.0.0',
+    imageHash: 'ab'.repeat(64),
+    knownRelease: true,
+    slot: 'a',
+    bootCount: 3,
+    uptimeS: 7500,
+    tamper: false,
+    modbusClients: [],
+    update: { state: 'none', releaseId: null, version: null, transferred: 0, size: 0, message: null, since: null },
+    history: [],
+    events: [],
+  };
 }
 
 /** Signs the support account in and joins it to a new view grant over `machines` (null: all). */

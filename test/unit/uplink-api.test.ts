@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateSupplierKeys } from '../../supplier-cloud/keygen';
-import { ConsoleApi, LOCAL_OPERATOR } from '../../src-main/api/service';
+import { ConsoleApi } from '../../src-main/api/service';
+import { LOCAL_OPERATOR } from '../helpers/callers';
 import { loadProfile, packageRoot, resolveConfig } from '../../src-main/config/load';
 import { PlantCore } from '../../src-main/core/plant';
 import { disabledUplinkStatus, leavesPlan, type UplinkApi } from '../../src-main/uplink/points';
@@ -46,7 +47,7 @@ describe('uplink.points', () => {
     expect(status).toMatchObject({ ok: true, value: { configured: false, state: 'disabled' } });
     expect(EVENTS['uplink.update'].safeParse(disabledUplinkStatus(1)).success).toBe(true);
     // The event stream exists without an uplink; it simply stays quiet.
-    expect(typeof api.subscribe('uplink.update', () => undefined)).toBe('function');
+    expect(typeof api.subscribe('uplink.update', () => undefined, LOCAL_OPERATOR)).toBe('function');
   });
 
   it('forwards the uplink status and its updates', async () => {
@@ -61,7 +62,7 @@ describe('uplink.points', () => {
     const api = new ConsoleApi(new PlantCore({ config }), { uplink: fake });
     expect(await api.handle(LOCAL_OPERATOR, 'uplink.status', {})).toMatchObject({ ok: true, value: { state: 'online', lastAckSeq: 41 } });
     const got: UplinkStatus[] = [];
-    const off = api.subscribe('uplink.update', (s) => got.push(s));
+    const off = api.subscribe('uplink.update', (s) => got.push(s), LOCAL_OPERATOR);
     for (const h of handlers) h(status);
     off();
     expect(got).toHaveLength(1);

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startWebServer, type WebServer } from '../../src-main/web/server';
 import { PASSWORDS, setupPeople, type People } from '../helpers/people';
+import { LOCAL_VIEWER } from '../../src-main/api/service';
 
 const T0 = Date.UTC(2026, 4, 4, 6, 0);
 const MIN = 60_000;
@@ -34,6 +35,7 @@ async function setup() {
     staticDir,
     log: people.log,
     auth: people.auth,
+    caller: LOCAL_VIEWER,
     limits: { resumeCacheMs: 0 },
   });
   closers.push(() => people.close());

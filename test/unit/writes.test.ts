@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsoleApi, LOCAL_OPERATOR } from '../../src-main/api/service';
+import { ConsoleApi } from '../../src-main/api/service';
+import { LOCAL_OPERATOR } from '../helpers/callers';
 import { parseProfile, resolveConfig } from '../../src-main/config/load';
 import type { PlantConfig, ResolvedDevice } from '../../src-main/config/schema';
 import { ConsoleError } from '../../src-main/core/errors';
