@@ -18,6 +18,7 @@ import {
   type CommandResponse,
   type EventName,
   type EventPayload,
+  type Health,
   type Result,
   type CallerRole,
 } from '../../src-preload/contract';
@@ -65,8 +66,10 @@ export interface ConsoleApiOptions {
   modules?: ModulesApi;
   /** Sign-in lockouts (AuthService): auth.lockouts and auth.unlock. */
   lockouts?: LockoutApi;
-  /** The audit log's witnesses outside the plant: audit.links. */
+  /** The audit log's witnesses outside the plant: audit.links, and the syslog link's part of system.health. */
   auditLinks?: AuditLinksApi;
+  /** The persistent history's part of system.health (writer, disk, losses), when the store is wired. */
+  historyHealth?: () => NonNullable<Health['history']>;
 }
 
 /**
@@ -169,7 +172,16 @@ export class ConsoleApi {
         const fromMs = req.fromMs ?? this.core.currentShift().start;
         return { samples: this.core.history.kpis(req.machineId, fromMs) };
       },
-      'system.health': () => this.core.health(),
+      // The uplink's and the syslog link's parts come from them: the core knows nothing of what is built on it.
+      'system.health': () => {
+        const syslog = opts.auditLinks?.links().syslog ?? null;
+        return {
+          ...this.core.health(),
+          ...(uplink ? { uplink: uplink.health() } : {}),
+          ...(syslog ? { syslog } : {}),
+          ...(opts.historyHealth ? { history: opts.historyHealth() } : {}),
+        };
+      },
       // A write refused by a rule is an answer, not an error: the WriteResult says why. A missing or wrong PIN is an error.
       'points.write': async (caller, req) => {
         await opts.confirm?.(caller, req.pin);

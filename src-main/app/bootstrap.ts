@@ -17,7 +17,8 @@ import { AuthService } from '../auth/sessions';
 import { loadConfig, packageRoot } from '../config/load';
 import type { PlantConfig } from '../config/schema';
 import type { Logger } from '../core/log';
-import { PlantCore } from '../core/plant';
+import { historyRetention, PlantCore } from '../core/plant';
+import { Teardown } from '../core/teardown';
 import { startModuleSystem, type ModuleSystem } from '../modules';
 import { createRecoSystem, type RecoSystem } from '../recommendations';
 import { createRemoteSupport, SqlRemoteStore, type RemoteSupportSystem } from '../remote';
@@ -59,6 +60,7 @@ export interface RunningPlant {
   setup: FirstStartSetup | null;
   /** The forwarding of audit records to plant IT's syslog collector (audit.syslog), or null. */
   syslog: SyslogForwarder | null;
+  /** Undoes every part newest first (core/teardown.ts); rejects naming the parts that did not stop cleanly. */
   stop(): Promise<void>;
 }
 
@@ -72,8 +74,8 @@ export function historyWorkerScript(): string | null {
   }
 }
 
-/** Loads config (or starts the demo plant), then starts the core and the API over it. */
-export async function startPlant(opts: {
+/** What a plant is started from. */
+export interface StartPlantOptions {
   configPath?: string;
   dataDir?: string;
   log: Logger;
@@ -81,27 +83,48 @@ export async function startPlant(opts: {
   osKeyStore?: OsKeyStore;
   /** The demo's broker, Modbus and module-channel ports (serve --demo-*-port); free ones unless given. */
   demoPorts?: DemoPorts;
-}): Promise<RunningPlant> {
+}
+
+/** Loads config (or starts the demo plant), then starts the core and the API over it. */
+export async function startPlant(opts: StartPlantOptions): Promise<RunningPlant> {
   const dataDir = resolve(opts.dataDir ?? '.data');
   // Before anything is written there (the demo writes its files first): refused when others may write it.
   ensurePrivateDataDir(dataDir);
+  // Every part is registered as it is set up and undone newest first: on stop, and when the start fails half-way.
+  const teardown = new Teardown(opts.log);
+  try {
+    return await composePlant(opts, dataDir, teardown);
+  } catch (err) {
+    // Whatever was set up is undone; a failing undo step is logged, and the start's own error is what the caller sees.
+    await teardown.run().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Sets up every part of the plant in order, registering how each is undone on `teardown`. */
+async function composePlant(opts: StartPlantOptions, dataDir: string, teardown: Teardown): Promise<RunningPlant> {
   let demo: DemoPlant | null = null;
   let config: PlantConfig;
   if (opts.configPath) {
     config = loadConfig(opts.configPath);
     for (const w of config.warnings ?? []) opts.log.log('warn', `Configuration: ${w}`);
   } else {
-    demo = await startDemoPlant({ dataDir, log: opts.log, ...(opts.demoPorts ? { ports: opts.demoPorts } : {}) });
+    demo = teardown.use(
+      'demo plant',
+      await startDemoPlant({ dataDir, log: opts.log, ...(opts.demoPorts ? { ports: opts.demoPorts } : {}) }),
+      (d) => d.stop(),
+    );
     config = demo.config;
     opts.log.log('info', 'No configuration given: running the embedded demo plant (SIMULATED)', {
       machines: demo.agents.map((a) => `${a.model}@${a.host}:${a.port}`),
     });
   }
-  let store: PlantStore;
-  try {
-    // No key, no start: a configured plant unlocks with the OS key store or a passphrase;
-    // only the SIMULATED demo keeps its key in a file beside its data.
-    store = await openPlantStore({
+  // No key, no start: a configured plant unlocks with the OS key store or a passphrase;
+  // only the SIMULATED demo keeps its key in a file beside its data.
+  // Closed after the audit log: signing the audit head needs the plant key, which closing zeroes.
+  const store = teardown.use(
+    'store',
+    await openPlantStore({
       dataDir,
       demo: demo !== null,
       log: opts.log,
@@ -114,24 +137,19 @@ export async function startPlant(opts: {
         // Storage never runs on the thread that polls (history-driver.ts).
         workerScript: historyWorkerScript(),
       },
-    });
-  } catch (err) {
-    await demo?.stop();
-    throw err;
-  }
+    }),
+    (s) => s.close(),
+  );
+  // Registered here, though set up once the core is there, so that it closes after the audit log (the
+  // records of the stop itself go too, if the collector answers in time) and before the store.
+  let syslog: SyslogForwarder | null = null;
+  teardown.defer('syslog forwarding', () => syslog?.close());
   // Accounts, sessions and the audit log live in the store too; the audit head is signed on stop.
-  const audit = new AuditLog(store.db, store.identity, { log: opts.log });
+  const audit = teardown.use('audit log', new AuditLog(store.db, store.identity, { log: opts.log }), (a) => a.close());
   const accounts = new AccountStore(store.db, { log: opts.log, audit });
   if (demo) {
-    try {
-      const created = await ensureDemoAccounts(store.db, accounts);
-      if (created.length > 0) opts.log.log('info', 'SIMULATED demo: created the demo accounts', { users: created.map((a) => a.name) });
-    } catch (err) {
-      audit.close();
-      store.close();
-      await demo.stop();
-      throw err;
-    }
+    const created = await ensureDemoAccounts(store.db, accounts);
+    if (created.length > 0) opts.log.log('info', 'SIMULATED demo: created the demo accounts', { users: created.map((a) => a.name) });
   }
   // Config is a file: what changed since the previous start is audited now, before anything runs on it.
   if (!demo) {
@@ -143,75 +161,58 @@ export async function startPlant(opts: {
   }
   const setup = demo ? null : new FirstStartSetup(accounts, { log: opts.log });
   // Swept every second: an idle or expired session's live sockets close, and the window locks, within a second too.
-  const auth = new AuthService(store.db, accounts, {
-    log: opts.log,
-    audit,
-    sweepMs: 1000,
-    idleLockMs: { local: config.access.idleLockMinutes * 60_000 },
-    ...(config.access.lockout
-      ? {
-          maxFailures: config.access.lockout.afterFailures,
-          maxSourceFailures: config.access.lockout.afterFailures,
-          lockoutMs: config.access.lockout.minutes * 60_000,
-        }
-      : {}),
-  });
+  const auth = teardown.use(
+    'sessions',
+    new AuthService(store.db, accounts, {
+      log: opts.log,
+      audit,
+      sweepMs: 1000,
+      idleLockMs: { local: config.access.idleLockMinutes * 60_000 },
+      ...(config.access.lockout
+        ? {
+            maxFailures: config.access.lockout.afterFailures,
+            maxSourceFailures: config.access.lockout.afterFailures,
+            lockoutMs: config.access.lockout.minutes * 60_000,
+          }
+        : {}),
+    }),
+    (a) => a.close(),
+  );
+  const retention = historyRetention(config);
   const core = new PlantCore({
     config,
     audit,
     log: opts.log,
     version: VERSION,
     history: store.history,
-    historyRetentionMs: config.history.retentionDays * 86_400_000,
-    // Alarms and the write log live in the store too, so a restart continues them.
-    alarmStore: createSqlAlarmStore(store.db, { log: opts.log, retentionMs: config.history.retentionDays * 86_400_000 }),
+    historyRetentionMs: retention.rawMs,
+    historySpanMs: retention.spanMs,
+    // Alarms and the write log live in the store too, so a restart continues them; alarms are kept as long as values.
+    alarmStore: createSqlAlarmStore(store.db, { log: opts.log, retentionMs: retention.spanMs }),
     writeLog: createSqlWriteLog(store.db, { log: opts.log }),
   });
   // Every audit record, also those from before this start, goes to plant IT's collector: the log is the queue.
-  let syslog: SyslogForwarder | null = null;
   const syslogConfig = config.audit?.syslog;
   if (syslogConfig) {
-    try {
-      syslog = new SyslogForwarder({
-        db: store.db,
-        audit,
-        config: syslogConfig,
-        tls: readSyslogTls(syslogConfig, opts.configPath ? dirname(resolve(opts.configPath)) : dataDir),
-        alarms: core.alarms,
-        log: opts.log,
-      });
-    } catch (err) {
-      auth.close();
-      audit.close();
-      store.close();
-      await demo?.stop();
-      throw err;
-    }
-    const s = syslog;
-    core.syslogHealth = () => s.view();
+    syslog = new SyslogForwarder({
+      db: store.db,
+      audit,
+      config: syslogConfig,
+      tls: readSyslogTls(syslogConfig, opts.configPath ? dirname(resolve(opts.configPath)) : dataDir),
+      alarms: core.alarms,
+      log: opts.log,
+    });
   }
+  const forwarder = syslog;
   // History that cannot be saved is an alarm, and health says where history is written and what it lost.
   watchHistory(store.history, core.alarms);
-  core.historyHealth = () => {
-    const s = store.history.stats();
-    return {
-      writer: s.writer,
-      usedBytes: store.history.usedBytes(),
-      budgetBytes: s.budgetBytes,
-      overBudget: s.overBudget,
-      samplesWritten: s.samplesWritten,
-      buffered: s.buffered,
-      samplesDropped: s.samplesDropped,
-      errors: s.errors,
-      lastError: s.lastError && { at: s.lastError.at, code: s.lastError.code, message: s.lastError.message },
-    };
-  };
   let uplink: UplinkService | null = null;
   let witness: AuditWitness | null = null;
   if (config.uplink) {
-    try {
-      demo?.uplink?.writePlantKeys(dataDir, store.identity.publicKeys(), signingPublicKeys(store.db));
-      uplink = new UplinkService({
+    demo?.uplink?.writePlantKeys(dataDir, store.identity.publicKeys(), signingPublicKeys(store.db));
+    const u = teardown.use(
+      'uplink',
+      new UplinkService({
         config: config.uplink,
         configDir: opts.configPath ? dirname(resolve(opts.configPath)) : dataDir,
         devices: config.devices,
@@ -219,54 +220,40 @@ export async function startPlant(opts: {
         store,
         ...(demo?.uplink ? { password: demo.uplink.password } : {}),
         log: opts.log,
-      });
-    } catch (err) {
-      await syslog?.close();
-      auth.close();
-      audit.close();
-      store.close();
-      await demo?.stop();
-      throw err;
-    }
-    const u = uplink;
-    core.uplinkHealth = () => u.health();
+      }),
+      (service) => service.stop(),
+    );
+    uplink = u;
     // Every signed audit head goes to the supplier cloud, its witness outside the plant.
-    witness = new AuditWitness({ db: store.db, audit, uplink: u, log: opts.log });
+    witness = teardown.use('audit witness', new AuditWitness({ db: store.db, audit, uplink: u, log: opts.log }), (w) => w.close());
     // A full outbox (recording stopped) is a plant-level alarm besides the banner.
     watchOutbox(u, core.alarms);
   }
-  // A supplier's sign-in never outlives a restart (their grant may: it then waits for a new join code).
-  for (const s of auth.list()) if (s.role === 'supplier-support') auth.endSession(s.id, 'shutdown');
-  const remote = createRemoteSupport({
-    auth,
-    accounts,
-    host: core,
-    audit,
-    log: opts.log,
-    store: new SqlRemoteStore(store.db, { log: opts.log }),
-    limits: {
-      defaultDurationMs: Math.min(config.access.remoteSessionMinutes ?? 60, config.access.remoteSessionMaxMinutes ?? 240) * 60_000,
-      maxDurationMs: (config.access.remoteSessionMaxMinutes ?? 240) * 60_000,
-    },
-  });
+  // Registered after the uplink so that it stops before it: the last samples are batched, then the outbox closes.
+  teardown.defer('plant core', () => core.stop());
   // A signed-in account with a PIN confirms every setpoint change with it, recommendations included.
   const confirm = createConfirmGate(auth, accounts);
   const reco = uplink
-    ? createRecoSystem({
-        core,
-        db: store.db,
-        identity: store.identity,
-        uplink,
-        autoRevertAllowed: config.recommendations?.autoRevert ?? false,
-        audit,
-        log: opts.log,
-        confirm,
-      })
+    ? teardown.use(
+        'recommendations',
+        createRecoSystem({
+          core,
+          db: store.db,
+          identity: store.identity,
+          uplink,
+          autoRevertAllowed: config.recommendations?.autoRevert ?? false,
+          audit,
+          log: opts.log,
+          confirm,
+        }),
+        (r) => r.stop(),
+      )
     : null;
   let modules: ModuleSystem | null = null;
   if (config.modules) {
+    let started: ModuleSystem;
     try {
-      modules = await startModuleSystem({
+      started = await startModuleSystem({
         config: config.modules,
         configDir: opts.configPath ? dirname(resolve(opts.configPath)) : dataDir,
         dataDir,
@@ -278,17 +265,32 @@ export async function startPlant(opts: {
         log: opts.log,
       });
     } catch (err) {
-      reco?.stop();
-      remote.close();
-      await syslog?.close();
-      auth.close();
-      audit.close();
-      store.close();
-      await demo?.stop();
       const chosen = demo ? opts.demoPorts?.modules : undefined;
       throw chosen === undefined ? err : portProblem('--demo-module-port', chosen, err);
     }
+    // Stopped before the core: the module channel closes and no rollout step runs on a stopped core.
+    modules = teardown.use('modules', started, (m) => m.stop());
   }
+  // A supplier's sign-in never outlives a restart (their grant may: it then waits for a new join code).
+  for (const s of auth.list()) if (s.role === 'supplier-support') auth.endSession(s.id, 'shutdown');
+  // Set up last so it is undone first: remote sessions are cut off (audited; their grants stay) while
+  // the audit log and sessions are still open.
+  const remote = teardown.use(
+    'remote support',
+    createRemoteSupport({
+      auth,
+      accounts,
+      host: core,
+      audit,
+      log: opts.log,
+      store: new SqlRemoteStore(store.db, { log: opts.log }),
+      limits: {
+        defaultDurationMs: Math.min(config.access.remoteSessionMinutes ?? 60, config.access.remoteSessionMaxMinutes ?? 240) * 60_000,
+        maxDurationMs: (config.access.remoteSessionMaxMinutes ?? 240) * 60_000,
+      },
+    }),
+    (r) => r.close(),
+  );
   const api = new ConsoleApi(core, {
     log: opts.log,
     ...(uplink ? { uplink } : {}),
@@ -298,7 +300,21 @@ export async function startPlant(opts: {
     ...(reco ? { reco: reco.service } : {}),
     ...(modules ? { modules: modules.manager } : {}),
     lockouts: auth,
-    auditLinks: { links: () => ({ syslog: syslog?.view() ?? null, witness: witness?.status() ?? null }) },
+    auditLinks: { links: () => ({ syslog: forwarder?.view() ?? null, witness: witness?.status() ?? null }) },
+    historyHealth: () => {
+      const s = store.history.stats();
+      return {
+        writer: s.writer,
+        usedBytes: store.history.usedBytes(),
+        budgetBytes: s.budgetBytes,
+        overBudget: s.overBudget,
+        samplesWritten: s.samplesWritten,
+        buffered: s.buffered,
+        samplesDropped: s.samplesDropped,
+        errors: s.errors,
+        lastError: s.lastError && { at: s.lastError.at, code: s.lastError.code, message: s.lastError.message },
+      };
+    },
   });
   // The demo's supplier cloud subscribes before the plant publishes, so it sees every batch from the first.
   if (uplink) await demo?.uplink?.startCloud();
@@ -322,23 +338,6 @@ export async function startPlant(opts: {
     remote,
     setup,
     syslog,
-    async stop() {
-      // First: remote sessions are cut off (audited; their grants stay) while the audit log and sessions are still open.
-      remote.close();
-      reco?.stop();
-      // Before the core: the module channel closes and no rollout step runs on a stopped core.
-      await modules?.stop();
-      await core.stop();
-      // After the core: the last samples are batched, then the outbox is closed with the store.
-      witness?.close();
-      await uplink?.stop();
-      // Before the store: signing the audit head needs the plant key, which closing zeroes.
-      auth.close();
-      audit.close();
-      // Last before the store: the records of the stop itself go too, if the collector answers in time.
-      await syslog?.close();
-      store.close();
-      await demo?.stop();
-    },
+    stop: () => teardown.run(),
   };
 }

@@ -53,6 +53,11 @@ export interface PlantCoreOptions {
   tickMs?: number;
   /** History older than this is trimmed at each tick (default: config.history.retentionMin). */
   historyRetentionMs?: number;
+  /**
+   * How far back the value history answers, rollups included (default: historyRetentionMs). The
+   * alarm journal keeps at least this long, and at least the current shift.
+   */
+  historySpanMs?: number;
   /** Where write results are kept (default: in memory). */
   writeLog?: WriteLogStore;
   /** Where alarms and their history are kept (default: in memory); saved alarms are continued. */
@@ -74,15 +79,22 @@ export interface MachinePoll {
 /** Machine events (snapshots, with KPIs) go out at most this often per machine: 10 Hz, whatever the poll rate. */
 export const MACHINE_EVENT_MS = 100;
 
+const DAY_MS = 86_400_000;
+
+/**
+ * How long a plant with the persistent store keeps its value history: raw samples for
+ * `retentionDays` (what the core trims), and over that the one-minute rollups for
+ * `rollupRetentionDays`, from which queries over older ranges are answered. The span is what
+ * the alarm journal keeps at least, so every stretch of a trend still has its alarms.
+ */
+export function historyRetention(config: PlantConfig): { rawMs: number; spanMs: number } {
+  const rawMs = config.history.retentionDays * DAY_MS;
+  return { rawMs, spanMs: Math.max(rawMs, config.history.rollupRetentionDays * DAY_MS) };
+}
+
 /** Composes machines, pollers and history, and publishes machine and status events. */
 export class PlantCore {
   private readonly historyRetentionMs: number | undefined;
-  /** The uplink's part of health() (state, last acknowledged sequence, outbox depth), set when an uplink runs. */
-  uplinkHealth: (() => NonNullable<Health['uplink']>) | null = null;
-  /** The syslog forwarding of the audit log's part of health(), set when audit.syslog is configured. */
-  syslogHealth: (() => NonNullable<Health['syslog']>) | null = null;
-  /** The persistent history's part of health() (writer, disk, losses), set when the store is wired. */
-  historyHealth: (() => NonNullable<Health['history']>) | null = null;
   readonly config: PlantConfig;
   readonly history: HistoryStore;
   readonly clock: Clock;
@@ -128,7 +140,8 @@ export class PlantCore {
     this.history = opts.history ?? createMemoryHistory({ retentionMs: this.config.history.retentionMin * 60_000, clock: this.clock });
     this.shiftOf = shiftCalendar(this.config.shifts, this.config.plant.timezone);
     this.started = this.clock.now();
-    const alarmRetentionMs = this.config.history.retentionMin * 60_000;
+    // An alarm journal keeps at least as long as the value history it explains (not the in-memory retentionMin).
+    const alarmRetentionMs = opts.historySpanMs ?? opts.historyRetentionMs ?? this.config.history.retentionMin * 60_000;
     this.alarms = new AlarmEngine({
       machines: this.config.devices.map((d) => ({ id: d.id, profile: d.profileDef })),
       clock: this.clock,
@@ -262,16 +275,13 @@ export class PlantCore {
     return detail && { ...detail, snapshot: this.withAlarms(detail.snapshot) };
   }
 
-  /** Core state and each machine's state and link. */
+  /** Core state and each machine's state and link (the API adds the uplink's part when there is one). */
   health(): Health {
     return {
       core: this.currentStatus,
       startedAt: this.started,
       simulated: this.config.simulated,
       machines: [...this.machines.values()].map((m) => ({ id: m.id, name: m.name, state: m.state, link: m.link })),
-      ...(this.uplinkHealth ? { uplink: this.uplinkHealth() } : {}),
-      ...(this.syslogHealth ? { syslog: this.syslogHealth() } : {}),
-      ...(this.historyHealth ? { history: this.historyHealth() } : {}),
     };
   }
 

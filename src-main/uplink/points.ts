@@ -3,7 +3,7 @@
  * what goes out for each — nothing (`local`, or no uplink configured), encrypted (`sealed`) or
  * readable on the uplink path (`plain`). Plant IT audits the console's promises against this.
  */
-import type { UplinkLeaves, UplinkPoints, UplinkStatus } from '../../src-preload/contract';
+import type { Health, UplinkLeaves, UplinkPoints, UplinkStatus } from '../../src-preload/contract';
 import type { PlantConfig } from '../config/schema';
 
 /** The points table of the "What leaves this plant" page. */
@@ -29,6 +29,8 @@ export function leavesPlan(config: PlantConfig, pseudonyms?: ReadonlyMap<string,
 /** The uplink as the API reads it (UplinkService implements it). */
 export interface UplinkApi {
   status(): UplinkStatus;
+  /** The uplink's part of system.health and /healthz. */
+  health(): NonNullable<Health['uplink']>;
   pseudonyms(): Map<string, string>;
   onUpdate(handler: (s: UplinkStatus) => void): () => void;
 }

@@ -257,6 +257,7 @@ describe('answers held to the contract', () => {
     let push: (s: UplinkStatus) => void = () => undefined;
     const uplink: UplinkApi = {
       status: () => disabledUplinkStatus(T0),
+      health: () => ({ state: 'disabled', lastAckSeq: null, outboxDepth: 0 }),
       pseudonyms: () => new Map(),
       onUpdate: (h) => {
         push = h;

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { COMMAND_NAMES, type Caller, type EventPayload, type WriteResult } from '../../src-preload/contract';
 import { ChangeRequests, RemoteSupport } from '../../src-main/remote';
 import { MAINT_PIN, PASSWORDS, setupPeople, type People } from '../helpers/people';
+import { ConsoleApi } from '../../src-main/api/service';
 import { LOCAL_OPERATOR } from '../helpers/callers';
 
 const T0 = Date.UTC(2026, 3, 7, 8, 0);
@@ -137,19 +138,20 @@ describe('a live session', () => {
     const info = await p.api.handle(caller, 'plant.info', {});
     expect(info.ok && (info.value as { machines: { id: string }[] }).machines.map((m) => m.id)).toEqual(['im-1']);
     // Health: the granted machine only, and nothing of plant IT's syslog collector.
-    p.core.syslogHealth = () => ({
+    const syslog = {
       target: 'logs.plant:6514',
-      state: 'connected',
+      state: 'connected' as const,
       forwarded: 1,
       failures: 0,
       backlog: 0,
       lastError: null,
       failingSince: null,
-    });
-    const health = await p.api.handle(caller, 'system.health', {});
+    };
+    const withSyslog = new ConsoleApi(p.core, { remote: p.remote.api, auditLinks: { links: () => ({ syslog, witness: null }) } });
+    const health = await withSyslog.handle(caller, 'system.health', {});
     expect(health.ok && (health.value as { machines: { id: string }[] }).machines.map((m) => m.id)).toEqual(['im-1']);
     expect(health.ok && 'syslog' in (health.value as object)).toBe(false);
-    expect(await p.api.handle(MAINT_LOCAL, 'system.health', {})).toMatchObject({
+    expect(await withSyslog.handle(MAINT_LOCAL, 'system.health', {})).toMatchObject({
       ok: true,
       value: { syslog: { target: 'logs.plant:6514' } },
     });

@@ -289,6 +289,7 @@ async function eventWorld() {
   const modulesHub = hub();
   const uplink: UplinkApi = {
     status: () => disabledUplinkStatus(T0),
+    health: () => ({ state: 'disabled', lastAckSeq: null, outboxDepth: 0 }),
     pseudonyms: () =>
       new Map([
         ['im-1', 'm-aaaa'],

@@ -50,17 +50,27 @@ describe('uplink.points', () => {
     expect(typeof api.subscribe('uplink.update', () => undefined, LOCAL_OPERATOR)).toBe('function');
   });
 
-  it('forwards the uplink status and its updates', async () => {
+  it('forwards the uplink status, its updates and its part of system.health', async () => {
     const config = resolveConfig({ plant: { name: 'P' }, devices, uplink }, '(test)');
     const handlers = new Set<(s: UplinkStatus) => void>();
     const status = { ...disabledUplinkStatus(5), configured: true, state: 'online' as const, lastAckSeq: 41 };
     const fake: UplinkApi = {
       status: () => status,
+      health: () => ({ state: 'online', lastAckSeq: 41, outboxDepth: 3 }),
       pseudonyms: () => new Map(),
       onUpdate: (h) => (handlers.add(h), () => void handlers.delete(h)),
     };
-    const api = new ConsoleApi(new PlantCore({ config }), { uplink: fake });
+    const core = new PlantCore({ config });
+    const api = new ConsoleApi(core, { uplink: fake });
     expect(await api.handle(LOCAL_OPERATOR, 'uplink.status', {})).toMatchObject({ ok: true, value: { state: 'online', lastAckSeq: 41 } });
+    // The API adds the uplink's part of health; the core knows nothing of the uplink built on it.
+    expect(await api.handle(LOCAL_OPERATOR, 'system.health', {})).toMatchObject({
+      ok: true,
+      value: { core: 'starting', uplink: { state: 'online', lastAckSeq: 41, outboxDepth: 3 } },
+    });
+    expect(core.health()).not.toHaveProperty('uplink');
+    const without = await new ConsoleApi(core).handle(LOCAL_OPERATOR, 'system.health', {});
+    expect(without.ok && without.value).not.toHaveProperty('uplink');
     const got: UplinkStatus[] = [];
     const off = api.subscribe('uplink.update', (s) => got.push(s), LOCAL_OPERATOR);
     for (const h of handlers) h(status);
