@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIRMWARE_UPLOAD_MAX_BYTES, FIRMWARE_UPLOAD_PATH } from '../../src-preload/channels';
+import { LOCAL_VIEWER } from '../../src-main/api/service';
 import { startWebServer, type WebServer } from '../../src-main/web/server';
 import { bundleOf, makeRelease } from '../helpers/firmware-fixtures';
 import { PASSWORDS, setupPeople, type People } from '../helpers/people';
@@ -100,6 +101,7 @@ beforeAll(async () => {
     staticDir,
     log: people.log,
     auth: people.auth,
+    caller: LOCAL_VIEWER,
     firmwareUploadDir: uploads,
   });
   origin = `http://127.0.0.1:${web.port}`;
