@@ -44,10 +44,11 @@ export function openEncryptedDatabase(path: string, key: Uint8Array, durability:
   const options: LibsqlOptions = { encryptionKey: Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex') };
   const db = new Database(path, options);
   try {
+    // First, before any read: another connection (the history writer's thread, a running console
+    // beside a CLI command) may hold a lock while this one opens.
+    db.exec('PRAGMA busy_timeout = 5000');
     // The key is checked only when a page is read: read one now, so a wrong key fails here.
     db.prepare('SELECT count(*) FROM sqlite_schema').raw().get();
-    // First: another connection (the history writer's thread) may hold a lock while this one opens.
-    db.exec('PRAGMA busy_timeout = 5000');
     // Must precede the first table; on an existing database it is a no-op.
     db.exec('PRAGMA auto_vacuum = INCREMENTAL');
     const mode = (db.prepare('PRAGMA journal_mode = WAL').raw().get() as [string] | undefined)?.[0];
