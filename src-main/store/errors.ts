@@ -27,7 +27,11 @@ export type StoreErrorReason =
   /** The passphrase is given more than one way (file, systemd credential, variable). */
   | 'passphrase-ambiguous'
   /** The data dir can be written by other users, or belongs to one. */
-  | 'data-dir-unsafe';
+  | 'data-dir-unsafe'
+  /** The database file is truncated, its header or pages unreadable, or its integrity check failed. */
+  | 'damaged'
+  /** The database is behind its sequence guard: it was rolled back (store-check.ts). */
+  | 'store-behind';
 
 const CODES: Record<StoreErrorReason, ErrorCode> = {
   locked: 'UNAVAILABLE',
@@ -41,6 +45,8 @@ const CODES: Record<StoreErrorReason, ErrorCode> = {
   'passphrase-file-unsafe': 'FORBIDDEN',
   'passphrase-ambiguous': 'BAD_REQUEST',
   'data-dir-unsafe': 'FORBIDDEN',
+  damaged: 'UNAVAILABLE',
+  'store-behind': 'UNAVAILABLE',
 };
 
 /** A ConsoleError raised while unlocking or opening the store. */

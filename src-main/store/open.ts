@@ -1,19 +1,25 @@
 /**
  * Opening the plant store: `<dataDir>/plant.db`, one embedded libsql database in WAL mode,
  * encrypted by libsql with a random 32-byte key that is kept only wrapped, in store-key.json.
- * `openPlantStore` is the one call the console makes: unlock, open, migrate, identity, history.
+ * `openPlantStore` is the one call the console makes: unlock, open, check (integrity, and the
+ * sequence guard: store-check.ts), migrate, identity, history; with a disk guard that turns a
+ * full disk into an alarm (disk-guard.ts).
  */
 import { chmodSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'libsql';
 import { systemClock, type Clock } from '../core/types';
 import { checkDataDir, ensurePrivateDataDir } from './data-dir';
+import { DiskGuard, type DiskGuardOptions } from './disk-guard';
 import { StoreError } from './errors';
 import { createSqlHistory, type SqlHistoryOptions, type SqlHistoryStore } from './history-sql';
 import { ensurePlantIdentity, type PlantIdentity } from './identity';
 import { dbFilePath } from './key-file';
 import type { WrapperKind } from './key-wrappers';
 import { migrate, type StoreDb } from './schema';
+import { SequenceGuard } from './sequence-guard';
+import { applySequenceCheck, checkIntegrity, damagedStoreError, isDamage, judgeSequence, notADatabaseError } from './store-check';
+import { installSafeTransactions } from './transactions';
 import { wipe } from './sodium';
 import { unlockStoreKey, type UnlockOptions } from './unlock';
 
@@ -23,15 +29,18 @@ type LibsqlOptions = Database.Options & { encryptionKey?: string };
 /** How durably commits reach the disk (see openEncryptedDatabase). */
 export type Durability = 'FULL' | 'NORMAL';
 
-function isNotADatabase(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown };
-  return e.code === 'SQLITE_NOTADB' || (typeof e.message === 'string' && e.message.includes('file is not a database'));
-}
-
 function privateFiles(path: string): void {
   for (const p of [path, `${path}-wal`, `${path}-shm`]) {
     if (existsSync(p)) chmodSync(p, 0o600);
   }
+}
+
+/** What opening a database may be told besides its key. */
+export interface OpenDatabaseHooks {
+  /** Every failed transaction (a full disk among them: disk-guard.ts). */
+  onTransactionError?: (err: unknown) => void;
+  /** plant.db's salt as the sequence guard remembers it: tells a damaged header from another key. */
+  knownSalt?: string | null;
 }
 
 /**
@@ -39,10 +48,20 @@ function privateFiles(path: string): void {
  * synchronous = FULL by default: the store holds the uplink outbox and its sequence numbers,
  * and a plant PC can lose power; with history batched per second the fsync costs little.
  */
-export function openEncryptedDatabase(path: string, key: Uint8Array, durability: Durability = 'FULL'): StoreDb {
+export function openEncryptedDatabase(
+  path: string,
+  key: Uint8Array,
+  durability: Durability = 'FULL',
+  hooks: OpenDatabaseHooks = {},
+): StoreDb {
   // libsql takes the key as a string; this hex copy cannot be zeroed, only dropped.
   const options: LibsqlOptions = { encryptionKey: Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex') };
-  const db = new Database(path, options);
+  let db: StoreDb;
+  try {
+    db = new Database(path, options);
+  } catch (err) {
+    throw isDamage(err) ? damagedStoreError(path, err) : err;
+  }
   try {
     // First, before any read: another connection (the history writer's thread, a running console
     // beside a CLI command) may hold a lock while this one opens.
@@ -57,17 +76,9 @@ export function openEncryptedDatabase(path: string, key: Uint8Array, durability:
   } catch (err) {
     db.close();
     if (err instanceof StoreError) throw err;
-    if (isNotADatabase(err)) {
-      throw new StoreError(
-        'wrong-key',
-        `${path} cannot be opened with this key: it was encrypted with another key, or it is not a plant store`,
-        {
-          cause: err,
-        },
-      );
-    }
-    throw err;
+    throw notADatabaseError(path, err, hooks.knownSalt) ?? (isDamage(err) ? damagedStoreError(path, err) : err);
   }
+  installSafeTransactions(db, hooks.onTransactionError);
   privateFiles(path);
   return db;
 }
@@ -78,6 +89,13 @@ export interface OpenPlantStoreOptions extends UnlockOptions {
   history?: Omit<SqlHistoryOptions, 'log' | 'clock' | 'worker'> & { workerScript?: string | null };
   durability?: Durability;
   clock?: Clock;
+  /** The disk reserve and when a full disk counts as free again (tests use a small file system). */
+  disk?: Pick<DiskGuardOptions, 'reserveBytes' | 'resumeFreeBytes' | 'checkEveryMs'>;
+  /**
+   * Open a store that is behind its sequence guard (rolled back): continue after the highest
+   * number ever used and declare the skipped ones lost (`plant-console store recover`).
+   */
+  acceptRollback?: boolean;
 }
 
 /** The open store: what the core is wired to. */
@@ -91,6 +109,10 @@ export interface PlantStore {
   demo: boolean;
   /** True when this call created the store (first start). */
   created: boolean;
+  /** The uplink's sequence high-water mark outside the database (sequence-guard.ts). */
+  guard: SequenceGuard;
+  /** The data dir's disk: full or not (disk-guard.ts). */
+  disk: DiskGuard;
   /** Flushes history, zeroes the identity's secrets in memory and closes the database. */
   close(): void;
 }
@@ -130,15 +152,26 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
   const clock = opts.clock ?? systemClock;
   const unlocked = await unlockStoreKey({ ...opts, dataDir });
   const dbPath = dbFilePath(dataDir);
+  const guard = SequenceGuard.open(dataDir);
+  const disk = new DiskGuard({ dir: dataDir, clock, log: opts.log, ...opts.disk });
   let db: StoreDb;
   try {
-    db = openEncryptedDatabase(dbPath, unlocked.key, opts.durability);
+    db = openEncryptedDatabase(dbPath, unlocked.key, opts.durability, {
+      onTransactionError: (err) => disk.failed('a store transaction', err),
+      knownSalt: guard.record().dbSalt,
+    });
   } catch (err) {
+    guard.close();
+    disk.close();
     wipe(unlocked.key);
     throw err;
   }
   try {
+    checkIntegrity(db, dbPath, opts.log);
+    // Judged before anything is written: a rolled-back store must not be touched.
+    const verdict = judgeSequence(db, guard, { dataDir, dbPath, acceptRollback: opts.acceptRollback === true });
     migrate(db, undefined, clock.now());
+    applySequenceCheck(db, guard, verdict, opts.log, dbPath);
     checkDemoMarker(db, { demo: opts.demo, dataDir, wrapper: unlocked.wrapper, now: clock.now() });
     const identity = ensurePlantIdentity(db, { log: opts.log, clock });
     const { workerScript, ...historyOptions } = opts.history ?? {};
@@ -156,6 +189,8 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
       wrapper: unlocked.wrapper,
       demo: opts.demo,
       created: unlocked.created,
+      guard,
+      disk,
       close() {
         if (closed) return;
         closed = true;
@@ -164,12 +199,16 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
         } finally {
           identity.forget();
           db.close();
+          guard.close();
+          disk.close();
         }
       },
     };
   } catch (err) {
     wipe(unlocked.key);
     db.close();
-    throw err;
+    guard.close();
+    disk.close();
+    throw isDamage(err) ? damagedStoreError(dbPath, err) : err;
   }
 }
