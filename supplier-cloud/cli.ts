@@ -1,13 +1,12 @@
 /**
- * `supplier-cloud` command line: keygen, provision, receive, rotate-key, status, recommend, reports, audit-heads, firmware.
+ * `supplier-cloud` command line: keygen, provision, receive, rotate-key, status, accept-jump, recommend, reports, audit-heads, firmware.
  * bin/supplier-cloud.js sets the exit code from `runSupplierCloudCli`; nothing here exits.
  */
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cliErrorExit, defineCommand, defineGroup, parseCommand, selectCommand } from '../src-main/core/command-line';
 import { ConsoleError } from '../src-main/core/errors';
 import { wipe } from '../src-main/protocol';
-import { loadDatabaseSettings, loadReceiverConfig } from './config';
+import { loadReceiverConfig } from './config';
 import { eventJson, formatEvent, type ReceiverEvent } from './events';
 import { runFirmwareCommand } from './firmware';
 import { FIRMWARE_COMMANDS } from './firmware-commands';
@@ -19,8 +18,8 @@ import { startReceiver } from './receiver';
 import { RECOMMEND_COMMAND, runRecommendCommand } from './recommend';
 import { REPORTS_COMMAND, runReportsCommand } from './reports';
 import { parseDuration, republishAnnouncement, rotateCloudKey } from './rotate';
+import { ACCEPT_JUMP_COMMAND, openCliStore, runAcceptJump } from './accept-jump';
 import { formatStatus, statusReport } from './status';
-import { openCloudStore } from './store';
 
 const KEYGEN_COMMAND = defineCommand({
   name: 'supplier-cloud keygen',
@@ -108,6 +107,7 @@ export const SUPPLIER_CLOUD = defineGroup({
     RECEIVE_COMMAND,
     ROTATE_COMMAND,
     STATUS_COMMAND,
+    ACCEPT_JUMP_COMMAND,
     RECOMMEND_COMMAND,
     REPORTS_COMMAND,
     AUDIT_HEADS_COMMAND,
@@ -142,6 +142,8 @@ export async function runSupplierCloudCli(argv: string[], io: Io = stdio): Promi
         return await rotate(rest, io);
       case STATUS_COMMAND:
         return status(rest, io);
+      case ACCEPT_JUMP_COMMAND:
+        return runAcceptJump(rest, io);
       case RECOMMEND_COMMAND:
         return await runRecommendCommand(rest, io);
       case REPORTS_COMMAND:
@@ -288,17 +290,9 @@ async function rotate(argv: string[], io: Io): Promise<number> {
 
 function status(argv: string[], io: Io): number {
   const { values } = parseCommand(STATUS_COMMAND, argv);
-  const settings = values.config
-    ? loadDatabaseSettings(values.config, io.env ?? process.env)
-    : { database: resolve(required(values.db, '--config or --db')) };
-  if (!existsSync(settings.database))
-    throw new ConsoleError('CONFIG_UNREADABLE', `No receiver database at ${settings.database} (a receiver creates it when it starts)`);
-  const store = openCloudStore(settings.database, {
-    receiver: 'status',
-    ...('databaseKey' in settings && settings.databaseKey ? { key: settings.databaseKey } : {}),
-  });
+  const { store, database } = openCliStore(values, io, 'status');
   try {
-    const report = statusReport(store, settings.database);
+    const report = statusReport(store, database);
     io.out(values.json ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report));
     return 0;
   } finally {

@@ -76,6 +76,15 @@ export const ReceiverConfigSchema = z
     reorderWindow: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(100_000),
     /** How long a batch signed by an unknown key of a registered plant waits for its key announcement. */
     announcementWaitMs: z.number().int().min(0).max(60_000).default(2000),
+    /** How far beyond the highest sequence a plant used so far its next one may be (more: refused as `sequence_jump`). */
+    maxSequenceJump: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(100_000),
+    /** Batches and refusals received longer ago than this are deleted (hourly); absent: kept for ever. */
+    retentionDays: z.number().min(0.01).max(36_500).optional(),
+    /**
+     * Acknowledge what is stored to the plants (default true). False only for a receiver that keeps
+     * a copy beside another one that acknowledges (MQTT 3.1.1, no shared subscription).
+     */
+    acknowledge: z.boolean().default(true),
     plants: z.array(PlantEntrySchema).min(1),
   })
   .strict();
@@ -110,6 +119,9 @@ export interface ResolvedReceiverConfig {
   group: string;
   reorderWindow: number;
   announcementWaitMs: number;
+  maxSequenceJump: number;
+  retentionDays?: number;
+  acknowledge: boolean;
   plants: RegisteredPlant[];
 }
 
@@ -259,6 +271,9 @@ export function resolveReceiverConfig(
     group: c.group,
     reorderWindow: c.reorderWindow,
     announcementWaitMs: c.announcementWaitMs,
+    maxSequenceJump: c.maxSequenceJump,
+    acknowledge: c.acknowledge,
+    ...(c.retentionDays !== undefined ? { retentionDays: c.retentionDays } : {}),
     plants,
   };
 }

@@ -115,6 +115,8 @@ export type ReceiverEvent =
       changes: string;
     }
   | { event: 'connection'; receiver: string; state: 'online' | 'offline' | 'reconnecting' | 'closed'; detail?: string }
+  /** Retention (`retentionDays`) deleted old batches. */
+  | { event: 'retention'; receiver: string; deleted: number; olderThanDays: number }
   | { event: 'error'; receiver: string; message: string };
 
 /** A refusal event for a reason and its detail. */
@@ -173,6 +175,8 @@ export function formatEvent(e: ReceiverEvent): string {
       return `RECO-SENT plant=${e.plant} machine=${e.machine} recommendation=${e.recommendation} ${e.changes} on ${e.topic}`;
     case 'connection':
       return `CONNECTION ${e.state}${e.detail ? ` (${e.detail})` : ''}`;
+    case 'retention':
+      return `RETENTION deleted=${e.deleted} older-than=${e.olderThanDays}d`;
     case 'error':
       return `ERROR ${e.message}`;
     default:

@@ -10,6 +10,15 @@ import type { CloudStore } from './store';
 
 export { GAP_LABEL } from '../src-main/uplink/gap';
 
+/** Why a sequence far ahead is refused, and what the operator does about it (docs/uplink.md §7). */
+export function jumpDetail(plant: string, seq: number, j: { high: number; bound: number }): string {
+  return (
+    `plant ${plant} sequence ${seq} is ${seq - j.high} beyond the highest it used so far (${j.high}; at most ${j.bound} is accepted): ` +
+    `refused, the plant keeps it. If the plant really skipped ahead (its store was recovered), let it in with ` +
+    `"supplier-cloud accept-jump --config FILE --plant ${plant} --through ${seq}"`
+  );
+}
+
 export type GapNoticeResult =
   { ok: true; fresh: boolean; notice: GapNotice } | { ok: false; reason: RefusalReason; detail: string; seq?: number };
 
@@ -34,21 +43,26 @@ export function handleGapNotice(
     };
   // The notice took a sequence number of the plant's: storing it keeps that number from
   // looking missing, and the primary key makes a redelivered notice a duplicate.
-  const stored =
-    verdict === 'new' &&
-    opts.store.accept({
-      plant: n.plant,
-      seq: n.seq,
-      kind: 'gap-notice',
-      machine: '',
-      from: n.issued,
-      to: n.issued,
-      signingKid: n.kid,
-      points: 0,
-      samples: 0,
-      payload: JSON.stringify(n),
-    }).stored;
-  if (!stored)
+  const outcome =
+    verdict === 'new'
+      ? opts.store.accept({
+          plant: n.plant,
+          seq: n.seq,
+          kind: 'gap-notice',
+          machine: '',
+          from: n.issued,
+          to: n.issued,
+          signingKid: n.kid,
+          points: 0,
+          samples: 0,
+          payload: JSON.stringify(n),
+          // A notice explains its own jump: the numbers it declares lost come before it.
+          ...(n.dropped.seqs[0] ? { declaredFrom: n.dropped.seqs[0][0] } : {}),
+        })
+      : null;
+  if (outcome && !outcome.stored && outcome.jump)
+    return { ok: false, reason: 'sequence_jump', detail: jumpDetail(n.plant, n.seq, outcome.jump), seq: n.seq };
+  if (!outcome?.stored)
     return {
       ok: false,
       reason: 'duplicate_sequence',

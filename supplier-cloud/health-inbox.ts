@@ -14,6 +14,7 @@ import {
   type RefusalReason,
 } from '../src-main/protocol';
 import type { ReceiverEvent } from './events';
+import { jumpDetail } from './gap-notice';
 import { plantReportKeys, type PlantReportEventDeps } from './reco-inbox';
 import type { CloudStore } from './store';
 
@@ -46,21 +47,24 @@ export function handleHealthEvent(
   const verdict = deps.store.classify(deps.plant, BigInt(b.seq), deps.reorderWindow ?? 10_000);
   if (verdict === 'replay')
     return { ok: false, reason: 'replay', detail: `module health event: sequence ${b.seq} is older than what was accepted` };
-  const stored =
-    verdict === 'new' &&
-    deps.store.accept({
-      plant: deps.plant,
-      seq: b.seq,
-      kind: 'module-health',
-      machine: b.machine,
-      from: b.at,
-      to: b.at,
-      signingKid: r.kid,
-      points: 0,
-      samples: 0,
-      payload: JSON.stringify(b),
-    }).stored;
-  return { ok: true, body: b, repeated: !stored };
+  const out =
+    verdict === 'new'
+      ? deps.store.accept({
+          plant: deps.plant,
+          seq: b.seq,
+          kind: 'module-health',
+          machine: b.machine,
+          from: b.at,
+          to: b.at,
+          signingKid: r.kid,
+          points: 0,
+          samples: 0,
+          payload: JSON.stringify(b),
+        })
+      : null;
+  if (out && !out.stored && out.jump)
+    return { ok: false, reason: 'sequence_jump', detail: `module health event: ${jumpDetail(deps.plant, b.seq, out.jump)}` };
+  return { ok: true, body: b, repeated: !out?.stored };
 }
 
 /** The inbox's event for one health event: recorded, or refused through `refuse`. */

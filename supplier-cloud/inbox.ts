@@ -23,7 +23,7 @@ import {
 import type { CloudKeySource } from './cloud-keys';
 import type { RegisteredPlant } from './config';
 import { refusalEvent, type ReceiverEvent } from './events';
-import { handleGapNotice } from './gap-notice';
+import { handleGapNotice, jumpDetail } from './gap-notice';
 import { auditHeadEvent } from './audit-inbox';
 import { healthEventEvent } from './health-inbox';
 import { recoReportEvent } from './reco-inbox';
@@ -41,6 +41,31 @@ export interface InboxDeps {
   sleep?: (ms: number) => Promise<void>;
   /** Called with every stored batch (the reference rule watches them: supplier-cloud/proposer.ts). */
   onBatch?: (b: ObservedBatch) => void;
+  /**
+   * Called with each plant sequence number this receiver dealt with for good, after its commit:
+   * stored now, or held already (a duplicate, a replay). The receiver acknowledges them to the
+   * plant (acks.ts). Refused ones (bad signature, unknown key, a jump…) are not: the plant keeps
+   * them and tries again, so fixing the cloud's side loses nothing.
+   */
+  onSettled?: (plant: string, seq: number) => void;
+}
+
+/** The store, telling `settled` about every sequence judged held or stored for good. */
+function settlingStore(store: CloudStore, settled: ((plant: string, seq: number) => void) | undefined): CloudStore {
+  if (!settled) return store;
+  return Object.assign(Object.create(store) as CloudStore, {
+    classify(plant: string, seq: bigint, window: number) {
+      const v = store.classify(plant, seq, window);
+      // Only verified messages reach the sequence check (docs/uplink.md §6, steps 12 and 13).
+      if (v !== 'new' && seq <= BigInt(Number.MAX_SAFE_INTEGER)) settled(plant, Number(seq));
+      return v;
+    },
+    accept(b: Parameters<CloudStore['accept']>[0]) {
+      const out = store.accept(b);
+      if (out.stored || !out.jump) settled(b.plant, b.seq);
+      return out;
+    },
+  });
 }
 
 /** A stored batch as the rule sees it: whose, and its samples. */
@@ -97,7 +122,8 @@ type Opened = OpenedBatch | { ok: false; reason: RefusalReason; detail: string; 
 const PLANT_KEYS_TTL_MS = 5000;
 
 /** Builds the inbox of one receiver. */
-export function createInbox(deps: InboxDeps): Inbox {
+export function createInbox(given: InboxDeps): Inbox {
+  const deps: InboxDeps = { ...given, store: settlingStore(given.store, given.onSettled) };
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const byPseudonym = new Map(deps.plants.map((p) => [p.pseudonym, p]));
   const stats: InboxStats = {
@@ -238,6 +264,7 @@ export function createInbox(deps: InboxDeps): Inbox {
       ...(r.machineId !== undefined ? { machineId: r.machineId } : {}),
       ...(r.model !== undefined ? { model: r.model } : {}),
     });
+    if (!outcome.stored && outcome.jump) return [refuse(topic, 'sequence_jump', jumpDetail(r.plant, seq, outcome.jump), r.plant, seq)];
     if (!outcome.stored)
       return [
         refuse(topic, 'duplicate_sequence', `plant ${r.plant} sequence ${seq} was stored meanwhile by another receiver`, r.plant, seq),

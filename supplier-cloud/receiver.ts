@@ -1,12 +1,19 @@
 /**
  * The reference cloud receiver: an MQTT 5 shared subscription (`$share/<group>/pc/v1/+/up/#`
  * and `…/state`) so several receivers split the load, every message verified and decrypted by
- * the inbox, and acknowledged (PUBACK) only after its outcome is committed to the shared store.
+ * the inbox, and acknowledged (PUBACK) only after its outcome is committed to the shared store;
+ * what it stored (or held already) is acknowledged to each plant on its downlink (acks.ts).
+ *
+ * It needs a stable client id (`broker.clientId`): its persistent session is what keeps messages
+ * at the broker while it is away. And it subscribes again on every connection, whatever the
+ * broker says of the session: mosquitto 2.0 restores a persistent session after a restart but
+ * not its shared subscriptions, and still answers "session present".
  */
 import type { MqttClient } from 'mqtt';
 import { ConsoleError } from '../src-main/core/errors';
 import { cloudSubscription, randomBytes, toHex } from '../src-main/protocol';
-import { brokerOptions, clientIdFor, connectOnce } from './broker';
+import { createAckSender } from './acks';
+import { brokerOptions, connectOnce } from './broker';
 import { openCloudKeys } from './cloud-keys';
 import { resolveReceiverConfig, type ReceiverConfigInput, type ResolvedReceiverConfig } from './config';
 import type { ReceiverEvent } from './events';
@@ -65,10 +72,24 @@ export async function startReceiver(
   const cfg = isResolved(config)
     ? config
     : resolveReceiverConfig(config, options.baseDir ?? process.cwd(), options.env ?? process.env, options.password);
+  if (cfg.broker.clientId === undefined) {
+    throw new ConsoleError(
+      'CONFIG_INVALID',
+      'broker.clientId is required to receive: a stable id of its own for each receiver (e.g. "supplier-cloud-rx-1"). ' +
+        "It names the receiver's persistent session, which keeps messages at the broker while the receiver is away; " +
+        'without one, a restart of the receiver loses what arrived meanwhile.',
+    );
+  }
+  const clientId = cfg.broker.clientId;
   const name = options.name ?? `receiver-${toHex(randomBytes(3))}`;
   const now = options.now ?? Date.now;
   const emit = (e: ReceiverEvent): void => options.onEvent?.(e);
-  const store = openCloudStore(cfg.database, { receiver: name, now, ...(cfg.databaseKey ? { key: cfg.databaseKey } : {}) });
+  const store = openCloudStore(cfg.database, {
+    receiver: name,
+    now,
+    maxSequenceJump: cfg.maxSequenceJump,
+    ...(cfg.databaseKey ? { key: cfg.databaseKey } : {}),
+  });
   store.registerPlants(cfg.plants);
   let cloudKeys;
   try {
@@ -78,6 +99,18 @@ export async function startReceiver(
     throw err;
   }
   const keys = cloudKeys;
+  let client: MqttClient | null = null;
+  const acks = createAckSender({
+    publish: async (topic, text) => {
+      const c = client;
+      if (!c) throw new Error('not connected');
+      const ack = (await c.publishAsync(topic, text, { qos: 1, retain: false })) as { reasonCode?: number } | undefined;
+      if ((ack?.reasonCode ?? 0) >= 128) throw new Error(`refused by the broker (reason ${ack?.reasonCode})`);
+    },
+    high: (plant) => store.highest(plant),
+    now,
+    onError: (message) => emit({ event: 'error', receiver: name, message }),
+  });
   const inbox = createInbox({
     receiver: name,
     store,
@@ -86,6 +119,7 @@ export async function startReceiver(
     now,
     reorderWindow: cfg.reorderWindow,
     announcementWaitMs: cfg.announcementWaitMs,
+    ...(cfg.acknowledge ? { onSettled: (plant: string, seq: number) => acks.settled(plant, seq) } : {}),
     ...(options.onBatch ? { onBatch: options.onBatch } : {}),
   });
 
@@ -93,9 +127,10 @@ export async function startReceiver(
   let stopping = false;
   let settle: (v: { error: string | null }) => void = () => {};
   const closed = new Promise<{ error: string | null }>((r) => (settle = r));
-  let client: MqttClient | null = null;
+  let retention: ReturnType<typeof setInterval> | null = null;
 
   const release = (): void => {
+    if (retention) clearInterval(retention);
     keys.close();
     store.close();
   };
@@ -128,6 +163,8 @@ export async function startReceiver(
     if (stopping) return closed.then(() => undefined);
     stopping = true;
     try {
+      // What was stored is acknowledged before the connection goes (else the plants send it again).
+      if (failed === null) await acks.stop();
       await client?.endAsync(failed !== null);
     } finally {
       release();
@@ -136,19 +173,19 @@ export async function startReceiver(
     }
   }
 
-  // A fixed client id means a persistent session: messages queued while the receiver was away.
-  const persistent = cfg.broker.clientId !== undefined;
+  // The fixed client id's persistent session keeps messages queued while the receiver is away (24 h).
   const v5 = cfg.broker.protocolVersion === 5;
-  const opts = brokerOptions(cfg.broker, cfg.broker.clientId ?? clientIdFor(`sc-${cfg.group}`), {
-    clean: !persistent,
+  const opts = brokerOptions(cfg.broker, clientId, {
+    clean: false,
     reconnectPeriod: 2000,
-    ...(persistent && v5 ? { properties: { sessionExpiryInterval: 86_400 } } : {}),
+    // Subscribed again on every connection below: mqtt.js would skip it when the broker says "session present".
+    resubscribe: false,
+    ...(v5 ? { properties: { sessionExpiryInterval: 86_400 } } : {}),
   });
   // MQTT 3.1.1 has no shared subscriptions: such a receiver must be the only one.
   const filters = cloudSubscription(v5 ? cfg.group : undefined);
-  try {
-    client = await connectOnce(opts, prepare);
-    const grants = await client.subscribeAsync(filters, { qos: 1 });
+  const subscribe = async (c: MqttClient): Promise<void> => {
+    const grants = await c.subscribeAsync(filters, { qos: 1 });
     const refused = grants.filter((g) => g.qos >= 128);
     if (refused.length) {
       throw new ConsoleError(
@@ -156,13 +193,38 @@ export async function startReceiver(
         `The broker refused the subscription ${refused.map((g) => `${g.topic} (reason ${g.qos})`).join(', ')}: check the ACL of ${cfg.broker.username ?? 'this user'}`,
       );
     }
+  };
+  try {
+    client = await connectOnce(opts, prepare);
+    await subscribe(client);
   } catch (err) {
     stopping = true;
     await client?.endAsync(true).catch(() => undefined);
     release();
     throw err;
   }
-  client.on('connect', () => emit({ event: 'connection', receiver: name, state: 'online' }));
+  const connectedClient = client;
+  connectedClient.on('connect', () => {
+    emit({ event: 'connection', receiver: name, state: 'online' });
+    // Whatever the session-present flag says: a restarted mosquitto keeps the session but not its shared subscription.
+    subscribe(connectedClient).catch((err: unknown) =>
+      emit({ event: 'error', receiver: name, message: `cannot subscribe again after reconnecting: ${(err as Error).message}` }),
+    );
+  });
+  if (cfg.retentionDays !== undefined) {
+    const days = cfg.retentionDays;
+    const prune = (): void => {
+      try {
+        const n = store.prune(now() - days * 86_400_000);
+        if (n > 0) emit({ event: 'retention', receiver: name, deleted: n, olderThanDays: days });
+      } catch (err) {
+        emit({ event: 'error', receiver: name, message: `retention failed: ${(err as Error).message}` });
+      }
+    };
+    prune();
+    retention = setInterval(prune, 3_600_000);
+    retention.unref?.();
+  }
   emit({
     event: 'connection',
     receiver: name,

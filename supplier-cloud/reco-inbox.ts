@@ -17,6 +17,7 @@ import {
 import type { CloudKeySource } from './cloud-keys';
 import type { RegisteredPlant } from './config';
 import type { ReceiverEvent } from './events';
+import { jumpDetail } from './gap-notice';
 import type { CloudStore } from './store';
 
 /** One line for people: what a report says. */
@@ -102,7 +103,7 @@ export function handleRecoReport(
   if (verdict === 'replay')
     return { ok: false, reason: 'replay', detail: `recommendation report: sequence ${seq} is older than what was accepted` };
   if (verdict === 'new') {
-    deps.store.accept({
+    const out = deps.store.accept({
       plant: deps.plant,
       seq,
       kind: 'reco-report',
@@ -114,6 +115,8 @@ export function handleRecoReport(
       samples: 0,
       payload: '',
     });
+    if (!out.stored && out.jump)
+      return { ok: false, reason: 'sequence_jump', detail: `recommendation report: ${jumpDetail(deps.plant, seq, out.jump)}` };
   }
   const fresh = deps.store.reco.recordReport({
     plant: deps.plant,

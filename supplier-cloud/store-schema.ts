@@ -4,6 +4,7 @@
  */
 import Database from 'libsql';
 import { ConsoleError } from '../src-main/core/errors';
+import { installSafeTransactions } from '../src-main/store/transactions';
 
 export type Db = Database.Database;
 type LibsqlOptions = Database.Options & { encryptionKey?: string };
@@ -17,7 +18,9 @@ const SCHEMA = `
     state_at       INTEGER,
     signing_ring   TEXT,
     box_kid        TEXT,
-    box_public_key TEXT
+    box_public_key TEXT,
+    jump_base      INTEGER,
+    pruned_through INTEGER
   ) STRICT;
   CREATE TABLE IF NOT EXISTS batches (
     plant          TEXT NOT NULL,
@@ -155,10 +158,21 @@ function allowReportSequences(db: Db): void {
   `);
 }
 
+/**
+ * Columns added after the first release: `plants.jump_base` (the operator let a plant's
+ * sequence jump: `accept-jump`) and `plants.pruned_through` (retention deleted up to there).
+ */
+function addPlantColumns(db: Db): void {
+  const have = new Set(rowsOf(db, 'PRAGMA table_info(plants)').map((r) => String(r[1])));
+  for (const col of ['jump_base', 'pruned_through']) if (!have.has(col)) db.exec(`ALTER TABLE plants ADD COLUMN ${col} INTEGER`);
+}
+
 /** Opens (or creates) the receiver database at `path` and its tables; `key` (hex) encrypts it. */
 export function openCloudDb(path: string, key?: string): Db {
   try {
     const db = new Database(path, (key ? { encryptionKey: key } : {}) as LibsqlOptions);
+    // A full disk is reported as itself, not as "cannot rollback - no transaction is active".
+    installSafeTransactions(db);
     db.exec('PRAGMA busy_timeout = 10000');
     rowOf(db, 'PRAGMA journal_mode = WAL');
     // Batches are acknowledged to the broker after their commit: a commit must survive power loss.
@@ -166,6 +180,9 @@ export function openCloudDb(path: string, key?: string): Db {
     db.transaction(() => {
       db.exec(SCHEMA);
       allowReportSequences(db);
+      addPlantColumns(db);
+      // After a rebuild of `batches` its index is to be made again.
+      db.exec('CREATE INDEX IF NOT EXISTS batches_received ON batches (received_at)');
     }).immediate();
     return db;
   } catch (err) {

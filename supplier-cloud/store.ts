@@ -23,10 +23,20 @@ export interface StoredBatch {
   points: number;
   samples: number;
   payload: string;
+  /** A gap notice: the first sequence it declares lost (its jump is judged from there). */
+  declaredFrom?: number;
 }
 
-/** What storing a batch found: a duplicate, or its neighbours (for gap reports). */
-export type AcceptOutcome = { stored: false } | { stored: true; previous: number | null; next: number | null };
+/**
+ * What storing a batch found: a duplicate, a sequence too far beyond what the plant ever sent
+ * (`jump`: refused, the plant keeps it; `supplier-cloud accept-jump` lets it in), or its
+ * neighbours (for gap reports).
+ */
+export type AcceptOutcome =
+  { stored: false; jump?: { high: number; bound: number } } | { stored: true; previous: number | null; next: number | null };
+
+/** The default bound on how far beyond the highest sequence held a plant's next one may be. */
+export const DEFAULT_MAX_SEQUENCE_JUMP = 100_000;
 
 /**
  * A missing range of sequence numbers. `lost`: the parts of it a plant's gap notices declare lost
@@ -109,6 +119,12 @@ export interface CloudStore {
   ): boolean;
   status(maxGaps?: number): { plants: PlantStatus[]; unattributedRefusals: Record<string, number> };
   batchCount(plant?: string): number;
+  /** The highest sequence stored for a plant (0: none): the `high` of acknowledgements. */
+  highest(plant: string): number;
+  /** Lets a plant's sequence continue up to `through` (the operator's answer to a `sequence_jump`); false for an unknown plant. */
+  allowJump(plant: string, through: number): boolean;
+  /** Deletes batches and refusals received before `before` (ms), in small transactions; returns the batches deleted. */
+  prune(before: number): number;
   /** Recommendations sent and the plants' reports on them (reco-store.ts). */
   readonly reco: RecoStore;
   /** The plants' signed audit heads, append-only: the witness of their audit chains (audit-store.ts). */
@@ -119,15 +135,30 @@ export interface CloudStore {
 }
 
 /** Opens (or creates) the receiver database at `path`; `key` (hex) encrypts it. */
-export function openCloudStore(path: string, opts: { receiver: string; key?: string; now?: () => number }): CloudStore {
+export function openCloudStore(
+  path: string,
+  opts: { receiver: string; key?: string; now?: () => number; maxSequenceJump?: number },
+): CloudStore {
   const now = opts.now ?? Date.now;
   const db = openCloudDb(path, opts.key);
+  const maxJump = opts.maxSequenceJump ?? DEFAULT_MAX_SEQUENCE_JUMP;
+
+  /** The highest sequence a plant is known to have used: stored, declared lost, or allowed by the operator. */
+  const heldHigh = (plant: string): number =>
+    Math.max(
+      num(rowOf(db, 'SELECT max(seq) FROM batches WHERE plant = ?', [plant])?.[0]) ?? 0,
+      num(rowOf(db, 'SELECT max(to_seq) FROM declared_lost WHERE plant = ?', [plant])?.[0]) ?? 0,
+      num(rowOf(db, 'SELECT coalesce(jump_base, 0), coalesce(pruned_through, 0) FROM plants WHERE plant = ?', [plant])?.[0]) ?? 0,
+    );
 
   const insertBatch = db.prepare(
     `INSERT INTO batches (plant, seq, kind, machine, from_ms, to_ms, signing_kid, encryption_kid, points, samples, payload, received_at, receiver)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (plant, seq) DO NOTHING`,
   );
   const acceptTx = db.transaction((b: StoredBatch): AcceptOutcome => {
+    // One far-ahead sequence (a buggy or forged plant) must not make every later genuine one a replay.
+    const high = heldHigh(b.plant);
+    if (Math.min(b.seq, b.declaredFrom ?? b.seq) > high + maxJump) return { stored: false, jump: { high, bound: maxJump } };
     const r = insertBatch.run([
       b.plant,
       b.seq,
@@ -160,9 +191,11 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
       to: num(r[1]) ?? 0,
     }));
     const first = num(rowOf(db, 'SELECT min(seq) FROM batches WHERE plant = ?', [plant])?.[0]);
+    const pruned = num(rowOf(db, 'SELECT pruned_through FROM plants WHERE plant = ?', [plant])?.[0]) ?? 0;
     const ranges: { from: number; to: number }[] = [];
-    // Sequences start at 1 (docs/uplink.md §7): anything below the first one received is missing too.
-    if (first !== null && first > 1) ranges.push({ from: 1, to: first - 1 });
+    // Sequences start at 1 (docs/uplink.md §7): anything below the first one received is missing too,
+    // unless retention deleted it (pruned_through).
+    if (first !== null && first > pruned + 1) ranges.push({ from: pruned + 1, to: first - 1 });
     const inner = rowsOf(
       db,
       `SELECT prev + 1, seq - 1 FROM (SELECT seq, LAG(seq) OVER (ORDER BY seq) AS prev FROM batches WHERE plant = ?)
@@ -334,6 +367,36 @@ export function openCloudStore(path: string, opts: { receiver: string; key?: str
         idOrPseudonym,
       ]);
       return typeof r?.[0] === 'string' ? r[0] : null;
+    },
+    highest(plant) {
+      return num(rowOf(db, 'SELECT max(seq) FROM batches WHERE plant = ?', [plant])?.[0]) ?? 0;
+    },
+    allowJump(plant, through) {
+      return db.prepare('UPDATE plants SET jump_base = max(coalesce(jump_base, 0), ?) WHERE plant = ?').run([through, plant]).changes > 0;
+    },
+    prune(before) {
+      let total = 0;
+      // Small transactions: receivers sharing the file keep storing meanwhile.
+      for (;;) {
+        const n = db
+          .transaction(() => {
+            const gone = rowsOf(
+              db,
+              'DELETE FROM batches WHERE (plant, seq) IN (SELECT plant, seq FROM batches WHERE received_at < ? LIMIT 5000) RETURNING plant, seq',
+              [before],
+            );
+            const high = new Map<string, number>();
+            for (const [p, q] of gone) high.set(String(p), Math.max(high.get(String(p)) ?? 0, num(q) ?? 0));
+            for (const [p, q] of high)
+              db.prepare('UPDATE plants SET pruned_through = max(coalesce(pruned_through, 0), ?) WHERE plant = ?').run([q, p]);
+            return gone.length;
+          })
+          .immediate();
+        total += n;
+        if (n < 5000) break;
+      }
+      db.prepare('DELETE FROM refusals WHERE at < ?').run([before]);
+      return total;
     },
     batchCount(plant) {
       const r =

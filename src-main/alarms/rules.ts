@@ -12,7 +12,7 @@ import type { AlarmPriority, Link, MachineState, PointValue } from '../../src-pr
 import type { Profile } from '../config/schema';
 
 /** `module`: raised from outside the profile's rules, by the IoT module manager (AlarmEngine.raiseExternal). */
-export type AlarmKind = 'high' | 'low' | 'state' | 'link' | 'module' | 'uplink' | 'line' | 'audit' | 'history';
+export type AlarmKind = 'high' | 'low' | 'state' | 'link' | 'module' | 'uplink' | 'line' | 'audit' | 'history' | 'storage';
 
 /** A profile's alarm rule, resolved for the engine (units looked up, delay in ms). */
 export interface RuntimeRule {
@@ -93,8 +93,8 @@ export function rulesFor(profile: Profile): RuntimeRule[] {
  */
 export const PLANT_ALARM_MACHINE = '_plant';
 
-/** The kinds of alarm raised from outside the profile's rules (`line`: the plant core, for a noisy Modbus line; `audit`: the syslog forwarding; `history`: trend data not saved). */
-export type ExternalKind = 'module' | 'uplink' | 'line' | 'audit' | 'history';
+/** The kinds of alarm raised from outside the profile's rules (`line`: the plant core, for a noisy Modbus line; `audit`: the syslog forwarding; `history`: trend data not saved; `storage`: the console's own disk). */
+export type ExternalKind = 'module' | 'uplink' | 'line' | 'audit' | 'history' | 'storage';
 
 /** An alarm raised from outside the profile's rules: the IoT module manager's health and threat events, the uplink's outbox, the history store. */
 export interface ExternalAlarm {
@@ -158,6 +158,7 @@ export function evaluate(rule: RuntimeRule, input: AlarmInput, active: boolean):
     case 'line':
     case 'audit':
     case 'history':
+    case 'storage':
       // Raised and cleared by whoever owns it, never by a poll.
       return 'unknown';
     default: {

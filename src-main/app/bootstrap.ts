@@ -30,6 +30,8 @@ import { createSqlWriteLog } from '../store/write-log-sql';
 import type { OsKeyStore } from '../store/key-wrappers';
 import { signingPublicKeys } from '../uplink/plant-keys';
 import { watchOutbox } from '../uplink/outbox-alarm';
+import { systemClock } from '../core/types';
+import { watchDataLoss } from './data-loss-watch';
 import { UplinkService } from '../uplink/service';
 import { portProblem, startDemoPlant, type DemoPlant, type DemoPorts } from './demo';
 import { VERSION } from './version';
@@ -231,6 +233,17 @@ async function composePlant(opts: StartPlantOptions, dataDir: string, teardown: 
   }
   // Registered after the uplink so that it stops before it: the last samples are batched, then the outbox closes.
   teardown.defer('plant core', () => core.stop());
+  // A full disk, undelivered batches: plant-level alarms, and /healthz says "degraded" with why.
+  const dataLoss = watchDataLoss({
+    disk: store.disk,
+    history: store.history,
+    uplink,
+    alarms: core.alarms,
+    clock: systemClock,
+    deliveryAlarmAfterMs: (config.uplink?.deliveryAlarmAfterS ?? 120) * 1000,
+  });
+  teardown.defer('data-loss watch', () => dataLoss.stop());
+  core.healthProblems = () => dataLoss.problems();
   // A signed-in account with a PIN confirms every setpoint change with it, recommendations included.
   const confirm = createConfirmGate(auth, accounts);
   const reco = uplink

@@ -95,6 +95,8 @@ export function historyRetention(config: PlantConfig): { rawMs: number; spanMs: 
 /** Composes machines, pollers and history, and publishes machine and status events. */
 export class PlantCore {
   private readonly historyRetentionMs: number | undefined;
+  /** What loses or withholds data now (a full disk, undelivered batches), for health(): set by the bootstrap. */
+  healthProblems: (() => Health['problems']) | null = null;
   readonly config: PlantConfig;
   readonly history: HistoryStore;
   readonly clock: Clock;
@@ -275,13 +277,21 @@ export class PlantCore {
     return detail && { ...detail, snapshot: this.withAlarms(detail.snapshot) };
   }
 
-  /** Core state and each machine's state and link (the API adds the uplink's part when there is one). */
+  /** Core state, each machine's state and link, and what loses or withholds data (the API adds the uplink's part when there is one). */
   health(): Health {
+    let problems: Health['problems'] = [];
+    try {
+      problems = this.healthProblems?.() ?? [];
+    } catch (err) {
+      problems = [{ code: 'HEALTH_UNKNOWN', message: `The health check failed: ${String(err)}`, since: null }];
+    }
     return {
       core: this.currentStatus,
       startedAt: this.started,
       simulated: this.config.simulated,
       machines: [...this.machines.values()].map((m) => ({ id: m.id, name: m.name, state: m.state, link: m.link })),
+      status: problems.length > 0 ? 'degraded' : 'ok',
+      problems,
     };
   }
 

@@ -2,6 +2,7 @@
  * The uplink protocol (docs/uplink.md): plain Node, no I/O, shared by the console and the
  * supplier-cloud package. Import from here rather than from the individual files.
  */
+export * from './ack';
 export * from './audit-head';
 export * from './canonical';
 export * from './encoding';

@@ -15,6 +15,7 @@ export const REFUSAL_REASONS = [
   'wrong_plant',
   'duplicate_sequence',
   'replay',
+  'sequence_jump',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
@@ -29,6 +30,7 @@ export const REFUSAL_TEXT: Record<RefusalReason, string> = {
   wrong_plant: 'wrong plant',
   duplicate_sequence: 'duplicate sequence',
   replay: 'replay of an old sequence',
+  sequence_jump: 'sequence far beyond what the plant sent so far',
 };
 
 /** A refusal: the reason, a detail for logs (never secrets nor sealed values). */

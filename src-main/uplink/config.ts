@@ -64,9 +64,19 @@ export const UplinkConfigSchema = z
       .default({ budgetBytes: 256 * 1024 * 1024 }),
     publish: z
       .object({
+        /**
+         * Who says a batch was delivered, so that it may leave the outbox: `cloud` (the default,
+         * the receiver's acknowledgement on the plant's downlink, which also paces the drain) or
+         * `broker` (its PUBACK: for a cloud that sends no acknowledgements).
+         */
+        acknowledgement: z.enum(['cloud', 'broker']).default('cloud'),
+        /** The most batches published ahead of the cloud's acknowledgements (the AIMD window's ceiling). */
+        cloudWindow: z.number().int().min(1).max(10_000).default(256),
+        /** No acknowledgement from the cloud for this long: publish again from the oldest batch (then doubling). */
+        ackTimeoutMs: z.number().int().min(500).max(600_000).default(30_000),
         /** QoS 1 publishes awaiting their PUBACK at once (mqtt.js hangs past 65 535). */
         inflightWindow: z.number().int().min(1).max(10_000).default(256),
-        /** Drain rate after an outage, so a backlog does not flood the plant's link. */
+        /** A ceiling on the drain rate after an outage, so a backlog does not flood the plant's link. */
         maxMessagesPerSecond: z.number().int().min(1).max(1_000_000).default(5000),
         maxBytesPerSecond: z
           .number()
@@ -76,7 +86,16 @@ export const UplinkConfigSchema = z
           .default(16 * 1024 * 1024),
       })
       .strict()
-      .default({ inflightWindow: 256, maxMessagesPerSecond: 5000, maxBytesPerSecond: 16 * 1024 * 1024 }),
+      .default({
+        acknowledgement: 'cloud',
+        cloudWindow: 256,
+        ackTimeoutMs: 30_000,
+        inflightWindow: 256,
+        maxMessagesPerSecond: 5000,
+        maxBytesPerSecond: 16 * 1024 * 1024,
+      }),
+    /** Batches kept back this long (no subscriber, refused, or no acknowledgement from the cloud) raise a plant-level alarm. */
+    deliveryAlarmAfterS: z.number().int().min(0).max(86_400).default(120),
     /** The UI raises its "uplink down" banner after this long without a broker connection. */
     downBannerAfterS: z.number().int().min(0).max(86_400).default(60),
     /** Provisioning file (plant id, cloud and supplier public keys), relative to the config file. */

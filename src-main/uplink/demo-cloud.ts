@@ -64,8 +64,24 @@ export interface DemoCloud {
 
 type Registry = ReceiverConfigInput['plants'][number];
 
-/** The receiver configuration for `<dir>` (paths relative to it), storing into `database`. */
-export function demoReceiverConfig(broker: DemoCloudBroker, database: string, plant: Registry): ReceiverConfigInput {
+/** How long the demo cloud keeps what it received (it grows about 33 MB an hour): PLANT_CONSOLE_DEMO_CLOUD_RETENTION_HOURS, default 6. */
+export function demoCloudRetentionDays(env: Record<string, string | undefined> = process.env): number {
+  const h = Number(env.PLANT_CONSOLE_DEMO_CLOUD_RETENTION_HOURS ?? '6');
+  return (Number.isFinite(h) && h > 0 ? h : 6) / 24;
+}
+
+/**
+ * The receiver configuration for `<dir>` (paths relative to it), storing into `database` under
+ * the stable client id `clientId`. `acknowledge: false` for a receiver that keeps a copy beside
+ * the in-process one (aedes has no shared subscription): the plant takes the in-process one's word.
+ */
+export function demoReceiverConfig(
+  broker: DemoCloudBroker,
+  database: string,
+  plant: Registry,
+  clientId = 'demo-cloud',
+  extra: Partial<ReceiverConfigInput> = {},
+): ReceiverConfigInput {
   return {
     broker: {
       url: broker.url,
@@ -74,11 +90,13 @@ export function demoReceiverConfig(broker: DemoCloudBroker, database: string, pl
       passwordEnv: DEMO_CLOUD_PASSWORD_ENV,
       servername: broker.servername,
       protocolVersion: 4,
+      clientId,
     },
     cloudKeys: 'cloud-keys.secret.json',
     database,
     group: 'demo-cloud',
     plants: [plant],
+    ...extra,
   };
 }
 
@@ -113,6 +131,8 @@ export async function startDemoCloud(opts: {
       broker,
       'receiver-by-hand.db',
       opts.signingKeys.length ? everyKey : { provisioning: 'provisioning.json', keysShow: 'plant-keys.json' },
+      'demo-cloud-by-hand',
+      { acknowledge: false },
     );
     writeFileAtomic(join(dir, 'receiver.json'), JSON.stringify(byHand, null, 2) + '\n', { noClobber: false });
   } catch (err) {
@@ -173,7 +193,9 @@ export async function startDemoCloud(opts: {
   try {
     const { startReceiver } = await import('../../supplier-cloud/receiver');
     receiver = await startReceiver(
-      demoReceiverConfig(broker, 'cloud.db', { provisioning: 'provisioning.json', keysShow: 'plant-keys.json' }),
+      demoReceiverConfig(broker, 'cloud.db', { provisioning: 'provisioning.json', keysShow: 'plant-keys.json' }, 'demo-cloud', {
+        retentionDays: demoCloudRetentionDays(),
+      }),
       {
         baseDir: dir,
         password: broker.cloud.password,

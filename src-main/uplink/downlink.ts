@@ -5,7 +5,8 @@
  * logged with its reason and counted. Other message types go to the handler registered for
  * them (`recommendation`: src-main/recommendations/intake.ts, which verifies and judges it;
  * `firmware`: src-main/modules/downlink.ts, a release bundle the console verifies like one
- * imported from a file); a type without one is refused as not handled. A message nobody can
+ * imported from a file; `ack`: the cloud's delivery acknowledgements, protocol/ack.ts, counted
+ * apart from the verified messages); a type without one is refused as not handled. A message nobody can
  * read (not a JSON object, or no `type` to route it by) goes to the `unreadable` hook as well, so
  * that it is shown and reported, not only logged (recommendations/intake.ts).
  */
@@ -23,6 +24,8 @@ export interface DownlinkStats {
   refused: number;
   /** The retained announcement again (every reconnect): expected, neither accepted nor refused. */
   duplicates: number;
+  /** The cloud's delivery acknowledgements taken (unsigned: counted apart from the verified messages). */
+  acks: number;
   lastRefusal: string | null;
   lastAcceptedAt: number | null;
 }
@@ -54,7 +57,7 @@ export type DownlinkHandler = (
 /** Verifies and applies messages from the plant's downlink topic. */
 export class Downlink {
   private readonly o: DownlinkOptions;
-  private readonly counters: DownlinkStats = { accepted: 0, refused: 0, duplicates: 0, lastRefusal: null, lastAcceptedAt: null };
+  private readonly counters: DownlinkStats = { accepted: 0, refused: 0, duplicates: 0, acks: 0, lastRefusal: null, lastAcceptedAt: null };
   private readonly handlers = new Map<string, DownlinkHandler>();
   private unreadable: UnreadableHandler | null = null;
 
@@ -63,7 +66,7 @@ export class Downlink {
   }
 
   /** Hands every message of `type` to `handler` (null: refused as not handled again). */
-  setHandler(type: 'recommendation' | 'firmware', handler: DownlinkHandler | null): void {
+  setHandler(type: 'recommendation' | 'firmware' | 'ack', handler: DownlinkHandler | null): void {
     if (handler) this.handlers.set(type, handler);
     else this.handlers.delete(type);
   }
@@ -81,6 +84,10 @@ export class Downlink {
   /** Handles one message; never throws. */
   handle(topic: string, payload: Uint8Array): DownlinkOutcome {
     const outcome = this.judge(topic, payload);
+    if (outcome.ok && outcome.kind === 'handled' && outcome.type === 'ack') {
+      this.counters.acks++;
+      return outcome;
+    }
     if (outcome.ok) {
       this.counters.accepted++;
       this.counters.lastAcceptedAt = this.o.clock.now();

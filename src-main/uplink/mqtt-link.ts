@@ -46,16 +46,23 @@ export interface LinkEvents {
   capacity: undefined;
 }
 
-/** A publish the broker answered with a failure reason code (MQTT 5), or that a closed connection cut short. */
+/**
+ * A publish that did not get through: the broker refused it (MQTT 5 reason code ≥ 0x80),
+ * accepted it for nobody (0x10 "no matching subscribers": no receiver will ever get it), or a
+ * closed connection cut it short.
+ */
 export class PublishError extends Error {
   constructor(
-    readonly kind: 'refused' | 'closed',
+    readonly kind: 'refused' | 'undelivered' | 'closed',
     message: string,
     readonly reasonCode?: number,
   ) {
     super(message);
   }
 }
+
+/** MQTT 5 PUBACK reason code "No matching subscribers": accepted, and delivered to nobody. */
+export const NO_MATCHING_SUBSCRIBERS = 0x10;
 
 export interface MqttLinkOptions {
   url: string;
@@ -174,6 +181,8 @@ export class MqttLink {
   private current: LinkStatus;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private inflight = 0;
+  /** PUBACK reason codes by packet id, seen before mqtt.js calls back (it reports 0x10 as plain success). */
+  private pubackCodes = new Map<number, number>();
   /** Connections lost or refused since the last success: the backoff's attempt number. */
   private failures = 0;
   private readonly rate: RateLimit;
@@ -246,8 +255,11 @@ export class MqttLink {
   }
 
   /**
-   * Publishes with QoS 1; resolves on the broker's PUBACK. Refuses (throws) unless online and
-   * allowed now by the window and the rate (check `waitMs` first): mqtt.js never queues.
+   * Publishes with QoS 1; resolves on the broker's PUBACK with reason code 0. Rejects with a
+   * PublishError for any other answer: "undelivered" for 0x10 (nobody subscribed: the batch
+   * must stay in the outbox), "refused" for ≥ 0x80, "closed" when the connection dropped.
+   * Refuses (throws) unless online and allowed now by the window and the rate (check `waitMs`
+   * first): mqtt.js never queues.
    */
   publish(topic: string, payload: Buffer | string, opts: { retain?: boolean } = {}): Promise<void> {
     const client = this.client;
@@ -257,13 +269,20 @@ export class MqttLink {
     this.rate.take(size);
     this.inflight++;
     return new Promise<void>((resolve, reject) => {
-      client.publish(topic, payload, { qos: 1, retain: opts.retain ?? false }, (err) => {
+      client.publish(topic, payload, { qos: 1, retain: opts.retain ?? false }, (err, packet) => {
         // Only this client's callbacks count against its window: a replaced client's are ignored.
         if (this.client === client) {
           this.inflight--;
           this.emit('capacity', undefined);
         }
-        if (!err) return resolve();
+        const id = (packet as { messageId?: unknown } | undefined)?.messageId;
+        const acked = typeof id === 'number' ? this.pubackCodes.get(id) : undefined;
+        if (typeof id === 'number') this.pubackCodes.delete(id);
+        if (!err) {
+          if (acked === NO_MATCHING_SUBSCRIBERS)
+            return reject(new PublishError('undelivered', 'the broker has no subscriber for it (reason code 0x10)', acked));
+          return resolve();
+        }
         const code = (err as { code?: unknown }).code;
         if (typeof code === 'number' && code >= 0x80) reject(new PublishError('refused', err.message, code));
         else reject(new PublishError('closed', err.message));
@@ -309,7 +328,20 @@ export class MqttLink {
     const client = (this.o.connect ?? mqtt.connect)(options);
     this.client = client;
     this.inflight = 0;
+    this.pubackCodes.clear();
     let failure: LinkError | null = null;
+    // mqtt.js calls a publish back with success for 0x10 and without the PUBACK: its code is taken here first.
+    client.on('packetreceive', (packet) => {
+      const p = packet as { cmd?: string; messageId?: number; reasonCode?: number };
+      if (
+        this.client === client &&
+        p.cmd === 'puback' &&
+        typeof p.messageId === 'number' &&
+        typeof p.reasonCode === 'number' &&
+        p.reasonCode > 0
+      )
+        this.pubackCodes.set(p.messageId, p.reasonCode);
+    });
     client.on('connect', () => {
       if (this.client !== client) return;
       const sock = client.stream as Partial<TLSSocket>;

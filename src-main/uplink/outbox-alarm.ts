@@ -19,8 +19,10 @@ export interface ExternalAlarms {
 export function watchOutbox(uplink: { onUpdate(handler: (s: UplinkStatus) => void): () => void }, alarms: ExternalAlarms): () => void {
   let full = false;
   return uplink.onUpdate((s) => {
-    if (s.outbox.full === full) return;
-    full = s.outbox.full;
+    // A full disk stops recording too, but has its own alarm (app/data-loss-watch.ts).
+    const now = s.outbox.full && s.outbox.fullCause !== 'disk';
+    if (now === full) return;
+    full = now;
     if (full)
       alarms.raiseExternal(
         {

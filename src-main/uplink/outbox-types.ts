@@ -35,6 +35,8 @@ export interface DropTotals {
   /** Batches never recorded because the outbox was full. */
   notRecordedSealed: number;
   notRecordedPlain: number;
+  /** Sequence numbers lost to a crash between reservation and commit, or to a rollback of the store, and declared lost. */
+  lostSeqs: number;
   gapNotices: number;
 }
 
@@ -49,5 +51,7 @@ export interface OutboxStats {
   /** Recording stopped because the budget is used up (the alarm condition). */
   full: boolean;
   fullSince: number | null;
+  /** Why recording stopped: the outbox's budget, or the disk itself. */
+  fullCause: 'budget' | 'disk' | null;
   drops: DropTotals;
 }

@@ -3,32 +3,34 @@
  * the batcher and the broker.
  *
  * - A batch is sealed or signed inside the transaction that takes its sequence number and
- *   inserts it, so a sequence number is never used twice nor skipped by a crash (SIGKILL or
- *   power loss: the store commits with synchronous = FULL).
- * - A batch leaves the outbox only when the broker acknowledged it (PUBACK).
+ *   inserts it; before that transaction commits, the highest number it used is written to the
+ *   sequence guard outside the database (store/sequence-guard.ts), so no crash, damaged WAL or
+ *   restored backup can make the plant use a number twice.
+ * - A batch leaves the outbox when it was delivered: on the cloud's acknowledgement (or the
+ *   broker's PUBACK, in `broker` acknowledgement mode: forwarder.ts).
  * - Disk budget, policy when full (never silent):
  *     1. drop the oldest `plain` batches not yet in flight, down to 95 % of the budget;
  *     2. if that is not enough, record nothing more (sealed or plain) and raise `full`;
  *   every dropped or unrecorded batch is counted, and a signed gap notice (gap.ts) goes to the
- *   cloud in the same transaction as a drop, and when recording resumes after a refusal.
+ *   cloud in the same transaction as a drop, when recording stops, while it stays stopped and
+ *   when it resumes (outbox-ledger.ts).
+ * - A full disk (store/disk-guard.ts) stops recording the same way, with its own cause: what
+ *   arrives meanwhile is counted, and the notice is written in the space the guard set aside.
  * - Disk is given back once a backlog has drained (`reclaim`, incremental vacuum in steps
  *   that the service paces, see UplinkService).
  * - Plant-keys announcements (`keys`) sit at negative sequences, outside the plant's numbering,
  *   ahead of every batch (plant-keys.ts); `keys rotate` puts them there.
  */
+import { ConsoleError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Clock } from '../core/types';
 import { blobOf, type StoreDb } from '../store/schema';
-import { addToRanges, MAX_GAP_RANGES, type GapReport } from './gap';
-import type { DropTotals, OutboxItem, OutboxKind, OutboxRow, OutboxStats } from './outbox-types';
+import { addToRanges, type GapReport } from './gap';
+import { GapLedger } from './outbox-ledger';
+import type { OutboxItem, OutboxKind, OutboxRow, OutboxStats } from './outbox-types';
 import { META, readMetaJson, writeMetaJson } from './state';
 
 export type { DropTotals, OutboxItem, OutboxKind, OutboxRow, OutboxStats } from './outbox-types';
-
-interface PendingGap {
-  notRecorded: { sealed: number; plain: number; from?: number; to?: number };
-  lastNoticeAt: number;
-}
 
 export interface OutboxOptions {
   budgetBytes: number;
@@ -38,21 +40,24 @@ export interface OutboxOptions {
   gapNotice(seq: number, issued: number, report: GapReport): string;
   /** A refusal that lasts is re-reported this often (ms). */
   gapRepeatMs?: number;
+  /** The sequence high-water mark outside the database (store/sequence-guard.ts). */
+  guard?: { reserve(used: number): void; withdraw(to: number): void };
+  /** The data dir's disk (store/disk-guard.ts): while full, nothing is recorded, only counted. */
+  disk?: { isFull(): boolean; failed(what: string, err: unknown): boolean };
 }
 
-const ZERO_TOTALS: DropTotals = { droppedPlain: 0, droppedBytes: 0, notRecordedSealed: 0, notRecordedPlain: 0, gapNotices: 0 };
 const LOW_WATER = 0.95;
 
 /** The outbox over an open plant store. */
 export class Outbox {
   private readonly db: StoreDb;
   private readonly opts: OutboxOptions;
+  private readonly ledger: GapLedger;
   private lastSeq: number;
   private used: number;
   private count: number;
-  private totals: DropTotals;
-  private pending: PendingGap;
   private fullSince: number | null = null;
+  private fullCause: 'budget' | 'disk' | null = null;
   private lastAck: number | null;
   /** Rows at or below this sequence are in flight: never dropped. */
   private floor = 0;
@@ -80,8 +85,7 @@ export class Outbox {
     this.lastSeq = Math.max(seqRow?.[0] ?? 0, maxRow[0]);
     this.used = maxRow[1];
     this.count = maxRow[2];
-    this.totals = { ...ZERO_TOTALS, ...readMetaJson<Partial<DropTotals>>(db, META.drops) };
-    this.pending = readMetaJson<PendingGap>(db, META.gap) ?? { notRecorded: { sealed: 0, plain: 0 }, lastNoticeAt: 0 };
+    this.ledger = new GapLedger(db, opts);
     this.lastAck = readMetaJson<number>(db, META.lastAck) ?? null;
     this.st = {
       bump: db.prepare("UPDATE sequence SET value = ? WHERE name = 'uplink'"),
@@ -98,23 +102,23 @@ export class Outbox {
   /**
    * Records batches in one transaction: each gets the next sequence number, is built, and is
    * inserted if the budget allows (after dropping old plain batches), with `within` (the state
-   * change a report tells of) in the same transaction; returns what happened.
+   * change a report tells of) in the same transaction; returns what happened. On a full disk
+   * the batches are counted as not recorded and reported; `within` then throws (its change was
+   * not made).
    */
   append(items: readonly OutboxItem[], within?: () => void): { seqs: number[]; refused: number; dropped: number } {
-    if (items.length === 0) return { seqs: [], refused: 0, dropped: 0 };
+    if (items.length === 0 && this.ledger.declaredLost().length === 0) return { seqs: [], refused: 0, dropped: 0 };
     const now = this.opts.clock.now();
+    if (this.opts.disk?.isFull()) {
+      if (within)
+        throw new ConsoleError('UNAVAILABLE', 'The disk of the console is full: nothing can be recorded until there is room again');
+      return this.refuseAll(items, now);
+    }
     const seqs: number[] = [];
     let refused = 0;
     const droppedSeqs: number[] = [];
     let droppedBytes = 0;
-    const before = {
-      used: this.used,
-      count: this.count,
-      lastSeq: this.lastSeq,
-      totals: { ...this.totals },
-      pending: structuredClone(this.pending),
-      fullSince: this.fullSince,
-    };
+    const before = this.snapshot();
     try {
       this.db
         .transaction(() => {
@@ -129,35 +133,36 @@ export class Outbox {
             }
             if (this.used + bytes.length > this.opts.budgetBytes) {
               refused++;
-              const nr = this.pending.notRecorded;
-              if (item.kind === 'plain') nr.plain++;
-              else nr.sealed++;
-              nr.from = Math.min(nr.from ?? item.from, item.from);
-              nr.to = Math.max(nr.to ?? item.to, item.to);
-              if (this.fullSince === null) this.fullSince = now;
+              this.ledger.notRecorded(item);
+              if (this.fullSince === null) {
+                this.fullSince = now;
+                this.fullCause = 'budget';
+              }
               continue;
             }
             this.insertRow(seq, item.kind, item.machine, bytes, now);
             seqs.push(seq);
           }
-          const refusalEnded = seqs.length > 0 && this.pendingNotRecorded() > 0;
-          const refusalLasting = this.pendingNotRecorded() > 0 && now - this.pending.lastNoticeAt >= (this.opts.gapRepeatMs ?? 600_000);
-          if (droppedSeqs.length > 0 || refusalEnded || refusalLasting) this.emitGap(droppedSeqs, now);
+          this.noticeIfDue(now, {
+            dropped: addToRanges([], droppedSeqs),
+            started: refused > 0 && before.fullSince === null,
+            recorded: seqs.length,
+          });
           this.st.bump.run([this.lastSeq]);
           within?.();
-          writeMetaJson(this.db, META.drops, this.totals);
-          writeMetaJson(this.db, META.gap, this.pending);
+          this.ledger.persist();
+          // Last before the commit: the guard outside the database learns every number this transaction used.
+          this.opts.guard?.reserve(this.lastSeq);
         })
         .immediate();
     } catch (err) {
-      // The transaction rolled back: so does the bookkeeping kept in memory.
-      this.used = before.used;
-      this.count = before.count;
-      this.lastSeq = before.lastSeq;
-      this.totals = before.totals;
-      this.pending = before.pending;
-      this.fullSince = before.fullSince;
-      throw err;
+      // The transaction rolled back: so does the bookkeeping kept in memory, and the guard's reservation.
+      this.restore(before);
+      this.opts.guard?.withdraw(before.lastSeq);
+      if (!this.opts.disk?.failed('recording uplink batches', err)) throw err;
+      const r = this.refuseAll(items, now);
+      if (within) throw err;
+      return r;
     }
     if (droppedSeqs.length > 0) {
       this.opts.log.log('warn', 'Uplink outbox over its disk budget: dropped the oldest plain batches and told the cloud', {
@@ -177,11 +182,95 @@ export class Outbox {
       );
     }
     if (seqs.length > 0 && refused === 0 && this.fullSince !== null) {
-      this.opts.log.log('info', 'Uplink outbox has room again: recording resumed', { fullSinceMs: now - this.fullSince });
+      this.opts.log.log('info', 'Uplink outbox has room again: recording resumed', {
+        fullSinceMs: now - this.fullSince,
+        cause: this.fullCause,
+      });
       this.fullSince = null;
+      this.fullCause = null;
     }
     if (seqs.length > 0 || droppedSeqs.length > 0) this.emitChange();
     return { seqs, refused, dropped: droppedSeqs.length };
+  }
+
+  /**
+   * The disk is full: the items are counted as not recorded, and a gap notice is written when
+   * recording stops and every `gapRepeatMs` while it stays stopped (in the space the disk
+   * guard released); when even that cannot be written, the counts wait in memory.
+   */
+  private refuseAll(items: readonly OutboxItem[], now: number): { seqs: number[]; refused: number; dropped: number } {
+    const started = this.fullCause !== 'disk';
+    if (started) {
+      this.fullSince = now;
+      this.fullCause = 'disk';
+      this.opts.log.log(
+        'error',
+        'Uplink outbox: the disk is full, no batches are recorded; each one is counted and the cloud gets a gap notice',
+        {
+          depth: this.count,
+        },
+      );
+    }
+    for (const item of items) this.ledger.notRecorded(item);
+    const due = started || now - this.ledger.pending.lastNoticeAt >= (this.opts.gapRepeatMs ?? 600_000);
+    if (due && this.ledger.pendingCount() > 0) {
+      const before = this.snapshot();
+      try {
+        this.db
+          .transaction(() => {
+            this.noticeIfDue(now, { dropped: [], started: true, recorded: 0 });
+            this.st.bump.run([this.lastSeq]);
+            this.ledger.persist();
+            this.opts.guard?.reserve(this.lastSeq);
+          })
+          .immediate();
+        this.emitChange();
+      } catch (err) {
+        // Kept in memory (pending counts) for the next try: the notice goes out once anything fits.
+        const pending = this.ledger.pending;
+        this.restore(before);
+        this.ledger.pending = pending;
+        this.opts.guard?.withdraw(before.lastSeq);
+        this.opts.disk?.failed('recording a gap notice', err);
+      }
+    }
+    return { seqs: [], refused: items.length, dropped: 0 };
+  }
+
+  /** Queues gap notices when something was dropped or lost, or recording stopped, lasts stopped, or resumed. */
+  private noticeIfDue(now: number, p: { dropped: [number, number][]; started: boolean; recorded: number }): void {
+    const lost = this.ledger.declaredLost();
+    const pending = this.ledger.pendingCount() > 0;
+    const ended = p.recorded > 0 && pending;
+    const lasting = pending && now - this.ledger.pending.lastNoticeAt >= (this.opts.gapRepeatMs ?? 600_000);
+    if (p.dropped.length === 0 && lost.length === 0 && !(pending && p.started) && !ended && !lasting) return;
+    this.ledger.emit({
+      dropped: p.dropped,
+      lost,
+      now,
+      nextSeq: () => this.lastSeq + 1,
+      insert: (seq, text) => this.insertRow(seq, 'gap', null, Buffer.from(text, 'utf8'), now),
+    });
+  }
+
+  private snapshot() {
+    return {
+      used: this.used,
+      count: this.count,
+      lastSeq: this.lastSeq,
+      fullSince: this.fullSince,
+      fullCause: this.fullCause,
+      ledger: this.ledger.snapshot(),
+    };
+  }
+
+  private restore(s: ReturnType<Outbox['snapshot']>): void {
+    this.used = s.used;
+    this.count = s.count;
+    this.lastSeq = s.lastSeq;
+    this.fullSince = s.fullSince;
+    this.fullCause = s.fullCause;
+    this.ledger.restore(s.ledger);
   }
 
   /** Up to `limit` batches after `seq`, oldest first (what the publisher sends next). */
@@ -198,14 +287,26 @@ export class Outbox {
   /** Removes acknowledged batches, in one transaction; unknown sequences are ignored. */
   remove(seqs: readonly number[]): number {
     if (seqs.length === 0) return 0;
+    // Acknowledgements come in order: a few ranges, one statement each.
+    return this.removeRanges(
+      addToRanges(
+        [],
+        [...seqs].sort((a, b) => a - b),
+      ),
+    );
+  }
+
+  /** The row of one sequence number, if it is still in the outbox. */
+  get(seq: number): OutboxRow | undefined {
+    return this.after(seq - 1, 1).find((r) => r.seq === seq);
+  }
+
+  /** Removes acknowledged batches given as inclusive ranges, in one transaction; throws (nothing removed) when the store cannot write. */
+  removeRanges(ranges: readonly [number, number][]): number {
+    if (ranges.length === 0) return 0;
     let removed = 0;
     let bytes = 0;
     let highest = this.lastAck ?? 0;
-    // Acknowledgements come in order: a few ranges, one statement each.
-    const ranges = addToRanges(
-      [],
-      [...seqs].sort((a, b) => a - b),
-    );
     // libsql zeroes every freed page by default (secure_delete = ON): five times slower for
     // batches that already left. FAST still clears the b-tree pages; the freed overflow pages
     // stay encrypted until the incremental vacuum gives them back after the backlog.
@@ -257,7 +358,8 @@ export class Outbox {
       lastAckSeq: this.lastAck,
       full: this.fullSince !== null,
       fullSince: this.fullSince,
-      drops: { ...this.totals },
+      fullCause: this.fullCause,
+      drops: { ...this.ledger.totals },
     };
   }
 
@@ -287,10 +389,6 @@ export class Outbox {
     return this.freePages();
   }
 
-  private pendingNotRecorded(): number {
-    return this.pending.notRecorded.sealed + this.pending.notRecorded.plain;
-  }
-
   private insertRow(seq: number, kind: OutboxKind, machine: string | null, bytes: Buffer, now: number): void {
     this.st.insert.run([seq, kind, machine, bytes, now]);
     this.lastSeq = seq;
@@ -315,36 +413,9 @@ export class Outbox {
     seqs.sort((a, b) => a - b);
     this.used -= bytes;
     this.count -= seqs.length;
-    this.totals.droppedPlain += seqs.length;
-    this.totals.droppedBytes += bytes;
+    this.ledger.totals.droppedPlain += seqs.length;
+    this.ledger.totals.droppedBytes += bytes;
     return { seqs, bytes };
-  }
-
-  /** Inserts gap notice(s) for `droppedSeqs` and the pending unrecorded counts; budget-exempt (they are small). */
-  private emitGap(droppedSeqs: number[], now: number): void {
-    const ranges = addToRanges([], droppedSeqs);
-    const nr = this.pending.notRecorded;
-    const notRecordedNow = nr.sealed + nr.plain;
-    this.totals.notRecordedSealed += nr.sealed;
-    this.totals.notRecordedPlain += nr.plain;
-    let first = true;
-    for (let i = 0; i < Math.max(1, ranges.length); i += MAX_GAP_RANGES) {
-      const part = ranges.slice(i, i + MAX_GAP_RANGES);
-      const batches = part.reduce((a, [lo, hi]) => a + hi - lo + 1, 0);
-      const seq = this.lastSeq + 1;
-      const report: GapReport = {
-        dropped: { batches, seqs: part },
-        notRecorded: first ? { ...nr } : { sealed: 0, plain: 0 },
-        totals: { dropped: this.totals.droppedPlain, notRecorded: this.totals.notRecordedSealed + this.totals.notRecordedPlain },
-      };
-      const text = this.opts.gapNotice(seq, now, report);
-      this.insertRow(seq, 'gap', null, Buffer.from(text, 'utf8'), now);
-      this.totals.gapNotices++;
-      first = false;
-    }
-    this.pending = { notRecorded: { sealed: 0, plain: 0 }, lastNoticeAt: now };
-    if (notRecordedNow > 0)
-      this.opts.log.log('warn', 'Uplink gap notice queued for the cloud', { notRecorded: notRecordedNow, dropped: droppedSeqs.length });
   }
 
   private emitChange(): void {

@@ -10,7 +10,7 @@ import type { ResolvedDevice } from '../config/schema';
 import { ConsoleError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { systemClock, type Clock } from '../core/types';
-import { buildStateMessage, currentEntry, plantPseudonym, plantTopics, type KeyRing, type SigningKeyPair } from '../protocol';
+import { buildStateMessage, currentEntry, parseAck, plantPseudonym, plantTopics, type KeyRing, type SigningKeyPair } from '../protocol';
 import type { StoreDb } from '../store/schema';
 import { Batcher, machinePlans, toOutboxItem, type MachinePlan, type MachineSample, type PendingBatch } from './batcher';
 import type { UplinkConfig } from './config';
@@ -34,7 +34,14 @@ export interface UplinkServiceOptions {
   configDir: string;
   devices: readonly ResolvedDevice[];
   core: MachineSource;
-  store: { db: StoreDb; identity: { signing: SigningKeyPair } };
+  store: {
+    db: StoreDb;
+    identity: { signing: SigningKeyPair };
+    /** The sequence high-water mark outside the database (store/sequence-guard.ts). */
+    guard?: { reserve(used: number): void; withdraw(to: number): void };
+    /** The data dir's disk (store/disk-guard.ts). */
+    disk?: { isFull(): boolean; failed(what: string, err: unknown): boolean };
+  };
   /** The broker password (default: the environment variable the config names). */
   password?: string;
   env?: Record<string, string | undefined>;
@@ -138,6 +145,8 @@ export class UplinkService {
       clock: this.clock,
       log: opts.log,
       gapNotice: (seq, issued, report) => buildGapNotice({ plant: this.plant.pseudonym, seq, issued, report, signer: signer() }),
+      ...(opts.store.guard ? { guard: opts.store.guard } : {}),
+      ...(opts.store.disk ? { disk: opts.store.disk } : {}),
     });
 
     const password = opts.password ?? (cfg.passwordEnv !== undefined ? (opts.env ?? process.env)[cfg.passwordEnv] : undefined);
@@ -194,7 +203,24 @@ export class UplinkService {
           : row.kind === 'sealed'
             ? topics.sealed(row.machine ?? '')
             : topics.plain(row.machine ?? '');
-    this.forwarder = new Forwarder({ outbox: this.outbox, link: this.link, topicFor, log: opts.log });
+    this.forwarder = new Forwarder({
+      outbox: this.outbox,
+      link: this.link,
+      topicFor,
+      log: opts.log,
+      clock: this.clock,
+      acknowledgement: cfg.publish.acknowledgement,
+      cloudWindow: cfg.publish.cloudWindow,
+      ackTimeoutMs: cfg.publish.ackTimeoutMs,
+      retry: cfg.backoff,
+    });
+    // The cloud's delivery acknowledgements (protocol/ack.ts): batches leave the outbox on them.
+    this.downlink.setHandler('ack', (doc) => {
+      const r = parseAck(doc, this.plant.pseudonym);
+      if (!r.ok) return { verdict: 'refused', detail: `acknowledgement: ${r.detail}` };
+      this.forwarder.cloudAck(r.ack);
+      return { verdict: 'accepted', detail: `${r.ack.seqs.length} range(s)` };
+    });
   }
 
   /** Starts batching, the link and the periodic work. */
@@ -218,6 +244,12 @@ export class UplinkService {
       machines: this.plans.length,
       lastSeq: this.outbox.stats().lastSeq,
     });
+    // Sequence numbers the store check declared lost (a crash or a rollback) are told to the cloud now.
+    try {
+      this.outbox.append([]);
+    } catch (err) {
+      this.o.log.log('error', 'Cannot queue the gap notice for sequence numbers lost by the store', { error: String(err) });
+    }
     this.link.start();
     this.forwarder.pump();
   }
@@ -317,8 +349,12 @@ export class UplinkService {
     const l = this.link.status();
     const ob = this.outbox.stats();
     const dl = this.downlink.stats();
-    const fwdError = this.forwarder.lastRefusal
-      ? { code: 'BROKER_REFUSED', message: `The broker refused a batch: ${this.forwarder.lastRefusal}. Check its ACL.` }
+    const hold = this.forwarder.holding();
+    const fwdError = hold
+      ? {
+          code: hold.kind === 'undelivered' ? 'NO_SUBSCRIBER' : 'BROKER_REFUSED',
+          message: `Batches are kept in the outbox: ${hold.detail}.`,
+        }
       : null;
     return {
       configured: true,
@@ -344,6 +380,7 @@ export class UplinkService {
         oldestCreatedAt: ob.oldestCreatedAt,
         full: ob.full,
         fullSince: ob.fullSince,
+        fullCause: ob.fullCause,
       },
       lastSeq: ob.lastSeq,
       lastAckSeq: ob.lastAckSeq,
@@ -352,6 +389,7 @@ export class UplinkService {
       acknowledged: this.forwarder.acknowledged,
       drops: ob.drops,
       downlink: { accepted: dl.accepted, refused: dl.refused, lastRefusal: dl.lastRefusal },
+      delivery: this.delivery(),
       downBannerAfterS: cfg.downBannerAfterS,
       ts: this.clock.now(),
     };
@@ -360,7 +398,42 @@ export class UplinkService {
   /** What /healthz carries. */
   health(): UplinkHealth {
     const ob = this.outbox.stats();
-    return { state: this.link.status().state, lastAckSeq: ob.lastAckSeq, outboxDepth: ob.depth };
+    return {
+      state: this.link.status().state,
+      lastAckSeq: ob.lastAckSeq,
+      outboxDepth: ob.depth,
+      delivery: this.delivery().state,
+      recording: !ob.full,
+    };
+  }
+
+  /** Whether what is published reaches the cloud: held by the broker, waiting for the cloud's acknowledgement, or ok. */
+  delivery(): UplinkStatus['delivery'] {
+    const cfg = this.o.config;
+    const hold = this.forwarder.holding();
+    const w = this.forwarder.windowStatus();
+    const base = {
+      acknowledgement: cfg.publish.acknowledgement,
+      outstanding: w.outstanding,
+      window: cfg.publish.acknowledgement === 'cloud' ? w.window : cfg.publish.inflightWindow,
+      cloudHigh: this.forwarder.cloudHigh,
+      lastCloudAckAt: w.lastAckAt,
+      undelivered: this.forwarder.undelivered,
+      refused: this.forwarder.refusedByBroker,
+    };
+    if (hold) return { ...base, state: 'held', since: hold.since, detail: hold.detail, retryAt: hold.until };
+    const online = this.link.status().state === 'online';
+    if (online && w.waitingSince !== null) {
+      const oldest = w.oldest ? ` (the oldest, sequence ${w.oldest.seq}, since ${new Date(w.oldest.since).toISOString()})` : '';
+      return {
+        ...base,
+        state: 'waiting',
+        since: w.waitingSince,
+        detail: `the cloud has not acknowledged the batches published${oldest}: they stay in the outbox and are published again`,
+        retryAt: null,
+      };
+    }
+    return { ...base, state: 'ok', since: null, detail: null, retryAt: null };
   }
 
   /**

@@ -14,7 +14,7 @@ export const AlarmSchema = z.object({
   machineId: z.string(),
   ruleId: z.string(),
   /** `module`: a health or threat event of the IoT module on the machine (src-main/modules/). */
-  kind: z.enum(['high', 'low', 'state', 'link', 'module', 'uplink', 'line', 'audit', 'history']),
+  kind: z.enum(['high', 'low', 'state', 'link', 'module', 'uplink', 'line', 'audit', 'history', 'storage']),
   pointId: z.string().nullable(),
   priority: AlarmPrioritySchema,
   message: z.string(),

@@ -25,6 +25,32 @@ export const UplinkPointsSchema = z.object({
 });
 export type UplinkPoints = z.infer<typeof UplinkPointsSchema>;
 
+/** Whether what is published reaches the cloud (src-main/uplink/forwarder.ts). */
+export const UplinkDeliverySchema = z.object({
+  /** Who says a batch was delivered: the cloud (its acknowledgements) or the broker (PUBACK). */
+  acknowledgement: z.enum(['cloud', 'broker']),
+  /**
+   * `ok`; `held`: the broker took batches for nobody (no subscriber) or refused them, they stay
+   * in the outbox and are tried again with backoff; `waiting`: the cloud has not acknowledged
+   * what was published for a while.
+   */
+  state: z.enum(['ok', 'held', 'waiting']),
+  since: z.number().nullable(),
+  /** What is wrong, in words, while the state is not `ok`. */
+  detail: z.string().nullable(),
+  /** When publishing is tried again (held). */
+  retryAt: z.number().nullable(),
+  /** Batches published and not yet acknowledged by the cloud, and the window that bounds them. */
+  outstanding: z.number().int(),
+  window: z.number().int(),
+  /** The highest sequence the cloud says it holds. */
+  cloudHigh: z.number().nullable(),
+  lastCloudAckAt: z.number().nullable(),
+  /** Publishes the broker delivered to nobody (0x10) or refused (≥ 0x80), since start. */
+  undelivered: z.number(),
+  refused: z.number(),
+});
+
 /** The live uplink state (src-main/uplink/service.ts). */
 export const UplinkStatusSchema = z.object({
   configured: z.boolean(),
@@ -51,9 +77,11 @@ export const UplinkStatusSchema = z.object({
     bytes: z.number(),
     budgetBytes: z.number(),
     oldestCreatedAt: z.number().nullable(),
-    /** Recording stopped: the disk budget is used up (sealed data is being lost). */
+    /** Recording stopped: the disk budget is used up, or the disk is full (sealed data is being lost). */
     full: z.boolean(),
     fullSince: z.number().nullable(),
+    /** Why recording stopped: the outbox's own budget, or the disk itself. */
+    fullCause: z.enum(['budget', 'disk']).nullable(),
   }),
   lastSeq: z.number(),
   lastAckSeq: z.number().nullable(),
@@ -65,9 +93,12 @@ export const UplinkStatusSchema = z.object({
     droppedBytes: z.number(),
     notRecordedSealed: z.number(),
     notRecordedPlain: z.number(),
+    /** Sequence numbers lost to a crash or a rollback of the store, declared lost to the cloud. */
+    lostSeqs: z.number(),
     gapNotices: z.number(),
   }),
   downlink: z.object({ accepted: z.number(), refused: z.number(), lastRefusal: z.string().nullable() }),
+  delivery: UplinkDeliverySchema,
   /** The UI's "uplink down" banner appears after this many seconds offline. */
   downBannerAfterS: z.number(),
   ts: z.number(),

@@ -224,7 +224,21 @@ export const HealthSchema = z.object({
   simulated: z.boolean(),
   machines: z.array(z.object({ id: z.string(), name: z.string(), state: MachineStateSchema, link: LinkSchema })),
   /** Present when the plant has an uplink configured. */
-  uplink: z.object({ state: z.string(), lastAckSeq: z.number().nullable(), outboxDepth: z.number().int() }).optional(),
+  uplink: z
+    .object({
+      state: z.string(),
+      lastAckSeq: z.number().nullable(),
+      outboxDepth: z.number().int(),
+      /** ok, held (the broker delivers to nobody or refuses) or waiting (no acknowledgement from the cloud). */
+      delivery: z.string(),
+      /** Recording stopped: the outbox's budget or the disk is used up. */
+      recording: z.boolean(),
+    })
+    .optional(),
+  /** `ok`, or `degraded` while something in `problems` loses or withholds data. */
+  status: z.enum(['ok', 'degraded']),
+  /** What is wrong now (a full disk, batches not delivered, recording stopped), each with a code. */
+  problems: z.array(z.object({ code: z.string(), message: z.string(), since: z.number().nullable() })),
   /** Present when audit records are forwarded to the plant's syslog collector (audit.syslog). */
   syslog: SyslogLinkSchema.optional(),
   /** Present with the persistent history: where it is written, the disk it uses, and what it lost. */

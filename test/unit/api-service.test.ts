@@ -257,7 +257,7 @@ describe('answers held to the contract', () => {
     let push: (s: UplinkStatus) => void = () => undefined;
     const uplink: UplinkApi = {
       status: () => disabledUplinkStatus(T0),
-      health: () => ({ state: 'disabled', lastAckSeq: null, outboxDepth: 0 }),
+      health: () => ({ state: 'disabled', lastAckSeq: null, outboxDepth: 0, delivery: 'ok', recording: true }),
       pseudonyms: () => new Map(),
       onUpdate: (h) => {
         push = h;

@@ -289,7 +289,7 @@ async function eventWorld() {
   const modulesHub = hub();
   const uplink: UplinkApi = {
     status: () => disabledUplinkStatus(T0),
-    health: () => ({ state: 'disabled', lastAckSeq: null, outboxDepth: 0 }),
+    health: () => ({ state: 'disabled', lastAckSeq: null, outboxDepth: 0, delivery: 'ok', recording: true }),
     pseudonyms: () =>
       new Map([
         ['im-1', 'm-aaaa'],

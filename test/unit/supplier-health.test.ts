@@ -49,7 +49,7 @@ function deps(store: ReturnType<typeof openCloudStore>) {
 }
 
 describe('module health events at the reference cloud', () => {
-  it('records the sequence beside the batches: no gap, a redelivery is repeated, a replay and a foreign key are refused', () => {
+  it('records the sequence beside the batches: no gap, a redelivery is repeated, a replay and a foreign key are refused', { timeout: 30_000 }, () => {
     const store = openCloudStore(join(dir, 'a.db'), { receiver: 'test', now: () => NOW });
     store.registerPlants([{ pseudonym: plant, id: 'plant-h' }]);
     for (const seq of [1, 2, 3]) {

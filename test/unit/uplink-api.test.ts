@@ -56,7 +56,7 @@ describe('uplink.points', () => {
     const status = { ...disabledUplinkStatus(5), configured: true, state: 'online' as const, lastAckSeq: 41 };
     const fake: UplinkApi = {
       status: () => status,
-      health: () => ({ state: 'online', lastAckSeq: 41, outboxDepth: 3 }),
+      health: () => ({ state: 'online', lastAckSeq: 41, outboxDepth: 3, delivery: 'ok', recording: true }),
       pseudonyms: () => new Map(),
       onUpdate: (h) => (handlers.add(h), () => void handlers.delete(h)),
     };

@@ -55,6 +55,8 @@ export function conditionText(alarm: Alarm, decimals: number, machine: MachineSn
       return "Reported by the audit log's forwarding to plant IT: see Audit";
     case 'history':
       return 'Reported by the console: trend data could not be saved (disk full or failing)';
+    case 'storage':
+      return 'Reported by the console about its own disk: free space on this PC';
     default: {
       const never: never = alarm.kind;
       return String(never);
