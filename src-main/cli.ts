@@ -12,6 +12,7 @@ import { KEYS_COMMANDS, runKeysCommand } from './app/keys-cli';
 import { AUDIT_COMMANDS, runAuditCommand } from './app/audit-cli';
 import { FIRMWARE_COMMANDS, runFirmwareCommand } from './app/firmware-cli';
 import { DATA_DIR_OPTION, USER_COMMANDS, runUserCommand } from './app/user-cli';
+import { STORE_COMMANDS, runStoreCommand } from './app/store-cli';
 import { VERSION } from './app/version';
 import { loadConfig, packageRoot } from './config/load';
 import { cliErrorExit, defineCommand, defineGroup, parseCommand, selectCommand } from './core/command-line';
@@ -89,7 +90,7 @@ export const PLANT_CONSOLE = defineGroup({
   name: 'plant-console',
   summary: `the plant's operator console (${VERSION}), headless, and its administration`,
   details: 'npm start opens the console itself (Electron, or web mode where Electron cannot start).',
-  commands: [SERVE_COMMAND, READ_COMMAND, KEYS_COMMANDS, USER_COMMANDS, AUDIT_COMMANDS, FIRMWARE_COMMANDS],
+  commands: [SERVE_COMMAND, READ_COMMAND, KEYS_COMMANDS, USER_COMMANDS, AUDIT_COMMANDS, FIRMWARE_COMMANDS, STORE_COMMANDS],
 });
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -146,6 +147,7 @@ export async function runCli(argv: string[], io: Out = stdio, signals: NodeJS.Pr
     if (USER_COMMANDS.commands.includes(command)) return await runUserCommand(argv.slice(1), io);
     if (AUDIT_COMMANDS.commands.includes(command)) return await runAuditCommand(argv.slice(1), io);
     if (FIRMWARE_COMMANDS.commands.includes(command)) return await runFirmwareCommand(argv.slice(1), io);
+    if (STORE_COMMANDS.commands.includes(command)) return await runStoreCommand(argv.slice(1), io);
     throw new ConsoleError('INTERNAL', `${command.name} has no handler`);
   } catch (err) {
     return cliErrorExit(err, 'plant-console', io);

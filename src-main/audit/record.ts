@@ -70,6 +70,8 @@ export const AUDIT_KINDS = [
   'firmware_update',
   'module_paired',
   'module_event',
+  /** `plant-console store recover`: a rolled-back store continues after the highest sequence number ever used. */
+  'store_recovered',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

@@ -18,7 +18,15 @@ import { dbFilePath } from './key-file';
 import type { WrapperKind } from './key-wrappers';
 import { migrate, type StoreDb } from './schema';
 import { SequenceGuard } from './sequence-guard';
-import { applySequenceCheck, checkIntegrity, damagedStoreError, isDamage, judgeSequence, notADatabaseError } from './store-check';
+import {
+  applySequenceCheck,
+  checkIntegrity,
+  damagedStoreError,
+  isDamage,
+  judgeSequence,
+  notADatabaseError,
+  type SequenceVerdict,
+} from './store-check';
 import { installSafeTransactions } from './transactions';
 import { wipe } from './sodium';
 import { unlockStoreKey, type UnlockOptions } from './unlock';
@@ -113,6 +121,8 @@ export interface PlantStore {
   guard: SequenceGuard;
   /** The data dir's disk: full or not (disk-guard.ts). */
   disk: DiskGuard;
+  /** What the sequence check found at this opening (store-check.ts). */
+  sequence: SequenceVerdict;
   /** Flushes history, zeroes the identity's secrets in memory and closes the database. */
   close(): void;
 }
@@ -191,6 +201,7 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
       created: unlocked.created,
       guard,
       disk,
+      sequence: verdict,
       close() {
         if (closed) return;
         closed = true;

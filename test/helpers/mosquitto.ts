@@ -1,15 +1,19 @@
 /**
- * A real Debian mosquitto for integration tests: TLS with certificates made here by openssl
- * (EC P-256 CA and server certificate for localhost/127.0.0.1), password authentication and
- * an ACL, on a free loopback port, started and stopped by the test.
+ * A real Debian mosquitto for integration tests, configured by the reference file the
+ * documentation ships (docs/mosquitto/mosquitto.conf: persistence, queue limits, TLS, passwords,
+ * ACL): only its paths and listener are replaced, with certificates made here by openssl (EC
+ * P-256 CA and server certificate for localhost/127.0.0.1), on a free loopback port, started,
+ * restarted (its persistence kept) and stopped by the test.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
+/** The reference configuration the documentation ships. */
+export const REFERENCE_CONF = join(import.meta.dirname, '../../docs/mosquitto/mosquitto.conf');
 
 export interface BrokerUser {
   username: string;
@@ -56,8 +60,47 @@ function makeCa(dir: string, name: string): void {
   openssl(['req', '-x509', '-new', '-key', `${name}.key`, '-sha256', '-days', '2', '-subj', `/CN=${name}`, '-out', `${name}.crt`], dir);
 }
 
-/** Makes certificates, password and ACL files, and starts mosquitto with TLS on a free port. */
-export async function startBroker(users: BrokerUser[]): Promise<Broker> {
+/** What a test changes of the reference configuration. */
+export interface BrokerOptions {
+  /** Settings that replace the reference file's (e.g. a small `max_queued_messages`). */
+  override?: Record<string, string>;
+  /** The ACL file's text (e.g. the reference docs/mosquitto/acl) instead of the users' own lines. */
+  acl?: string;
+}
+
+/** The reference ACL the documentation ships. */
+export const REFERENCE_ACL = join(import.meta.dirname, '../../docs/mosquitto/acl');
+
+/** The reference configuration with this broker's paths, listener and the test's overrides. */
+function referenceConfig(dir: string, port: number, override: Record<string, string>): string {
+  const paths: Record<string, string> = {
+    password_file: join(dir, 'passwd'),
+    acl_file: join(dir, 'acl'),
+    persistence_location: join(dir, 'persist') + '/',
+    cafile: join(dir, 'ca.crt'),
+    certfile: join(dir, 'server.crt'),
+    keyfile: join(dir, 'server.key'),
+    listener: `${port} 127.0.0.1`,
+    log_dest: 'stderr',
+  };
+  const seen = new Set<string>();
+  const lines = readFileSync(REFERENCE_CONF, 'utf8')
+    .split('\n')
+    .map((line) => {
+      const m = /^([a-z_]+)\s+(.*)$/.exec(line);
+      if (!m) return line;
+      const key = m[1]!;
+      seen.add(key);
+      const value = override[key] ?? paths[key];
+      return value === undefined ? line : `${key} ${value}`;
+    });
+  for (const [k, v] of Object.entries(override)) if (!seen.has(k)) lines.push(`${k} ${v}`);
+  if (!seen.has('listener')) throw new Error(`${REFERENCE_CONF} has no listener line`);
+  return lines.join('\n');
+}
+
+/** Makes certificates, password and ACL files, and starts mosquitto on the reference configuration on a free port. */
+export async function startBroker(users: BrokerUser[], opts: BrokerOptions = {}): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), 'pc-mosquitto-'));
   // Started as root, mosquitto drops to its own user: it must be able to read these test files.
   chmodSync(dir, 0o755);
@@ -90,32 +133,14 @@ export async function startBroker(users: BrokerUser[]): Promise<Broker> {
   const passwd = join(dir, 'passwd');
   writeFileSync(passwd, '');
   for (const u of users) execFileSync('/usr/bin/mosquitto_passwd', ['-b', passwd, u.username, u.password], { stdio: 'ignore' });
-  writeFileSync(join(dir, 'acl'), users.map((u) => [`user ${u.username}`, ...u.acl, ''].join('\n')).join('\n'));
+  writeFileSync(join(dir, 'acl'), opts.acl ?? users.map((u) => [`user ${u.username}`, ...u.acl, ''].join('\n')).join('\n'));
   for (const f of ['server.key', 'server.crt', 'ca.crt', 'passwd', 'acl']) chmodSync(join(dir, f), 0o644);
 
+  // Persistence is written by the broker's own user.
+  mkdirSync(join(dir, 'persist'), { mode: 0o777 });
+  chmodSync(join(dir, 'persist'), 0o777);
   const port = await freePort();
-  writeFileSync(
-    join(dir, 'mosquitto.conf'),
-    [
-      'per_listener_settings false',
-      'allow_anonymous false',
-      `password_file ${passwd}`,
-      `acl_file ${join(dir, 'acl')}`,
-      'persistence false',
-      'log_dest stderr',
-      'log_type error',
-      'log_type warning',
-      'log_type notice',
-      `listener ${port} 127.0.0.1`,
-      `cafile ${join(dir, 'ca.crt')}`,
-      `certfile ${join(dir, 'server.crt')}`,
-      `keyfile ${join(dir, 'server.key')}`,
-      'tls_version tlsv1.2',
-      'max_inflight_messages 1000',
-      'max_queued_messages 100000',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(join(dir, 'mosquitto.conf'), referenceConfig(dir, port, opts.override ?? {}));
 
   let child: ChildProcess | null = null;
   let output = '';

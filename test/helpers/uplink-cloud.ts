@@ -3,10 +3,12 @@
  * decrypts each message with the protocol library (openSealed, openPlain, gap and state
  * checks), and keeps per plant what was accepted, in arrival order, and what was refused and
  * why. Sequences are judged as a receiver that remembers every accepted number: a redelivery
- * is a duplicate, a late number that fills a gap is new.
+ * is a duplicate, a late number that fills a gap is new. Like the reference receiver, it
+ * acknowledges what it accepted or held already on each plant's downlink (docs/uplink.md §16).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import {
+  buildAck,
   openAuditHead,
   openPlain,
   openSealed,
@@ -39,6 +41,10 @@ export class TestCloud {
   private readonly seen = new Map<string, Set<number>>();
   private readonly cloudKeys: Map<string, CloudKeyRecord>;
   client: MqttClient | null = null;
+  /** Acknowledge to the plants (a cloud that does not: false). */
+  acknowledge = true;
+  private readonly toAck = new Map<string, Set<number>>();
+  private ackTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly plantKeys: ReadonlyMap<string, PlantKeyRecord>,
@@ -79,7 +85,31 @@ export class TestCloud {
   }
 
   async close(): Promise<void> {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     await this.client?.endAsync(true);
+  }
+
+  /** Queues an acknowledgement of `seq` to `plant`, sent within 50 ms. */
+  private settled(plant: string, seq: number): void {
+    if (!this.acknowledge) return;
+    let set = this.toAck.get(plant);
+    if (!set) this.toAck.set(plant, (set = new Set()));
+    set.add(seq);
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = null;
+      for (const [p, seqs] of this.toAck) {
+        const sorted = [...seqs].sort((a, b) => a - b);
+        const seqRanges: [number, number][] = [];
+        for (const x of sorted) {
+          const last = seqRanges[seqRanges.length - 1];
+          if (last && x === last[1] + 1) last[1] = x;
+          else seqRanges.push([x, x]);
+        }
+        const high = Math.max(...(this.seen.get(p) ?? [0]));
+        this.client?.publish(`pc/v1/${p}/down`, buildAck({ plant: p, seqs: seqRanges, high, issued: Date.now() }), { qos: 1 });
+      }
+      this.toAck.clear();
+    }, 50);
   }
 
   private handle(topic: string, payload: Buffer): void {
@@ -96,10 +126,13 @@ export class TestCloud {
     const accept = (seq: number): void => {
       seen.add(seq);
       log.accepted.push(seq);
+      this.settled(plant, seq);
     };
-    const refuse = (r: Refusal): void => {
-      if (r.reason === 'duplicate_sequence') log.duplicates++;
-      else log.refusals.push(r);
+    const refuse = (r: Refusal, seq?: number): void => {
+      if (r.reason === 'duplicate_sequence') {
+        log.duplicates++;
+        if (seq !== undefined) this.settled(plant, seq);
+      } else log.refusals.push(r);
     };
     if (topic.endsWith('/state')) {
       const s = openStateMessage(payload, { plantPublicKeys: this.plantKeys, now, topicPlant: plant });
@@ -110,7 +143,7 @@ export class TestCloud {
     if (topic.endsWith('/up/gap')) {
       const g = openGapNotice(payload, { plantPublicKeys: this.plantKeys, now, topicPlant: plant });
       if (!g.ok) return refuse(g);
-      if (seen.has(g.notice.seq)) return void log.duplicates++;
+      if (seen.has(g.notice.seq)) return refuse({ ok: false, reason: 'duplicate_sequence', detail: '' }, g.notice.seq);
       log.gaps.push(g.notice);
       return accept(g.notice.seq);
     }
@@ -122,7 +155,7 @@ export class TestCloud {
         topic: { plant: t.plant, ...(t.machine ? { machine: t.machine } : {}) },
         ...check,
       });
-      if (!r.ok) return refuse(r);
+      if (!r.ok) return refuse(r, r.header ? Number(r.header.seq) : undefined);
       log.sealed.push(r);
       return accept(Number(r.header.seq));
     }
@@ -133,7 +166,7 @@ export class TestCloud {
         topic: { plant: t.plant, ...(t.machine ? { machine: t.machine } : {}) },
         ...check,
       });
-      if (!r.ok) return refuse(r);
+      if (!r.ok) return refuse(r, plainSeq(payload));
       log.plain.push(r.batch);
       return accept(r.batch.seq);
     }
@@ -153,6 +186,16 @@ export class TestCloud {
       return accept(r.body.seq);
     }
     log.refusals.push({ ok: false, reason: 'malformed', detail: `unexpected topic ${topic}` });
+  }
+}
+
+/** The sequence a plain batch claims (for acknowledging a duplicate). */
+function plainSeq(payload: Buffer): number | undefined {
+  try {
+    const seq = (JSON.parse(payload.toString('utf8')) as { seq?: unknown }).seq;
+    return typeof seq === 'number' ? seq : undefined;
+  } catch {
+    return undefined;
   }
 }
 
