@@ -25,6 +25,7 @@ import { createRemoteSupport, SqlRemoteStore, type RemoteSupportSystem } from '.
 import { createSqlAlarmStore } from '../store/alarms-sql';
 import { ensurePrivateDataDir } from '../store/data-dir';
 import { watchHistory } from '../store/history-alarm';
+import { CONSOLE_DISK_RESERVE_BYTES } from '../store/disk-guard';
 import { openPlantStore, type PlantStore } from '../store/open';
 import { createSqlWriteLog } from '../store/write-log-sql';
 import type { OsKeyStore } from '../store/key-wrappers';
@@ -131,6 +132,8 @@ async function composePlant(opts: StartPlantOptions, dataDir: string, teardown: 
       demo: demo !== null,
       log: opts.log,
       ...(opts.osKeyStore ? { osKeyStore: opts.osKeyStore } : {}),
+      // The running console keeps a disk reserve: after a full disk, what was lost can still be recorded and told.
+      disk: { reserveBytes: CONSOLE_DISK_RESERVE_BYTES },
       history: {
         retentionDays: config.history.retentionDays,
         rollupRetentionDays: config.history.rollupRetentionDays,

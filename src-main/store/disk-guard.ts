@@ -34,13 +34,16 @@ export interface DiskGuardOptions {
   dir: string;
   clock: Clock;
   log: Logger;
-  /** Bytes kept in reserve for the notices of a full disk (default 8 MiB). */
+  /** Bytes kept in reserve for the notices of a full disk (default 0: none; the running console keeps 4 MiB). */
   reserveBytes?: number;
   /** Free bytes needed before recording resumes (default 64 MiB, at least twice the reserve). */
   resumeFreeBytes?: number;
   /** How often a full disk is looked at again (default 5000 ms; 0: only by `check`). */
   checkEveryMs?: number;
 }
+
+/** The reserve the running console keeps (a gap notice and the alarms after a full disk need a few pages). */
+export const CONSOLE_DISK_RESERVE_BYTES = 4 * MIB;
 
 /** Watches the data dir's disk for the store. */
 export class DiskGuard {
@@ -56,7 +59,7 @@ export class DiskGuard {
   constructor(opts: DiskGuardOptions) {
     this.o = opts;
     this.reservePath = join(opts.dir, RESERVE_FILE_NAME);
-    this.reserveBytes = opts.reserveBytes ?? 8 * MIB;
+    this.reserveBytes = opts.reserveBytes ?? 0;
     this.resumeFreeBytes = Math.max(opts.resumeFreeBytes ?? 64 * MIB, 2 * this.reserveBytes);
     this.current.freeBytes = this.freeBytes();
     this.ensureReserve();

@@ -91,6 +91,24 @@ export function openEncryptedDatabase(
   return db;
 }
 
+/**
+ * Closes a store connection as SQLite's last connection would: everything checkpointed into
+ * plant.db and the WAL removed. libsql closes a connection for real only once its prepared
+ * statements are garbage-collected; a connection left half-closed so keeps the WAL's shared
+ * memory mapped, and a later connection of the same process (tests, CLI commands run in
+ * process) would read that stale index after another process checkpointed: a short read.
+ * Leaving WAL mode first leaves nothing to go stale. Another process still using the store
+ * (the running console) keeps WAL mode: then the switch is refused, harmlessly.
+ */
+export function closeDatabase(db: StoreDb): void {
+  try {
+    db.exec('PRAGMA journal_mode = DELETE');
+  } catch {
+    // Busy or locked by another connection: it keeps the WAL, as it should.
+  }
+  db.close();
+}
+
 /** What `openPlantStore` needs. */
 export interface OpenPlantStoreOptions extends UnlockOptions {
   /** History retention, disk budget and timers; `workerScript`: the built history-worker.js, to write history off the main thread. */
@@ -209,7 +227,7 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
           history.close();
         } finally {
           identity.forget();
-          db.close();
+          closeDatabase(db);
           guard.close();
           disk.close();
         }

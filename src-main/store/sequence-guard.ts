@@ -10,9 +10,9 @@
  * between this write and the commit (those numbers are skipped and declared lost, never
  * reused); further behind, the store was rolled back and the console refuses to start.
  *
- * The file also keeps the first 16 bytes of plant.db (the encryption salt, fixed for the life
- * of the database), so that a store that cannot be read is called damaged when the salt is its
- * own and "another key" only when it is not.
+ * The file also keeps the first 8 bytes of plant.db (libsql's encryption salt: random when the
+ * database is made, then fixed for its life), so that a store that cannot be read is called
+ * damaged when the salt is its own and "another key" only when it is not.
  *
  * Layout: two 256-byte slots, written alternately in place (no rename, no new blocks: it works
  * on a full disk), each `JSON ‖ spaces ‖ "\n"` with a SHA-256 over the rest; the valid slot with
@@ -33,7 +33,7 @@ export interface GuardRecord {
   used: number;
   /** `used` before the last reservation: the store may be exactly there after a crash. */
   before: number;
-  /** The first 16 bytes of plant.db (hex), null until known. */
+  /** The first 8 bytes of plant.db (hex), null until known. */
   dbSalt: string | null;
 }
 
@@ -55,7 +55,7 @@ function decode(slot: Buffer): GuardRecord | null {
     const b = JSON.parse(outer.body) as Partial<GuardRecord> & { v?: unknown };
     const int = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
     if (b.v !== 1 || !int(b.gen) || !int(b.used) || !int(b.before)) return null;
-    const salt = typeof b.dbSalt === 'string' && /^[0-9a-f]{32}$/.test(b.dbSalt) ? b.dbSalt : null;
+    const salt = typeof b.dbSalt === 'string' && /^[0-9a-f]{16}$/.test(b.dbSalt) ? b.dbSalt : null;
     return { gen: b.gen, used: b.used, before: b.before, dbSalt: salt };
   } catch {
     return null;
@@ -119,7 +119,7 @@ export class SequenceGuard {
     this.write({ ...this.rec, used, before: used });
   }
 
-  /** Remembers plant.db's salt (its first 16 bytes). */
+  /** Remembers plant.db's salt (its first 8 bytes). */
   setDbSalt(hex: string): void {
     if (hex === this.rec.dbSalt) return;
     this.write({ ...this.rec, dbSalt: hex });
@@ -152,13 +152,13 @@ function syncDir(dir: string): void {
   }
 }
 
-/** The first 16 bytes of a database file (its encryption salt), hex; null when it is shorter. */
+/** The first 8 bytes of an encrypted database file (its salt, fixed for its life), hex; null when it is shorter. */
 export function dbSaltOf(path: string): string | null {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
-    const b = Buffer.alloc(16);
-    return readSync(fd, b, 0, 16, 0) === 16 ? b.toString('hex') : null;
+    const b = Buffer.alloc(8);
+    return readSync(fd, b, 0, 8, 0) === 8 ? b.toString('hex') : null;
   } catch {
     return null;
   } finally {

@@ -11,7 +11,7 @@
  * A PUBACK is not always a delivery: MQTT 5 reason code 0x10 "no matching subscribers" (a
  * broker restarted and lost the receivers' shared subscription, say) means nobody will get the
  * batch, and ≥ 0x80 that the broker refused it. Either way the batch stays, publishing holds
- * and is tried again with backoff from the oldest batch, and the status says why.
+ * with backoff, the batch goes out again first, and the status says why.
  *
  * After every (re)connection it starts again from the oldest batch still in the outbox: whatever
  * was in flight is published again, and the cloud tells the redelivery apart by its sequence
@@ -137,11 +137,6 @@ export class Forwarder {
       this.wake(this.hold.until - now);
       return;
     }
-    // A hold that ran out: once what is still in flight has its answer, publish again from the oldest.
-    if (this.hold && this.hold.until <= now && this.hold.attempts > 0 && this.cursor !== ANNOUNCEMENT_SEQ_FLOOR) {
-      if (this.o.link.status().inflight > 0) return;
-      this.reset();
-    }
     this.pumping = true;
     try {
       for (let n = 0; n < PER_TURN; n++) {
@@ -230,9 +225,13 @@ export class Forwarder {
     );
   }
 
-  /** The broker delivered a batch to nobody (0x10) or refused it: it stays; publishing holds with backoff. */
+  /** The broker delivered a batch to nobody (0x10) or refused it: it stays, is published again first, and publishing holds with backoff. */
   private held(row: OutboxRow, err: PublishError): void {
     const now = this.o.clock.now();
+    if (!this.resend.includes(row.seq)) {
+      this.resend.push(row.seq);
+      this.resend.sort((a, b) => a - b);
+    }
     const code = err.reasonCode ?? 0;
     if (err.kind === 'undelivered') this.undelivered++;
     else this.refusedByBroker++;
@@ -333,6 +332,18 @@ export class Forwarder {
         this.ackTimer = setTimeout(() => this.flushAcks(), Math.min(30_000, 500 * this.deleteFailures));
         this.ackTimer.unref?.();
       }
+    }
+  }
+
+  /**
+   * Publishes nothing new and waits (at most `ms`) for the cloud to acknowledge what is out, so
+   * that a clean stop leaves fewer batches to publish again at the next start.
+   */
+  async settle(ms: number): Promise<void> {
+    this.stopped = true;
+    const until = Date.now() + ms;
+    while (this.o.acknowledgement === 'cloud' && this.window.status().outstanding > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 

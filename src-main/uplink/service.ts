@@ -336,6 +336,8 @@ export class UplinkService {
     for (const off of this.offs) off();
     this.offs.length = 0;
     this.tick();
+    // What the cloud is about to acknowledge is not published again at the next start.
+    if (this.link.status().state === 'online') await this.forwarder.settle(1500);
     await this.link.stop();
     this.forwarder.stop();
     this.handover?.secretKey.fill(0);

@@ -2,12 +2,14 @@
  * "What leaves this plant" end to end: three device agents, a real mosquitto (TLS, passwords,
  * ACL) and the console in web mode with an uplink. The page lists every point with the class
  * its profile gives it, and shows the uplink's state change when the broker goes away and
- * comes back.
+ * comes back. A stand-in cloud takes every batch and acknowledges its sequence number
+ * (docs/uplink.md §16); until it subscribes, the broker delivers to nobody and the page says so.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { boxKeyPair, plantPseudonym, plantTopics, randomBytes, signingKeyPair } from '../../src-main/protocol';
+import mqtt, { type MqttClient } from 'mqtt';
+import { boxKeyPair, buildAck, plantPseudonym, plantTopics, randomBytes, signingKeyPair } from '../../src-main/protocol';
 import { makeProvisioning, writeProvisioning } from '../../src-main/uplink/provisioning';
 import { brokerAvailable, disposeBroker, startBroker, type Broker } from '../helpers/mosquitto';
 import { packageVerdict } from '../helpers/system-packages';
@@ -23,7 +25,36 @@ const dir = mkdtempSync(join(tmpdir(), 'pc-e2e-uplink-'));
 let broker: Broker | undefined;
 const agents: Agent[] = [];
 let consoleProc: Proc | undefined;
+let cloud: MqttClient | undefined;
 let url = '';
+const cloudUser = { username: 'e2e-cloud', password: randomBytes(12).toString('hex') };
+
+/** A stand-in supplier cloud: takes every batch and acknowledges its sequence number, without opening it. */
+async function ackingCloud(plant: string): Promise<MqttClient> {
+  const c = await mqtt.connectAsync({
+    protocol: 'mqtts',
+    host: '127.0.0.1',
+    port: broker!.port,
+    ca: broker!.ca,
+    servername: 'localhost',
+    protocolVersion: 5,
+    reconnectPeriod: 200,
+    ...cloudUser,
+  });
+  c.on('connect', () => void c.subscribeAsync(`pc/v1/${plant}/up/#`, { qos: 1 }));
+  c.on('message', (topic, payload) => {
+    let seq: number | undefined;
+    if (topic.includes('/up/sealed/')) seq = Number(payload.readBigUInt64BE(40));
+    else {
+      const doc = JSON.parse(payload.toString('utf8')) as { seq?: unknown };
+      if (typeof doc.seq === 'number') seq = doc.seq;
+    }
+    if (seq !== undefined)
+      c.publish(`pc/v1/${plant}/down`, buildAck({ plant, seqs: [[seq, seq]], high: seq, issued: Date.now() }), { qos: 1 });
+  });
+  await c.subscribeAsync(`pc/v1/${plant}/up/#`, { qos: 1 });
+  return c;
+}
 
 // Without mosquitto this fails naming the package, unless PLANT_CONSOLE_TEST_SKIP_MISSING=1 asks to skip.
 const brokerVerdict = packageVerdict(['mosquitto', 'openssl'], brokerAvailable());
@@ -39,6 +70,7 @@ test.beforeAll(async () => {
   const password = randomBytes(12).toString('hex');
   broker = await startBroker([
     { username: 'e2e-plant', password, acl: [`topic write ${t.publishPrefix}#`, `topic write ${t.state}`, `topic read ${t.down}`] },
+    { ...cloudUser, acl: ['topic read pc/v1/+/up/#', 'topic write pc/v1/+/down'] },
   ]);
   writeFileSync(join(dir, 'ca.crt'), broker.ca);
   writeProvisioning(
@@ -94,10 +126,20 @@ test.beforeAll(async () => {
   await expect
     .poll(async () => ((await health(url)) as { uplink?: { state: string } } | null)?.uplink?.state, { timeout: 20_000 })
     .toBe('online');
+  // Nobody subscribed yet: the broker answers 0x10, the plant keeps its batches and /healthz says so.
+  await expect
+    .poll(async () => ((await health(url)) as { uplink?: { delivery: string } } | null)?.uplink?.delivery, { timeout: 20_000 })
+    .toBe('held');
+  expect(await health(url)).toMatchObject({
+    status: 'degraded',
+    problems: expect.arrayContaining([expect.objectContaining({ code: 'UPLINK_HELD' })]),
+  });
+  cloud = await ackingCloud(pseudonym);
 });
 
 test.afterAll(async () => {
   await consoleProc?.stop();
+  await cloud?.endAsync(true);
   await Promise.all(agents.map((a) => a.proc.stop()));
   await disposeBroker(broker);
   rmSync(dir, { recursive: true, force: true });
@@ -112,6 +154,8 @@ test('the page lists every point of every machine with the class its profile giv
   await expect
     .poll(async () => Number(await page.getByTestId('uplink-last-ack').getAttribute('data-seq')), { timeout: 15_000 })
     .toBeGreaterThan(0);
+  await expect(page.getByTestId('uplink-delivery')).toHaveAttribute('data-state', 'ok', { timeout: 15_000 });
+  await expect(page.getByTestId('uplink-delivery')).toContainText('acknowledged by the cloud');
   const words = {
     local: ['LOCAL', 'never leaves the plant', 'nothing'],
     sealed: ['SEALED', 'encrypted at origin, readable only by the supplier cloud', 'encrypted'],

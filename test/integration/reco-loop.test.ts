@@ -148,6 +148,8 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'recommendation loo
           batchIntervalMs: 250,
           keepaliveS: 5,
           backoff: { initialDelayMs: 200, maxDelayMs: 1000, randomisationFactor: 0.2 },
+          // This test's cloud reads reports and sends no delivery acknowledgements: the broker's PUBACK decides.
+          publish: { acknowledgement: 'broker' },
         },
       },
       join(dir, 'plant.json'),

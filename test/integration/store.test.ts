@@ -1,11 +1,12 @@
 /** The encrypted plant store on disk: no plaintext, wrong key, persistence, same queries as memory, disk budget, migrations. */
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMemoryHistory } from '../../src-main/core/history-memory';
 import { memoryLogger, silentLogger } from '../../src-main/core/log';
 import type { HistoryStore } from '../../src-main/core/types';
+import { runCli } from '../../src-main/cli';
 import { StoreError } from '../../src-main/store/errors';
 import { openEncryptedDatabase, openPlantStore, type OpenPlantStoreOptions, type PlantStore } from '../../src-main/store/open';
 import { migrate, MIGRATIONS, SCHEMA_VERSION, schemaVersion } from '../../src-main/store/schema';
@@ -79,6 +80,65 @@ describe('plant store on disk', () => {
     expect(err).toBeInstanceOf(StoreError);
     expect((err as StoreError).reason).toBe('wrong-key');
     expect((err as StoreError).message).toMatch(/plant\.db cannot be opened with this key: it was encrypted with another key/);
+  });
+
+  it('names a truncated or damaged store file and what to do; a damaged header is not "another key"', async () => {
+    const dir = tempDir();
+    const first = await open(dir);
+    first.history.append('m1', 'p', T0, 1);
+    first.history.flush();
+    // Everything in plant.db itself (libsql keeps its WAL on close): the damage below hits real pages.
+    first.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    first.close();
+    // The second start learns plant.db's salt into store-guard.bin.
+    const second = await open(dir);
+    second.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    second.close();
+    const file = join(dir, 'plant.db');
+    const good = readFileSync(file);
+    const opening = async (): Promise<StoreError> => {
+      try {
+        (await open(dir)).close();
+      } catch (e) {
+        return e as StoreError;
+      }
+      throw new Error('opened');
+    };
+
+    const header = Buffer.from(good);
+    header[20] = header[20]! ^ 0xff;
+    writeFileSync(file, header);
+    let err = await opening();
+    expect(err).toMatchObject({ reason: 'damaged' });
+    expect(err.message).toContain(file);
+    expect(err.message).toMatch(/header cannot be read.*the key is right/);
+    expect(err.message).toMatch(/restore plant\.db.*from a backup/);
+
+    writeFileSync(file, good.subarray(0, 5000));
+    err = await opening();
+    expect(err).toMatchObject({ reason: 'damaged' });
+    expect(err.message).toMatch(new RegExp(`The store file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged`));
+
+    // Another store's file (another key) is still called that.
+    const other = tempDir();
+    const o = await open(other);
+    o.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    o.close();
+    writeFileSync(file, readFileSync(join(other, 'plant.db')));
+    err = await opening();
+    expect(err).toMatchObject({ reason: 'wrong-key' });
+
+    // As a person meets it: one line naming the file, no stack trace.
+    writeFileSync(file, good.subarray(0, 5000));
+    let said = '';
+    process.env.PLANT_CONSOLE_PASSPHRASE = PASS;
+    try {
+      expect(await runCli(['keys', 'show', '--data-dir', dir], { out: () => {}, err: (t) => void (said += t) })).toBe(1);
+    } finally {
+      delete process.env.PLANT_CONSOLE_PASSPHRASE;
+    }
+    expect(said).toMatch(/^plant-console: The store file .*plant\.db is damaged or truncated/);
+    expect(said).not.toMatch(/\n\s+at /);
   });
 
   it('keeps history, KPIs and the schema across close and reopen', async () => {

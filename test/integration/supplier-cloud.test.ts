@@ -24,7 +24,9 @@ import {
   canonicalJson,
   createKeyRing,
   machinePseudonym,
+  parseAck,
   plantTopics,
+  type Ack,
   sealBatch,
   signingKeyPair,
   type SigningKeyPair,
@@ -135,7 +137,7 @@ function plain(seq: number): string {
   }).json;
 }
 
-function config(name: string, over: Partial<ReceiverConfigInput> = {}): ReceiverConfigInput {
+function config(name: string, over: Partial<ReceiverConfigInput> = {}, clientId = `sc-test-${name}`): ReceiverConfigInput {
   return {
     broker: {
       url: `mqtts://127.0.0.1:${broker!.port}`,
@@ -143,6 +145,7 @@ function config(name: string, over: Partial<ReceiverConfigInput> = {}): Receiver
       username: cloudUser.username,
       passwordEnv: PASSWORD_ENV,
       servername: 'localhost',
+      clientId,
     },
     cloudKeys: join(keysDir, KEY_FILES.cloudSecret),
     database: join(tmp, `${name}.db`),
@@ -237,15 +240,25 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'reference supplier
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('accepts and stores sealed and plain batches and the plant state, one JSON line each', async () => {
+  it('accepts and stores sealed and plain batches and the plant state, one JSON line each, and acknowledges them to the plant', async () => {
     const rx = await cliReceiver(writeConfig('accept'), ['--json']);
     const pub = await connectPlant();
+    const acks: Ack[] = [];
+    await pub.subscribeAsync(plantTopics(A).down, { qos: 1 });
+    pub.on('message', (_t, payload) => {
+      const r = parseAck(payload, A);
+      if (r.ok) acks.push(r.ack);
+    });
     await pub.publishAsync(plantTopics(A).sealed(machine), sealed(1), { qos: 1 });
     await pub.publishAsync(plantTopics(A).plain(machine), plain(2), { qos: 1 });
     await pub.publishAsync(plantTopics(A).state, buildStateMessage({ plant: A, state: 'online', session: T0, signer: plantKey }).json, {
       qos: 1,
     });
     await until('three lines', () => rx.lines().length >= 3);
+    // What was stored is acknowledged on the plant's downlink (docs/uplink.md §16), the store's highest echoed.
+    await until('the acknowledgements', () => acks.flatMap((a) => a.seqs).some(([, b]) => b === 2));
+    expect(acks.flatMap((a) => a.seqs)).toEqual(expect.arrayContaining([expect.arrayContaining([2])]));
+    expect(acks.at(-1)).toMatchObject({ type: 'ack', plant: A, high: 2 });
     expect(await rx.stop()).toBe(0);
     const lines = rx.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({
@@ -282,7 +295,7 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'reference supplier
   });
 
   it('names every refusal reason in its output line', async () => {
-    const rx = await cliReceiver(writeConfig('refuse', { reorderWindow: 5 }));
+    const rx = await cliReceiver(writeConfig('refuse', { reorderWindow: 5, maxSequenceJump: 1000 }));
     const pub = await connectPlant();
     const up = plantTopics(A).sealed(machine);
     const send = (payload: Buffer | string, topic = up) => pub.publishAsync(topic, payload, { qos: 1 });
@@ -308,9 +321,10 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'reference supplier
     await send(v2); // unsupported version
     await send(Buffer.from('not an envelope')); // malformed
     await send('{"v":1,"plant":"x"}', plantTopics(A).plain(machine)); // malformed plain batch
+    await send(sealed(5000)); // sequence jump: far beyond 20, the highest the plant used
 
-    // Twelve messages: two accepted, ten refused, and the gap below seq 20 reported.
-    await until('thirteen lines', () => rx.lines().length >= 13);
+    // Thirteen messages: two accepted, eleven refused, and the gap below seq 20 reported.
+    await until('fourteen lines', () => rx.lines().length >= 14);
     expect(await rx.stop()).toBe(0);
     const out = rx.lines().join('\n');
     for (const reason of REFUSAL_REASONS) expect(out).toContain(`reason=${reason}: ${REFUSAL_TEXT[reason]}`);
@@ -329,12 +343,30 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'reference supplier
       replay: 1,
       wrong_plant: 1,
       unsupported_version: 1,
+      sequence_jump: 1,
     });
+    // The operator's answer when the plant really skipped ahead: the next retry is accepted.
+    let said = '';
+    const io = { out: (t: string) => void (said += t), err: () => {}, env };
+    expect(
+      await runSupplierCloudCli(['accept-jump', '--config', writeConfig('refuse'), '--plant', 'plant-a', '--through', '5000'], io),
+    ).toBe(0);
+    expect(said).toMatch(/may continue up to sequence 5000/);
+    const again = await cliReceiver(writeConfig('refuse', { reorderWindow: 5, maxSequenceJump: 1000 }));
+    await send(sealed(5000));
+    await until('the jump accepted', () => again.lines().some((l) => /ACCEPT .*seq=5000/.test(l)));
+    await again.stop();
+  });
+
+  it('refuses to receive without a stable client id, saying why', async () => {
+    const { broker: b, ...rest } = config('no-id');
+    const { clientId: _none, ...noId } = b;
+    await expect(startReceiver({ ...rest, broker: noId }, { env })).rejects.toThrow(/broker\.clientId is required.*persistent session/);
   });
 
   it('two receivers in one shared-subscription group split the load and store every sequence once', async () => {
     const one = await receiver('split', {}, undefined);
-    const two = await startReceiver(config('split'), { env, name: 'split-2' });
+    const two = await startReceiver(config('split', {}, 'sc-test-split-2'), { env, name: 'split-2' });
     receivers.push(two);
     const pub = await connectPlant();
     const N = 60;
@@ -485,7 +517,7 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'reference supplier
     // A raw configuration object, relative paths anchored at baseDir, as the demo plant wires it.
     const raw = {
       ...config('aedes'),
-      broker: { url: `mqtt://127.0.0.1:${port}`, insecurePlainTcp: true, protocolVersion: 4 as const },
+      broker: { url: `mqtt://127.0.0.1:${port}`, insecurePlainTcp: true, protocolVersion: 4 as const, clientId: 'sc-test-aedes' },
       database: 'aedes.db',
       cloudKeys: join('keys', KEY_FILES.cloudSecret),
     };

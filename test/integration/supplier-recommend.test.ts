@@ -62,7 +62,7 @@ function keysShow(sign: SigningKeyPair, box: BoxKeyPair): string {
   return JSON.stringify({ dataDir: '/x', demo: false, keys: [key('signing', 'ed25519', sign), key('encryption', 'x25519', box)] });
 }
 
-/** A test plant: its keys, a connection with the plant's credentials, and what arrives on its downlink. */
+/** A test plant: its keys, a connection with the plant's credentials, and what arrives on its downlink (but the receivers' delivery acknowledgements). */
 class TestPlant {
   readonly down: string[] = [];
   client: MqttClient | null = null;
@@ -83,7 +83,10 @@ class TestPlant {
       c.once('connect', () => resolve());
       c.once('error', reject);
     });
-    c.on('message', (_t, payload) => this.down.push(payload.toString('utf8')));
+    c.on('message', (_t, payload) => {
+      const text = payload.toString('utf8');
+      if (!text.includes('"type":"ack"')) this.down.push(text);
+    });
     await c.subscribeAsync(plantTopics(this.pseudonym).down, { qos: 1 });
     this.client = c;
   }
@@ -185,6 +188,7 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'supplier-cloud rec
           username: cloudUser.username,
           passwordEnv: PASSWORD_ENV,
           servername: 'localhost',
+          clientId: 'sc-reco-test',
         },
         cloudKeys: join(keysDir, KEY_FILES.cloudSecret),
         database: join(tmp, 'cloud.db'),

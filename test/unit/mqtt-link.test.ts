@@ -121,6 +121,23 @@ describe('mqtt link', () => {
     await expect(b).rejects.toMatchObject({ kind: 'refused', reasonCode: 135 });
   });
 
+  it('takes a PUBACK 0x10 "no matching subscribers" for what it is: not delivered', async () => {
+    const l = link();
+    l.start();
+    const c = clients[0]!;
+    c.up();
+    c.published.length = 0;
+    const p = l.publish('t', 'a');
+    // mqtt.js reports 0x10 as success and hands back its stored packet, not the PUBACK: the link reads the PUBACK first.
+    c.emit('packetreceive', { cmd: 'puback', messageId: 7, reasonCode: 0x10 });
+    (c.published[0]!.cb as (err?: Error, packet?: unknown) => void)(undefined, { messageId: 7 });
+    await expect(p).rejects.toMatchObject({ kind: 'undelivered', reasonCode: 0x10 });
+    const q = l.publish('t', 'b');
+    c.emit('packetreceive', { cmd: 'puback', messageId: 8, reasonCode: 0 });
+    (c.published[1]!.cb as (err?: Error, packet?: unknown) => void)(undefined, { messageId: 8 });
+    await expect(q).resolves.toBeUndefined();
+  });
+
   it('limits the drain rate with a token bucket', () => {
     const l = link({ window: 100, maxMessagesPerSecond: 2, maxBytesPerSecond: 1_000_000 });
     l.start();

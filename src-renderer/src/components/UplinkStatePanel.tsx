@@ -25,11 +25,22 @@ export function formatBytes(n: number): string {
   return `${formatNumber(n / 1024 ** 3, 2)} GiB`;
 }
 
+/** Whether what is published reaches the cloud, in words. */
+function deliveryText(d: UplinkStatus['delivery'], tz: string): string {
+  if (d.state === 'held')
+    return `KEPT IN THE OUTBOX: ${d.detail ?? 'not delivered'}${d.retryAt !== null ? ` · trying again at ${formatDateTime(d.retryAt, tz)}` : ''}`;
+  if (d.state === 'waiting') return `WAITING FOR THE CLOUD: ${d.detail ?? 'no acknowledgement'}`;
+  return d.acknowledgement === 'cloud'
+    ? `acknowledged by the cloud · ${formatNumber(d.outstanding, 0)} waiting for its acknowledgement (window ${formatNumber(d.window, 0)})`
+    : "on the broker's acknowledgement (the cloud sends none)";
+}
+
 function dropsText(d: UplinkStatus['drops']): string {
   const parts: string[] = [];
   if (d.droppedPlain > 0) parts.push(`${formatNumber(d.droppedPlain, 0)} plain batches dropped (${formatBytes(d.droppedBytes)})`);
   if (d.notRecordedSealed + d.notRecordedPlain > 0)
     parts.push(`${formatNumber(d.notRecordedSealed, 0)} sealed and ${formatNumber(d.notRecordedPlain, 0)} plain batches not recorded`);
+  if (d.lostSeqs > 0) parts.push(`${formatNumber(d.lostSeqs, 0)} sequence numbers lost by the store and declared`);
   if (parts.length === 0) return 'none';
   return `${parts.join(' · ')} · ${formatNumber(d.gapNotices, 0)} gap notice${d.gapNotices === 1 ? '' : 's'} sent`;
 }
@@ -58,7 +69,7 @@ export function UplinkStatePanel({ status: s, now, tz }: Props) {
         )}
       </p>
       {!s.configured && <p>No uplink is configured: nothing leaves this plant.</p>}
-      {s.lastError && s.state !== 'online' && (
+      {s.lastError && (s.state !== 'online' || s.delivery.state !== 'ok') && (
         <p className="uplink-error" role="alert" data-testid="uplink-error">
           <WarningIcon className="uplink-state-icon" /> <strong>{s.lastError.code}</strong> {s.lastError.message}
         </p>
@@ -103,9 +114,20 @@ export function UplinkStatePanel({ status: s, now, tz }: Props) {
               {s.outbox.full && (
                 <strong className="uplink-full" data-testid="uplink-outbox-full">
                   {' '}
-                  · FULL: not recording since {formatDateTime(s.outbox.fullSince ?? now, tz)}
+                  · {s.outbox.fullCause === 'disk' ? 'DISK FULL' : 'FULL'}: not recording since{' '}
+                  {formatDateTime(s.outbox.fullSince ?? now, tz)}
                 </strong>
               )}
+            </dd>
+          </div>
+          <div>
+            <dt>Delivery</dt>
+            <dd
+              data-testid="uplink-delivery"
+              data-state={s.delivery.state}
+              className={s.delivery.state === 'ok' ? undefined : 'link-error'}
+            >
+              {s.delivery.state !== 'ok' && <WarningIcon className="uplink-state-icon" />} {deliveryText(s.delivery, tz)}
             </dd>
           </div>
           <div>
