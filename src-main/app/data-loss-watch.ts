@@ -12,6 +12,7 @@ import type { DiskState } from '../store/disk-guard';
 
 export const DISK_FULL_RULE = 'storage:disk-full';
 export const DELIVERY_RULE = 'uplink:not-delivered';
+export const BEHIND_CLOUD_RULE = 'uplink:sequence-behind-cloud';
 
 type Problem = Health['problems'][number];
 
@@ -60,9 +61,23 @@ export function watchDataLoss(o: DataLossWatchOptions): { problems(): Problem[];
   if (o.disk.state().full) onDisk(o.disk.state());
 
   let delivering = true;
+  let behind = false;
   if (o.uplink) {
     offs.push(
       o.uplink.onUpdate((s) => {
+        if (s.delivery.cloudAhead && !behind) {
+          behind = true;
+          o.alarms.raiseExternal(
+            {
+              kind: 'uplink',
+              machineId: PLANT_ALARM_MACHINE,
+              ruleId: BEHIND_CLOUD_RULE,
+              priority: 'high',
+              message: "Uplink: the cloud already holds sequence numbers beyond this plant's (its data was restored): see the uplink page",
+            },
+            s.delivery.cloudAhead.since,
+          );
+        }
         const d = s.delivery;
         const late = d.state !== 'ok' && d.since !== null && o.clock.now() - d.since >= o.deliveryAlarmAfterMs;
         if (late && delivering) {
@@ -97,6 +112,13 @@ export function watchDataLoss(o: DataLossWatchOptions): { problems(): Problem[];
             code: 'OUTBOX_FULL',
             message: 'The uplink outbox used up its disk budget: batches are not recorded (counted; the cloud is told)',
             since: u.outbox.fullSince,
+          });
+        const ahead = u.delivery.cloudAhead;
+        if (ahead)
+          out.push({
+            code: 'SEQUENCE_BEHIND_CLOUD',
+            message: `The cloud holds sequence numbers up to ${ahead.high}, beyond this plant's ${ahead.lastSeq}: its data directory went back in time, and new batches reuse numbers the cloud refuses as duplicates. Stop the console and run "plant-console store recover --through ${ahead.high}"`,
+            since: ahead.since,
           });
         if (u.delivery.state !== 'ok')
           out.push({

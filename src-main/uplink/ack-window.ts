@@ -4,10 +4,11 @@
  * A broker acknowledges a publish as soon as it has queued it, whether a receiver will store
  * it in a second or never (its queue for an absent receiver is bounded, and what overflows is
  * dropped in silence). So the plant counts the batches it published that the cloud has not
- * acknowledged (`outstanding`) and keeps them under a window that grows by one batch per
- * window of acknowledgements and halves when acknowledgements stop (AIMD, as TCP): the drain
- * rate settles at what the cloud stores, and an absent receiver never has more than about two
- * windows queued for it at the broker.
+ * acknowledged (`outstanding`) and keeps them under a window that doubles per window of
+ * acknowledgements until the first silence (slow start), then grows by one batch per window and
+ * halves when acknowledgements stop (AIMD, as TCP): the drain rate settles at what the cloud
+ * stores, and an absent receiver never has more than about two windows queued for it at the
+ * broker.
  *
  * - No acknowledgement for `ackTimeoutMs` while batches are outstanding: `check` says go back
  *   (publish again from the oldest batch still in the outbox), the window halves, and the
@@ -54,6 +55,8 @@ export class AckWindow {
   private readonly outstanding = new Map<number, Sent>();
   private readonly firstSent = new Map<number, number>();
   private size: number;
+  /** Below it the window grows by what is acknowledged (doubling per round trip); above it by one per window. */
+  private threshold: number;
   private timeoutMs: number;
   private lastProgressAt: number;
   private lastAckAt: number | null = null;
@@ -71,6 +74,7 @@ export class AckWindow {
       now: opts.now,
     };
     this.size = this.o.initial;
+    this.threshold = max;
     this.timeoutMs = opts.ackTimeoutMs;
     this.lastProgressAt = opts.now();
   }
@@ -116,7 +120,7 @@ export class AckWindow {
       for (const s of [...this.firstSent.keys()]) if (s >= lo && s <= hi) this.firstSent.delete(s);
     }
     if (settled > 0) {
-      this.size = Math.min(this.o.max, this.size + settled / Math.max(1, this.size));
+      this.size = Math.min(this.o.max, this.size < this.threshold ? this.size + settled : this.size + settled / Math.max(1, this.size));
       this.timeoutMs = this.o.ackTimeoutMs;
       this.lastProgressAt = now;
       this.waitingSince = null;
@@ -135,6 +139,7 @@ export class AckWindow {
     if (now - this.lastProgressAt >= this.timeoutMs && now - oldest.at >= this.timeoutMs) {
       this.waitingSince ??= this.lastProgressAt;
       this.size = Math.max(1, this.size / 2);
+      this.threshold = Math.max(2, this.size);
       this.timeoutMs = Math.min(this.o.maxTimeoutMs, this.timeoutMs * 2);
       this.goBacks++;
       this.outstanding.clear();

@@ -88,6 +88,8 @@ export class Forwarder {
   lastRefusal: string | null = null;
   /** The highest sequence the cloud says it holds (its acknowledgements' `high`). */
   cloudHigh: number | null = null;
+  /** The cloud holds numbers beyond the plant's own: its store went back without the guard noticing (a whole data dir restored). */
+  cloudAhead: { high: number; lastSeq: number; since: number } | null = null;
   /** Deletes that failed and wait to be tried again. */
   deleteFailures = 0;
 
@@ -268,6 +270,17 @@ export class Forwarder {
   /** The cloud's acknowledgement (the plant's downlink): those batches are delivered. */
   cloudAck(ack: Ack): void {
     this.cloudHigh = Math.max(this.cloudHigh ?? 0, ack.high);
+    const lastSeq = this.o.outbox.stats().lastSeq;
+    if (ack.high > lastSeq && (this.cloudAhead === null || ack.high > this.cloudAhead.high)) {
+      if (this.cloudAhead === null)
+        this.o.log.log(
+          'error',
+          "The cloud already holds sequence numbers beyond this plant's: its data directory was restored from a backup or rolled back. " +
+            'Stop the console and run "plant-console store recover --through N" with the number the cloud holds',
+          { cloudHigh: ack.high, lastSeq },
+        );
+      this.cloudAhead = { high: ack.high, lastSeq, since: this.cloudAhead?.since ?? this.o.clock.now() };
+    }
     if (this.o.acknowledgement !== 'cloud') return;
     this.window.acked(ack.seqs);
     this.delivered(ack.seqs);

@@ -97,7 +97,7 @@ export class GapLedger {
     const notRecordedNow = nr.sealed + nr.plain;
     this.totals.notRecordedSealed += nr.sealed;
     this.totals.notRecordedPlain += nr.plain;
-    this.totals.lostSeqs += p.lost.reduce((a, [lo, hi]) => a + hi - lo + 1, 0);
+    this.totals.lostSeqs += mergeRanges([], p.lost).reduce((a, [lo, hi]) => a + hi - lo + 1, 0);
     if (p.lost.length > 0) this.db.prepare('DELETE FROM meta WHERE key = ?').run([DECLARE_LOST_META]);
     let first = true;
     for (let i = 0; i < Math.max(1, ranges.length); i += MAX_GAP_RANGES) {

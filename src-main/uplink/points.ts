@@ -66,6 +66,7 @@ export function disabledUplinkStatus(now: number): UplinkStatus {
       outstanding: 0,
       window: 0,
       cloudHigh: null,
+      cloudAhead: null,
       lastCloudAckAt: null,
       undelivered: 0,
       refused: 0,

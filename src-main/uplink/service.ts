@@ -419,6 +419,7 @@ export class UplinkService {
       outstanding: w.outstanding,
       window: cfg.publish.acknowledgement === 'cloud' ? w.window : cfg.publish.inflightWindow,
       cloudHigh: this.forwarder.cloudHigh,
+      cloudAhead: this.forwarder.cloudAhead,
       lastCloudAckAt: w.lastAckAt,
       undelivered: this.forwarder.undelivered,
       refused: this.forwarder.refusedByBroker,

@@ -45,6 +45,8 @@ export const UplinkDeliverySchema = z.object({
   window: z.number().int(),
   /** The highest sequence the cloud says it holds. */
   cloudHigh: z.number().nullable(),
+  /** The cloud holds numbers beyond the plant's own (its data directory went back in time): the plant would reuse them. */
+  cloudAhead: z.object({ high: z.number(), lastSeq: z.number(), since: z.number() }).nullable(),
   lastCloudAckAt: z.number().nullable(),
   /** Publishes the broker delivered to nobody (0x10) or refused (≥ 0x80), since start. */
   undelivered: z.number(),

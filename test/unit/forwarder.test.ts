@@ -159,6 +159,10 @@ describe('forwarder: the cloud acknowledges', () => {
     expect(outbox.stats().lastAckSeq).toBe(2);
     expect(link.seqs()).toEqual([5, 6]);
     expect(fwd.cloudHigh).toBe(2);
+    expect(fwd.cloudAhead).toBeNull();
+    // The cloud's echo beyond the plant's own numbers: the data directory went back in time.
+    fwd.cloudAck({ v: 1, type: 'ack', plant, seqs: [[3, 3]], high: 100, issued: now });
+    expect(fwd.cloudAhead).toEqual({ high: 100, lastSeq: 10, since: T0 });
   });
 
   it('publishes again from the oldest when the cloud is silent, with half the window and a longer wait each time', async () => {
