@@ -26,8 +26,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, opts: {
   syncDir(dirname(path));
 }
 
-/** Makes a rename or link durable (the directory entry), where the platform allows it. */
-function syncDir(dir: string): void {
+/** Makes a rename, link or new file durable (the directory entry), where the platform allows it. */
+export function syncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');

@@ -19,8 +19,9 @@
  * the higher generation wins, so a torn write loses at most the newest update.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { syncDir } from './files';
 
 export const GUARD_FILE_NAME = 'store-guard.bin';
 const SLOT = 256;
@@ -137,18 +138,6 @@ export class SequenceGuard {
     writeSync(this.fd, encode(rec), 0, SLOT, (rec.gen % 2) * SLOT);
     fdatasyncSync(this.fd);
     this.rec = rec;
-  }
-}
-
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Not supported everywhere; the file's own data is synced on each write.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 
