@@ -340,7 +340,8 @@ describe.skipIf(!brokerAvailable())('delivery end to end (reference mosquitto, r
     const firstLast = first.status()?.lastSeq ?? 0;
     await first.stop();
     const wal = join(p.dataDir, 'plant.db-wal');
-    const firstWal = statSync(wal).size;
+    // A clean stop checkpoints and removes the WAL: the second run starts a new one.
+    const firstWal = statSync(wal, { throwIfNoEntry: false })?.size ?? 0;
     const second = await startUplinkRunner(p.configFile, p.dataDir, env);
     await waitUntil(() => (second.status()?.lastSeq ?? 0) >= firstLast + 30, 20_000, 'the second run to number more batches');
     await second.kill();
