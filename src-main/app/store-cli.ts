@@ -7,14 +7,18 @@
  * - `recover` is the way forward for a rolled-back store: uplink numbering continues after the
  *   highest number ever used, the skipped numbers are declared lost to the cloud in a signed gap
  *   notice at the next start, and the recovery is audited. Run it with the console stopped.
+ *   `--through N` also skips to N: when the cloud holds numbers beyond the plant's own (the whole
+ *   data directory, guard included, was restored from a backup), the console names N.
  */
 import { resolve } from 'node:path';
 import { AuditLog } from '../audit/log';
 import { defineCommand, defineGroup, parseCommand, selectCommand } from '../core/command-line';
+import { ConsoleError } from '../core/errors';
 import { consoleLogger, type Logger } from '../core/log';
 import { storeKeyWrapper } from '../store/key-file';
 import { openPlantStore, type PlantStore } from '../store/open';
 import type { PassphrasePrompt } from '../store/prompt';
+import { skipSequence } from '../store/store-check';
 import { DATA_DIR_OPTION } from './user-cli';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -45,7 +49,10 @@ next start, that the skipped numbers may be lost; audited. Run it with the conso
       help: 'continue after N instead: the number the console said the cloud holds (the whole data dir was restored)',
     },
   },
-  examples: ['plant-console store recover --data-dir /var/lib/plant-console'],
+  examples: [
+    'plant-console store recover --data-dir /var/lib/plant-console',
+    'plant-console store recover --data-dir /var/lib/plant-console --through 1048',
+  ],
 });
 
 /** `plant-console store …`. */
@@ -77,11 +84,21 @@ async function open(dataDir: string, deps: StoreCliDeps, acceptRollback: boolean
   });
 }
 
+/** `--through N`: a sequence number, checked before the store is unlocked. */
+function parseThrough(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1)
+    throw new ConsoleError('BAD_REQUEST', `--through must be a sequence number (1 to 2^53−1), got "${text}"`);
+  return n;
+}
+
 /** Runs `store check|recover`; resolves with the exit code. */
 export async function runStoreCommand(argv: string[], io: Out, deps: StoreCliDeps = {}): Promise<number> {
   const { command, rest } = selectCommand(STORE_COMMANDS, argv);
   const sub = command === STORE_CHECK_COMMAND ? 'check' : 'recover';
-  const { values } = parseCommand(sub === 'check' ? STORE_CHECK_COMMAND : STORE_RECOVER_COMMAND, rest);
+  const values: { 'data-dir': string; through?: string | undefined } =
+    sub === 'check' ? parseCommand(STORE_CHECK_COMMAND, rest).values : parseCommand(STORE_RECOVER_COMMAND, rest).values;
+  const through = values.through === undefined ? null : parseThrough(values.through);
   const withLog = { log: consoleLogger('warn', (line) => io.err(line + '\n')), ...deps };
   const store = await open(values['data-dir'], withLog, sub === 'recover');
   try {
@@ -94,22 +111,36 @@ export async function runStoreCommand(argv: string[], io: Out, deps: StoreCliDep
       );
       return 0;
     }
-    if (v.kind !== 'skip' || !v.rolledBack) {
-      io.out(`The store ${store.dbPath} is not behind its sequence guard (sequence ${v.stored}): nothing to recover.\n`);
+    // What this recovery skips: the numbers a rollback took back (done as the store opened), and
+    // with --through those up to the number the cloud holds.
+    const skipped: [number, number][] = v.kind === 'skip' && v.rolledBack ? [[v.from, v.to]] : [];
+    const used = store.guard.record().used;
+    if (through !== null && through > used) {
+      skipSequence(store.db, store.guard, used + 1, through);
+      skipped.push([used + 1, through]);
+    }
+    if (skipped.length === 0) {
+      io.out(
+        through === null
+          ? `The store ${store.dbPath} is not behind its sequence guard (sequence ${v.stored}): nothing to recover.\n`
+          : `The store ${store.dbPath} already numbers after ${through} (numbers up to ${used} were used): nothing to recover.\n`,
+      );
       return 0;
     }
+    const continuesAt = store.guard.record().used + 1;
+    const lost = skipped.map(([a, b]) => `${a}..${b}`).join(', ');
     const audit = new AuditLog(store.db, store.identity, { log: withLog.log });
     try {
       audit.append({
         kind: 'store_recovered',
-        detail: { storedSequence: v.stored, declaredLost: `${v.from}..${v.to}`, continuesAt: v.to + 1 },
+        detail: { storedSequence: v.stored, declaredLost: lost, continuesAt, ...(through !== null ? { through } : {}) },
       });
     } finally {
       audit.close();
     }
     io.out(
-      `Recovered ${store.dbPath}: uplink numbering continues at ${v.to + 1}. At its next start the console tells the cloud, ` +
-        `in a signed gap notice, that ${v.from}..${v.to} may be lost. What the store lost besides (history, alarms, audit ` +
+      `Recovered ${store.dbPath}: uplink numbering continues at ${continuesAt}. At its next start the console tells the cloud, ` +
+        `in a signed gap notice, that ${lost} may be lost. What the store lost besides (history, alarms, audit ` +
         `records after the rollback point) stays lost. Recorded in the audit log.\n`,
     );
     return 0;

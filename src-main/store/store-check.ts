@@ -131,6 +131,24 @@ export function judgeSequence(
   );
 }
 
+/**
+ * Moves the uplink counter to `to` (numbering continues at `to + 1`, in the store and in the
+ * guard) and queues `from..to` to be declared lost to the cloud in the next gap notice.
+ */
+export function skipSequence(db: StoreDb, guard: SequenceGuard, from: number, to: number): void {
+  db.transaction(() => {
+    db.prepare("INSERT INTO sequence (name, value) VALUES ('uplink', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value").run([to]);
+    const row = db.prepare('SELECT value FROM meta WHERE key = ?').raw().get([DECLARE_LOST_META]) as [string] | undefined;
+    const ranges = row ? (JSON.parse(row[0]) as [number, number][]) : [];
+    ranges.push([from, to]);
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run([
+      DECLARE_LOST_META,
+      JSON.stringify(ranges),
+    ]);
+  }).immediate();
+  guard.reset(to);
+}
+
 /** Applies a verdict once the tables exist: the counter moves past every number ever used, and skipped ones wait to be declared. */
 export function applySequenceCheck(db: StoreDb, guard: SequenceGuard, v: SequenceVerdict, log: Logger, dbPath: string): void {
   // A new store's first page reaches plant.db only at its first checkpoint: the salt is taken when there.
@@ -141,19 +159,7 @@ export function applySequenceCheck(db: StoreDb, guard: SequenceGuard, v: Sequenc
     guard.reset(v.stored);
     return;
   }
-  db.transaction(() => {
-    db.prepare("INSERT INTO sequence (name, value) VALUES ('uplink', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value").run([
-      v.to,
-    ]);
-    const row = db.prepare('SELECT value FROM meta WHERE key = ?').raw().get([DECLARE_LOST_META]) as [string] | undefined;
-    const ranges = row ? (JSON.parse(row[0]) as [number, number][]) : [];
-    ranges.push([v.from, v.to]);
-    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run([
-      DECLARE_LOST_META,
-      JSON.stringify(ranges),
-    ]);
-  }).immediate();
-  guard.reset(v.to);
+  skipSequence(db, guard, v.from, v.to);
   log.log(
     v.rolledBack ? 'error' : 'warn',
     v.rolledBack

@@ -12,10 +12,13 @@ import Database from 'libsql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryLogger, silentLogger } from '../../src-main/core/log';
 import { plantPseudonym, randomBytes, signingKeyPair, type PlantKeyRecord } from '../../src-main/protocol';
+import { runStoreCommand } from '../../src-main/app/store-cli';
+import { ConsoleError } from '../../src-main/core/errors';
 import { StoreError } from '../../src-main/store/errors';
+import { openPlantStore } from '../../src-main/store/open';
 import { migrate, type StoreDb } from '../../src-main/store/schema';
 import { GUARD_FILE_NAME, SequenceGuard } from '../../src-main/store/sequence-guard';
-import { applySequenceCheck, judgeSequence } from '../../src-main/store/store-check';
+import { applySequenceCheck, DECLARE_LOST_META, judgeSequence } from '../../src-main/store/store-check';
 import { installSafeTransactions, isDiskFull } from '../../src-main/store/transactions';
 import { buildGapNotice, openGapNotice } from '../../src-main/uplink/gap';
 import { Outbox, type OutboxItem } from '../../src-main/uplink/outbox';
@@ -130,6 +133,40 @@ describe('sequence guard file', () => {
     expect(ob.stats().drops.lostSeqs).toBe(33);
     expect(guard.record().used).toBe(47);
     guard.close();
+  });
+});
+
+describe('plant-console store recover --through', () => {
+  it('continues after the number the cloud holds, declares the skipped ones lost, audits it, and never goes back', async () => {
+    const dir = tempDir();
+    const open = () => openPlantStore({ dataDir: dir, demo: true, log: silentLogger, disk: { checkEveryMs: 0 } });
+    let store = await open();
+    store.guard.reserve(12);
+    setCounter(store.db, 12);
+    store.close();
+    let out = '';
+    const io = { out: (s: string) => void (out += s), err: () => {} };
+    // A bad number is refused before the store is touched.
+    await expect(runStoreCommand(['recover', '--data-dir', dir, '--through', '1e3'], io)).rejects.toThrow(ConsoleError);
+    await expect(runStoreCommand(['recover', '--data-dir', dir, '--through', '0'], io)).rejects.toThrow(/--through must be/);
+    // The whole data dir went back to 12 while the cloud holds up to 40.
+    expect(await runStoreCommand(['recover', '--data-dir', dir, '--through', '40'], io)).toBe(0);
+    expect(out).toMatch(/numbering continues at 41\b.*13\.\.40 may be lost/);
+    store = await open();
+    try {
+      expect(store.guard.record().used).toBe(40);
+      expect(store.sequence).toEqual({ kind: 'ok', stored: 40 });
+      const lost = store.db.prepare('SELECT value FROM meta WHERE key = ?').raw().get([DECLARE_LOST_META]) as [string];
+      expect(JSON.parse(lost[0])).toEqual([[13, 40]]);
+      const audited = store.db.prepare("SELECT count(*) FROM audit_log WHERE kind = 'store_recovered'").raw().get() as [number];
+      expect(audited[0]).toBe(1);
+    } finally {
+      store.close();
+    }
+    // A number already behind the plant's own changes nothing.
+    out = '';
+    expect(await runStoreCommand(['recover', '--data-dir', dir, '--through', '30'], io)).toBe(0);
+    expect(out).toMatch(/already numbers after 30 \(numbers up to 40 were used\): nothing to recover/);
   });
 });
 
