@@ -144,12 +144,17 @@ export function openCloudStore(
   const maxJump = opts.maxSequenceJump ?? DEFAULT_MAX_SEQUENCE_JUMP;
 
   /** The highest sequence a plant is known to have used: stored, declared lost, or allowed by the operator. */
-  const heldHigh = (plant: string): number =>
-    Math.max(
+  const heldHigh = (plant: string): number => {
+    const marks = rowOf(db, 'SELECT coalesce(jump_base, 0), coalesce(pruned_through, 0) FROM plants WHERE plant = ?', [plant]);
+    return Math.max(
       num(rowOf(db, 'SELECT max(seq) FROM batches WHERE plant = ?', [plant])?.[0]) ?? 0,
       num(rowOf(db, 'SELECT max(to_seq) FROM declared_lost WHERE plant = ?', [plant])?.[0]) ?? 0,
-      num(rowOf(db, 'SELECT coalesce(jump_base, 0), coalesce(pruned_through, 0) FROM plants WHERE plant = ?', [plant])?.[0]) ?? 0,
+      // Retention may have deleted every batch of a quiet plant: what it held still counts.
+      num(marks?.[0]) ?? 0,
+      num(marks?.[1]) ?? 0,
     );
+  };
+  const prunedThrough = (plant: string): number => num(rowOf(db, 'SELECT pruned_through FROM plants WHERE plant = ?', [plant])?.[0]) ?? 0;
 
   const insertBatch = db.prepare(
     `INSERT INTO batches (plant, seq, kind, machine, from_ms, to_ms, signing_kid, encryption_kid, points, samples, payload, received_at, receiver)
@@ -191,7 +196,7 @@ export function openCloudStore(
       to: num(r[1]) ?? 0,
     }));
     const first = num(rowOf(db, 'SELECT min(seq) FROM batches WHERE plant = ?', [plant])?.[0]);
-    const pruned = num(rowOf(db, 'SELECT pruned_through FROM plants WHERE plant = ?', [plant])?.[0]) ?? 0;
+    const pruned = prunedThrough(plant);
     const ranges: { from: number; to: number }[] = [];
     // Sequences start at 1 (docs/uplink.md §7): anything below the first one received is missing too,
     // unless retention deleted it (pruned_through).
@@ -245,6 +250,8 @@ export function openCloudStore(
       if (seq > BigInt(Number.MAX_SAFE_INTEGER)) return 'new';
       const s = Number(seq);
       if (rowOf(db, 'SELECT 1 FROM batches WHERE plant = ? AND seq = ?', [plant, s])) return 'duplicate';
+      // Held once and deleted by retention: a copy of it now is a replay, not a batch to store again.
+      if (s <= prunedThrough(plant)) return 'replay';
       const high = num(rowOf(db, 'SELECT max(seq) FROM batches WHERE plant = ?', [plant])?.[0]);
       // Below the reorder window a sequence can no longer be a late batch filling a gap.
       if (high !== null && s < high - window) return 'replay';

@@ -136,9 +136,9 @@ describe('reference cloud: what it acknowledges, and sequences far ahead', () =>
     store.close();
   });
 
-  it('deletes what is older than its retention, without calling it missing', async () => {
+  it('deletes what is older than its retention, without calling it missing, and remembers what it held', async () => {
     let now = T0;
-    const store = openCloudStore(join(dir, 'retention.db'), { receiver: 'test', now: () => now });
+    const store = openCloudStore(join(dir, 'retention.db'), { receiver: 'test', now: () => now, maxSequenceJump: 5 });
     store.registerPlants([{ pseudonym: plant, id: 'plant-ack' }]);
     const stored = (seq: number) =>
       store.accept({
@@ -159,6 +159,12 @@ describe('reference cloud: what it acknowledges, and sequences far ahead', () =>
     expect(store.prune(now - 1000)).toBe(10);
     expect(store.batchCount(plant)).toBe(2);
     expect(store.status().plants[0]).toMatchObject({ firstSeq: 11, missing: 0 });
+    // A quiet plant whose every batch was deleted: its next sequence is no jump, an old one no new batch.
+    now += 3_600_000;
+    expect(store.prune(now - 1000)).toBe(2);
+    expect(stored(14)).toMatchObject({ stored: true });
+    expect(store.classify(plant, 12n, 100)).toBe('replay');
+    expect(store.classify(plant, 13n, 100)).toBe('new');
     store.close();
   });
 });
