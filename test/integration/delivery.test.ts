@@ -20,12 +20,12 @@ import { DISK_FULL_RULE } from '../../src-main/app/data-loss-watch';
 import { startPlant, type RunningPlant } from '../../src-main/app/bootstrap';
 import { runCli } from '../../src-main/cli';
 import { memoryLogger, silentLogger } from '../../src-main/core/log';
-import { openPlantStore } from '../../src-main/store/open';
 import { readProvisioning } from '../../src-main/uplink/provisioning';
 import { generateSupplierKeys, writePlantProvisioning } from '../../supplier-cloud/keygen';
 import { KEY_FILES } from '../../supplier-cloud/keyfiles';
 import { startReceiver, type Receiver } from '../../supplier-cloud/receiver';
 import type { ReceiverEvent } from '../../supplier-cloud/events';
+import { openTestPlantStore } from '../helpers/plant-store';
 import { brokerAvailable, disposeBroker, REFERENCE_ACL, startBroker, type Broker } from '../helpers/mosquitto';
 import { waitUntil } from '../helpers/uplink-cloud';
 import { startUplinkRunner } from '../helpers/uplink-process';
@@ -174,15 +174,7 @@ describe.skipIf(!brokerAvailable())('delivery end to end (reference mosquitto, r
         dataDir,
         configFile: join(tmp, `${id}-plant.json`),
       };
-      const store = await openPlantStore({
-        dataDir,
-        demo: false,
-        passphrase: PASS,
-        env: {},
-        prompt: null,
-        argon2: { opslimit: 1, memlimit: 8192 },
-        log: silentLogger,
-      });
+      const store = await openTestPlantStore(dataDir, PASS);
       const k = store.identity.signing;
       writeFileSync(
         join(tmp, `${id}-keys.json`),

@@ -29,6 +29,7 @@ import { openPlantStore, type PlantStore } from '../../src-main/store/open';
 import { makeProvisioning, writeProvisioning } from '../../src-main/uplink/provisioning';
 import { UplinkService } from '../../src-main/uplink/service';
 import { brokerAvailable, disposeBroker, startBroker, type Broker, type BrokerUser } from '../helpers/mosquitto';
+import { openTestPlantStore } from '../helpers/plant-store';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { TestCloud, waitUntil } from '../helpers/uplink-cloud';
 import { startUplinkRunner } from '../helpers/uplink-process';
@@ -120,16 +121,7 @@ function plantConfig(name: string, uplink: Record<string, unknown>): PlantConfig
 }
 
 function openStore(name: string): Promise<PlantStore> {
-  return openPlantStore({
-    dataDir: join(dir, name),
-    demo: false,
-    passphrase: PASS,
-    env: {},
-    prompt: null,
-    argon2: { opslimit: 1, memlimit: 8192 },
-    log: silentLogger,
-    history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
-  });
+  return openTestPlantStore(join(dir, name), PASS);
 }
 
 function register(p: TestPlant, store: PlantStore): void {
