@@ -49,21 +49,25 @@ function deps(store: ReturnType<typeof openCloudStore>) {
 }
 
 describe('module health events at the reference cloud', () => {
-  it('records the sequence beside the batches: no gap, a redelivery is repeated, a replay and a foreign key are refused', { timeout: 30_000 }, () => {
-    const store = openCloudStore(join(dir, 'a.db'), { receiver: 'test', now: () => NOW });
-    store.registerPlants([{ pseudonym: plant, id: 'plant-h' }]);
-    for (const seq of [1, 2, 3]) {
-      const o = handleHealthEvent(event(seq), deps(store));
-      expect(o).toMatchObject({ ok: true, repeated: false, body: { seq, kind: 'tamper', module: 'mod-1' } });
-    }
-    expect(handleHealthEvent(event(2), deps(store))).toMatchObject({ ok: true, repeated: true });
-    const status = store.status().plants.find((p) => p.plant === plant);
-    expect(status?.missing).toBe(0);
-    for (let seq = 4; seq <= 300; seq++) handleHealthEvent(event(seq), deps(store));
-    expect(handleHealthEvent(event(5, plantKey), deps(store))).toMatchObject({ ok: true, repeated: true });
-    expect(handleHealthEvent(event(150 - 100, plantKey), deps(store))).toMatchObject({ ok: true, repeated: true });
-    expect(handleHealthEvent(event(301, signingKeyPair()), deps(store))).toMatchObject({ ok: false, reason: 'unknown_key_id' });
-  });
+  it(
+    'records the sequence beside the batches: no gap, a redelivery is repeated, a replay and a foreign key are refused',
+    { timeout: 30_000 },
+    () => {
+      const store = openCloudStore(join(dir, 'a.db'), { receiver: 'test', now: () => NOW });
+      store.registerPlants([{ pseudonym: plant, id: 'plant-h' }]);
+      for (const seq of [1, 2, 3]) {
+        const o = handleHealthEvent(event(seq), deps(store));
+        expect(o).toMatchObject({ ok: true, repeated: false, body: { seq, kind: 'tamper', module: 'mod-1' } });
+      }
+      expect(handleHealthEvent(event(2), deps(store))).toMatchObject({ ok: true, repeated: true });
+      const status = store.status().plants.find((p) => p.plant === plant);
+      expect(status?.missing).toBe(0);
+      for (let seq = 4; seq <= 300; seq++) handleHealthEvent(event(seq), deps(store));
+      expect(handleHealthEvent(event(5, plantKey), deps(store))).toMatchObject({ ok: true, repeated: true });
+      expect(handleHealthEvent(event(150 - 100, plantKey), deps(store))).toMatchObject({ ok: true, repeated: true });
+      expect(handleHealthEvent(event(301, signingKeyPair()), deps(store))).toMatchObject({ ok: false, reason: 'unknown_key_id' });
+    },
+  );
 
   it('refuses a sequence below the reorder window that it never saw', () => {
     const store = openCloudStore(join(dir, 'b.db'), { receiver: 'test', now: () => NOW });
