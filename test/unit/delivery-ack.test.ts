@@ -1,6 +1,6 @@
 /**
  * Delivery acknowledgements and the reference cloud's store: the wire text of an ack (the test
- * vector of docs/uplink.md §16) and its checks; the receiver acknowledges what it stored or held
+ * vector of docs/uplink.md §18) and its checks; the receiver acknowledges what it stored or held
  * already, never what it refused; a sequence far ahead is refused (it no longer turns every later
  * genuine batch into a replay) until the operator lets it in; a gap notice explains its own jump;
  * retention deletes old batches without calling them missing.
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  AUDIT_HEAD_SIGNATURE_LABEL,
   boxKeyPair,
   buildAck,
   buildPlainBatch,
@@ -17,7 +18,11 @@ import {
   machinePseudonym,
   parseAck,
   plantPseudonym,
+  headMessage,
+  plantTopics,
   randomBytes,
+  sealAuditHead,
+  signDetached,
   signingKeyPair,
 } from '../../src-main/protocol';
 import { buildGapNotice } from '../../src-main/uplink/gap';
@@ -28,7 +33,7 @@ const T0 = 1_767_225_600_000;
 const dir = mkdtempSync(join(tmpdir(), 'pc-ack-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('acknowledgement (docs/uplink.md §16)', () => {
+describe('acknowledgement (docs/uplink.md §18)', () => {
   it('is the documented wire text, and is checked before the plant uses it', () => {
     const text = buildAck({
       plant: 'zu3qt2odf2ebwxxn',
@@ -110,6 +115,16 @@ describe('reference cloud: what it acknowledges, and sequences far ahead', () =>
     expect((await ib.handle(topic, batch(4)))[0]).toMatchObject({ event: 'accept', seq: 4 });
     expect(settled).toEqual([1, 2, 3, 2, 4]);
     expect(store.highest(plant)).toBe(4);
+    // An audit head far ahead is refused the same way, before the witness keeps it.
+    const head = { seq: 7, hash: 'ab'.repeat(32), signedAt: T0, kid: plantKey.kid };
+    const sig = signDetached(AUDIT_HEAD_SIGNATURE_LABEL, headMessage(head), plantKey.secretKey).toString('hex');
+    const sealedHead = (seq: number) =>
+      Buffer.from(sealAuditHead({ v: 1, plant, seq, head: { ...head, sig } }, { plant: plantKey, cloudBox: cloud }));
+    const [farHead] = await ib.handle(plantTopics(plant).audit, sealedHead(4 + 1_000_000));
+    expect(farHead).toMatchObject({ event: 'refuse', reason: 'sequence_jump' });
+    expect(store.audit.heads(plant)).toHaveLength(0);
+    expect((await ib.handle(plantTopics(plant).audit, sealedHead(5)))[0]).toMatchObject({ event: 'audit-head' });
+    expect(settled).toEqual([1, 2, 3, 2, 4, 5]);
     // The operator's answer to a genuine jump.
     expect(store.allowJump(plant, 5000)).toBe(true);
     expect((await ib.handle(topic, batch(5000)))[0]).toMatchObject({ event: 'accept', seq: 5000 });
