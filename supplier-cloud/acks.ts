@@ -1,5 +1,5 @@
 /**
- * The receiver's delivery acknowledgements (docs/uplink.md §16): the sequence numbers it dealt
+ * The receiver's delivery acknowledgements (docs/uplink.md §18): the sequence numbers it dealt
  * with for good (stored, or held already), gathered per plant for `flushMs` and published as
  * ranges on the plant's downlink, QoS 1, not retained. The plant deletes those batches from its
  * outbox and paces its drain by them. A lost acknowledgement costs a redelivery, never a batch.

@@ -1,5 +1,5 @@
 /**
- * Delivery acknowledgements (docs/uplink.md §16): the cloud tells a plant, on the plant's
+ * Delivery acknowledgements (docs/uplink.md §18): the cloud tells a plant, on the plant's
  * downlink `pc/v1/<plant>/down`, which of its sequence numbers it has dealt with for good
  * (stored now, or already held: a duplicate or a replay). The plant deletes those batches from
  * its outbox only then, and publishes no more than a window of batches ahead of what the cloud

@@ -38,7 +38,7 @@ export interface UplinkBenchOptions {
 
 /**
  * The broker in a child process; it counts sequence numbers per plant as they arrive and, as a
- * cloud receiver does (docs/uplink.md §16), acknowledges them every 50 ms on the plant's downlink.
+ * cloud receiver does (docs/uplink.md §18), acknowledges them every 50 ms on the plant's downlink.
  */
 const BROKER = `
 import { Aedes } from 'aedes';

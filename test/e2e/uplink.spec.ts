@@ -3,7 +3,7 @@
  * ACL) and the console in web mode with an uplink. The page lists every point with the class
  * its profile gives it, and shows the uplink's state change when the broker goes away and
  * comes back. A stand-in cloud takes every batch and acknowledges its sequence number
- * (docs/uplink.md §16); until it subscribes, the broker delivers to nobody and the page says so.
+ * (docs/uplink.md §18); until it subscribes, the broker delivers to nobody and the page says so.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

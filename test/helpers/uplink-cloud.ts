@@ -4,7 +4,7 @@
  * checks), and keeps per plant what was accepted, in arrival order, and what was refused and
  * why. Sequences are judged as a receiver that remembers every accepted number: a redelivery
  * is a duplicate, a late number that fills a gap is new. Like the reference receiver, it
- * acknowledges what it accepted or held already on each plant's downlink (docs/uplink.md §16).
+ * acknowledges what it accepted or held already on each plant's downlink (docs/uplink.md §18).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import {

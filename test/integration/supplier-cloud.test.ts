@@ -255,7 +255,7 @@ describeNeeding(['mosquitto', 'openssl'], brokerAvailable(), 'reference supplier
       qos: 1,
     });
     await until('three lines', () => rx.lines().length >= 3);
-    // What was stored is acknowledged on the plant's downlink (docs/uplink.md §16), the store's highest echoed.
+    // What was stored is acknowledged on the plant's downlink (docs/uplink.md §18), the store's highest echoed.
     await until('the acknowledgements', () => acks.flatMap((a) => a.seqs).some(([, b]) => b === 2));
     expect(acks.flatMap((a) => a.seqs)).toEqual(expect.arrayContaining([expect.arrayContaining([2])]));
     expect(acks.at(-1)).toMatchObject({ type: 'ack', plant: A, high: 2 });
