@@ -181,7 +181,7 @@ export class TestCloud {
         cloudBox: (kid) => this.cloudKeys.get(kid) ?? null,
       });
       if (!r.ok) return refuse({ ok: false, reason: 'malformed', detail: `audit head: ${r.message}` });
-      if (seen.has(r.body.seq)) return void log.duplicates++;
+      if (seen.has(r.body.seq)) return refuse({ ok: false, reason: 'duplicate_sequence', detail: '' }, r.body.seq);
       log.auditHeads.push(r.body.head.seq);
       return accept(r.body.seq);
     }
