@@ -73,6 +73,8 @@ async function openForKeys(dataDir: string, deps: KeysCliDeps): Promise<{ store:
     ...(deps.env ? { env: deps.env } : {}),
     ...(deps.prompt !== undefined ? { prompt: deps.prompt } : {}),
     history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
+    // The console may be running: it owns the uplink's sequence counter and guard.
+    applySequence: false,
   });
   return { store, dir, demo };
 }

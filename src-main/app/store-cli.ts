@@ -69,13 +69,15 @@ export interface StoreCliDeps {
   log?: Logger;
 }
 
-async function open(dataDir: string, deps: StoreCliDeps, acceptRollback: boolean): Promise<PlantStore> {
+/** `recover` applies what the sequence check finds; `check` only judges (changes nothing, and the console may be running). */
+async function open(dataDir: string, deps: StoreCliDeps, recover: boolean): Promise<PlantStore> {
   const dir = resolve(dataDir);
   return openPlantStore({
     dataDir: dir,
     demo: storeKeyWrapper(dir) === 'demo-key-file',
     create: false,
-    acceptRollback,
+    acceptRollback: recover,
+    applySequence: recover,
     log: deps.log ?? consoleLogger('warn'),
     ...(deps.env ? { env: deps.env } : {}),
     ...(deps.prompt !== undefined ? { prompt: deps.prompt } : {}),
@@ -106,7 +108,9 @@ export async function runStoreCommand(argv: string[], io: Out, deps: StoreCliDep
     if (sub === 'check') {
       io.out(
         `The store ${store.dbPath} passed its integrity check; its uplink sequence is ${v.stored}` +
-          (v.kind === 'skip' ? `; ${v.from}..${v.to} were reserved and not recorded: they are skipped and declared lost.` : '.') +
+          (v.kind === 'skip'
+            ? `; ${v.from}..${v.to} were reserved and not recorded (yet, if the console is running): at its next start the console skips them and declares them lost.`
+            : '.') +
           ' The console can start.\n',
       );
       return 0;

@@ -56,6 +56,8 @@ export async function openStoreForCli(dataDir: string, deps: StoreCliDeps, io: O
     ...(deps.env ? { env: deps.env } : {}),
     ...(deps.prompt !== undefined ? { prompt: deps.prompt } : {}),
     history: { flushIntervalMs: 0, maintenanceIntervalMs: 0 },
+    // The console may be running: it owns the uplink's sequence counter and guard.
+    applySequence: false,
   });
 }
 

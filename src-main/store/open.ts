@@ -17,7 +17,7 @@ import { ensurePlantIdentity, type PlantIdentity } from './identity';
 import { dbFilePath } from './key-file';
 import type { WrapperKind } from './key-wrappers';
 import { migrate, type StoreDb } from './schema';
-import { SequenceGuard } from './sequence-guard';
+import { dbSaltOf, SequenceGuard } from './sequence-guard';
 import {
   applySequenceCheck,
   checkIntegrity,
@@ -49,6 +49,8 @@ export interface OpenDatabaseHooks {
   onTransactionError?: (err: unknown) => void;
   /** plant.db's salt as the sequence guard remembers it: tells a damaged header from another key. */
   knownSalt?: string | null;
+  /** The file's first 8 bytes as read before SQLite opened it (dbSaltOf), or null. */
+  fileSalt?: string | null;
 }
 
 /**
@@ -84,29 +86,12 @@ export function openEncryptedDatabase(
   } catch (err) {
     db.close();
     if (err instanceof StoreError) throw err;
-    throw notADatabaseError(path, err, hooks.knownSalt) ?? (isDamage(err) ? damagedStoreError(path, err) : err);
+    const salt = hooks.fileSalt === undefined ? dbSaltOf(path) : hooks.fileSalt;
+    throw notADatabaseError(path, err, hooks.knownSalt, salt) ?? (isDamage(err) ? damagedStoreError(path, err) : err);
   }
   installSafeTransactions(db, hooks.onTransactionError);
   privateFiles(path);
   return db;
-}
-
-/**
- * Closes a store connection as SQLite's last connection would: everything checkpointed into
- * plant.db and the WAL removed. libsql closes a connection for real only once its prepared
- * statements are garbage-collected; a connection left half-closed so keeps the WAL's shared
- * memory mapped, and a later connection of the same process (tests, CLI commands run in
- * process) would read that stale index after another process checkpointed: a short read.
- * Leaving WAL mode first leaves nothing to go stale. Another process still using the store
- * (the running console) keeps WAL mode: then the switch is refused, harmlessly.
- */
-export function closeDatabase(db: StoreDb): void {
-  try {
-    db.exec('PRAGMA journal_mode = DELETE');
-  } catch {
-    // Busy or locked by another connection: it keeps the WAL, as it should.
-  }
-  db.close();
 }
 
 /** What `openPlantStore` needs. */
@@ -122,6 +107,13 @@ export interface OpenPlantStoreOptions extends UnlockOptions {
    * number ever used and declare the skipped ones lost (`plant-console store recover`).
    */
   acceptRollback?: boolean;
+  /**
+   * Whether this opening applies what the sequence check found (default true): numbers reserved
+   * and not recorded are skipped, and the guard catches up. Only the console and `store recover`
+   * do; a command that may run beside a running console (user, keys, store check) only judges,
+   * since the console is then in the middle of its own reservations and owns the guard.
+   */
+  applySequence?: boolean;
 }
 
 /** The open store: what the core is wired to. */
@@ -181,12 +173,17 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
   const unlocked = await unlockStoreKey({ ...opts, dataDir });
   const dbPath = dbFilePath(dataDir);
   const guard = SequenceGuard.open(dataDir);
+  // Read before SQLite opens the file: closing another descriptor of plant.db later would drop
+  // every POSIX lock this process holds on it, and another process could then take this
+  // connection's WAL for abandoned (checkpoint and delete it, or switch the journal mode).
+  const fileSalt = dbSaltOf(dbPath);
   const disk = new DiskGuard({ dir: dataDir, clock, log: opts.log, ...opts.disk });
   let db: StoreDb;
   try {
     db = openEncryptedDatabase(dbPath, unlocked.key, opts.durability, {
       onTransactionError: (err) => disk.failed('a store transaction', err),
       knownSalt: guard.record().dbSalt,
+      fileSalt,
     });
   } catch (err) {
     guard.close();
@@ -199,7 +196,7 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
     // Judged before anything is written: a rolled-back store must not be touched.
     const verdict = judgeSequence(db, guard, { dataDir, dbPath, acceptRollback: opts.acceptRollback === true });
     migrate(db, undefined, clock.now());
-    applySequenceCheck(db, guard, verdict, opts.log, dbPath);
+    if (opts.applySequence !== false) applySequenceCheck(db, guard, verdict, opts.log, fileSalt);
     checkDemoMarker(db, { demo: opts.demo, dataDir, wrapper: unlocked.wrapper, now: clock.now() });
     const identity = ensurePlantIdentity(db, { log: opts.log, clock });
     const { workerScript, ...historyOptions } = opts.history ?? {};
@@ -227,7 +224,7 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
           history.close();
         } finally {
           identity.forget();
-          closeDatabase(db);
+          db.close();
           guard.close();
           disk.close();
         }

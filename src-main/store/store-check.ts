@@ -12,7 +12,7 @@
 import type { Logger } from '../core/log';
 import { StoreError } from './errors';
 import type { StoreDb } from './schema';
-import { dbSaltOf, type SequenceGuard } from './sequence-guard';
+import type { SequenceGuard } from './sequence-guard';
 
 /** Meta key: sequence ranges lost to a crash or a rollback, for the uplink to declare in a gap notice. */
 export const DECLARE_LOST_META = 'uplink.declare_lost';
@@ -40,12 +40,16 @@ export function damagedStoreError(path: string, err: unknown): StoreError {
   return new StoreError('damaged', `The store file ${path} is damaged or truncated (${cause}). ${WAY_FORWARD}`, { cause: err });
 }
 
-/** A file that does not decrypt: damaged when it carries the store's own salt, another key otherwise; null when `err` is something else. */
-export function notADatabaseError(path: string, err: unknown, knownSalt: string | null | undefined): StoreError | null {
+/** A file that does not decrypt (`salt`: its first 8 bytes): damaged when it carries the store's own salt, another key otherwise; null when `err` is something else. */
+export function notADatabaseError(
+  path: string,
+  err: unknown,
+  knownSalt: string | null | undefined,
+  salt: string | null,
+): StoreError | null {
   const e = err as { code?: unknown; message?: unknown };
   const notADb = e.code === 'SQLITE_NOTADB' || (typeof e.message === 'string' && e.message.includes('file is not a database'));
   if (!notADb) return null;
-  const salt = dbSaltOf(path);
   if (knownSalt && salt === knownSalt) {
     return new StoreError(
       'damaged',
@@ -150,9 +154,10 @@ export function skipSequence(db: StoreDb, guard: SequenceGuard, from: number, to
 }
 
 /** Applies a verdict once the tables exist: the counter moves past every number ever used, and skipped ones wait to be declared. */
-export function applySequenceCheck(db: StoreDb, guard: SequenceGuard, v: SequenceVerdict, log: Logger, dbPath: string): void {
-  // A new store's first page reaches plant.db only at its first checkpoint: the salt is taken when there.
-  const salt = guard.record().dbSalt ?? dbSaltOf(dbPath);
+export function applySequenceCheck(db: StoreDb, guard: SequenceGuard, v: SequenceVerdict, log: Logger, fileSalt: string | null): void {
+  // `fileSalt` was read before the database was opened (open.ts). A new store's first page
+  // reaches plant.db only at its first checkpoint: the salt is taken at a later start.
+  const salt = guard.record().dbSalt ?? fileSalt;
   if (salt) guard.setDbSalt(salt);
   if (v.kind === 'ok') return;
   if (v.kind === 'ahead') {

@@ -97,3 +97,22 @@ export async function startUplinkRunner(config: string, dataDir: string, env: Re
     },
   };
 }
+
+/** Runs `plant-console ARGS…` in a process of its own (as an operator beside a running console); resolves with its exit code and output. */
+export async function runCliProcess(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const entry = await bundleRunner();
+  const child = spawn(process.execPath, [entry, '--cli', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  return { code, out, err };
+}

@@ -5,9 +5,14 @@
  * `startUplinkRunner` (test/helpers/uplink-process.ts).
  *
  *   node runner.mjs CONFIG DATA_DIR        (PLANT_CONSOLE_PASSPHRASE in the environment)
+ *   node runner.mjs --cli ARGS…            (a plant-console command, e.g. store check)
  */
 import { startPlant } from '../../src-main/app/bootstrap';
+import { runCli } from '../../src-main/cli';
 import { consoleLogger } from '../../src-main/core/log';
+
+// `node runner.mjs --cli ARGS…`: a plant-console command in a process of its own, beside a running console.
+if (process.argv[2] === '--cli') process.exit(await runCli(process.argv.slice(3)));
 
 const [configPath, dataDir] = process.argv.slice(2);
 if (!configPath || !dataDir) {

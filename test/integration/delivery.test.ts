@@ -9,7 +9,19 @@
  * small file system the test mounts; a WAL damaged after a SIGKILL.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'libsql';
@@ -20,6 +32,7 @@ import { DISK_FULL_RULE } from '../../src-main/app/data-loss-watch';
 import { startPlant, type RunningPlant } from '../../src-main/app/bootstrap';
 import { runCli } from '../../src-main/cli';
 import { memoryLogger, silentLogger } from '../../src-main/core/log';
+import { GUARD_FILE_NAME } from '../../src-main/store/sequence-guard';
 import { readProvisioning } from '../../src-main/uplink/provisioning';
 import { generateSupplierKeys, writePlantProvisioning } from '../../supplier-cloud/keygen';
 import { KEY_FILES } from '../../supplier-cloud/keyfiles';
@@ -28,7 +41,7 @@ import type { ReceiverEvent } from '../../supplier-cloud/events';
 import { openTestPlantStore } from '../helpers/plant-store';
 import { brokerAvailable, disposeBroker, REFERENCE_ACL, startBroker, type Broker } from '../helpers/mosquitto';
 import { waitUntil } from '../helpers/uplink-cloud';
-import { startUplinkRunner } from '../helpers/uplink-process';
+import { runCliProcess, startUplinkRunner } from '../helpers/uplink-process';
 
 const PASS = 'delivery integration passphrase';
 const CLOUD_PW = 'cloud-' + Math.random().toString(36).slice(2);
@@ -181,6 +194,8 @@ describe.skipIf(!brokerAvailable())('delivery end to end (reference mosquitto, r
         JSON.stringify({ keys: [{ use: 'signing', alg: 'ed25519', keyId: k.kid, publicKeyHex: k.publicKey.toString('hex') }] }),
       );
       store.close();
+      // The damaged-WAL plant's store is as one from before the sequence guard: the console's first start makes it.
+      if (name === 'wal') rmSync(join(dataDir, GUARD_FILE_NAME));
     }
     broker = await startBroker(
       [
@@ -329,6 +344,14 @@ describe.skipIf(!brokerAvailable())('delivery end to end (reference mosquitto, r
     // A first run that ends cleanly checkpoints the store; the second is killed with a WAL full of batches.
     const first = await startUplinkRunner(p.configFile, p.dataDir, env);
     await waitUntil(() => storedCount(p) >= 8, 20_000, 'the first run at the cloud');
+    // A command run beside the console (an operator's store check) only reads: the console keeps
+    // its WAL (its locks hold; no other process takes it for the last one) and its numbering.
+    const beside = await runCliProcess(['store', 'check', '--data-dir', p.dataDir], env);
+    expect(beside.code, beside.err).toBe(0);
+    expect(beside.out).toMatch(/passed its integrity check/);
+    expect(existsSync(join(p.dataDir, 'plant.db-wal'))).toBe(true);
+    const besideAt = first.status()?.lastSeq ?? 0;
+    await waitUntil(() => (first.status()?.lastSeq ?? 0) > besideAt, 10_000, 'the console to go on numbering');
     const firstLast = first.status()?.lastSeq ?? 0;
     await first.stop();
     const wal = join(p.dataDir, 'plant.db-wal');

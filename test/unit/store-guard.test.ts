@@ -122,7 +122,7 @@ describe('sequence guard file', () => {
     // The operator's way forward: continue at 46, and say 13..45 may be lost.
     const v = judgeSequence(d, guard, { ...opts, acceptRollback: true });
     expect(v).toEqual({ kind: 'skip', stored: 12, from: 13, to: 45, rolledBack: true });
-    applySequenceCheck(d, guard, v, silentLogger, opts.dbPath);
+    applySequenceCheck(d, guard, v, silentLogger, null);
     const ob = outbox(d, { guard });
     expect(ob.stats().lastSeq).toBe(45);
     const r = ob.append([item()]);
@@ -133,6 +133,34 @@ describe('sequence guard file', () => {
     expect(ob.stats().drops.lostSeqs).toBe(33);
     expect(guard.record().used).toBe(47);
     guard.close();
+  });
+});
+
+describe('plant-console store check', () => {
+  it('beside a console in the middle of a reservation, judges and changes nothing', async () => {
+    const dir = tempDir();
+    const open = (applySequence: boolean) =>
+      openPlantStore({ dataDir: dir, demo: true, log: silentLogger, disk: { checkEveryMs: 0 }, applySequence });
+    (await open(true)).close();
+    // The running console wrote its reservation for 1..5 and has not committed yet.
+    const consoleGuard = SequenceGuard.open(dir);
+    consoleGuard.reserve(5);
+    const gen = consoleGuard.record().gen;
+    let out = '';
+    expect(await runStoreCommand(['check', '--data-dir', dir], { out: (s) => void (out += s), err: () => {} })).toBe(0);
+    expect(out).toMatch(/1\.\.5 were reserved and not recorded \(yet, if the console is running\)/);
+    // Neither the guard nor the store moved: the console's commit stays its own.
+    consoleGuard.close();
+    const after = SequenceGuard.open(dir);
+    expect(after.record()).toMatchObject({ gen, used: 5, before: 0 });
+    after.close();
+    const store = await open(false);
+    try {
+      expect(store.db.prepare("SELECT value FROM sequence WHERE name = 'uplink'").raw().get()).toEqual([0]);
+      expect(store.db.prepare('SELECT value FROM meta WHERE key = ?').raw().get([DECLARE_LOST_META])).toBeUndefined();
+    } finally {
+      store.close();
+    }
   });
 });
 
