@@ -16,7 +16,7 @@ import {
   type RefusalReason,
 } from '../src-main/protocol';
 import type { ReceiverEvent } from './events';
-import { jumpDetail } from './gap-notice';
+import { takeSequence } from './sequence-take';
 import { plantReportKeys, type PlantReportEventDeps } from './reco-inbox';
 import type { CloudStore } from './store';
 
@@ -55,26 +55,25 @@ export function handleAuditHead(
       reason: 'bad_signature',
       detail: `audit head: the head of record ${b.head.seq} does not verify with ${key ? `plant key ${b.head.kid}` : `a key of plant ${deps.plant}`}`,
     };
-  const verdict = deps.store.classify(deps.plant, BigInt(b.seq), deps.reorderWindow ?? 10_000);
-  if (verdict === 'replay') return { ok: false, reason: 'replay', detail: `audit head: sequence ${b.seq} is older than what was accepted` };
-  const out =
-    verdict === 'new'
-      ? deps.store.accept({
-          plant: deps.plant,
-          seq: b.seq,
-          kind: 'audit-head',
-          machine: '',
-          from: b.head.signedAt,
-          to: b.head.signedAt,
-          signingKid: r.kid,
-          points: 0,
-          samples: 0,
-          payload: JSON.stringify(b),
-        })
-      : null;
   // Far ahead of what the plant used (docs/uplink.md §7): refused before it is kept, and the plant sends it again.
-  if (out && !out.stored && out.jump)
-    return { ok: false, reason: 'sequence_jump', detail: `audit head: ${jumpDetail(deps.plant, b.seq, out.jump)}` };
+  const took = takeSequence(
+    deps.store,
+    {
+      plant: deps.plant,
+      seq: b.seq,
+      kind: 'audit-head',
+      machine: '',
+      from: b.head.signedAt,
+      to: b.head.signedAt,
+      signingKid: r.kid,
+      points: 0,
+      samples: 0,
+      payload: JSON.stringify(b),
+    },
+    deps.reorderWindow ?? 10_000,
+    'audit head',
+  );
+  if (!took.ok) return took;
   const kept = deps.store.audit.record({
     plant: deps.plant,
     uplinkSeq: b.seq,

@@ -6,18 +6,10 @@
  */
 import { openGapNotice, type GapNotice } from '../src-main/uplink/gap';
 import type { KeyLookup, PlantKeyRecord, RefusalReason } from '../src-main/protocol';
+import { jumpDetail } from './sequence-take';
 import type { CloudStore } from './store';
 
 export { GAP_LABEL } from '../src-main/uplink/gap';
-
-/** Why a sequence far ahead is refused, and what the operator does about it (docs/uplink.md §7). */
-export function jumpDetail(plant: string, seq: number, j: { high: number; bound: number }): string {
-  return (
-    `plant ${plant} sequence ${seq} is ${seq - j.high} beyond the highest it used so far (${j.high}; at most ${j.bound} is accepted): ` +
-    `refused, the plant keeps it. If the plant really skipped ahead (its store was recovered), let it in with ` +
-    `"supplier-cloud accept-jump --config FILE --plant ${plant} --through ${seq}"`
-  );
-}
 
 export type GapNoticeResult =
   { ok: true; fresh: boolean; notice: GapNotice } | { ok: false; reason: RefusalReason; detail: string; seq?: number };

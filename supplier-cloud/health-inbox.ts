@@ -14,7 +14,7 @@ import {
   type RefusalReason,
 } from '../src-main/protocol';
 import type { ReceiverEvent } from './events';
-import { jumpDetail } from './gap-notice';
+import { takeSequence } from './sequence-take';
 import { plantReportKeys, type PlantReportEventDeps } from './reco-inbox';
 import type { CloudStore } from './store';
 
@@ -44,27 +44,25 @@ export function handleHealthEvent(
   const r = openHealthEvent(payload, plantReportKeys(deps));
   if (!r.ok) return { ok: false, reason: REASON[r.code] ?? 'malformed', detail: `module health event: ${r.message}` };
   const b = r.body;
-  const verdict = deps.store.classify(deps.plant, BigInt(b.seq), deps.reorderWindow ?? 10_000);
-  if (verdict === 'replay')
-    return { ok: false, reason: 'replay', detail: `module health event: sequence ${b.seq} is older than what was accepted` };
-  const out =
-    verdict === 'new'
-      ? deps.store.accept({
-          plant: deps.plant,
-          seq: b.seq,
-          kind: 'module-health',
-          machine: b.machine,
-          from: b.at,
-          to: b.at,
-          signingKid: r.kid,
-          points: 0,
-          samples: 0,
-          payload: JSON.stringify(b),
-        })
-      : null;
-  if (out && !out.stored && out.jump)
-    return { ok: false, reason: 'sequence_jump', detail: `module health event: ${jumpDetail(deps.plant, b.seq, out.jump)}` };
-  return { ok: true, body: b, repeated: !out?.stored };
+  const took = takeSequence(
+    deps.store,
+    {
+      plant: deps.plant,
+      seq: b.seq,
+      kind: 'module-health',
+      machine: b.machine,
+      from: b.at,
+      to: b.at,
+      signingKid: r.kid,
+      points: 0,
+      samples: 0,
+      payload: JSON.stringify(b),
+    },
+    deps.reorderWindow ?? 10_000,
+    'module health event',
+  );
+  if (!took.ok) return took;
+  return { ok: true, body: b, repeated: !took.stored };
 }
 
 /** The inbox's event for one health event: recorded, or refused through `refuse`. */

@@ -23,7 +23,8 @@ import {
 import type { CloudKeySource } from './cloud-keys';
 import type { RegisteredPlant } from './config';
 import { refusalEvent, type ReceiverEvent } from './events';
-import { handleGapNotice, jumpDetail } from './gap-notice';
+import { handleGapNotice } from './gap-notice';
+import { jumpDetail } from './sequence-take';
 import { auditHeadEvent } from './audit-inbox';
 import { healthEventEvent } from './health-inbox';
 import { recoReportEvent } from './reco-inbox';

@@ -17,7 +17,7 @@ import {
 import type { CloudKeySource } from './cloud-keys';
 import type { RegisteredPlant } from './config';
 import type { ReceiverEvent } from './events';
-import { jumpDetail } from './gap-notice';
+import { takeSequence } from './sequence-take';
 import type { CloudStore } from './store';
 
 /** One line for people: what a report says. */
@@ -99,11 +99,9 @@ export function handleRecoReport(
   // A report takes one of the plant's sequence numbers (uplink.md §7): stored beside the batches,
   // so it is never counted missing, and checked like them for replays.
   const seq = r.body.seq;
-  const verdict = deps.store.classify(deps.plant, BigInt(seq), deps.reorderWindow ?? 10_000);
-  if (verdict === 'replay')
-    return { ok: false, reason: 'replay', detail: `recommendation report: sequence ${seq} is older than what was accepted` };
-  if (verdict === 'new') {
-    const out = deps.store.accept({
+  const took = takeSequence(
+    deps.store,
+    {
       plant: deps.plant,
       seq,
       kind: 'reco-report',
@@ -114,10 +112,11 @@ export function handleRecoReport(
       points: 0,
       samples: 0,
       payload: '',
-    });
-    if (!out.stored && out.jump)
-      return { ok: false, reason: 'sequence_jump', detail: `recommendation report: ${jumpDetail(deps.plant, seq, out.jump)}` };
-  }
+    },
+    deps.reorderWindow ?? 10_000,
+    'recommendation report',
+  );
+  if (!took.ok) return took;
   const fresh = deps.store.reco.recordReport({
     plant: deps.plant,
     body: r.body,
