@@ -173,9 +173,8 @@ export async function openPlantStore(opts: OpenPlantStoreOptions): Promise<Plant
   const unlocked = await unlockStoreKey({ ...opts, dataDir });
   const dbPath = dbFilePath(dataDir);
   const guard = SequenceGuard.open(dataDir);
-  // Read before SQLite opens the file: closing another descriptor of plant.db later would drop
-  // every POSIX lock this process holds on it, and another process could then take this
-  // connection's WAL for abandoned (checkpoint and delete it, or switch the journal mode).
+  // The file's salt as it is before this opening (read through a descriptor that is never
+  // closed, so SQLite's locks stay: dbSaltOf).
   const fileSalt = dbSaltOf(dbPath);
   const disk = new DiskGuard({ dir: dataDir, clock, log: opts.log, ...opts.disk });
   let db: StoreDb;

@@ -19,7 +19,7 @@
  * the higher generation wins, so a torn write loses at most the newest update.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { syncDir } from './files';
 
@@ -141,16 +141,31 @@ export class SequenceGuard {
   }
 }
 
-/** The first 8 bytes of an encrypted database file (its salt, fixed for its life), hex; null when it is shorter. */
+/**
+ * Read-only descriptors of database files, by path: opened once per file (inode) and never closed.
+ * POSIX drops every fcntl lock a process holds on a file when it closes any descriptor of it,
+ * so closing one after reading the salt would take SQLite's locks away from this process's
+ * connections (and from connections closed but not yet released, as libsql keeps them until
+ * their statements are collected): another process would then take their WAL for abandoned,
+ * checkpoint and delete it under them.
+ */
+const saltReaders = new Map<string, { fd: number; dev: number; ino: number }[]>();
+
+/** The first 8 bytes of an encrypted database file (its salt, fixed for its life), hex; null when it is shorter or missing. */
 export function dbSaltOf(path: string): string | null {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const b = Buffer.alloc(8);
-    return readSync(fd, b, 0, 8, 0) === 8 ? b.toString('hex') : null;
-  } catch {
-    return null;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st?.isFile()) return null;
+  let readers = saltReaders.get(path);
+  if (!readers) saltReaders.set(path, (readers = []));
+  let reader = readers.find((r) => r.dev === st.dev && r.ino === st.ino);
+  if (!reader) {
+    try {
+      reader = { fd: openSync(path, 'r'), dev: st.dev, ino: st.ino };
+    } catch {
+      return null;
+    }
+    readers.push(reader);
   }
+  const b = Buffer.alloc(8);
+  return readSync(reader.fd, b, 0, 8, 0) === 8 ? b.toString('hex') : null;
 }
